@@ -1,0 +1,43 @@
+# Two commands set up everything on a fresh machine: `make report` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CORE_COVERED := warrantd/graduation.py warrantd/decision.py warrantd/core.py
+
+.PHONY: install test test-thorough lint typecheck report bench datasets lab clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[analytics,notebooks,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check --quiet .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict warrantd --exclude 'warrantd/analytics'
+
+test: lint typecheck
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest --cov=warrantd --cov-report=
+	@for f in $(CORE_COVERED); do \
+	  $(BIN)/coverage report --include=$$f --fail-under=95 --show-missing || exit 1; done
+
+test-thorough: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough WARRANTD_THOROUGH=1 $(BIN)/python -m pytest -x
+
+report: $(STAMP)
+	$(BIN)/python examples/quickstart.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_evaluate.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

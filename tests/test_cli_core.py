@@ -1,0 +1,75 @@
+"""The console script: --version and validate, success and bad-input paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from warrantd import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY = ROOT / "datasets" / "billing-agent.policy.toml"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "warrantd.cli", *args], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+def test_version() -> None:
+    out = run("--version")
+    assert out.returncode == 0
+    assert __version__ in out.stdout
+
+
+def test_validate_ok() -> None:
+    out = run("validate", str(POLICY))
+    assert out.returncode == 0, out.stderr
+    assert "valid policy with 6 action classes" in out.stdout
+    assert "cancel_subscription: consequential, ceiling SUPERVISED" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (None, "no such file"),
+        ("x = = y", "not valid TOML"),
+        ("[thresholds.supervised]\npass_rate = 7\n", "thresholds.supervised.pass_rate"),
+    ],
+)
+def test_validate_bad_input_is_one_line_exit_2(
+    tmp_path: Path, content: str | None, needle: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    if content is not None:
+        path.write_text(content)
+    out = run("validate", str(path))
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert str(path) in lines[0] and needle in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    out = run("--debug", "validate", str(tmp_path / "absent.toml"))
+    assert out.returncode != 0
+    assert "Traceback" in out.stderr and "PolicyError" in out.stderr
+
+
+def test_unknown_option_is_one_line_exit_2() -> None:
+    out = run("validate", "--bogus")
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "--bogus" in out.stderr
+
+
+def test_help_has_an_example() -> None:
+    out = run("validate", "--help")
+    assert out.returncode == 0
+    assert "warrantd validate datasets/billing-agent.policy.toml" in out.stdout

@@ -1,0 +1,274 @@
+"""TOML policies: loading, dumping, and every PolicyError with its message."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from warrantd import (
+    ActionClass,
+    AutonomyState,
+    PolicyError,
+    RiskTier,
+    TrustPolicy,
+    dump_policy,
+    load_policy,
+    policy_problems,
+)
+
+from .helpers import make_thresholds
+
+ROOT = Path(__file__).resolve().parents[1]
+S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
+
+GOOD = """
+[thresholds.supervised]
+pass_rate = 0.8
+adversarial_pass_rate = 0.7
+min_samples = 50
+
+[thresholds.autonomous]
+pass_rate = 0.95
+adversarial_pass_rate = 0.9
+min_samples = 200
+
+[actions.read_ledger]
+risk = "read"
+
+[actions.issue_refund]
+risk = "reversible_write"
+auto_cap = "100.50"
+hard_cap = "1000"
+max_state = "supervised"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    return path
+
+
+def test_loads_good_policy(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, GOOD))
+    assert policy.thresholds == make_thresholds((0.8, 0.7, 50), (0.95, 0.9, 200))
+    assert policy.actions == {
+        "read_ledger": ActionClass("read_ledger", RiskTier.READ),
+        "issue_refund": ActionClass(
+            "issue_refund", RiskTier.REVERSIBLE_WRITE, Decimal("100.50"), Decimal("1000"), S
+        ),
+    }
+
+
+def test_bundled_policy_is_valid() -> None:
+    policy = load_policy(ROOT / "datasets" / "billing-agent.policy.toml")
+    assert len(policy.actions) == 6
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, GOOD))
+    out = tmp_path / "sub" / "out.toml"
+    dump_policy(policy, out)
+    assert load_policy(out) == policy
+    assert not list(out.parent.glob(".policy-*")), "no temporary file left behind"
+
+
+def test_round_trip_of_awkward_action_name(tmp_path: Path) -> None:
+    name = 'refund "big" \\ ünïcode.name'
+    policy = TrustPolicy({name: ActionClass(name, RiskTier.READ)}, make_thresholds())
+    dump_policy(policy, tmp_path / "p.toml")
+    assert load_policy(tmp_path / "p.toml") == policy
+
+
+def test_dump_refuses_invalid_policy(tmp_path: Path) -> None:
+    bad = TrustPolicy({}, make_thresholds((0.9, 0.7, 50), (0.8, 0.9, 200)))
+    with pytest.raises(PolicyError, match=r"thresholds\.autonomous\.pass_rate"):
+        dump_policy(bad, tmp_path / "p.toml")
+    assert not (tmp_path / "p.toml").exists()
+
+
+def test_case_insensitive_names(tmp_path: Path) -> None:
+    text = GOOD.replace('"read"', '"READ"').replace(
+        "[thresholds.supervised]", "[thresholds.SUPERVISED]"
+    )
+    assert load_policy(write(tmp_path, text)).action("read_ledger").risk is RiskTier.READ
+
+
+def test_integer_caps_are_accepted(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, GOOD.replace('hard_cap = "1000"', "hard_cap = 1000")))
+    assert policy.action("issue_refund").hard_cap == Decimal(1000)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ("pass_rate = 0.8", "pass_rate = 1.5", "thresholds.supervised.pass_rate", "outside [0, 1]"),
+        (
+            "adversarial_pass_rate = 0.9",
+            "adversarial_pass_rate = -0.1",
+            "thresholds.autonomous.adversarial_pass_rate",
+            "outside [0, 1]",
+        ),
+        ("min_samples = 50", "min_samples = -5", "thresholds.supervised.min_samples", "negative"),
+        (
+            "min_samples = 50",
+            "min_samples = 50.5",
+            "thresholds.supervised.min_samples",
+            "not a whole number",
+        ),
+        (
+            "min_samples = 50",
+            'min_samples = "50"',
+            "thresholds.supervised.min_samples",
+            "not a whole number",
+        ),
+        (
+            'auto_cap = "100.50"',
+            'auto_cap = "5000"',
+            "actions.issue_refund.auto_cap",
+            "auto_cap 5000 is above hard_cap 1000",
+        ),
+        (
+            'risk = "read"',
+            'risk = "dangerous"',
+            "actions.read_ledger.risk",
+            "unknown risk tier 'dangerous'",
+        ),
+        (
+            'max_state = "supervised"',
+            'max_state = "godmode"',
+            "actions.issue_refund.max_state",
+            "unknown state 'godmode'",
+        ),
+        (
+            "pass_rate = 0.95",
+            "pass_rate = 0.75",
+            "thresholds.autonomous.pass_rate",
+            "AUTONOMOUS bar 0.75 is lower than the SUPERVISED bar 0.8",
+        ),
+        (
+            "adversarial_pass_rate = 0.9",
+            "adversarial_pass_rate = 0.6",
+            "thresholds.autonomous.adversarial_pass_rate",
+            "lower than the SUPERVISED bar",
+        ),
+        (
+            "min_samples = 200",
+            "min_samples = 10",
+            "thresholds.autonomous.min_samples",
+            "AUTONOMOUS bar 10 is lower than the SUPERVISED bar 50",
+        ),
+        (
+            'hard_cap = "1000"',
+            'hard_cap = "lots"',
+            "actions.issue_refund.hard_cap",
+            "not a decimal amount",
+        ),
+        (
+            'hard_cap = "1000"',
+            'hard_cap = "-1"',
+            "actions.issue_refund.hard_cap",
+            "not a non-negative amount",
+        ),
+        (
+            'risk = "read"',
+            'risk = "read"\ncolour = "blue"',
+            "actions.read_ledger.colour",
+            "unknown key",
+        ),
+        (
+            "[thresholds.autonomous]",
+            "[thresholds.manual]",
+            "thresholds.manual",
+            "MANUAL is the floor",
+        ),
+        (
+            "[thresholds.autonomous]",
+            "[thresholds.expert]",
+            "thresholds.expert",
+            "unknown state 'expert'",
+        ),
+    ],
+)
+def test_policy_errors_name_file_key_and_problem(
+    tmp_path: Path, old: str, new: str, key: str, problem: str
+) -> None:
+    assert old in GOOD
+    path = write(
+        tmp_path,
+        GOOD.replace(old, new, 1) if "autonomous" not in key else _replace_in_autonomous(old, new),
+    )
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert f"{key}: " in message
+    assert problem in message
+    assert isinstance(info.value, ValueError)
+
+
+def _replace_in_autonomous(old: str, new: str) -> str:
+    head, tail = GOOD.split("[thresholds.autonomous]")
+    return head + "[thresholds.autonomous]" + tail.replace(old, new, 1)
+
+
+def test_missing_autonomous_entry(tmp_path: Path) -> None:
+    head, tail = GOOD.split("[thresholds.autonomous]")
+    text = head + tail[tail.index("[actions.read_ledger]") :]
+    with pytest.raises(
+        PolicyError, match=r"thresholds.autonomous.pass_rate: missing the AUTONOMOUS bar"
+    ):
+        load_policy(write(tmp_path, text))
+
+
+def test_missing_one_criterion(tmp_path: Path) -> None:
+    text = GOOD.replace("min_samples = 50\n", "", 1)
+    with pytest.raises(
+        PolicyError, match=r"thresholds.supervised.min_samples: missing the SUPERVISED bar"
+    ):
+        load_policy(write(tmp_path, text))
+
+
+def test_missing_sections(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, 'title = "x"\n'))
+    message = str(info.value)
+    assert "3 problems" in message
+    assert "title: unknown top-level key" in message
+    assert "thresholds: missing table" in message and "actions: missing table" in message
+
+
+def test_several_problems_reported_together(tmp_path: Path) -> None:
+    text = GOOD.replace("pass_rate = 0.8", "pass_rate = 2.0", 1).replace('"read"', '"nope"')
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, text))
+    assert len(info.value.problems) == 2
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="not valid TOML"):
+        load_policy(write(tmp_path, "this is = = not toml"))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="no such file"):
+        load_policy(tmp_path / "absent.toml")
+
+
+def test_policy_problems_on_in_code_policy() -> None:
+    policy = TrustPolicy(
+        {"x": ActionClass("y", RiskTier.READ, Decimal(10), Decimal(5))}, make_thresholds()
+    )
+    assert policy_problems(policy) == [
+        ("actions.x", "is keyed 'x' but its class is named 'y'"),
+        ("actions.x.auto_cap", "auto_cap 10 is above hard_cap 5"),
+    ]
+
+
+def test_policy_action_lookup() -> None:
+    policy = TrustPolicy({"a": ActionClass("a", RiskTier.READ)}, make_thresholds())
+    assert policy.action("a").name == "a"
+    with pytest.raises(KeyError, match="'zzz'"):
+        policy.action("zzz")

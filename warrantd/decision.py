@@ -1,0 +1,74 @@
+"""Value types of the decision flow: action classes, requests, metrics, verdicts.
+
+These are frozen dataclasses with the published field order, because users
+construct them positionally. They carry data only; the rules live in
+:mod:`warrantd.graduation` and :mod:`warrantd.core`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from .autonomy import AutonomyState
+from .risk import RiskTier
+
+__all__ = ["ActionClass", "ActionRequest", "Decision", "EvalMetrics", "Verdict"]
+
+
+class Verdict(Enum):
+    """What the gate tells the agent to do with one action."""
+
+    ALLOW = "allow"
+    REQUIRE_APPROVAL = "require_approval"
+    BLOCK = "block"
+
+
+@dataclass(frozen=True)
+class ActionClass:
+    """A kind of action the agent may take, with its risk and monetary caps.
+
+    ``auto_cap``: in SUPERVISED, values at or below it run without a human.
+    ``hard_cap``: values above it are always blocked, whatever the state.
+    ``max_state``: the highest autonomy this class may ever reach.
+    """
+
+    name: str
+    risk: RiskTier
+    auto_cap: Decimal | None = None
+    hard_cap: Decimal | None = None
+    max_state: AutonomyState = AutonomyState.AUTONOMOUS
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """One concrete action an agent wants to take, for one tenant."""
+
+    action: str
+    tenant_id: str
+    value: Decimal | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    """Eval evidence for an action class.
+
+    ``pass_rate`` and ``adversarial_pass_rate`` are fractions in [0, 1];
+    ``sample_size`` counts every eval case (normal plus adversarial).
+    """
+
+    pass_rate: float
+    adversarial_pass_rate: float
+    sample_size: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's answer: a verdict, the autonomy state it rests on, and why."""
+
+    verdict: Verdict
+    autonomy_state: AutonomyState
+    reason: str

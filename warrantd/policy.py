@@ -1,0 +1,114 @@
+"""A trust policy: the action classes an agent may use and the graduation bars.
+
+Also holds the rules a *valid* policy obeys (:func:`policy_problems`), so that
+the TOML loader, the sweep (which skips invalid candidates) and users checking
+an in-code policy all apply the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .autonomy import GRADUATION_STATES, AutonomyState
+from .decision import ActionClass
+from .graduation import GraduationThresholds
+
+__all__ = ["TrustPolicy", "action_problems", "policy_problems", "threshold_problems"]
+
+#: (key, problem) pairs; the key is a dotted path such as
+#: ``thresholds.supervised.pass_rate`` or ``actions.issue_refund.auto_cap``.
+Problem = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """Action classes by name, and the thresholds every class graduates by."""
+
+    actions: dict[str, ActionClass]
+    thresholds: GraduationThresholds
+
+    def action(self, name: str) -> ActionClass:
+        """The class called ``name``; ``KeyError`` naming it when the policy lacks it."""
+        try:
+            return self.actions[name]
+        except KeyError:
+            known = ", ".join(sorted(self.actions)) or "none"
+            raise KeyError(f"unknown action class {name!r} (policy defines: {known})") from None
+
+
+def threshold_problems(thresholds: GraduationThresholds) -> list[Problem]:
+    """Every way ``thresholds`` break the rules, empty when they are valid.
+
+    Rules: both SUPERVISED and AUTONOMOUS bars exist for each criterion; rates
+    lie in [0, 1]; ``min_samples`` is a non-negative integer; no AUTONOMOUS bar
+    is lower than the SUPERVISED bar of the same criterion.
+    """
+    problems: list[Problem] = []
+    criteria: dict[str, Mapping[AutonomyState, float]] = {
+        "pass_rate": thresholds.pass_rate,
+        "adversarial_pass_rate": thresholds.adversarial_pass_rate,
+        "min_samples": thresholds.min_samples,
+    }
+    for criterion, bars in criteria.items():
+        found: list[Problem] = []
+        for state in GRADUATION_STATES:
+            key = f"thresholds.{state.name.lower()}.{criterion}"
+            if state not in bars:
+                found.append((key, f"missing the {state.name} bar"))
+            else:
+                found.extend(_bar_problems(key, criterion, bars[state]))
+        if not found:
+            sup, aut = (bars[s] for s in GRADUATION_STATES)
+            if aut < sup:
+                found.append(
+                    (
+                        f"thresholds.autonomous.{criterion}",
+                        f"AUTONOMOUS bar {aut} is lower than the SUPERVISED bar {sup}",
+                    )
+                )
+        problems.extend(found)
+    return problems
+
+
+def _bar_problems(key: str, criterion: str, value: object) -> list[Problem]:
+    if criterion == "min_samples":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return [(key, f"{value!r} is not a whole number of cases")]
+        if value < 0:
+            return [(key, f"{value} is negative")]
+        return []
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return [(key, f"{value!r} is not a number")]
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        return [(key, f"{value} is outside [0, 1]")]
+    return []
+
+
+def _action_problems(key: str, action: ActionClass) -> list[Problem]:
+    problems: list[Problem] = []
+    for cap_name in ("auto_cap", "hard_cap"):
+        cap = getattr(action, cap_name)
+        if cap is not None and (not isinstance(cap, Decimal) or not cap.is_finite() or cap < 0):
+            problems.append((f"{key}.{cap_name}", f"{cap!r} is not a non-negative decimal"))
+    auto, hard = action.auto_cap, action.hard_cap
+    if not problems and auto is not None and hard is not None and auto > hard:
+        problems.append((f"{key}.auto_cap", f"auto_cap {auto} is above hard_cap {hard}"))
+    return problems
+
+
+def action_problems(actions: dict[str, ActionClass]) -> list[Problem]:
+    """Every way the action classes break the rules (names and caps)."""
+    problems: list[Problem] = []
+    for name, action in actions.items():
+        key = f"actions.{name}"
+        if action.name != name:
+            problems.append((key, f"is keyed {name!r} but its class is named {action.name!r}"))
+        problems.extend(_action_problems(key, action))
+    return problems
+
+
+def policy_problems(policy: TrustPolicy) -> list[Problem]:
+    """Every way ``policy`` breaks the rules (thresholds and action caps)."""
+    return threshold_problems(policy.thresholds) + action_problems(policy.actions)

@@ -1,0 +1,245 @@
+"""Policy as data: read and write a :class:`TrustPolicy` as a TOML file.
+
+The format::
+
+    [thresholds.supervised]
+    pass_rate = 0.80
+    adversarial_pass_rate = 0.70
+    min_samples = 50
+
+    [thresholds.autonomous]
+    pass_rate = 0.95
+    adversarial_pass_rate = 0.90
+    min_samples = 200
+
+    [actions.issue_refund]
+    risk = "reversible_write"     # read | reversible_write | consequential
+    auto_cap = "100"              # decimals as strings, so no float rounding
+    hard_cap = "1000"
+    max_state = "autonomous"      # optional: manual | supervised | autonomous
+
+Every problem found is reported in one :class:`PolicyError` that names the
+file, the dotted key and what is wrong. The validity rules themselves live in
+:func:`warrantd.policy.policy_problems`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from .autonomy import GRADUATION_STATES, AutonomyState
+from .decision import ActionClass
+from .graduation import GraduationThresholds
+from .policy import Problem, TrustPolicy, action_problems, policy_problems, threshold_problems
+from .risk import RiskTier
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["PolicyError", "dump_policy", "load_policy"]
+
+_CRITERIA = ("pass_rate", "adversarial_pass_rate", "min_samples")
+_ACTION_KEYS = {"risk", "auto_cap", "hard_cap", "max_state"}
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be read or breaks the policy rules."""
+
+    def __init__(self, path: str | os.PathLike[str], problems: list[Problem]) -> None:
+        self.path = str(path)
+        self.problems = list(problems)
+        lines = [f"{key}: {problem}" if key else problem for key, problem in problems]
+        if len(lines) == 1:
+            message = f"{self.path}: {lines[0]}"
+        else:
+            message = f"{self.path}: {len(lines)} problems:\n" + "\n".join(
+                f"  - {line}" for line in lines
+            )
+        super().__init__(message)
+
+
+def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
+    """Read and validate the TOML policy at ``path``."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise PolicyError(path, [("", "no such file")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(path, [("", f"not valid TOML: {exc}")]) from None
+    problems: list[Problem] = []
+    thresholds, actions = _parse(data, problems)
+    if thresholds is not None:
+        problems.extend(threshold_problems(thresholds))
+    problems.extend(action_problems(actions))
+    if problems or thresholds is None:
+        raise PolicyError(path, problems)
+    return TrustPolicy(actions=actions, thresholds=thresholds)
+
+
+def _parse(
+    data: dict[str, Any], problems: list[Problem]
+) -> tuple[GraduationThresholds | None, dict[str, ActionClass]]:
+    """The thresholds and action classes that parse; what does not is a problem."""
+    for key in sorted(set(data) - {"thresholds", "actions"}):
+        problems.append((key, "unknown top-level key (expected 'thresholds' and 'actions')"))
+    thresholds = _parse_thresholds(_table(data, "thresholds", problems), problems)
+    actions_table = _table(data, "actions", problems)
+    if not actions_table and "actions" in data:
+        problems.append(("actions", "defines no action classes"))
+    actions = {
+        name: action
+        for name, spec in actions_table.items()
+        if (action := _parse_action(name, spec, problems)) is not None
+    }
+    return thresholds, actions
+
+
+def _table(data: dict[str, Any], key: str, problems: list[Problem]) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        problems.append((key, "missing table"))
+        return {}
+    if not isinstance(value, dict):
+        problems.append((key, f"must be a table, not {value!r}"))
+        return {}
+    return value
+
+
+def _parse_state(key: str, text: object, problems: list[Problem]) -> AutonomyState | None:
+    if isinstance(text, str) and text.upper() in AutonomyState.__members__:
+        return AutonomyState[text.upper()]
+    names = ", ".join(s.name.lower() for s in AutonomyState)
+    problems.append((key, f"unknown state {text!r} (expected one of {names})"))
+    return None
+
+
+def _parse_thresholds(
+    table: dict[str, Any], problems: list[Problem]
+) -> GraduationThresholds | None:
+    bars: dict[str, dict[AutonomyState, Any]] = {c: {} for c in _CRITERIA}
+    for state_key, spec in table.items():
+        key = f"thresholds.{state_key}"
+        state = _parse_state(key, state_key, problems)
+        if state is None:
+            continue
+        if state not in GRADUATION_STATES:
+            problems.append((key, "MANUAL is the floor and takes no bars"))
+            continue
+        if not isinstance(spec, dict):
+            problems.append((key, f"must be a table, not {spec!r}"))
+            continue
+        for extra in sorted(set(spec) - set(_CRITERIA)):
+            problems.append((f"{key}.{extra}", f"unknown key (expected {', '.join(_CRITERIA)})"))
+        for criterion in _CRITERIA:
+            if criterion in spec:
+                bars[criterion][state] = spec[criterion]
+    if not table:
+        return None
+    return GraduationThresholds(
+        pass_rate=bars["pass_rate"],
+        adversarial_pass_rate=bars["adversarial_pass_rate"],
+        min_samples=bars["min_samples"],
+    )
+
+
+def _parse_action(name: str, spec: object, problems: list[Problem]) -> ActionClass | None:
+    key = f"actions.{name}"
+    if not isinstance(spec, dict):
+        problems.append((key, f"must be a table, not {spec!r}"))
+        return None
+    before = len(problems)
+    for extra in sorted(set(spec) - _ACTION_KEYS):
+        problems.append(
+            (f"{key}.{extra}", f"unknown key (expected {', '.join(sorted(_ACTION_KEYS))})")
+        )
+    risk_text = spec.get("risk")
+    risk = None
+    if isinstance(risk_text, str) and risk_text.upper() in RiskTier.__members__:
+        risk = RiskTier[risk_text.upper()]
+    else:
+        tiers = ", ".join(t.name.lower() for t in RiskTier)
+        shown = "missing" if risk_text is None else f"unknown risk tier {risk_text!r}"
+        problems.append((f"{key}.risk", f"{shown} (expected one of {tiers})"))
+    caps = {
+        cap: _parse_cap(f"{key}.{cap}", spec.get(cap), problems) for cap in ("auto_cap", "hard_cap")
+    }
+    max_state = AutonomyState.AUTONOMOUS
+    if "max_state" in spec:
+        max_state = _parse_state(f"{key}.max_state", spec["max_state"], problems) or max_state
+    if len(problems) > before or risk is None:
+        return None
+    return ActionClass(name, risk, caps["auto_cap"], caps["hard_cap"], max_state)
+
+
+def _parse_cap(key: str, raw: object, problems: list[Problem]) -> Decimal | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        problems.append((key, f"{raw!r} is not a decimal amount"))
+        return None
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        problems.append((key, f"{raw!r} is not a decimal amount"))
+        return None
+    if not value.is_finite() or value < 0:
+        problems.append((key, f"{raw!r} is not a non-negative amount"))
+        return None
+    return value
+
+
+def dump_policy(policy: TrustPolicy, path: str | os.PathLike[str]) -> None:
+    """Write ``policy`` to ``path`` as TOML, atomically; invalid policies raise."""
+    problems = policy_problems(policy)
+    if problems:
+        raise PolicyError(path, problems)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    text = policy_to_toml(policy)
+    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix=".policy-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def policy_to_toml(policy: TrustPolicy) -> str:
+    """The TOML text :func:`dump_policy` writes for ``policy``."""
+    t = policy.thresholds
+    lines: list[str] = []
+    for state in GRADUATION_STATES:
+        lines += [
+            f"[thresholds.{state.name.lower()}]",
+            f"pass_rate = {float(t.pass_rate[state])!r}",
+            f"adversarial_pass_rate = {float(t.adversarial_pass_rate[state])!r}",
+            f"min_samples = {int(t.min_samples[state])}",
+            "",
+        ]
+    for name, action in policy.actions.items():
+        lines.append(f"[actions.{_toml_key(name)}]")
+        lines.append(f'risk = "{action.risk.name.lower()}"')
+        for cap in ("auto_cap", "hard_cap"):
+            value = getattr(action, cap)
+            if value is not None:
+                lines.append(f'{cap} = "{value}"')
+        if action.max_state is not AutonomyState.AUTONOMOUS:
+            lines.append(f'max_state = "{action.max_state.name.lower()}"')
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_key(name: str) -> str:
+    if name and all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
+        return name
+    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\U{ord(c):08x}" for c in name)
+    return f'"{escaped}"'
