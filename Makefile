@@ -36,6 +36,9 @@ report: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_evaluate.py
 
+datasets: $(STAMP)
+	$(BIN)/python datasets/make_datasets.py
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 

@@ -1,0 +1,43 @@
+"""warrantd.analytics: the analytics and graduation simulation kit.
+
+Data flows one way: policy + eval history -> metrics -> replay / sweep ->
+forecast -> charts -> report. This package imports the core; the core never
+imports it. Install with ``pip install 'warrantd[analytics]'``.
+"""
+
+from .history import (
+    CANONICAL_COLUMNS,
+    HistoryError,
+    PolicyCoverage,
+    load_history,
+    save_history,
+    validate_against,
+)
+from .metrics import (
+    HistoryMetrics,
+    eval_metrics,
+    metrics_at,
+    metrics_frame_at,
+    metrics_timeline,
+    rates_from_counts,
+    wilson_interval,
+)
+from .synth import counts_per_run, generate
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "HistoryError",
+    "HistoryMetrics",
+    "PolicyCoverage",
+    "counts_per_run",
+    "eval_metrics",
+    "generate",
+    "load_history",
+    "metrics_at",
+    "metrics_frame_at",
+    "metrics_timeline",
+    "rates_from_counts",
+    "save_history",
+    "validate_against",
+    "wilson_interval",
+]

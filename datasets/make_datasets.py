@@ -1,0 +1,27 @@
+"""Regenerate the synthetic datasets in this folder (run: make datasets).
+
+billing-agent.csv       one row per case, from warrantd.analytics.synth.generate(seed=7)
+billing-agent-runs.csv  the same history in the counts-per-run form
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warrantd.analytics.history import save_history
+from warrantd.analytics.synth import counts_per_run, generate
+
+HERE = Path(__file__).resolve().parent
+SEED = 7
+
+
+def main() -> None:
+    cases = generate(SEED)
+    save_history(cases, HERE / "billing-agent.csv")
+    save_history(counts_per_run(cases), HERE / "billing-agent-runs.csv")
+    print(f"billing-agent.csv: {len(cases):,} cases; billing-agent-runs.csv: "
+          f"{len(counts_per_run(cases)):,} run rows")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,417 @@
+"""Eval histories: the one tidy schema, loaders with clear errors, and a writer.
+
+Everything in :mod:`warrantd.analytics` reads eval results through this module.
+A loaded history is a pandas DataFrame in *canonical form*:
+
+=================  ==========================  =====================================
+column             dtype                       meaning
+=================  ==========================  =====================================
+``timestamp``      ``datetime64[ns, UTC]``     when the case (or run) happened
+``action``         ``object`` (str)            action class name, as in the policy
+``adversarial``    ``bool``                    from the adversarial / red-team suite
+``n``              ``int64``                   cases in the row (1 for a case row)
+``n_passed``       ``int64``                   cases in the row that passed
+=================  ==========================  =====================================
+
+followed by the optional ``tenant_id``, ``case_id``, ``agent_version`` (kept as
+strings) and any extra columns, untouched. Rows are sorted by time, stably, so
+rows that share a timestamp keep their input order.
+
+Two input forms load into it: one row per case with a boolean ``passed``
+column, or one row per eval run with ``n`` and ``n_passed`` counts. Bad input
+raises :class:`HistoryError` naming the file, the 1-based data row (the header
+of a CSV file is not counted), the column and the value, with up to
+:data:`MAX_PROBLEMS` problems in one message. No row is ever dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..policy import TrustPolicy
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "FORMATS",
+    "MAX_PROBLEMS",
+    "HistoryError",
+    "PolicyCoverage",
+    "load_history",
+    "save_history",
+    "validate_against",
+]
+
+CANONICAL_COLUMNS = ["timestamp", "action", "adversarial", "n", "n_passed"]
+STRING_COLUMNS = ["tenant_id", "case_id", "agent_version"]
+#: Reading formats by name, and the file suffixes that select them.
+FORMATS = {"csv": (".csv",), "parquet": (".parquet", ".pq"), "jsonl": (".jsonl", ".ndjson"),
+           "json": (".json",)}  # fmt: skip
+MAX_PROBLEMS = 20
+
+_TRUE = {"true", "t", "1", "1.0", "yes", "y", "pass", "passed"}
+_FALSE = {"false", "f", "0", "0.0", "no", "n", "fail", "failed"}
+_SOURCE_COLUMNS_AS_TEXT = ["timestamp", "action", "passed", "adversarial", "n", "n_passed",
+                           *STRING_COLUMNS]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad value: 1-based row (``None`` for the whole file), column and value."""
+
+    row: int | None
+    column: str | None
+    value: object
+    message: str
+
+    def describe(self) -> str:
+        where = [f"row {self.row}"] if self.row is not None else []
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        shown = "" if self.value is _NO_VALUE else f": {self.value!r}"
+        return f"{', '.join(where)}{shown}: {self.message}" if where else self.message
+
+
+_NO_VALUE = object()
+
+
+class HistoryError(ValueError):
+    """An eval history that cannot be loaded, with every problem found (up to 20)."""
+
+    def __init__(self, source: str, problems: list[Problem], total: int | None = None) -> None:
+        self.source = source
+        self.problems = sorted(problems[:MAX_PROBLEMS], key=lambda p: (p.row or 0))
+        total = len(problems) if total is None else total
+        lines = [p.describe() for p in self.problems]
+        if total > len(lines):
+            lines.append(f"... and {total - len(lines)} more problems")
+        if len(self.problems) == 1 and total == 1:
+            message = f"{source}: {lines[0]}"
+        else:
+            message = f"{source}: {total} problems:\n" + "\n".join(f"  - {ln}" for ln in lines)
+        super().__init__(message)
+
+
+def _fail(source: str, message: str, column: str | None = None) -> HistoryError:
+    return HistoryError(source, [Problem(None, column, _NO_VALUE, message)])
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _format_of(path: Path, fmt: str | None, source: str) -> tuple[str, str | None]:
+    """The reading format and compression of ``path``."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = "gzip" if suffixes and suffixes[-1] == ".gz" else None
+    if compression:
+        suffixes = suffixes[:-1]
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise _fail(source, f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+        return fmt, compression
+    suffix = suffixes[-1] if suffixes else ""
+    for name, known in FORMATS.items():
+        if suffix in known:
+            return name, compression
+    supported = ", ".join(s for known in FORMATS.values() for s in known)
+    raise _fail(
+        source,
+        f"unsupported file suffix {suffix or '(none)'!r} (supported: {supported}, "
+        "optionally gzip-compressed as .gz; or pass format=)",
+    )
+
+
+def _read_file(path: Path, fmt: str, compression: str | None, column_map: Mapping[str, str],
+               source: str) -> pd.DataFrame:  # fmt: skip
+    if not path.exists():
+        raise _fail(source, "no such file")
+    if path.stat().st_size == 0:
+        raise _fail(source, "the file is empty")
+    # Known columns are read as text so that error messages quote the value as written.
+    as_text = {orig: str for orig, new in _source_names(column_map).items()}
+    try:
+        if fmt == "csv":
+            return pd.read_csv(path, compression=compression, dtype=as_text,
+                               keep_default_na=False, na_values=[""])  # fmt: skip
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_json(path, lines=fmt == "jsonl", compression=compression, dtype=False,
+                            convert_dates=False)  # fmt: skip
+    except pd.errors.EmptyDataError:
+        raise _fail(source, "the file is empty (no header, no rows)") from None
+    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _fail(source, f"not a valid {fmt} file ({first})") from None
+
+
+def _source_names(column_map: Mapping[str, str]) -> dict[str, str]:
+    """Source column name -> canonical name, for the columns read as text."""
+    names = {c: c for c in _SOURCE_COLUMNS_AS_TEXT}
+    for orig, new in column_map.items():
+        if new in _SOURCE_COLUMNS_AS_TEXT:
+            names[orig] = new
+    return names
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Collector:
+    """Gathers problems across columns; counts them all, keeps the first few."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.total = 0
+
+    def add_rows(self, frame: pd.DataFrame, bad: np.ndarray, column: str, message: str) -> None:
+        rows = np.flatnonzero(bad)
+        self.total += len(rows)
+        room = MAX_PROBLEMS - len(self.problems)
+        for i in rows[: max(room, 0)]:
+            self.problems.append(Problem(int(i) + 1, column, frame[column].iat[i], message))
+
+
+def _parse_timestamps(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -> pd.Series:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    if pd.api.types.is_datetime64_dtype(raw.dtype):
+        return raw.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    missing = raw.isna().to_numpy()
+    numeric = pd.to_numeric(raw, errors="coerce")
+    is_number = numeric.notna().to_numpy()
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    if is_number.any():
+        seconds = numeric[is_number].astype("float64")
+        out[is_number] = pd.to_datetime(seconds * 1e9, unit="ns", utc=True, errors="coerce")
+    text = ~is_number & ~missing
+    if text.any():
+        parsed = pd.to_datetime(raw[text].astype(str).str.strip(), utc=True, errors="coerce",
+                                format="ISO8601")  # fmt: skip
+        out[text] = parsed
+    issues.add_rows(frame, missing, "timestamp", "missing value in a required field")
+    bad = out.isna().to_numpy() & ~missing
+    issues.add_rows(frame, bad, "timestamp",
+                    "not a timestamp (expected ISO-8601 text or epoch seconds)")  # fmt: skip
+    return out
+
+
+def _parse_bools(raw: pd.Series, column: str, issues: _Collector, frame: pd.DataFrame,
+                 required: bool) -> pd.Series:  # fmt: skip
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype(bool)
+    missing = raw.isna().to_numpy()
+    text = raw.astype(str).str.strip().str.lower()
+    out = pd.Series(np.where(text.isin(_TRUE), True, False), index=raw.index)
+    bad = ~(text.isin(_TRUE) | text.isin(_FALSE)).to_numpy() & ~missing
+    if required:
+        issues.add_rows(frame, missing, column, "missing value in a required field")
+    else:
+        issues.add_rows(frame, missing, column, "missing value (leave out the column for False)")
+    issues.add_rows(frame, bad, column,
+                    "not a boolean (expected true/false, 1/0, yes/no or pass/fail)")  # fmt: skip
+    return out
+
+
+def _parse_counts(raw: pd.Series, column: str, issues: _Collector,
+                  frame: pd.DataFrame) -> pd.Series:  # fmt: skip
+    missing = raw.isna().to_numpy()
+    numeric = pd.to_numeric(raw, errors="coerce").astype("float64")
+    values = numeric.to_numpy()
+    not_number = np.isnan(values) & ~missing
+    fractional = ~np.isnan(values) & (values != np.round(values))
+    negative = ~np.isnan(values) & (values < 0)
+    issues.add_rows(frame, missing, column, "missing value in a required field")
+    issues.add_rows(frame, not_number | fractional, column, "not a whole number of cases")
+    issues.add_rows(frame, negative & ~fractional, column, "negative count")
+    return pd.Series(np.nan_to_num(values).astype("int64"), index=raw.index)
+
+
+def _parse_actions(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -> pd.Series:
+    missing = raw.isna().to_numpy()
+    text = raw.where(missing, raw.astype(str))
+    empty = ~missing & (text.astype(str).str.strip() == "").to_numpy()
+    issues.add_rows(frame, missing, "action", "missing value in a required field")
+    issues.add_rows(frame, empty, "action", "empty action name")
+    return text.astype(object)
+
+
+def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    columns = list(raw.columns)
+    has_case_form = "passed" in columns
+    has_count_form = "n" in columns or "n_passed" in columns
+    required = ["timestamp", "action"]
+    missing = [c for c in required if c not in columns]
+    if has_case_form and has_count_form:
+        raise _fail(source, "has both 'passed' and 'n'/'n_passed' columns: use one form")
+    if not has_case_form:
+        missing += [c for c in ("n", "n_passed") if c not in columns] if has_count_form else [
+            "passed"
+        ]
+    if missing:
+        found = ", ".join(map(str, columns)) or "none"
+        raise _fail(source, f"missing required column(s) {', '.join(missing)} "
+                            f"(columns found: {found}; a history needs timestamp, action and "
+                            "passed, or n and n_passed)")  # fmt: skip
+    if raw.empty:
+        raise _fail(source, "no rows (the file has a header but no data)")
+    issues = _Collector()
+    frame = raw.reset_index(drop=True)
+    out = pd.DataFrame(index=frame.index)
+    out["timestamp"] = _parse_timestamps(frame["timestamp"], issues, frame)
+    out["action"] = _parse_actions(frame["action"], issues, frame)
+    if "adversarial" in columns:
+        out["adversarial"] = _parse_bools(frame["adversarial"], "adversarial", issues, frame,
+                                          required=False)  # fmt: skip
+    else:
+        out["adversarial"] = False
+    if has_case_form:
+        passed = _parse_bools(frame["passed"], "passed", issues, frame, required=True)
+        out["n"] = np.ones(len(frame), dtype="int64")
+        out["n_passed"] = passed.to_numpy().astype("int64")
+    else:
+        out["n"] = _parse_counts(frame["n"], "n", issues, frame)
+        out["n_passed"] = _parse_counts(frame["n_passed"], "n_passed", issues, frame)
+        over = (out["n_passed"] > out["n"]).to_numpy()
+        issues.add_rows(frame, over, "n_passed", "n_passed is greater than n")
+    if issues.total:
+        raise HistoryError(source, issues.problems, issues.total)
+    for column in STRING_COLUMNS:
+        if column in columns:
+            values = frame[column]
+            out[column] = values.where(values.isna(), values.astype(str)).astype(object)
+    extras = [c for c in columns if c not in out.columns and c != "passed"]
+    for column in extras:
+        out[column] = frame[column].to_numpy()
+    order = np.argsort(out["timestamp"].to_numpy(), kind="stable")
+    return out.take(order).reset_index(drop=True)
+
+
+def load_history(
+    source: pd.DataFrame | str | os.PathLike[str],
+    *,
+    column_map: Mapping[str, str] | None = None,
+    format: str | None = None,
+) -> pd.DataFrame:
+    """Load an eval history into canonical form (see the module docstring).
+
+    ``source`` is a DataFrame or a path to ``.csv``, ``.parquet``, ``.jsonl`` /
+    ``.ndjson`` or ``.json`` (each optionally ``.gz``), chosen by suffix unless
+    ``format`` is given. ``column_map`` renames foreign columns first, e.g.
+    ``{"tool": "action", "success": "passed"}``.
+    """
+    column_map = dict(column_map or {})
+    if isinstance(source, pd.DataFrame):
+        name = "<DataFrame>"
+        raw = source.copy()
+    else:
+        path = Path(source)
+        name = str(path)
+        fmt, compression = _format_of(path, format, name)
+        raw = _read_file(path, fmt, compression, column_map, name)
+    raw.columns = [str(c) for c in raw.columns]
+    raw = raw.rename(columns=column_map)
+    duplicated = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
+    if duplicated:
+        raise _fail(name, f"duplicate column(s) after column_map: {', '.join(duplicated)}")
+    frame = _canonicalize(raw, name)
+    frame.attrs["source"] = name
+    return frame
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def save_history(history: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a canonical history to ``path`` by suffix, atomically.
+
+    Timestamps are written as ISO-8601 UTC text (or native Parquet timestamps),
+    so :func:`load_history` reads back the same frame.
+    """
+    target = Path(path)
+    fmt, compression = _format_of(target, None, str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _write(history, tmp, fmt, compression)
+        tmp.chmod(0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _write(history: pd.DataFrame, tmp: Path, fmt: str, compression: str | None) -> None:
+    if fmt == "parquet":
+        history.to_parquet(tmp, index=False)
+        return
+    frame = history.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            # pandas spells full precision ("2026-01-05 00:35:28.5+00:00"), ISO-8601.
+            frame[column] = frame[column].dt.tz_convert("UTC").astype(str)
+    if fmt == "csv":
+        frame.to_csv(tmp, index=False, compression=compression)
+        return
+    records = frame.to_dict(orient="records")
+    text = (
+        "".join(json.dumps(r, default=_json_default) + "\n" for r in records)
+        if fmt == "jsonl"
+        else json.dumps(records, default=_json_default)
+    )
+    if compression:
+        import gzip
+
+        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON: {value!r}")
+
+
+# --------------------------------------------------------------------------- policy check
+
+
+@dataclass(frozen=True)
+class PolicyCoverage:
+    """How a history's actions line up with a policy's action classes."""
+
+    missing_from_policy: list[str]
+    missing_from_history: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing_from_policy
+
+    def describe(self) -> str:
+        parts = []
+        if self.missing_from_policy:
+            parts.append("in the history but not the policy: " + ", ".join(self.missing_from_policy))
+        if self.missing_from_history:
+            parts.append("in the policy with no history: " + ", ".join(self.missing_from_history))
+        return "; ".join(parts) or "every action in the history is in the policy, and vice versa"
+
+
+def validate_against(history: pd.DataFrame, policy: TrustPolicy) -> PolicyCoverage:
+    """Actions the history has that the policy lacks, and the reverse."""
+    seen: Iterable[str] = history["action"].unique()
+    in_history = set(map(str, seen))
+    return PolicyCoverage(
+        missing_from_policy=sorted(in_history - set(policy.actions)),
+        missing_from_history=sorted(set(policy.actions) - in_history),
+    )

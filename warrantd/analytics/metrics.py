@@ -1,0 +1,261 @@
+"""From eval counts to metrics: the one definition, over time and windows.
+
+How counts become :class:`~warrantd.EvalMetrics` is defined once, in
+:func:`rates_from_counts`, and used by every path (scalar or vectorized):
+
+* ``pass_rate`` = passed / count over the **non-adversarial** cases;
+* ``adversarial_pass_rate`` = passed / count over the **adversarial** cases;
+* ``sample_size`` = every case counted, normal plus adversarial;
+* a rate with no cases is 0.0.
+
+Windows (``window=``), always per action:
+
+* ``None``: cumulative, everything up to and including the moment;
+* an int ``K``: the most recent cases, **whole timestamps at a time**, going
+  back until at least ``K`` cases are covered (all of them when fewer exist).
+  Cases that share a timestamp are never split, so row order never matters and
+  a run of more than ``K`` cases at one timestamp is still seen whole;
+* a pandas offset such as ``"30D"``: the trailing time window ``(t - 30D, t]``.
+
+Cases that share a timestamp are counted together. Nothing here loops over
+rows: per-(action, timestamp) sums, cumulative sums and ``searchsorted``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..decision import EvalMetrics
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "HistoryMetrics",
+    "Window",
+    "eval_metrics",
+    "metrics_at",
+    "metrics_timeline",
+    "rates_from_counts",
+    "wilson_interval",
+]
+
+Window = int | str | pd.Timedelta | None
+#: The four window counts every metric is computed from.
+COUNT_COLUMNS = ["n_normal", "passed_normal", "n_adversarial", "passed_adversarial"]
+
+
+def rates_from_counts(
+    n_normal: Any, passed_normal: Any, n_adversarial: Any, passed_adversarial: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pass_rate, adversarial_pass_rate, sample_size) from counts; arrays or scalars.
+
+    The single definition of the metrics: see the module docstring.
+    """
+    n_norm = np.asarray(n_normal, dtype=np.int64)
+    n_adv = np.asarray(n_adversarial, dtype=np.int64)
+    pass_rate = _ratio(np.asarray(passed_normal, dtype=np.int64), n_norm)
+    adv_rate = _ratio(np.asarray(passed_adversarial, dtype=np.int64), n_adv)
+    return pass_rate, adv_rate, n_norm + n_adv
+
+
+def _ratio(passed: np.ndarray, n: np.ndarray) -> np.ndarray:
+    out = np.zeros(np.broadcast(passed, n).shape, dtype=np.float64)
+    np.divide(passed, n, out=out, where=n > 0)
+    return out
+
+
+def eval_metrics(
+    n_normal: int, passed_normal: int, n_adversarial: int, passed_adversarial: int
+) -> EvalMetrics:
+    """The :class:`EvalMetrics` for one set of counts."""
+    p, a, n = rates_from_counts(n_normal, passed_normal, n_adversarial, passed_adversarial)
+    return EvalMetrics(float(p), float(a), int(n))
+
+
+def wilson_interval(
+    passed: Any, n: Any, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial rate; ``(0, 1)`` where ``n`` is 0."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be between 0 and 1, not {level}")
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    n_arr = np.asarray(n, dtype=np.float64)
+    p = _ratio(np.asarray(passed, dtype=np.float64), n_arr)
+    safe_n = np.where(n_arr > 0, n_arr, 1.0)
+    z2 = z * z
+    denom = 1.0 + z2 / safe_n
+    centre = (p + z2 / (2.0 * safe_n)) / denom
+    half = z * np.sqrt(p * (1.0 - p) / safe_n + z2 / (4.0 * safe_n * safe_n)) / denom
+    lo = np.where(n_arr > 0, np.clip(centre - half, 0.0, 1.0), 0.0)
+    hi = np.where(n_arr > 0, np.clip(centre + half, 0.0, 1.0), 1.0)
+    return lo, hi
+
+
+def _check_window(window: Window) -> int | pd.Timedelta | None:
+    if window is None:
+        return None
+    if isinstance(window, (bool, np.bool_)):
+        raise ValueError(f"window must be None, a case count or a time offset, not {window!r}")
+    if isinstance(window, (int, np.integer)):
+        if window <= 0:
+            raise ValueError(f"a case-count window must be positive, not {window}")
+        return int(window)
+    try:
+        span = pd.Timedelta(window)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"window {window!r} is neither a case count nor a time offset such as '30D'"
+        ) from None
+    if span <= pd.Timedelta(0):
+        raise ValueError(f"a time window must be positive, not {window!r}")
+    return span
+
+
+def per_timestamp_counts(history: pd.DataFrame) -> pd.DataFrame:
+    """Case counts per (action, timestamp), sorted by action then time.
+
+    Columns: ``action``, ``timestamp``, ``n_cases`` and :data:`COUNT_COLUMNS`
+    for the cases at exactly that timestamp.
+    """
+    adv = history["adversarial"].to_numpy(dtype=bool)
+    n = history["n"].to_numpy(dtype=np.int64)
+    passed = history["n_passed"].to_numpy(dtype=np.int64)
+    parts = pd.DataFrame(
+        {
+            "action": history["action"].to_numpy(),
+            "timestamp": history["timestamp"].to_numpy(),
+            "n_normal": np.where(adv, 0, n),
+            "passed_normal": np.where(adv, 0, passed),
+            "n_adversarial": np.where(adv, n, 0),
+            "passed_adversarial": np.where(adv, passed, 0),
+        }
+    )
+    grouped = parts.groupby(["action", "timestamp"], sort=True, observed=True)[COUNT_COLUMNS].sum()
+    grouped = grouped.reset_index()
+    grouped["timestamp"] = pd.to_datetime(grouped["timestamp"], utc=True)
+    grouped.insert(2, "n_cases", grouped["n_normal"] + grouped["n_adversarial"])
+    return grouped
+
+
+def _window_starts(
+    counts: pd.DataFrame, window: int | pd.Timedelta | None, bounds: np.ndarray
+) -> np.ndarray:
+    """For each row, the index *before* its window's first row (-1: from the start)."""
+    size = len(counts)
+    first_of_action = np.repeat(bounds[:-1], np.diff(bounds))
+    if window is None:
+        return first_of_action - 1
+    if isinstance(window, int):
+        # Cases covered by rows (s, i] = C[i] - C[s]; the latest s with C[i]-C[s] >= K.
+        total = np.cumsum(counts["n_cases"].to_numpy())
+        start = np.searchsorted(total, total - window, side="right") - 1
+    else:
+        start = np.empty(size, dtype=np.int64)
+        ts = counts["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
+        span = int(window.value)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):  # one pass per action, not per row
+            own = ts[lo:hi]
+            start[lo:hi] = lo + np.searchsorted(own, own - span, side="right") - 1
+    return np.maximum(start, first_of_action - 1)
+
+
+def metrics_timeline(
+    history: pd.DataFrame, *, window: Window = None, level: float = 0.95
+) -> pd.DataFrame:
+    """Metrics per action as of every distinct timestamp of that action.
+
+    One row per (action, timestamp), sorted by action then time, with:
+    ``n_cases`` (cases at that timestamp), the window counts
+    ``n_normal``, ``passed_normal``, ``n_adversarial``, ``passed_adversarial``,
+    the metrics ``pass_rate``, ``adversarial_pass_rate``, ``sample_size``, and
+    Wilson intervals ``pass_rate_lo``/``_hi`` and ``adversarial_pass_rate_lo``/``_hi``
+    at ``level``. See the module docstring for ``window``.
+    """
+    span = _check_window(window)
+    counts = per_timestamp_counts(history)
+    codes = pd.factorize(counts["action"], sort=False)[0]
+    bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+    start = _window_starts(counts, span, bounds)
+    out = counts[["action", "timestamp", "n_cases"]].copy()
+    for column in COUNT_COLUMNS:
+        total = np.r_[0, np.cumsum(counts[column].to_numpy())]
+        out[column] = total[np.arange(len(counts)) + 1] - total[start + 1]
+    _add_metrics(out, level)
+    out.attrs["window"] = window
+    return out
+
+
+def _add_metrics(frame: pd.DataFrame, level: float) -> None:
+    counts = [frame[c].to_numpy() for c in COUNT_COLUMNS]
+    pass_rate, adv_rate, samples = rates_from_counts(*counts)
+    frame["pass_rate"] = pass_rate
+    frame["adversarial_pass_rate"] = adv_rate
+    frame["sample_size"] = samples
+    lo, hi = wilson_interval(counts[1], counts[0], level)
+    frame["pass_rate_lo"], frame["pass_rate_hi"] = lo, hi
+    lo, hi = wilson_interval(counts[3], counts[2], level)
+    frame["adversarial_pass_rate_lo"], frame["adversarial_pass_rate_hi"] = lo, hi
+
+
+def _as_utc(at: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(at)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def metrics_frame_at(
+    history: pd.DataFrame, at: Any = None, *, window: Window = None, level: float = 0.95
+) -> pd.DataFrame:
+    """One row per action: the metrics in force at ``at`` (default: the latest case).
+
+    Same columns as :func:`metrics_timeline`, ``timestamp`` being ``at``. For a
+    time window the window is ``(at - window, at]``; actions with no case in it
+    get zero counts.
+    """
+    span = _check_window(window)
+    when = _as_utc(history["timestamp"].max() if at is None else at)
+    upto = history[history["timestamp"] <= when]
+    actions = pd.Index(sorted(history["action"].unique()), name="action")
+    if isinstance(span, pd.Timedelta):
+        upto = upto[upto["timestamp"] > when - span]
+    if isinstance(span, int) and len(upto):
+        last = metrics_timeline(upto, window=span).groupby("action", sort=True).tail(1)
+        sums = last.set_index("action")[COUNT_COLUMNS]
+    else:
+        sums = per_timestamp_counts(upto).groupby("action", sort=True)[COUNT_COLUMNS].sum()
+    frame = sums.reindex(actions, fill_value=0).astype(np.int64).reset_index()
+    frame.insert(1, "timestamp", when)
+    _add_metrics(frame, level)
+    return frame
+
+
+def metrics_at(
+    history: pd.DataFrame, at: Any = None, *, window: Window = None
+) -> dict[str, EvalMetrics]:
+    """``{action: EvalMetrics}`` in force at ``at`` (default: the latest case)."""
+    frame = metrics_frame_at(history, at, window=window)
+    return {
+        str(row.action): EvalMetrics(
+            float(row.pass_rate), float(row.adversarial_pass_rate), int(row.sample_size)
+        )
+        for row in frame.itertuples(index=False)
+    }
+
+
+class HistoryMetrics:
+    """A :class:`~warrantd.MetricsProvider` backed by a loaded eval history.
+
+    Lets a history drive a live :class:`~warrantd.TrustLayer`; an action with no
+    history gets zero metrics (and so stays MANUAL).
+    """
+
+    def __init__(self, history: pd.DataFrame, *, window: Window = None, at: Any = None) -> None:
+        self.window = window
+        self.at = at
+        self._metrics: Mapping[str, EvalMetrics] = metrics_at(history, at, window=window)
+
+    def metrics_for(self, action: str) -> EvalMetrics:
+        return self._metrics.get(action, EvalMetrics(0.0, 0.0, 0))

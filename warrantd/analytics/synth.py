@@ -1,0 +1,198 @@
+"""Seeded generator of realistic synthetic eval histories.
+
+Each action class has a latent true pass probability, for normal and for
+adversarial cases, that climbs along a learning curve
+``final - (final - start) * exp(-day / learning_days)``; every agent release
+(a change of ``agent_version``) knocks it down by a per-class regression that
+fades over about a week. Accrual differs by class: daily runs with the odd
+quiet week, weekday-only runs, or bursts. Cases of one eval run are seconds
+apart, so some share a timestamp.
+
+Ground truth is kept in ``true_pass_p`` and ``true_adv_pass_p`` (the
+probability that applied to each case's kind, normal or adversarial, is in the
+column of that kind; both are given on every row) so later analysis can tell
+premature graduation from earned graduation.
+
+The output is the one-row-per-case form accepted by
+:func:`~warrantd.analytics.load_history`; :func:`counts_per_run` turns it into
+the counts-per-run form. Same arguments and seed -> identical frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["BILLING_AGENT", "ActionProfile", "counts_per_run", "generate", "random_profiles"]
+
+
+@dataclass(frozen=True)
+class ActionProfile:
+    """How one synthetic action class is evaluated and how it improves."""
+
+    name: str
+    cases_per_day: float
+    adversarial_share: float
+    start_pass: float
+    final_pass: float
+    start_adv: float
+    final_adv: float
+    learning_days: float
+    schedule: str = "daily"  # daily | weekdays | bursty
+    regression: float = 0.06  # drop in pass probability right after a release
+
+
+#: The six classes of ``datasets/billing-agent.policy.toml``.
+BILLING_AGENT: tuple[ActionProfile, ...] = (
+    ActionProfile("read_ledger", 32, 0.15, 0.80, 0.985, 0.70, 0.96, 30, "daily", 0.03),
+    ActionProfile("lookup_customer", 22, 0.15, 0.75, 0.975, 0.65, 0.94, 45, "weekdays", 0.04),
+    ActionProfile("send_invoice_email", 16, 0.20, 0.70, 0.965, 0.60, 0.92, 60, "bursty", 0.06),
+    ActionProfile("update_billing_address", 13, 0.20, 0.72, 0.93, 0.60, 0.86, 50, "weekdays", 0.05),
+    ActionProfile("issue_refund", 22, 0.25, 0.65, 0.96, 0.55, 0.915, 70, "daily", 0.08),
+    ActionProfile("cancel_subscription", 11, 0.30, 0.60, 0.90, 0.50, 0.80, 90, "bursty", 0.10),
+)
+
+_TENANTS = ("acme", "globex", "initech", "umbrella", "hooli")
+
+
+def random_profiles(n: int, seed: int = 0, cases_per_day: float = 20.0) -> list[ActionProfile]:
+    """``n`` varied profiles named ``action_000``..., for large synthetic histories."""
+    rng = np.random.default_rng(seed)
+    schedules = np.array(["daily", "weekdays", "bursty"])
+    profiles = []
+    for i in range(n):
+        start, final = rng.uniform(0.55, 0.8), rng.uniform(0.85, 0.995)
+        start_adv, final_adv = start - rng.uniform(0.0, 0.1), final - rng.uniform(0.0, 0.08)
+        profiles.append(
+            ActionProfile(
+                name=f"action_{i:03d}",
+                cases_per_day=float(cases_per_day * rng.lognormal(0.0, 0.5)),
+                adversarial_share=float(rng.uniform(0.1, 0.3)),
+                start_pass=float(start),
+                final_pass=float(final),
+                start_adv=float(max(start_adv, 0.3)),
+                final_adv=float(final_adv),
+                learning_days=float(rng.uniform(20, 120)),
+                schedule=str(rng.choice(schedules)),
+                regression=float(rng.uniform(0.0, 0.1)),
+            )
+        )
+    return profiles
+
+
+def _activity(schedule: str, days: int, start: pd.Timestamp, rng: np.random.Generator) -> np.ndarray:
+    """Relative eval volume per day (mean about 1)."""
+    if schedule == "weekdays":
+        weekday = (start.dayofweek + np.arange(days)) % 7
+        return np.where(weekday < 5, 1.4, 0.0)
+    if schedule == "bursty":
+        return np.where(rng.random(days) < 0.15, 4.0, 0.35)
+    level = np.ones(days)
+    for _ in range(max(days // 60, 1)):  # a quiet week now and then
+        quiet = int(rng.integers(0, max(days - 7, 1)))
+        level[quiet : quiet + 7] = 0.1
+    return level
+
+
+def _curve(start: float, final: float, tau: float, day: np.ndarray) -> np.ndarray:
+    return final - (final - start) * np.exp(-day / tau)
+
+
+def generate(
+    seed: int = 0,
+    *,
+    profiles: Sequence[ActionProfile] = BILLING_AGENT,
+    days: int = 180,
+    start: str = "2026-01-05",
+    releases_every: float = 35.0,
+    scale: float = 1.0,
+) -> pd.DataFrame:
+    """A synthetic eval history, one row per case, sorted by time.
+
+    Columns: ``timestamp``, ``action``, ``passed``, ``adversarial``,
+    ``tenant_id``, ``case_id``, ``agent_version``, ``run_id``, ``true_pass_p``,
+    ``true_adv_pass_p``. ``scale`` multiplies every class's volume.
+    """
+    rng = np.random.default_rng(seed)
+    origin = pd.Timestamp(start, tz="UTC")
+    release_days = np.cumsum(rng.exponential(releases_every, size=int(days // 5) + 2))
+    release_days = release_days[release_days < days]
+    frames = [
+        _generate_action(p, i, rng, origin, days, release_days, scale)
+        for i, p in enumerate(profiles)
+    ]
+    cases = pd.concat(frames, ignore_index=True)
+    order = np.lexsort((cases["case_id"].to_numpy(), cases["timestamp"].to_numpy()))
+    cases = cases.take(order).reset_index(drop=True)
+    return cases
+
+
+def _generate_action(
+    profile: ActionProfile,
+    index: int,
+    rng: np.random.Generator,
+    origin: pd.Timestamp,
+    days: int,
+    release_days: np.ndarray,
+    scale: float,
+) -> pd.DataFrame:
+    per_day = rng.poisson(profile.cases_per_day * scale * _activity(profile.schedule, days, origin, rng))
+    run_days = np.flatnonzero(per_day)
+    run_sizes = per_day[run_days]
+    run_start = run_days * 86_400 + rng.integers(0, 20 * 3600, size=len(run_days))
+    case_run = np.repeat(np.arange(len(run_days)), run_sizes)
+    total = int(run_sizes.sum())
+    gaps = np.floor(rng.exponential(12.0, size=total)).astype(np.int64)
+    run_first = np.r_[0, np.cumsum(run_sizes)[:-1]]
+    cum = np.cumsum(gaps)
+    within = cum - np.repeat(cum[run_first] - gaps[run_first], run_sizes)
+    seconds = run_start[case_run] + within
+    day = seconds / 86_400.0
+
+    releases_before = np.searchsorted(release_days, day, side="right")
+    since = day - np.where(releases_before > 0, release_days[np.maximum(releases_before - 1, 0)], 0)
+    dip = np.where(releases_before > 0, profile.regression * np.exp(-since / 7.0), 0.0)
+    true_p = np.clip(_curve(profile.start_pass, profile.final_pass, profile.learning_days, day) - dip, 0.01, 0.999)
+    true_adv = np.clip(
+        _curve(profile.start_adv, profile.final_adv, profile.learning_days, day) - dip, 0.01, 0.999
+    )
+    adversarial = rng.random(total) < profile.adversarial_share
+    passed = rng.random(total) < np.where(adversarial, true_adv, true_p)
+    return pd.DataFrame(
+        {
+            "timestamp": origin + pd.to_timedelta(seconds, unit="s"),
+            "action": profile.name,
+            "passed": passed,
+            "adversarial": adversarial,
+            "tenant_id": np.asarray(_TENANTS)[rng.integers(0, len(_TENANTS), size=total)],
+            "case_id": [f"{index:02d}-{k:06d}" for k in range(total)],
+            "agent_version": np.char.add("v1.", releases_before.astype(str)),
+            "run_id": np.char.add(f"{profile.name}-r", case_run.astype(str)),
+            "true_pass_p": np.round(true_p, 6),
+            "true_adv_pass_p": np.round(true_adv, 6),
+        }
+    )
+
+
+def counts_per_run(cases: pd.DataFrame) -> pd.DataFrame:
+    """The counts-per-run form: one row per action, run and adversarial flag.
+
+    Each row is stamped with the run's first case time; columns ``timestamp``,
+    ``action``, ``run_id``, ``adversarial``, ``n``, ``n_passed``,
+    ``agent_version``.
+    """
+    grouped = cases.groupby(["action", "run_id", "adversarial"], sort=False, observed=True)
+    runs = grouped.agg(
+        timestamp=("timestamp", "min"),
+        n=("passed", "size"),
+        n_passed=("passed", "sum"),
+        agent_version=("agent_version", "first"),
+    ).reset_index()
+    first = runs.groupby(["action", "run_id"], sort=False)["timestamp"].transform("min")
+    runs["timestamp"] = first
+    runs = runs.sort_values(["timestamp", "action", "adversarial"], kind="stable")
+    columns = ["timestamp", "action", "run_id", "adversarial", "n", "n_passed", "agent_version"]
+    return runs[columns].reset_index(drop=True)
