@@ -34,7 +34,7 @@ report: $(STAMP)
 	$(BIN)/python examples/quickstart.py
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_evaluate.py
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 datasets: $(STAMP)
 	$(BIN)/python datasets/make_datasets.py

@@ -47,6 +47,7 @@ __all__ = [
     "PolicyCoverage",
     "load_history",
     "save_history",
+    "timestamps_ns",
     "validate_against",
 ]
 
@@ -56,6 +57,12 @@ STRING_COLUMNS = ["tenant_id", "case_id", "agent_version"]
 FORMATS = {"csv": (".csv",), "parquet": (".parquet", ".pq"), "jsonl": (".jsonl", ".ndjson"),
            "json": (".json",)}  # fmt: skip
 MAX_PROBLEMS = 20
+# pandas 3 deprecates convert_dates (dtype=False covers it); pandas 2 needs it said.
+_NO_JSON_CONVERSION: dict[str, Any] = (
+    {"dtype": False}
+    if int(pd.__version__.split(".")[0]) >= 3
+    else {"dtype": False, "convert_dates": False}
+)
 
 _TRUE = {"true", "t", "1", "1.0", "yes", "y", "pass", "passed"}
 _FALSE = {"false", "f", "0", "0.0", "no", "n", "fail", "failed"}
@@ -88,7 +95,7 @@ class HistoryError(ValueError):
 
     def __init__(self, source: str, problems: list[Problem], total: int | None = None) -> None:
         self.source = source
-        self.problems = sorted(problems[:MAX_PROBLEMS], key=lambda p: (p.row or 0))
+        self.problems = sorted(problems[:MAX_PROBLEMS], key=lambda p: p.row or 0)
         total = len(problems) if total is None else total
         lines = [p.describe() for p in self.problems]
         if total > len(lines):
@@ -143,8 +150,8 @@ def _read_file(path: Path, fmt: str, compression: str | None, column_map: Mappin
                                keep_default_na=False, na_values=[""])  # fmt: skip
         if fmt == "parquet":
             return pd.read_parquet(path)
-        return pd.read_json(path, lines=fmt == "jsonl", compression=compression, dtype=False,
-                            convert_dates=False)  # fmt: skip
+        return pd.read_json(path, lines=fmt == "jsonl", compression=compression,
+                            **_NO_JSON_CONVERSION)  # fmt: skip
     except pd.errors.EmptyDataError:
         raise _fail(source, "the file is empty (no header, no rows)") from None
     except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
@@ -252,9 +259,9 @@ def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     if has_case_form and has_count_form:
         raise _fail(source, "has both 'passed' and 'n'/'n_passed' columns: use one form")
     if not has_case_form:
-        missing += [c for c in ("n", "n_passed") if c not in columns] if has_count_form else [
-            "passed"
-        ]
+        missing += (
+            [c for c in ("n", "n_passed") if c not in columns] if has_count_form else ["passed"]
+        )
     if missing:
         found = ", ".join(map(str, columns)) or "none"
         raise _fail(source, f"missing required column(s) {', '.join(missing)} "
@@ -290,7 +297,7 @@ def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     extras = [c for c in columns if c not in out.columns and c != "passed"]
     for column in extras:
         out[column] = frame[column].to_numpy()
-    order = np.argsort(out["timestamp"].to_numpy(), kind="stable")
+    order = np.argsort(timestamps_ns(out["timestamp"]), kind="stable")
     return out.take(order).reset_index(drop=True)
 
 
@@ -324,6 +331,11 @@ def load_history(
     frame = _canonicalize(raw, name)
     frame.attrs["source"] = name
     return frame
+
+
+def timestamps_ns(timestamps: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 nanoseconds since the epoch (fast to sort and search)."""
+    return timestamps.dt.as_unit("ns").astype("int64").to_numpy()
 
 
 # --------------------------------------------------------------------------- writing
@@ -401,7 +413,9 @@ class PolicyCoverage:
     def describe(self) -> str:
         parts = []
         if self.missing_from_policy:
-            parts.append("in the history but not the policy: " + ", ".join(self.missing_from_policy))
+            parts.append(
+                "in the history but not the policy: " + ", ".join(self.missing_from_policy)
+            )
         if self.missing_from_history:
             parts.append("in the policy with no history: " + ", ".join(self.missing_from_history))
         return "; ".join(parts) or "every action in the history is in the policy, and vice versa"

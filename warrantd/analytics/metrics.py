@@ -23,6 +23,7 @@ rows: per-(action, timestamp) sums, cumulative sums and ``searchsorted``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from statistics import NormalDist
 from typing import Any
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..decision import EvalMetrics
+from .history import timestamps_ns
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -76,9 +78,7 @@ def eval_metrics(
     return EvalMetrics(float(p), float(a), int(n))
 
 
-def wilson_interval(
-    passed: Any, n: Any, level: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(passed: Any, n: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for a binomial rate; ``(0, 1)`` where ``n`` is 0."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be between 0 and 1, not {level}")
@@ -127,7 +127,7 @@ def per_timestamp_counts(history: pd.DataFrame) -> pd.DataFrame:
     parts = pd.DataFrame(
         {
             "action": history["action"].to_numpy(),
-            "timestamp": history["timestamp"].to_numpy(),
+            "timestamp": timestamps_ns(history["timestamp"]),
             "n_normal": np.where(adv, 0, n),
             "passed_normal": np.where(adv, 0, passed),
             "n_adversarial": np.where(adv, n, 0),
@@ -136,7 +136,7 @@ def per_timestamp_counts(history: pd.DataFrame) -> pd.DataFrame:
     )
     grouped = parts.groupby(["action", "timestamp"], sort=True, observed=True)[COUNT_COLUMNS].sum()
     grouped = grouped.reset_index()
-    grouped["timestamp"] = pd.to_datetime(grouped["timestamp"], utc=True)
+    grouped["timestamp"] = pd.to_datetime(grouped["timestamp"], unit="ns", utc=True)
     grouped.insert(2, "n_cases", grouped["n_normal"] + grouped["n_adversarial"])
     return grouped
 
@@ -155,9 +155,9 @@ def _window_starts(
         start = np.searchsorted(total, total - window, side="right") - 1
     else:
         start = np.empty(size, dtype=np.int64)
-        ts = counts["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
+        ts = timestamps_ns(counts["timestamp"])
         span = int(window.value)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):  # one pass per action, not per row
+        for lo, hi in itertools.pairwise(bounds):  # one pass per action, not per row
             own = ts[lo:hi]
             start[lo:hi] = lo + np.searchsorted(own, own - span, side="right") - 1
     return np.maximum(start, first_of_action - 1)

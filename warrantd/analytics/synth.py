@@ -83,10 +83,12 @@ def random_profiles(n: int, seed: int = 0, cases_per_day: float = 20.0) -> list[
     return profiles
 
 
-def _activity(schedule: str, days: int, start: pd.Timestamp, rng: np.random.Generator) -> np.ndarray:
+def _activity(
+    schedule: str, days: int, start: pd.Timestamp, rng: np.random.Generator
+) -> np.ndarray:
     """Relative eval volume per day (mean about 1)."""
     if schedule == "weekdays":
-        weekday = (start.dayofweek + np.arange(days)) % 7
+        weekday = (start.day_of_week + np.arange(days)) % 7
         return np.where(weekday < 5, 1.4, 0.0)
     if schedule == "bursty":
         return np.where(rng.random(days) < 0.15, 4.0, 0.35)
@@ -139,7 +141,9 @@ def _generate_action(
     release_days: np.ndarray,
     scale: float,
 ) -> pd.DataFrame:
-    per_day = rng.poisson(profile.cases_per_day * scale * _activity(profile.schedule, days, origin, rng))
+    per_day = rng.poisson(
+        profile.cases_per_day * scale * _activity(profile.schedule, days, origin, rng)
+    )
     run_days = np.flatnonzero(per_day)
     run_sizes = per_day[run_days]
     run_start = run_days * 86_400 + rng.integers(0, 20 * 3600, size=len(run_days))
@@ -155,7 +159,11 @@ def _generate_action(
     releases_before = np.searchsorted(release_days, day, side="right")
     since = day - np.where(releases_before > 0, release_days[np.maximum(releases_before - 1, 0)], 0)
     dip = np.where(releases_before > 0, profile.regression * np.exp(-since / 7.0), 0.0)
-    true_p = np.clip(_curve(profile.start_pass, profile.final_pass, profile.learning_days, day) - dip, 0.01, 0.999)
+    true_p = np.clip(
+        _curve(profile.start_pass, profile.final_pass, profile.learning_days, day) - dip,
+        0.01,
+        0.999,
+    )
     true_adv = np.clip(
         _curve(profile.start_adv, profile.final_adv, profile.learning_days, day) - dip, 0.01, 0.999
     )
