@@ -173,7 +173,9 @@ def _parse_action(name: str, spec: object, problems: list[Problem]) -> ActionCla
     }
     max_state = AutonomyState.AUTONOMOUS
     if "max_state" in spec:
-        max_state = _parse_state(f"{key}.max_state", spec["max_state"], problems) or max_state
+        parsed = _parse_state(f"{key}.max_state", spec["max_state"], problems)
+        # MANUAL is 0, so test for None: `or` would turn MANUAL into AUTONOMOUS.
+        max_state = max_state if parsed is None else parsed
     if len(problems) > before or risk is None:
         return None
     return ActionClass(name, risk, caps["auto_cap"], caps["hard_cap"], max_state)
