@@ -98,7 +98,9 @@ def wilson_interval(passed: Any, n: Any, level: float = 0.95) -> tuple[np.ndarra
 def _check_window(window: Window) -> int | pd.Timedelta | None:
     if window is None:
         return None
-    if isinstance(window, (bool, np.bool_)):
+    if isinstance(window, (bool, np.bool_)) or window is pd.NaT or (
+        isinstance(window, float) and np.isnan(window)
+    ):
         raise ValueError(f"window must be None, a case count or a time offset, not {window!r}")
     if isinstance(window, (int, np.integer)):
         if window <= 0:
@@ -141,26 +143,47 @@ def per_timestamp_counts(history: pd.DataFrame) -> pd.DataFrame:
     return grouped
 
 
-def _window_starts(
-    counts: pd.DataFrame, window: int | pd.Timedelta | None, bounds: np.ndarray
-) -> np.ndarray:
-    """For each row, the index *before* its window's first row (-1: from the start)."""
+def action_bounds(actions: pd.Series) -> np.ndarray:
+    """Row offsets where each action's block starts, plus the end (rows sorted by action)."""
+    codes = pd.factorize(actions, sort=False)[0]
+    return np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+
+
+def window_counts(
+    counts: pd.DataFrame, window: Window, *, before: bool = False
+) -> dict[str, np.ndarray]:
+    """The :data:`COUNT_COLUMNS` over each row's window, from :func:`per_timestamp_counts`.
+
+    With ``before=False`` row *i*'s window ends at and includes its timestamp
+    ``t``: the metrics graded at ``t``. With ``before=True`` it holds only cases
+    strictly before ``t`` (a time window is then ``(t - w, t)``): the evidence a
+    live gate had when the cases at ``t`` arrived.
+    """
+    span = _check_window(window)
     size = len(counts)
-    first_of_action = np.repeat(bounds[:-1], np.diff(bounds))
-    if window is None:
-        return first_of_action - 1
-    if isinstance(window, int):
-        # Cases covered by rows (s, i] = C[i] - C[s]; the latest s with C[i]-C[s] >= K.
+    bounds = action_bounds(counts["action"])
+    first = np.repeat(bounds[:-1], np.diff(bounds))
+    rows = np.arange(size)
+    end = rows - 1 if before else rows
+    if span is None:
+        start = first - 1
+    elif isinstance(span, int):
+        # Rows (s, e] hold C[e] - C[s] cases; take the latest s with C[e] - C[s] >= K.
         total = np.cumsum(counts["n_cases"].to_numpy())
-        start = np.searchsorted(total, total - window, side="right") - 1
+        end_total = np.where(end >= 0, total[np.maximum(end, 0)], 0)
+        start = np.searchsorted(total, end_total - span, side="right") - 1
     else:
         start = np.empty(size, dtype=np.int64)
         ts = timestamps_ns(counts["timestamp"])
-        span = int(window.value)
         for lo, hi in itertools.pairwise(bounds):  # one pass per action, not per row
             own = ts[lo:hi]
-            start[lo:hi] = lo + np.searchsorted(own, own - span, side="right") - 1
-    return np.maximum(start, first_of_action - 1)
+            start[lo:hi] = lo + np.searchsorted(own, own - span.value, side="right") - 1
+    start = np.minimum(np.maximum(start, first - 1), end)
+    out = {}
+    for column in COUNT_COLUMNS:
+        cum = np.r_[0, np.cumsum(counts[column].to_numpy())]
+        out[column] = cum[end + 1] - cum[start + 1]
+    return out
 
 
 def metrics_timeline(
@@ -175,15 +198,10 @@ def metrics_timeline(
     Wilson intervals ``pass_rate_lo``/``_hi`` and ``adversarial_pass_rate_lo``/``_hi``
     at ``level``. See the module docstring for ``window``.
     """
-    span = _check_window(window)
     counts = per_timestamp_counts(history)
-    codes = pd.factorize(counts["action"], sort=False)[0]
-    bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
-    start = _window_starts(counts, span, bounds)
     out = counts[["action", "timestamp", "n_cases"]].copy()
-    for column in COUNT_COLUMNS:
-        total = np.r_[0, np.cumsum(counts[column].to_numpy())]
-        out[column] = total[np.arange(len(counts)) + 1] - total[start + 1]
+    for column, values in window_counts(counts, window).items():
+        out[column] = values
     _add_metrics(out, level)
     out.attrs["window"] = window
     return out

@@ -1,0 +1,389 @@
+"""Replay: when would each action class have graduated, and what did it cost?
+
+A replay walks each action's metrics timeline (:func:`metrics_timeline`, any
+window) and grades it with exactly the :class:`~warrantd.GraduationEngine`
+rules, ``max_state`` and the risk ceiling included.
+
+Definitions (the README repeats them):
+
+* **State graded at t**: the allowed state for the metrics of the window ending
+  at and including timestamp ``t``.
+* **State in force** for a case at ``t``: the allowed state for the metrics of
+  everything strictly before ``t`` (for a time window, ``(t - w, t)``). A case
+  never grades itself; this is what a live :class:`~warrantd.TrustLayer` would
+  have used when the action happened. All exposure figures use it.
+* The gate's history per action is the sequence of **events** ``in force at
+  t0, graded at t0, in force at t1, graded at t1, ...``. With cumulative and
+  case-count windows, "in force at t(i+1)" equals "graded at t(i)"; with a time
+  window, evidence can also expire between timestamps, so a state can change on
+  an in-force event (``cause = "expiry"``) as well as on a graded one
+  (``cause = "evidence"``).
+* ``first_supervised`` / ``first_autonomous``: the first event at or above that
+  state (NaT if never); ``cases_to_*``: cases seen by then; ``days_to_*``: days
+  from the action's first case.
+* ``cases_while_manual``: the approval burden, every case handled while MANUAL
+  was in force. ``*_while_supervised_or_above`` and ``*_while_autonomous``:
+  cases and failures handled in those states, split normal / adversarial: the
+  risk taken.
+* ``demotions``: levels lost, summed over the events (AUTONOMOUS -> MANUAL in
+  one step counts 2); ``demotions_to_manual`` counts drops from SUPERVISED or
+  above to MANUAL, ``demotions_from_autonomous`` drops out of AUTONOMOUS.
+* ``days_manual`` / ``days_supervised`` / ``days_autonomous``: each graded
+  state is held until the action's next timestamp (the last one until the end
+  of the whole history).
+* ``premature_supervised`` / ``premature_autonomous`` (histories with
+  ``true_pass_p``): the class first reached the state while its true pass
+  probability was below that state's pass bar. NA when never reached.
+
+:func:`graded_states` is the vectorized form of
+:meth:`GraduationEngine.allowed_state`; a differential test proves it equal
+to the engine, and the engine stays the one source of truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..autonomy import GRADUATION_STATES, AutonomyState
+from ..graduation import GraduationThresholds, ceiling
+from ..policy import TrustPolicy
+from .history import timestamps_ns
+from .metrics import (
+    COUNT_COLUMNS,
+    Window,
+    action_bounds,
+    metrics_frame_at,
+    metrics_timeline,
+    per_timestamp_counts,
+    rates_from_counts,
+    window_counts,
+)
+
+__all__ = ["STATE_NAMES", "Events", "Replay", "build_events", "graded_states", "replay"]
+
+STATE_NAMES = [s.name for s in AutonomyState]
+NS_PER_DAY = 86_400 * 10**9
+_CRITERIA = (("pass_rate", "pass_rate"), ("adversarial_pass_rate", "adversarial_pass_rate"),
+             ("sample_size", "min_samples"))  # fmt: skip
+
+
+def graded_states(
+    pass_rate: np.ndarray,
+    adversarial_pass_rate: np.ndarray,
+    sample_size: np.ndarray,
+    thresholds: GraduationThresholds,
+    ceilings: np.ndarray,
+) -> np.ndarray:
+    """Vectorized :meth:`GraduationEngine.allowed_state`: the highest state whose three
+    bars are met (``>=``), never above each row's ceiling; MANUAL is the floor."""
+    state = np.zeros(len(pass_rate), dtype=np.int8)
+    for target in GRADUATION_STATES:  # two states, not rows
+        meets = (
+            (pass_rate >= thresholds.pass_rate[target])
+            & (adversarial_pass_rate >= thresholds.adversarial_pass_rate[target])
+            & (sample_size >= thresholds.min_samples[target])
+            & (ceilings >= target)
+        )
+        state[meets] = int(target)
+    return state
+
+
+@dataclass(frozen=True)
+class Events:
+    """The gate's event sequence for every action, interleaved per timestamp as
+    ``in force at t_i`` (even positions) and ``graded at t_i`` (odd positions).
+
+    Arrays are aligned, one entry per event; ``counts`` is the per-timestamp
+    frame the events come from (two events per row).
+    """
+
+    counts: pd.DataFrame
+    action_codes: np.ndarray
+    actions: list[str]
+    ceilings: np.ndarray
+    time_ns: np.ndarray
+    pass_rate: np.ndarray
+    adversarial_pass_rate: np.ndarray
+    sample_size: np.ndarray
+    is_graded: np.ndarray
+    seen: np.ndarray
+    handled: dict[str, np.ndarray]
+    duration_days: np.ndarray
+    first_case_ns: np.ndarray
+    true_pass_p: np.ndarray | None
+    window: Window
+
+    @property
+    def bounds(self) -> np.ndarray:
+        return np.flatnonzero(np.r_[True, self.action_codes[1:] != self.action_codes[:-1], True])
+
+    def states(self, thresholds: GraduationThresholds) -> np.ndarray:
+        return graded_states(self.pass_rate, self.adversarial_pass_rate, self.sample_size,
+                             thresholds, self.ceilings)  # fmt: skip
+
+
+def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
+    out = np.empty(2 * len(at), dtype=np.result_type(before, at))
+    out[0::2], out[1::2] = before, at
+    return out
+
+
+def check_coverage(history: pd.DataFrame, policy: TrustPolicy) -> None:
+    """Raise ``ValueError`` naming the history's actions that the policy lacks."""
+    missing = sorted(set(map(str, history["action"].unique())) - set(policy.actions))
+    if missing:
+        raise ValueError(
+            f"the history has action(s) the policy does not define: {', '.join(missing)}"
+        )
+
+
+def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = None) -> Events:
+    """The event sequence of :mod:`replay`'s definitions, ready to grade."""
+    check_coverage(history, policy)
+    counts = per_timestamp_counts(history)
+    graded = window_counts(counts, window)
+    before = window_counts(counts, window, before=True)
+    metrics = [rates_from_counts(*(w[c] for c in COUNT_COLUMNS)) for w in (before, graded)]
+    codes, uniques = pd.factorize(counts["action"], sort=False)
+    actions = [str(a) for a in uniques]
+    ceilings = np.array([int(ceiling(policy.action(a))) for a in actions], dtype=np.int8)
+    bounds = action_bounds(counts["action"])
+    first_row = np.repeat(bounds[:-1], np.diff(bounds))
+    ts = timestamps_ns(counts["timestamp"])
+    end = int(ts.max())
+    next_ts = np.r_[ts[1:], end]
+    last_of_action = np.zeros(len(ts), dtype=bool)
+    last_of_action[bounds[1:] - 1] = True
+    duration = np.where(last_of_action, end - ts, next_ts - ts) / NS_PER_DAY
+    cum = np.cumsum(counts["n_cases"].to_numpy())
+    seen_through = cum - np.r_[0, cum][first_row]
+    n_cases = counts["n_cases"].to_numpy()
+    zeros = np.zeros(len(ts), dtype=np.int64)
+    handled = {
+        "normal_cases": counts["n_normal"].to_numpy(),
+        "normal_failures": (counts["n_normal"] - counts["passed_normal"]).to_numpy(),
+        "adversarial_cases": counts["n_adversarial"].to_numpy(),
+        "adversarial_failures": (counts["n_adversarial"] - counts["passed_adversarial"]).to_numpy(),
+    }
+    true_p = _true_pass_p(history, counts)
+    return Events(
+        counts=counts,
+        action_codes=np.repeat(codes, 2),
+        actions=actions,
+        ceilings=np.repeat(ceilings[codes], 2),
+        time_ns=np.repeat(ts, 2),
+        pass_rate=_interleave(metrics[0][0], metrics[1][0]),
+        adversarial_pass_rate=_interleave(metrics[0][1], metrics[1][1]),
+        sample_size=_interleave(metrics[0][2], metrics[1][2]),
+        is_graded=np.tile(np.array([False, True]), len(ts)),
+        seen=_interleave(seen_through - n_cases, seen_through),
+        handled={k: _interleave(v, zeros) for k, v in handled.items()},
+        duration_days=_interleave(np.zeros(len(ts)), duration),
+        first_case_ns=ts[bounds[:-1]],
+        true_pass_p=None if true_p is None else np.repeat(true_p, 2),
+        window=window,
+    )
+
+
+def _true_pass_p(history: pd.DataFrame, counts: pd.DataFrame) -> np.ndarray | None:
+    if "true_pass_p" not in history.columns:
+        return None
+    frame = pd.DataFrame({"action": history["action"].to_numpy(),
+                          "timestamp": timestamps_ns(history["timestamp"]),
+                          "p": pd.to_numeric(history["true_pass_p"], errors="coerce")})  # fmt: skip
+    mean = frame.groupby(["action", "timestamp"], sort=True)["p"].mean()
+    return mean.to_numpy()
+
+
+# --------------------------------------------------------------------------- figures
+
+SUMMARY_FIGURES = [
+    "first_supervised", "first_autonomous", "cases_to_supervised", "cases_to_autonomous",
+    "days_to_supervised", "days_to_autonomous", "cases_while_manual",
+    "cases_while_supervised_or_above", "failures_while_supervised_or_above",
+    "normal_cases_while_supervised_or_above", "normal_failures_while_supervised_or_above",
+    "adversarial_cases_while_supervised_or_above",
+    "adversarial_failures_while_supervised_or_above",
+    "cases_while_autonomous", "failures_while_autonomous",
+    "normal_cases_while_autonomous", "normal_failures_while_autonomous",
+    "adversarial_cases_while_autonomous", "adversarial_failures_while_autonomous",
+    "demotions", "demotions_to_manual", "demotions_from_autonomous",
+    "days_manual", "days_supervised", "days_autonomous",
+    "premature_supervised", "premature_autonomous",
+]  # fmt: skip
+
+
+def figures_from_parts(
+    events: Events,
+    first_idx: Mapping[int, np.ndarray],
+    handled_at_or_above: Mapping[int, Mapping[str, np.ndarray]],
+    drops_across: Mapping[int, np.ndarray],
+    days_at_or_above: Mapping[int, np.ndarray],
+    totals: Mapping[str, np.ndarray],
+    pass_bars: Mapping[int, np.ndarray],
+) -> dict[str, Any]:
+    """Summary figures from their parts, shared by replay and sweep.
+
+    Every argument is keyed by level (1 = SUPERVISED or above, 2 = AUTONOMOUS)
+    and holds one value per (action[, candidate]): ``first_idx`` the first event
+    index at or above the level (-1 if never), ``handled_at_or_above`` handled
+    sums in force at or above it, ``drops_across`` the number of drops from at
+    or above the level to below it, ``days_at_or_above`` the days held,
+    ``totals`` the handled sums and days overall, ``pass_bars`` the pass bar.
+    """
+    out: dict[str, Any] = {}
+    for level, name in ((1, "supervised"), (2, "autonomous")):
+        idx = first_idx[level]
+        reached = idx >= 0
+        safe = np.where(reached, idx, 0)
+        time_ns = np.where(reached, events.time_ns[safe], np.iinfo(np.int64).min)
+        out[f"first_{name}"] = pd.to_datetime(
+            np.where(reached, time_ns, np.datetime64("NaT").astype("int64")), utc=True
+        )
+        out[f"cases_to_{name}"] = pd.array(np.where(reached, events.seen[safe], 0), dtype="Int64")
+        out[f"cases_to_{name}"][~reached] = pd.NA
+        first_case = events.first_case_ns[events.action_codes[safe]]
+        out[f"days_to_{name}"] = np.where(reached, (time_ns - first_case) / NS_PER_DAY, np.nan)
+        if events.true_pass_p is None:
+            out[f"premature_{name}"] = pd.array([pd.NA] * len(idx), dtype="boolean")
+        else:
+            truth = events.true_pass_p[safe]
+            premature = pd.array(truth < pass_bars[level], dtype="boolean")
+            premature[~reached | np.isnan(truth)] = pd.NA
+            out[f"premature_{name}"] = premature
+    for level, suffix in ((1, "supervised_or_above"), (2, "autonomous")):
+        part = handled_at_or_above[level]
+        for kind in ("normal", "adversarial"):
+            out[f"{kind}_cases_while_{suffix}"] = part[f"{kind}_cases"]
+            out[f"{kind}_failures_while_{suffix}"] = part[f"{kind}_failures"]
+        out[f"cases_while_{suffix}"] = part["normal_cases"] + part["adversarial_cases"]
+        out[f"failures_while_{suffix}"] = part["normal_failures"] + part["adversarial_failures"]
+    all_cases = totals["normal_cases"] + totals["adversarial_cases"]
+    out["cases_while_manual"] = all_cases - out["cases_while_supervised_or_above"]
+    out["demotions_to_manual"] = drops_across[1]
+    out["demotions_from_autonomous"] = drops_across[2]
+    out["demotions"] = drops_across[1] + drops_across[2]
+    out["days_autonomous"] = days_at_or_above[2]
+    out["days_supervised"] = days_at_or_above[1] - days_at_or_above[2]
+    out["days_manual"] = totals["days"] - days_at_or_above[1]
+    return out
+
+
+def _per_action_parts(events: Events, states: np.ndarray, thresholds: GraduationThresholds
+                      ) -> dict[str, Any]:  # fmt: skip
+    codes = events.action_codes
+    n_actions = len(events.actions)
+    bounds = events.bounds
+    first_of_event = np.repeat(bounds[:-1], np.diff(bounds))
+    index = np.arange(len(states))
+    prev = np.r_[0, states[:-1]]
+    has_prev = index > first_of_event
+    first_idx, handled, drops, days = {}, {}, {}, {}
+    for level in (1, 2):
+        at = states >= level
+        hit = np.where(at, index, len(states))
+        first = np.full(n_actions, len(states))
+        np.minimum.at(first, codes, hit)
+        first_idx[level] = np.where(first < len(states), first, -1)
+        handled[level] = {k: np.bincount(codes, weights=v * at, minlength=n_actions).astype(np.int64)
+                          for k, v in events.handled.items()}  # fmt: skip
+        dropped = has_prev & (prev >= level) & ~at
+        drops[level] = np.bincount(codes, weights=dropped, minlength=n_actions).astype(np.int64)
+        days[level] = np.bincount(codes, weights=events.duration_days * at, minlength=n_actions)
+    totals = {k: np.bincount(codes, weights=v, minlength=n_actions).astype(np.int64)
+              for k, v in events.handled.items()}  # fmt: skip
+    totals["days"] = np.bincount(codes, weights=events.duration_days, minlength=n_actions)
+    bars = {1: np.full(n_actions, thresholds.pass_rate[AutonomyState.SUPERVISED]),
+            2: np.full(n_actions, thresholds.pass_rate[AutonomyState.AUTONOMOUS])}  # fmt: skip
+    return figures_from_parts(events, first_idx, handled, drops, days, totals, bars)
+
+
+# --------------------------------------------------------------------------- the Replay
+
+
+def _state_column(levels: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(levels.astype(np.int64), categories=STATE_NAMES, ordered=True)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The result of :func:`replay`.
+
+    ``timeline``: per action and timestamp, the counts and metrics of
+    :func:`metrics_timeline` plus ``state_in_force`` and ``state`` (graded).
+    ``transitions``: one row per state change: ``action``, ``time``, ``from``,
+    ``to``, ``cause`` (``evidence`` or ``expiry``), the metrics then, and
+    ``binding``: the bars of the higher of the two states that were not met on
+    the lower side (what held it back, or what failed).
+    ``summary``: one row per action with the figures of the module docstring.
+    """
+
+    history: pd.DataFrame
+    policy: TrustPolicy
+    window: Window
+    timeline: pd.DataFrame
+    transitions: pd.DataFrame
+    summary: pd.DataFrame
+
+    def state_at(self, when: Any) -> dict[str, AutonomyState]:
+        """The state each action had earned at ``when`` (its window measured back from it)."""
+        frame = metrics_frame_at(self.history, when, window=self.window)
+        ceilings = np.array([int(ceiling(self.policy.action(a))) for a in frame["action"]])
+        states = graded_states(frame["pass_rate"].to_numpy(),
+                               frame["adversarial_pass_rate"].to_numpy(),
+                               frame["sample_size"].to_numpy(), self.policy.thresholds,
+                               ceilings)  # fmt: skip
+        return {str(a): AutonomyState(int(s)) for a, s in zip(frame["action"], states, strict=True)}
+
+
+def _transitions(events: Events, states: np.ndarray, thresholds: GraduationThresholds
+                 ) -> pd.DataFrame:  # fmt: skip
+    first_of_event = np.repeat(events.bounds[:-1], np.diff(events.bounds))
+    index = np.arange(len(states))
+    prev = np.r_[0, states[:-1]]
+    moved = np.flatnonzero((index > first_of_event) & (states != prev))
+    frm, to = prev[moved], states[moved]
+    higher = np.maximum(frm, to)
+    lower_side = np.where(to < frm, moved, moved - 1)  # the event on the lower state
+    metrics = {"pass_rate": events.pass_rate, "adversarial_pass_rate": events.adversarial_pass_rate,
+               "sample_size": events.sample_size}  # fmt: skip
+    binding = []
+    for criterion, bar_name in _CRITERIA:
+        bars = np.array([getattr(thresholds, bar_name)[AutonomyState(int(h))] for h in higher])
+        missed = metrics[criterion][lower_side] < bars if len(moved) else np.zeros(0, bool)
+        binding.append(np.where(missed, bar_name, ""))
+    labels = [", ".join(p for p in parts if p) for parts in zip(*binding, strict=True)]
+    return pd.DataFrame(
+        {
+            "action": [events.actions[c] for c in events.action_codes[moved]],
+            "time": pd.to_datetime(events.time_ns[moved], utc=True),
+            "from": _state_column(frm),
+            "to": _state_column(to),
+            "cause": np.where(events.is_graded[moved], "evidence", "expiry"),
+            "pass_rate": events.pass_rate[moved],
+            "adversarial_pass_rate": events.adversarial_pass_rate[moved],
+            "sample_size": events.sample_size[moved],
+            "binding": labels,
+        }
+    )
+
+
+def replay(history: pd.DataFrame, policy: TrustPolicy, *, window: Window = None) -> Replay:
+    """Replay ``history`` under ``policy``: see the module docstring for every figure."""
+    events = build_events(history, policy, window)
+    states = events.states(policy.thresholds)
+    timeline = metrics_timeline(history, window=window)
+    timeline["state_in_force"] = _state_column(states[0::2])
+    timeline["state"] = _state_column(states[1::2])
+    figures = _per_action_parts(events, states, policy.thresholds)
+    summary = pd.DataFrame({"action": events.actions, **figures})
+    totals = events.counts.groupby("action", sort=False)["n_cases"].sum().to_numpy()
+    summary.insert(1, "cases", totals)
+    summary.insert(2, "final_state", _state_column(states[events.bounds[1:] - 1]))
+    return Replay(history, policy, window, timeline, _transitions(events, states, policy.thresholds),
+                  summary[["action", "cases", "final_state", *SUMMARY_FIGURES]])  # fmt: skip

@@ -1,0 +1,410 @@
+"""Threshold sweeps: replay thousands of candidate thresholds at once.
+
+:func:`sweep` answers, for every candidate thresholds and every action, the
+figures of :mod:`~warrantd.analytics.replay` (first graduation, approval
+burden, failures let through, demotions, time in each state), in about
+O(rows + candidates) rather than O(rows x candidates). How:
+
+1. Every figure is a (weighted) count, a sum or a minimum over the *events*
+   (see :mod:`replay`) whose metrics point ``P = (pass rate, adversarial pass
+   rate, samples)`` clears a bar point ``B``, i.e. dominates it: ``P >= B`` on
+   all three axes.
+2. A candidate is *valid* only if its AUTONOMOUS bars are at least its
+   SUPERVISED bars on every criterion (invalid ones are skipped and counted).
+   Then "at or above SUPERVISED" is simply ``P >= B_sup`` (a point clearing
+   ``B_aut`` clears ``B_sup`` too), and "AUTONOMOUS" is ``P >= B_aut``, each
+   subject to the action's ceiling.
+3. On each axis the candidates' bar values are sorted; ``searchsorted(values,
+   p, side="right")`` gives each event the number of bar values it meets, which
+   is exactly the ``>=`` comparison the engine makes (no arithmetic on the
+   values, so no rounding). Events are binned once into a grid of these
+   indices, per action, accumulating weighted histograms: sums of the weights,
+   and minima of the event index.
+4. Suffix sums (or suffix minima) along each axis turn the histograms into "over
+   every event clearing this bar point", for every bar point of the grid at
+   once; a candidate reads its figures at its cell.
+5. A demotion across a level involves consecutive events ``(P, Q)``: the count
+   of ``P >= B and not Q >= B`` is ``#(P >= B) - #(min(P, Q) >= B)``, because two
+   points both clear ``B`` exactly when their componentwise minimum does (and
+   the bin of a minimum is the minimum of the bins).
+
+Memory is O(events + grid cells + candidates x actions) and never a
+candidates x rows array. Candidate lists whose distinct bar values would make
+the grid much larger than the list itself (scattered explicit lists) fall back
+to replaying each candidate (O(rows) each).
+
+A differential test proves the sweep equal to :func:`replay` for every
+candidate, and replay equal to a loop over :class:`~warrantd.GraduationEngine`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..autonomy import AutonomyState
+from ..graduation import GraduationThresholds
+from ..policy import TrustPolicy
+from .metrics import Window, _check_window
+from .replay import SUMMARY_FIGURES, Events, _per_action_parts, build_events, figures_from_parts
+
+__all__ = ["KNOBS", "SweepResult", "candidates_frame", "sweep"]
+
+S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
+_STATE_KEYS = {"supervised": S, "autonomous": A}
+_CRITERIA = ("pass_rate", "adversarial_pass_rate", "min_samples")
+THRESHOLD_KNOBS = tuple(f"{state}.{c}" for state in _STATE_KEYS for c in _CRITERIA)
+KNOBS = (*THRESHOLD_KNOBS, "window")
+#: Grid cells allowed per candidate before a chunk falls back to per-candidate replays.
+_MAX_CELLS_PER_CANDIDATE = 64
+_DEFAULT_CHUNK = 20_000
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _thresholds_row(t: GraduationThresholds) -> dict[str, Any]:
+    return {f"{name}.{c}": getattr(t, c)[state] for name, state in _STATE_KEYS.items()
+            for c in _CRITERIA}  # fmt: skip
+
+
+def to_thresholds(row: Mapping[str, Any]) -> GraduationThresholds:
+    """The :class:`GraduationThresholds` of one candidate row."""
+    bars = {c: {state: row[f"{name}.{c}"] for name, state in _STATE_KEYS.items()}
+            for c in _CRITERIA}  # fmt: skip
+    bars["min_samples"] = {k: int(v) for k, v in bars["min_samples"].items()}
+    bars["pass_rate"] = {k: float(v) for k, v in bars["pass_rate"].items()}
+    bars["adversarial_pass_rate"] = {k: float(v) for k, v in bars["adversarial_pass_rate"].items()}
+    return GraduationThresholds(**bars)
+
+
+def candidates_frame(
+    policy: TrustPolicy,
+    grid: Mapping[str, Sequence[Any]] | Iterable[GraduationThresholds],
+    window: Window = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Expand ``grid`` into (valid candidates, skipped candidates), one row each.
+
+    Columns: the six threshold knobs and ``window``. A mapping is a cartesian
+    product over the policy's own thresholds; unknown knobs and out-of-range
+    values raise ``ValueError``. Candidates whose AUTONOMOUS bar is below their
+    SUPERVISED bar on any criterion are returned in the second frame, with a
+    ``reason``.
+    """
+    base = {**_thresholds_row(policy.thresholds), "window": window}
+    if isinstance(grid, Mapping):
+        unknown = sorted(set(grid) - set(KNOBS))
+        if unknown:
+            raise ValueError(f"unknown sweep knob(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(KNOBS)}")  # fmt: skip
+        axes = {k: list(grid.get(k, [base[k]])) for k in KNOBS}
+        for knob, values in axes.items():
+            if not values:
+                raise ValueError(f"sweep knob {knob} has no values")
+            _check_knob_values(knob, values)
+        frame = _frame(list(itertools.product(*axes.values())))
+    else:
+        rows = [(*_thresholds_row(t).values(), window) for t in grid]
+        if not rows:
+            raise ValueError("the candidate list is empty")
+        frame = _frame(rows)
+        for knob in THRESHOLD_KNOBS:
+            _check_knob_values(knob, frame[knob].unique())
+    inverted = [frame[f"autonomous.{c}"] < frame[f"supervised.{c}"] for c in _CRITERIA]
+    bad = np.logical_or.reduce([s.to_numpy() for s in inverted])
+    reason = np.full(len(frame), "", dtype=object)
+    for criterion, mask in zip(_CRITERIA, inverted, strict=True):
+        reason = np.where(mask, reason + f"AUTONOMOUS {criterion} below SUPERVISED; ", reason)
+    skipped = frame[bad].assign(reason=[r.rstrip("; ") for r in reason[bad]])
+    valid = frame[~bad].reset_index(drop=True)
+    valid.insert(0, "candidate", np.arange(len(valid)))
+    return valid, skipped.reset_index(drop=True)
+
+
+def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Candidate rows as a frame; ``window`` stays an object column so None stays None."""
+    frame = pd.DataFrame([r[:-1] for r in rows], columns=list(THRESHOLD_KNOBS))
+    frame["window"] = pd.Series([r[-1] for r in rows], dtype=object)
+    return frame
+
+
+def _check_knob_values(knob: str, values: Iterable[Any]) -> None:
+    if knob == "window":
+        for value in values:
+            _check_window(value)
+        return
+    for value in values:
+        if knob.endswith("min_samples"):
+            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+        else:
+            ok = isinstance(value, (int, float, np.number)) and 0.0 <= float(value) <= 1.0
+        if not ok:
+            what = "a whole number >= 0" if knob.endswith("min_samples") else "a rate in [0, 1]"
+            raise ValueError(f"sweep knob {knob}: {value!r} is not {what}")
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _suffix(array: np.ndarray, op: np.ufunc) -> np.ndarray:
+    """Suffix reduction along every axis but the first (the action axis)."""
+    for axis in range(1, array.ndim):
+        array = np.flip(op.accumulate(np.flip(array, axis), axis=axis), axis)
+    return array
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """One state's bar grid: sorted distinct values per criterion, and each event's bins."""
+
+    values: tuple[np.ndarray, np.ndarray, np.ndarray]
+    bins: np.ndarray  # flat cell index per event
+    shape: tuple[int, int, int]
+
+    @classmethod
+    def build(cls, events: Events, bars: pd.DataFrame) -> _Grid:
+        values = tuple(np.unique(bars[c].to_numpy()) for c in bars.columns)
+        points = (events.pass_rate, events.adversarial_pass_rate, events.sample_size)
+        idx = [np.searchsorted(v, p, side="right") for v, p in zip(values, points, strict=True)]
+        shape = tuple(len(v) + 1 for v in values)
+        return cls(values, np.ravel_multi_index(idx, shape), shape)  # type: ignore[arg-type]
+
+    def cell_of(self, bars: pd.DataFrame) -> np.ndarray:
+        """Each candidate's cell: one past the index of its bar value on each axis."""
+        idx = [np.searchsorted(v, bars[c].to_numpy(), side="left") + 1
+               for v, c in zip(self.values, bars.columns, strict=True)]  # fmt: skip
+        return np.ravel_multi_index(idx, self.shape)
+
+
+def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> dict[str, Any]:
+    """Per (action, candidate) figures of one level, read off suffix-reduced histograms."""
+    n_actions, n_cells = len(events.actions), int(np.prod(grid.shape))
+    codes = events.action_codes
+    flat = codes.astype(np.int64) * n_cells + grid.bins
+    size = n_actions * n_cells
+    shape = (n_actions, *grid.shape)
+
+    def summed(weights: np.ndarray, where: np.ndarray = flat) -> np.ndarray:
+        hist = np.bincount(where, weights=weights, minlength=size).reshape(shape)
+        return _suffix(hist, np.add).reshape(n_actions, n_cells)[:, cells]
+
+    never = len(codes)
+    first = np.full(size, never, dtype=np.int64)
+    np.minimum.at(first, flat, np.arange(len(codes)))
+    first = _suffix(first.reshape(shape), np.minimum).reshape(n_actions, n_cells)[:, cells]
+    handled = {k: np.rint(summed(v.astype(np.float64))).astype(np.int64)
+               for k, v in events.handled.items()}  # fmt: skip
+    days = summed(events.duration_days)
+    # consecutive event pairs within an action: (prev, cur)
+    same = codes[1:] == codes[:-1]
+    prev_bins, cur_bins = grid.bins[:-1][same], grid.bins[1:][same]
+    pair_codes = codes[1:][same].astype(np.int64) * n_cells
+    prev_idx = np.array(np.unravel_index(prev_bins, grid.shape))
+    cur_idx = np.array(np.unravel_index(cur_bins, grid.shape))
+    min_bins = np.ravel_multi_index(tuple(np.minimum(prev_idx, cur_idx)), grid.shape)
+    ones = np.ones(len(prev_bins))
+    drops = np.rint(summed(ones, pair_codes + prev_bins) - summed(ones, pair_codes + min_bins))
+    allowed = (np.bincount(codes, weights=events.ceilings, minlength=n_actions)
+               / np.maximum(np.bincount(codes, minlength=n_actions), 1) >= level)  # fmt: skip
+    allowed = allowed[:, None]
+    return {
+        "first": np.where(allowed & (first < never), first, -1),
+        "handled": {k: np.where(allowed, v, 0) for k, v in handled.items()},
+        "drops": np.where(allowed, drops, 0).astype(np.int64),
+        "days": np.where(allowed, days, 0.0),
+    }
+
+
+def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any]:
+    parts = {}
+    for level, name in ((1, "supervised"), (2, "autonomous")):
+        bars = candidates[[f"{name}.{c}" for c in _CRITERIA]]
+        grid = _Grid.build(events, bars)
+        parts[level] = _level_parts(events, grid, grid.cell_of(bars), level)
+    n_actions, n_cand = len(events.actions), len(candidates)
+    codes = events.action_codes
+    totals = {k: np.repeat(np.bincount(codes, weights=v, minlength=n_actions)
+                           .astype(np.int64)[:, None], n_cand, axis=1)
+              for k, v in events.handled.items()}  # fmt: skip
+    totals["days"] = np.repeat(
+        np.bincount(codes, weights=events.duration_days, minlength=n_actions)[:, None], n_cand, 1
+    )
+    bars = {1: np.broadcast_to(candidates["supervised.pass_rate"].to_numpy(), (n_actions, n_cand)),
+            2: np.broadcast_to(candidates["autonomous.pass_rate"].to_numpy(), (n_actions, n_cand))}  # fmt: skip
+    # Lay every (action, candidate) array out candidate-major: one table row each.
+    t = {k: np.ascontiguousarray(v.T).ravel() for k, v in totals.items()}
+    return figures_from_parts(
+        events,
+        {lvl: parts[lvl]["first"].T.ravel() for lvl in (1, 2)},
+        {lvl: {k: v.T.ravel() for k, v in parts[lvl]["handled"].items()} for lvl in (1, 2)},
+        {lvl: parts[lvl]["drops"].T.ravel() for lvl in (1, 2)},
+        {lvl: parts[lvl]["days"].T.ravel() for lvl in (1, 2)},
+        t,
+        {lvl: np.ascontiguousarray(b.T).ravel() for lvl, b in bars.items()},
+    )
+
+
+def _evaluate_one_by_one(events: Events, candidates: pd.DataFrame) -> dict[str, Any]:
+    per_candidate = [
+        _per_action_parts(events, events.states(t), t)
+        for t in (to_thresholds(row) for row in candidates.to_dict("records"))
+    ]
+    return {k: _concat([p[k] for p in per_candidate]) for k in per_candidate[0]}
+
+
+def _concat(parts: list[Any]) -> Any:
+    if isinstance(parts[0], (pd.DatetimeIndex, pd.Series)):
+        return pd.DatetimeIndex(np.concatenate([np.asarray(p) for p in parts]))
+    if isinstance(parts[0], pd.api.extensions.ExtensionArray):
+        return pd.concat([pd.Series(p) for p in parts], ignore_index=True).array
+    return np.concatenate(parts)
+
+
+def _grid_is_compact(candidates: pd.DataFrame) -> bool:
+    cells = 1
+    for knob in THRESHOLD_KNOBS:
+        cells *= candidates[knob].nunique() + 1
+    return cells <= max(_MAX_CELLS_PER_CANDIDATE * len(candidates), 100_000)
+
+
+def evaluate_chunk(events: Events, candidates: pd.DataFrame) -> pd.DataFrame:
+    """The sweep table rows (candidate x action) for ``candidates`` over ``events``."""
+    compact = _grid_is_compact(candidates)
+    figures = (_evaluate_on_grid if compact else _evaluate_one_by_one)(events, candidates)
+    n_actions = len(events.actions)
+    table = candidates.loc[candidates.index.repeat(n_actions)].reset_index(drop=True)
+    table["action"] = np.tile(np.asarray(events.actions, dtype=object), len(candidates))
+    for name in SUMMARY_FIGURES:
+        table[name] = figures[name]
+    return table
+
+
+# --------------------------------------------------------------------------- public API
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The result of :func:`sweep`.
+
+    ``table``: one row per (valid candidate, action): ``candidate``, the knob
+    columns, ``action``, and every replay summary figure. ``skipped``: the
+    candidates that broke the policy rules, with a ``reason``.
+    """
+
+    table: pd.DataFrame
+    skipped: pd.DataFrame
+    policy: TrustPolicy
+
+    @property
+    def n_skipped(self) -> int:
+        return len(self.skipped)
+
+    @property
+    def by_candidate(self) -> pd.DataFrame:
+        """One row per candidate: knobs, median days to each state over the actions
+        that reached it (and how many did), total approval burden
+        (``cases_while_manual``), failures while graduated and their rates."""
+        t = self.table
+        grouped = t.groupby("candidate", sort=True)
+        knobs = grouped[list(KNOBS)].first()
+        sums = grouped[["cases_while_manual", "cases_while_supervised_or_above",
+                        "failures_while_supervised_or_above",
+                        "adversarial_cases_while_supervised_or_above",
+                        "adversarial_failures_while_supervised_or_above",
+                        "cases_while_autonomous", "failures_while_autonomous",
+                        "demotions"]].sum()  # fmt: skip
+        out = knobs.join(sums)
+        for state in ("supervised", "autonomous"):
+            out[f"median_days_to_{state}"] = grouped[f"days_to_{state}"].median()
+            out[f"actions_reaching_{state}"] = grouped[f"days_to_{state}"].count()
+        out["failure_rate_while_supervised_or_above"] = _rate(
+            out["failures_while_supervised_or_above"], out["cases_while_supervised_or_above"]
+        )
+        out["adversarial_failure_rate_while_supervised_or_above"] = _rate(
+            out["adversarial_failures_while_supervised_or_above"],
+            out["adversarial_cases_while_supervised_or_above"],
+        )
+        out["failure_rate_while_autonomous"] = _rate(
+            out["failures_while_autonomous"], out["cases_while_autonomous"]
+        )
+        return out.rename(columns={"cases_while_manual": "approval_burden"}).reset_index()
+
+    def pareto(self, burden: str = "approval_burden",
+               risk: str = "failures_while_supervised_or_above") -> pd.DataFrame:  # fmt: skip
+        """Candidates no other candidate beats on both burden and risk (lower is better
+        on both); sorted by burden."""
+        c = self.by_candidate.sort_values([burden, risk, "candidate"], kind="stable")
+        risk_values = c[risk].to_numpy()
+        best_before = np.r_[np.inf, np.minimum.accumulate(risk_values)[:-1]]
+        strict = risk_values < best_before
+        key = list(zip(c[burden], c[risk], strict=True))
+        frontier_points = {k for k, keep in zip(key, strict, strict=True) if keep}
+        on_front = np.array([k in frontier_points for k in key], dtype=bool)
+        return c[on_front].reset_index(drop=True)
+
+
+def _rate(failures: pd.Series, cases: pd.Series) -> pd.Series:
+    return failures.where(cases > 0) / cases.where(cases > 0)
+
+
+def _chunks(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    return [frame.iloc[i : i + size] for i in range(0, len(frame), size)] or [frame]
+
+
+def sweep(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    grid: Mapping[str, Sequence[Any]] | Iterable[GraduationThresholds],
+    *,
+    window: Window = None,
+    progress: bool = True,
+    executor: Executor | None = None,
+    chunk_size: int = _DEFAULT_CHUNK,
+) -> SweepResult:
+    """Replay every candidate thresholds in ``grid`` over ``history``.
+
+    ``grid`` maps knob names (``supervised.pass_rate``,
+    ``supervised.adversarial_pass_rate``, ``supervised.min_samples``, the same
+    for ``autonomous``, and ``window``) to lists of values, expanded as a
+    cartesian product over the policy's thresholds; or it is a list of
+    :class:`GraduationThresholds`. ``executor`` (any
+    ``concurrent.futures.Executor``) runs chunks of candidates in parallel; the
+    default runs them in-process. A progress bar shows on a terminal unless
+    ``progress=False``.
+    """
+    candidates, skipped = candidates_frame(policy, grid, window)
+    jobs: list[tuple[Events, pd.DataFrame]] = []
+    for _, group in candidates.groupby(candidates["window"].map(repr), sort=False):
+        events = build_events(history, policy, group["window"].iloc[0])
+        jobs.extend((events, chunk) for chunk in _chunks(group, chunk_size))
+    show = progress and sys.stderr.isatty()
+    bar = _progress(len(jobs), len(candidates), show)
+    if executor is None:
+        results = []
+        for events, chunk in jobs:
+            results.append(evaluate_chunk(events, chunk))
+            bar.update(1)
+    else:
+        futures = [executor.submit(evaluate_chunk, events, chunk) for events, chunk in jobs]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            bar.update(1)
+    bar.close()
+    table = pd.concat(results, ignore_index=True) if results else pd.DataFrame()
+    table = table.sort_values(["candidate", "action"], kind="stable").reset_index(drop=True)
+    return SweepResult(table=table, skipped=skipped, policy=policy)
+
+
+def _progress(total: int, candidates: int, show: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not show, desc=f"sweep {candidates:,} candidates",
+                unit="chunk", file=sys.stderr)  # fmt: skip
