@@ -10,7 +10,7 @@ CORE_COVERED := warrantd/graduation.py warrantd/decision.py warrantd/core.py
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[analytics,notebooks,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[analytics,notebooks,cluster,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -18,3 +18,33 @@ def make_thresholds(
         adversarial_pass_rate={S: sup[1], A: aut[1]},
         min_samples={S: sup[2], A: aut[2]},
     )
+
+
+def reference_window_counts(rows, t, window, strictly_before):  # type: ignore[no-untyped-def]
+    """Counts (n_normal, passed_normal, n_adversarial, passed_adversarial) of one action's
+    window at ``t``, recomputed from scratch with plain Python.
+
+    ``rows`` are (timestamp, adversarial, n, n_passed) tuples of one action. The window
+    ends at ``t`` (inclusive) or just before it; see warrantd.analytics.metrics.
+    """
+    import pandas as pd
+
+    eligible = [r for r in rows if (r[0] < t if strictly_before else r[0] <= t)]
+    if window is None:
+        chosen = eligible
+    elif isinstance(window, int):
+        times = sorted({r[0] for r in eligible}, reverse=True)
+        keep, covered = set(), 0
+        for moment in times:
+            if covered >= window:
+                break
+            keep.add(moment)
+            covered += sum(r[2] for r in eligible if r[0] == moment)
+        chosen = [r for r in eligible if r[0] in keep]
+    else:
+        span = pd.Timedelta(window)
+        chosen = [r for r in eligible if r[0] > t - span]
+    normal = [r for r in chosen if not r[1]]
+    adversarial = [r for r in chosen if r[1]]
+    return (sum(r[2] for r in normal), sum(r[3] for r in normal),
+            sum(r[2] for r in adversarial), sum(r[3] for r in adversarial))  # fmt: skip

@@ -117,30 +117,54 @@ def _check_window(window: Window) -> int | pd.Timedelta | None:
     return span
 
 
-def per_timestamp_counts(history: pd.DataFrame) -> pd.DataFrame:
-    """Case counts per (action, timestamp), sorted by action then time.
+def per_timestamp_counts(
+    history: pd.DataFrame, mean_columns: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Case counts per (action, timestamp), sorted by action name then time.
 
     Columns: ``action``, ``timestamp``, ``n_cases`` and :data:`COUNT_COLUMNS`
-    for the cases at exactly that timestamp.
+    for the cases at exactly that timestamp, plus the mean (NaN-skipping) of
+    each of ``mean_columns`` over those rows.
     """
-    adv = history["adversarial"].to_numpy(dtype=bool)
-    n = history["n"].to_numpy(dtype=np.int64)
-    passed = history["n_passed"].to_numpy(dtype=np.int64)
-    parts = pd.DataFrame(
-        {
-            "action": history["action"].to_numpy(),
-            "timestamp": timestamps_ns(history["timestamp"]),
+    codes, names = pd.factorize(history["action"], sort=True)
+    ts = timestamps_ns(history["timestamp"])
+    # Histories are kept sorted by time, so a stable sort on the action code
+    # alone yields (action, time) order; otherwise sort on both.
+    if len(ts) > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
+        order = np.lexsort((ts, codes))
+    else:
+        order = np.argsort(codes, kind="stable")
+    codes, ts = codes[order], ts[order]
+    changes = np.r_[True, (codes[1:] != codes[:-1]) | (ts[1:] != ts[:-1])]
+    starts = np.flatnonzero(changes) if len(ts) else np.zeros(0, dtype=np.int64)
+    adv = history["adversarial"].to_numpy(dtype=bool)[order]
+    n = history["n"].to_numpy(dtype=np.int64)[order]
+    passed = history["n_passed"].to_numpy(dtype=np.int64)[order]
+    columns: dict[str, Any] = {
+        "action": np.asarray(names, dtype=object)[codes[starts]],
+        "timestamp": pd.to_datetime(ts[starts], unit="ns", utc=True),
+    }
+    if len(starts) == 0:
+        columns["n_cases"] = np.zeros(0, dtype=np.int64)
+        for column in COUNT_COLUMNS:
+            columns[column] = np.zeros(0, dtype=np.int64)
+    else:
+        sums = {
             "n_normal": np.where(adv, 0, n),
             "passed_normal": np.where(adv, 0, passed),
             "n_adversarial": np.where(adv, n, 0),
             "passed_adversarial": np.where(adv, passed, 0),
         }
-    )
-    grouped = parts.groupby(["action", "timestamp"], sort=True, observed=True)[COUNT_COLUMNS].sum()
-    grouped = grouped.reset_index()
-    grouped["timestamp"] = pd.to_datetime(grouped["timestamp"], unit="ns", utc=True)
-    grouped.insert(2, "n_cases", grouped["n_normal"] + grouped["n_adversarial"])
-    return grouped
+        reduced = {k: np.add.reduceat(v, starts) for k, v in sums.items()}
+        columns["n_cases"] = reduced["n_normal"] + reduced["n_adversarial"]
+        columns.update(reduced)
+        for column in mean_columns:
+            values = pd.to_numeric(history[column], errors="coerce").to_numpy(np.float64)[order]
+            present = ~np.isnan(values)
+            total = np.add.reduceat(np.where(present, values, 0.0), starts)
+            count = np.add.reduceat(present.astype(np.int64), starts)
+            columns[column] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return pd.DataFrame(columns)
 
 
 def action_bounds(actions: pd.Series) -> np.ndarray:
@@ -199,8 +223,15 @@ def metrics_timeline(
     at ``level``. See the module docstring for ``window``.
     """
     counts = per_timestamp_counts(history)
+    return timeline_from_counts(counts, window_counts(counts, window), window, level)
+
+
+def timeline_from_counts(
+    counts: pd.DataFrame, windowed: dict[str, np.ndarray], window: Window, level: float = 0.95
+) -> pd.DataFrame:
+    """The :func:`metrics_timeline` frame from per-timestamp counts and their window sums."""
     out = counts[["action", "timestamp", "n_cases"]].copy()
-    for column, values in window_counts(counts, window).items():
+    for column, values in windowed.items():
         out[column] = values
     _add_metrics(out, level)
     out.attrs["window"] = window

@@ -58,9 +58,9 @@ from .metrics import (
     Window,
     action_bounds,
     metrics_frame_at,
-    metrics_timeline,
     per_timestamp_counts,
     rates_from_counts,
+    timeline_from_counts,
     window_counts,
 )
 
@@ -103,6 +103,7 @@ class Events:
     """
 
     counts: pd.DataFrame
+    graded_counts: dict[str, np.ndarray]
     action_codes: np.ndarray
     actions: list[str]
     ceilings: np.ndarray
@@ -128,9 +129,7 @@ class Events:
 
 
 def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
-    out = np.empty(2 * len(at), dtype=np.result_type(before, at))
-    out[0::2], out[1::2] = before, at
-    return out
+    return np.column_stack((before, at)).ravel()
 
 
 def check_coverage(history: pd.DataFrame, policy: TrustPolicy) -> None:
@@ -145,7 +144,8 @@ def check_coverage(history: pd.DataFrame, policy: TrustPolicy) -> None:
 def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = None) -> Events:
     """The event sequence of :mod:`replay`'s definitions, ready to grade."""
     check_coverage(history, policy)
-    counts = per_timestamp_counts(history)
+    truth = ("true_pass_p",) if "true_pass_p" in history.columns else ()
+    counts = per_timestamp_counts(history, mean_columns=truth)
     graded = window_counts(counts, window)
     before = window_counts(counts, window, before=True)
     metrics = [rates_from_counts(*(w[c] for c in COUNT_COLUMNS)) for w in (before, graded)]
@@ -170,9 +170,10 @@ def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = No
         "adversarial_cases": counts["n_adversarial"].to_numpy(),
         "adversarial_failures": (counts["n_adversarial"] - counts["passed_adversarial"]).to_numpy(),
     }
-    true_p = _true_pass_p(history, counts)
+    true_p = counts["true_pass_p"].to_numpy() if truth else None
     return Events(
         counts=counts,
+        graded_counts=graded,
         action_codes=np.repeat(codes, 2),
         actions=actions,
         ceilings=np.repeat(ceilings[codes], 2),
@@ -188,16 +189,6 @@ def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = No
         true_pass_p=None if true_p is None else np.repeat(true_p, 2),
         window=window,
     )
-
-
-def _true_pass_p(history: pd.DataFrame, counts: pd.DataFrame) -> np.ndarray | None:
-    if "true_pass_p" not in history.columns:
-        return None
-    frame = pd.DataFrame({"action": history["action"].to_numpy(),
-                          "timestamp": timestamps_ns(history["timestamp"]),
-                          "p": pd.to_numeric(history["true_pass_p"], errors="coerce")})  # fmt: skip
-    mean = frame.groupby(["action", "timestamp"], sort=True)["p"].mean()
-    return mean.to_numpy()
 
 
 # --------------------------------------------------------------------------- figures
@@ -377,7 +368,7 @@ def replay(history: pd.DataFrame, policy: TrustPolicy, *, window: Window = None)
     """Replay ``history`` under ``policy``: see the module docstring for every figure."""
     events = build_events(history, policy, window)
     states = events.states(policy.thresholds)
-    timeline = metrics_timeline(history, window=window)
+    timeline = timeline_from_counts(events.counts, events.graded_counts, window)
     timeline["state_in_force"] = _state_column(states[0::2])
     timeline["state"] = _state_column(states[1::2])
     figures = _per_action_parts(events, states, policy.thresholds)

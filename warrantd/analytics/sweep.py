@@ -398,7 +398,8 @@ def sweep(
             results.append(future.result())
             bar.update(1)
     bar.close()
-    table = pd.concat(results, ignore_index=True) if results else pd.DataFrame()
+    empty = pd.DataFrame(columns=["candidate", *KNOBS, "action", *SUMMARY_FIGURES])
+    table = pd.concat(results, ignore_index=True) if results else empty
     table = table.sort_values(["candidate", "action"], kind="stable").reset_index(drop=True)
     return SweepResult(table=table, skipped=skipped, policy=policy)
 

@@ -1,0 +1,222 @@
+"""Replay: hand-worked histories, and the differential test against the engine loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from warrantd import (
+    ActionClass,
+    AutonomyState,
+    GraduationEngine,
+    GraduationThresholds,
+    RiskTier,
+    TrustPolicy,
+)
+from warrantd.analytics import eval_metrics, load_history
+from warrantd.analytics.replay import replay
+
+from ..helpers import make_thresholds, reference_window_counts
+
+M, S, A = AutonomyState.MANUAL, AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
+T0 = pd.Timestamp("2026-03-01", tz="UTC")
+MINUTE = pd.Timedelta("1min")
+
+
+def streak_history(truth: float | None = None) -> pd.DataFrame:
+    """Case i (1..70) at minute i: cases 1-50 pass, cases 51-70 fail."""
+    frame = pd.DataFrame({
+        "timestamp": [T0 + i * MINUTE for i in range(1, 71)],
+        "action": "refund",
+        "passed": [i <= 50 for i in range(1, 71)],
+    })  # fmt: skip
+    if truth is not None:
+        frame["true_pass_p"] = truth
+    return load_history(frame)
+
+
+# SUPERVISED: pass >= 0.8 over >= 20 cases; AUTONOMOUS: pass >= 0.95 over >= 45 cases.
+# There are no adversarial cases, so the adversarial rate is 0.0 and its bars are 0.
+STREAK_POLICY = TrustPolicy(
+    {"refund": ActionClass("refund", RiskTier.REVERSIBLE_WRITE)},
+    make_thresholds((0.8, 0.0, 20), (0.95, 0.0, 45)),
+)
+
+
+def at(i: int) -> pd.Timestamp:
+    return T0 + i * MINUTE
+
+
+def test_streak_cumulative_by_hand() -> None:
+    r = replay(streak_history(truth=0.9), STREAK_POLICY)
+    s = r.summary.set_index("action").loc["refund"]
+    # SUPERVISED graded at case 20 (20/20 over 20 cases); AUTONOMOUS at case 45 (45/45).
+    assert s["first_supervised"] == at(20) and s["cases_to_supervised"] == 20
+    assert s["first_autonomous"] == at(45) and s["cases_to_autonomous"] == 45
+    assert s["days_to_supervised"] == pytest.approx(19 / 1440)
+    # After 50 passes: 50/53 = 0.943 < 0.95 drops to SUPERVISED at case 53;
+    # 50/63 = 0.794 < 0.8 drops to MANUAL at case 63.
+    # In force: cases 1-20 MANUAL, 21-45 SUP, 46-53 AUT, 54-63 SUP, 64-70 MANUAL.
+    assert s["cases_while_manual"] == 20 + 7
+    assert s["cases_while_supervised_or_above"] == 43
+    assert s["failures_while_supervised_or_above"] == 13  # cases 51-63
+    assert s["normal_failures_while_supervised_or_above"] == 13
+    assert s["adversarial_cases_while_supervised_or_above"] == 0
+    assert s["cases_while_autonomous"] == 8 and s["failures_while_autonomous"] == 3
+    assert (s["demotions"], s["demotions_to_manual"], s["demotions_from_autonomous"]) == (2, 1, 1)
+    # Graded MANUAL t1-t20, SUP t20-t45, AUT t45-t53, SUP t53-t63, MANUAL t63-t70 (minutes).
+    assert s["days_manual"] * 1440 == pytest.approx(19 + 7)
+    assert s["days_supervised"] * 1440 == pytest.approx(25 + 10)
+    assert s["days_autonomous"] * 1440 == pytest.approx(8)
+    # truth 0.9: above the 0.8 SUPERVISED bar, below the 0.95 AUTONOMOUS bar
+    assert not s["premature_supervised"] and s["premature_autonomous"]
+    assert s["final_state"] == "MANUAL" and s["cases"] == 70
+
+
+def test_streak_transitions_and_binding_bars() -> None:
+    t = replay(streak_history(), STREAK_POLICY).transitions
+    assert list(zip(t["time"], t["from"], t["to"], t["binding"], strict=True)) == [
+        (at(20), "MANUAL", "SUPERVISED", "min_samples"),   # 19 cases before case 20
+        (at(45), "SUPERVISED", "AUTONOMOUS", "min_samples"),
+        (at(53), "AUTONOMOUS", "SUPERVISED", "pass_rate"),
+        (at(63), "SUPERVISED", "MANUAL", "pass_rate"),
+    ]  # fmt: skip
+    assert set(t["cause"]) == {"evidence"}
+    assert t["sample_size"].tolist() == [20, 45, 53, 63]
+
+
+def test_streak_window_20_by_hand() -> None:
+    r = replay(streak_history(), STREAK_POLICY, window=20)
+    s = r.summary.iloc[0]
+    # The last 20 cases: SUPERVISED at case 20; never AUTONOMOUS (45 cases needed).
+    # At case 50+k the window holds 20-k passes: below 16/20 at k = 5, case 55.
+    assert s["first_supervised"] == at(20)
+    assert pd.isna(s["first_autonomous"]) and pd.isna(s["cases_to_autonomous"])
+    assert s["cases_while_manual"] == 20 + 15  # cases 1-20 and 56-70
+    assert s["failures_while_supervised_or_above"] == 5  # cases 51-55
+    assert s["demotions"] == 1
+    t = r.transitions
+    assert t["time"].tolist() == [at(20), at(55)]
+    assert t["pass_rate"].tolist() == [1.0, 15 / 20]
+    assert pd.isna(s["premature_supervised"]), "no ground truth column"
+
+
+def test_time_window_expiry_is_a_transition() -> None:
+    # 30 passes in the first hour, then one case 3 days later: the 1-day window has
+    # emptied before it arrives, so the gate fell back to MANUAL by expiry.
+    times = [T0 + i * MINUTE for i in range(30)] + [T0 + pd.Timedelta("3D")]
+    h = load_history(pd.DataFrame({"timestamp": times, "action": "refund", "passed": True}))
+    policy = TrustPolicy(STREAK_POLICY.actions, make_thresholds((0.8, 0.0, 20), (0.95, 0.0, 99)))
+    t = replay(h, policy, window="1D").transitions
+    assert t[["from", "to", "cause"]].astype(str).values.tolist() == [
+        ["MANUAL", "SUPERVISED", "evidence"],
+        ["SUPERVISED", "MANUAL", "expiry"],
+    ]
+    assert t["time"].iloc[1] == T0 + pd.Timedelta("3D")
+
+
+def test_ceilings_are_respected() -> None:
+    h = load_history(pd.DataFrame({"timestamp": [T0 + i * MINUTE for i in range(100)],
+                                   "action": ["a", "b"] * 50, "passed": True,
+                                   "adversarial": [False, False, True, True] * 25}))  # fmt: skip
+    policy = TrustPolicy({"a": ActionClass("a", RiskTier.CONSEQUENTIAL),
+                          "b": ActionClass("b", RiskTier.READ, max_state=M)},
+                         make_thresholds((0.5, 0.5, 5), (0.9, 0.9, 10)))  # fmt: skip
+    s = replay(h, policy).summary.set_index("action")
+    assert s.loc["a", "final_state"] == "SUPERVISED" and pd.isna(s.loc["a", "first_autonomous"])
+    assert s.loc["b", "final_state"] == "MANUAL" and s.loc["b", "cases_while_manual"] == 50
+
+
+def test_state_at() -> None:
+    r = replay(streak_history(), STREAK_POLICY)
+    assert r.state_at(at(19)) == {"refund": M}
+    assert r.state_at(at(20)) == {"refund": S}
+    assert r.state_at(at(50) + pd.Timedelta("30s")) == {"refund": A}
+    assert r.state_at(at(70)) == {"refund": M}
+
+
+def test_unknown_action_is_a_clear_error() -> None:
+    h = load_history(pd.DataFrame({"timestamp": [T0], "action": ["mystery"], "passed": [1]}))
+    with pytest.raises(ValueError, match="policy does not define: mystery"):
+        replay(h, STREAK_POLICY)
+
+
+# --------------------------------------------------------------------------- differential
+
+
+def random_case(seed: int) -> tuple[pd.DataFrame, TrustPolicy, object]:
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 45))
+    frame = pd.DataFrame({
+        "timestamp": T0 + pd.to_timedelta(rng.integers(0, 12, size) * 6, unit="h"),
+        "action": rng.choice(["a", "b", "c"], size),
+        "n": rng.integers(0, 6, size),
+        "adversarial": rng.random(size) < 0.35,
+    })  # fmt: skip
+    frame["n_passed"] = rng.integers(0, frame["n"] + 1)
+    history = load_history(frame)
+    window = [None, int(rng.integers(1, 15)), f"{int(rng.integers(1, 4))}D"][seed % 3]
+    # Bars are often set to a rate the history actually produces, so they land on a bar.
+    produced = np.r_[[0.0, 0.5, 1.0], [k / m for m in range(1, 8) for k in range(m + 1)]]
+    def bar() -> float:  # noqa: E306
+        return float(rng.choice(produced)) if rng.random() < 0.8 else float(rng.random())
+    sup = sorted([bar(), bar()]), sorted([bar(), bar()]), sorted(rng.integers(0, 25, 2).tolist())
+    thresholds = GraduationThresholds(
+        {S: sup[0][0], A: sup[0][1]}, {S: sup[1][0], A: sup[1][1]},
+        {S: int(sup[2][0]), A: int(sup[2][1])},
+    )  # fmt: skip
+    risks = [RiskTier.READ, RiskTier.REVERSIBLE_WRITE, RiskTier.CONSEQUENTIAL]
+    actions = {name: ActionClass(name, risks[int(rng.integers(0, 3))],
+                                 max_state=AutonomyState(int(rng.integers(0, 3))))
+               for name in ("a", "b", "c")}  # fmt: skip
+    return history, TrustPolicy(actions, thresholds), window
+
+
+def engine_loop(history: pd.DataFrame, policy: TrustPolicy, window: object) -> pd.DataFrame:
+    """The plain per-timestamp loop over GraduationEngine.allowed_state."""
+    engine = GraduationEngine(policy.thresholds)
+    out = []
+    for action in sorted(history["action"].unique()):
+        mine = history[history["action"] == action]
+        rows = list(mine[["timestamp", "adversarial", "n", "n_passed"]].itertuples(index=False))
+        for t in sorted(mine["timestamp"].unique()):
+            before = eval_metrics(*reference_window_counts(rows, t, window, True))
+            graded = eval_metrics(*reference_window_counts(rows, t, window, False))
+            cls = policy.action(action)
+            cases = mine[mine["timestamp"] == t]
+            out.append({
+                "action": action, "timestamp": t,
+                "state_in_force": engine.allowed_state(cls, before).name,
+                "state": engine.allowed_state(cls, graded).name,
+                "n": int(cases["n"].sum()), "failed": int((cases["n"] - cases["n_passed"]).sum()),
+            })  # fmt: skip
+    return pd.DataFrame(out)
+
+
+N_DIFFERENTIAL = 300
+
+
+@pytest.mark.parametrize("seed", range(N_DIFFERENTIAL))
+def test_replay_equals_engine_loop(seed: int) -> None:
+    history, policy, window = random_case(seed)
+    r = replay(history, policy, window=window)
+    expected = engine_loop(history, policy, window)
+    got = r.timeline[["action", "timestamp", "state_in_force", "state"]].astype(
+        {"state_in_force": str, "state": str}
+    )
+    pd.testing.assert_frame_equal(
+        got.reset_index(drop=True), expected[got.columns].reset_index(drop=True),
+        check_dtype=False,
+    )  # fmt: skip
+    # Summary figures recomputed from the loop's states with plain pandas.
+    s = r.summary.set_index("action")
+    for action, rows in expected.groupby("action"):
+        manual = rows["state_in_force"] == "MANUAL"
+        assert s.loc[action, "cases_while_manual"] == rows.loc[manual, "n"].sum()
+        assert s.loc[action, "failures_while_supervised_or_above"] == rows.loc[~manual, "failed"].sum()
+        reached = rows[(rows["state_in_force"] != "MANUAL") | (rows["state"] != "MANUAL")]
+        first = reached["timestamp"].min() if len(reached) else pd.NaT
+        assert s.loc[action, "first_supervised"] == first or (
+            pd.isna(first) and pd.isna(s.loc[action, "first_supervised"])
+        )

@@ -1,0 +1,181 @@
+"""Sweeps: candidate expansion, equality with replay, executors, Pareto front."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from warrantd import GraduationThresholds, TrustPolicy, threshold_problems
+from warrantd.analytics.replay import SUMMARY_FIGURES, replay
+from warrantd.analytics.sweep import KNOBS, candidates_frame, sweep, to_thresholds
+
+from ..helpers import make_thresholds
+from .test_replay import STREAK_POLICY, random_case, streak_history
+
+
+def assert_sweep_equals_replay(history: pd.DataFrame, policy: TrustPolicy, result) -> None:  # type: ignore[no-untyped-def]
+    for _, rows in result.table.groupby("candidate"):
+        first = rows.iloc[0]
+        candidate_policy = TrustPolicy(policy.actions, to_thresholds(first))
+        expected = replay(history, candidate_policy, window=first["window"]).summary
+        got = rows.set_index("action").loc[expected["action"], SUMMARY_FIGURES]
+        pd.testing.assert_frame_equal(
+            got.reset_index(drop=True), expected[SUMMARY_FIGURES].reset_index(drop=True),
+            check_dtype=False, check_exact=False, rtol=1e-9,
+        )  # fmt: skip
+
+
+def test_grid_expands_over_policy_thresholds() -> None:
+    valid, skipped = candidates_frame(
+        STREAK_POLICY, {"supervised.pass_rate": [0.7, 0.8], "window": [None, 20]}
+    )
+    assert len(valid) == 4 and skipped.empty
+    assert list(valid.columns) == ["candidate", *KNOBS]
+    assert set(valid["autonomous.pass_rate"]) == {0.95}, "unswept knobs keep the policy's value"
+    assert valid["window"].tolist() == [None, 20, None, 20]
+
+
+def test_invalid_candidates_are_skipped_and_counted() -> None:
+    grid = {"supervised.pass_rate": [0.9, 0.99], "autonomous.pass_rate": [0.95]}
+    result = sweep(streak_history(), STREAK_POLICY, grid, progress=False)
+    assert result.n_skipped == 1
+    assert result.skipped["reason"].tolist() == ["AUTONOMOUS pass_rate below SUPERVISED"]
+    assert result.table["candidate"].nunique() == 1
+
+
+def test_validity_agrees_with_the_policy_rules() -> None:
+    rng = np.random.default_rng(0)
+    candidates = [
+        make_thresholds(
+            (float(rng.choice([0.5, 0.8])), float(rng.choice([0.5, 0.8])), int(rng.choice([5, 9]))),
+            (float(rng.choice([0.5, 0.8])), float(rng.choice([0.5, 0.8])), int(rng.choice([5, 9]))),
+        )
+        for _ in range(60)
+    ]
+    valid, skipped = candidates_frame(STREAK_POLICY, candidates)
+    assert len(valid) == sum(not threshold_problems(t) for t in candidates)
+    assert len(skipped) == sum(bool(threshold_problems(t)) for t in candidates)
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ({"supervised.speed": [1]}, "unknown sweep knob"),
+        ({"supervised.pass_rate": [1.5]}, "not a rate"),
+        ({"autonomous.min_samples": [2.5]}, "not a whole number"),
+        ({"window": ["soon"]}, "window"),
+        ({"supervised.pass_rate": []}, "has no values"),
+    ],
+)
+def test_bad_grids(grid: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        candidates_frame(STREAK_POLICY, grid)
+
+
+def test_sweep_on_the_streak_by_hand() -> None:
+    result = sweep(streak_history(), STREAK_POLICY, {"window": [None, 20]}, progress=False)
+    t = result.table.set_index("window")
+    # Worked out in test_replay: burden 27 cumulative, 35 with the 20-case window.
+    assert t["cases_while_manual"].tolist() == [27, 35]
+    assert t["failures_while_supervised_or_above"].tolist() == [13, 5]
+    by = result.by_candidate
+    assert by["approval_burden"].tolist() == [27, 35]
+    assert by["failure_rate_while_supervised_or_above"].tolist() == [13 / 43, 5 / 35]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_sweep_equals_replay_for_every_candidate(seed: int) -> None:
+    history, policy, window = random_case(seed)
+    rng = np.random.default_rng(1000 + seed)
+    grid = {
+        "supervised.pass_rate": sorted(set(rng.choice([0.0, 0.5, 0.6, 2 / 3, 0.8, 1.0], 3))),
+        "supervised.min_samples": sorted(set(rng.integers(0, 12, 2).tolist())),
+        "autonomous.adversarial_pass_rate": sorted(set(rng.choice([0.5, 0.75, 1.0], 2))),
+        "autonomous.pass_rate": [0.8, 1.0],
+        "window": [window, None],
+    }
+    result = sweep(history, policy, grid, progress=False)
+    assert_sweep_equals_replay(history, policy, result)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_scattered_candidate_lists_take_the_direct_path_and_agree(seed: int) -> None:
+    history, policy, window = random_case(seed)
+    rng = np.random.default_rng(seed)
+    candidates = []
+    for _ in range(25):
+        p, a = sorted(rng.random(2)), sorted(rng.random(2))
+        n = sorted(rng.integers(0, 20, 2).tolist())
+        candidates.append(make_thresholds((p[0], a[0], n[0]), (p[1], a[1], n[1])))
+    result = sweep(history, policy, candidates, window=window, progress=False)
+    assert_sweep_equals_replay(history, policy, result)
+
+
+def test_process_pool_gives_identical_results() -> None:
+    history, policy, _ = random_case(7)
+    grid = {"supervised.pass_rate": [0.5, 0.8, 1.0], "supervised.min_samples": [0, 3, 8],
+            "window": [None, 5, "2D"]}  # fmt: skip
+    local = sweep(history, policy, grid, progress=False)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        remote = sweep(history, policy, grid, progress=False, executor=pool, chunk_size=4)
+    pd.testing.assert_frame_equal(local.table, remote.table)
+
+
+def test_dask_executor_gives_identical_results() -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    history, policy, _ = random_case(7)
+    grid = {"supervised.pass_rate": [0.5, 0.8, 1.0], "window": [None, 5]}
+    local = sweep(history, policy, grid, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:  # fmt: skip
+        remote = sweep(history, policy, grid, progress=False, executor=client.get_executor(),
+                       chunk_size=2)  # fmt: skip
+    pd.testing.assert_frame_equal(local.table, remote.table)
+
+
+def test_stricter_candidate_never_graduates_earlier() -> None:
+    history, policy, _ = random_case(11)
+    result = sweep(history, policy, {"supervised.pass_rate": [0.0, 0.5, 0.8, 1.0]}, progress=False)
+    first = result.table.pivot(index="action", columns="supervised.pass_rate",
+                               values="first_supervised")  # fmt: skip
+    for loose, strict in zip(first.columns[:-1], first.columns[1:], strict=True):
+        reached = first[strict].notna()
+        assert first.loc[reached, loose].notna().all()
+        assert (first.loc[reached, loose] <= first.loc[reached, strict]).all()
+
+
+def test_pareto_front_is_exactly_the_undominated_candidates() -> None:
+    from warrantd.analytics import load_history
+    from warrantd.analytics.synth import generate
+
+    history = load_history(generate(3, days=60))
+    from warrantd import load_policy
+
+    policy = load_policy("datasets/billing-agent.policy.toml")
+    grid = {"supervised.pass_rate": [0.75, 0.8, 0.85, 0.9], "supervised.min_samples": [30, 100],
+            "window": [None, "14D", 200]}  # fmt: skip
+    result = sweep(history, policy, grid, progress=False)
+    by = result.by_candidate
+    front = result.pareto()
+    points = list(zip(by["approval_burden"], by["failures_while_supervised_or_above"], strict=True))
+    on_front = set(front["candidate"])
+
+    def dominated(p: tuple[int, int]) -> bool:
+        return any(q[0] <= p[0] and q[1] <= p[1] and q != p for q in points)
+
+    for cid, p in zip(by["candidate"], points, strict=True):
+        assert (cid in on_front) == (not dominated(p))
+    assert front["approval_burden"].is_monotonic_increasing
+
+
+def test_explicit_thresholds_list() -> None:
+    loose = make_thresholds((0.7, 0.0, 10), (0.9, 0.0, 40))
+    strict = make_thresholds((0.9, 0.0, 30), (0.99, 0.0, 60))
+    result = sweep(streak_history(), STREAK_POLICY, [loose, strict], progress=False)
+    first = result.table["first_supervised"].tolist()
+    assert first[0] < first[1]
+    assert isinstance(to_thresholds(result.table.iloc[0]), GraduationThresholds)
