@@ -56,8 +56,9 @@ def main() -> None:
     profiles = random_profiles(50, seed=1, cases_per_day=110)
     history = load_history(generate(0, profiles=profiles))
     thresholds = GraduationThresholds({S: 0.85, A: 0.95}, {S: 0.75, A: 0.9}, {S: 150, A: 600})
-    policy = TrustPolicy({p.name: ActionClass(p.name, RiskTier.REVERSIBLE_WRITE) for p in profiles},
-                         thresholds)  # fmt: skip
+    policy = TrustPolicy(
+        {p.name: ActionClass(p.name, RiskTier.REVERSIBLE_WRITE) for p in profiles}, thresholds
+    )
     print(f"history: {len(history):,} cases, {history['action'].nunique()} actions")
 
     # The plain per-row loop a user would write without the kit: walk the cases in
@@ -73,8 +74,9 @@ def main() -> None:
             part["action"], part["adversarial"], part["n"], part["n_passed"], strict=True
         ):
             c = counts.setdefault(action, [0, 0, 0, 0])
-            metrics = EvalMetrics(c[1] / c[0] if c[0] else 0.0, c[3] / c[2] if c[2] else 0.0,
-                                  c[0] + c[2])  # fmt: skip
+            metrics = EvalMetrics(
+                c[1] / c[0] if c[0] else 0.0, c[3] / c[2] if c[2] else 0.0, c[0] + c[2]
+            )
             engine.allowed_state(policy.action(action), metrics)
             k = 2 if adversarial else 0
             c[k] += n

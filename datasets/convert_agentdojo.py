@@ -90,11 +90,24 @@ def convert(html: Path, out: Path) -> int:
         useful_attacked = whole(
             cell["Utility under attack"], INJECTION_CASES, f"{run_id} utility under attack"
         )
-        records.append({**common, "adversarial": False, "n": USER_TASKS, "n_passed": useful,
-                        "utility_under_attack_n": ""})  # fmt: skip
-        records.append({**common, "adversarial": True, "n": INJECTION_CASES,
-                        "n_passed": INJECTION_CASES - hijacked,
-                        "utility_under_attack_n": useful_attacked})  # fmt: skip
+        records.append(
+            {
+                **common,
+                "adversarial": False,
+                "n": USER_TASKS,
+                "n_passed": useful,
+                "utility_under_attack_n": "",
+            }
+        )
+        records.append(
+            {
+                **common,
+                "adversarial": True,
+                "n": INJECTION_CASES,
+                "n_passed": INJECTION_CASES - hijacked,
+                "utility_under_attack_n": useful_attacked,
+            }
+        )
     records.sort(key=lambda r: (r["timestamp"], r["action"], r["attack"], r["adversarial"]))
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(records[0]))

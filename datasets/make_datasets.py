@@ -19,8 +19,10 @@ def main() -> None:
     cases = generate(SEED)
     save_history(cases, HERE / "billing-agent.csv")
     save_history(counts_per_run(cases), HERE / "billing-agent-runs.csv")
-    print(f"billing-agent.csv: {len(cases):,} cases; billing-agent-runs.csv: "
-          f"{len(counts_per_run(cases)):,} run rows")  # fmt: skip
+    print(
+        f"billing-agent.csv: {len(cases):,} cases; billing-agent-runs.csv: "
+        f"{len(counts_per_run(cases)):,} run rows"
+    )
 
 
 if __name__ == "__main__":

@@ -46,5 +46,9 @@ def reference_window_counts(rows, t, window, strictly_before):  # type: ignore[n
         chosen = [r for r in eligible if r[0] > t - span]
     normal = [r for r in chosen if not r[1]]
     adversarial = [r for r in chosen if r[1]]
-    return (sum(r[2] for r in normal), sum(r[3] for r in normal),
-            sum(r[2] for r in adversarial), sum(r[3] for r in adversarial))  # fmt: skip
+    return (
+        sum(r[2] for r in normal),
+        sum(r[3] for r in normal),
+        sum(r[2] for r in adversarial),
+        sum(r[3] for r in adversarial),
+    )

@@ -28,11 +28,26 @@ def test_py_typed_is_shipped() -> None:
 
 def test_public_api_names() -> None:
     published = {
-        "ActionClass", "ActionRequest", "ApprovalGate", "AuditEntry", "AuditSink",
-        "AutonomyState", "Decision", "EvalMetrics", "GraduationEngine",
-        "GraduationThresholds", "KillSwitch", "MetricsProvider", "RiskTier",
-        "TrustLayer", "TrustPolicy", "Verdict", "load_policy", "dump_policy", "PolicyError",
-    }  # fmt: skip
+        "ActionClass",
+        "ActionRequest",
+        "ApprovalGate",
+        "AuditEntry",
+        "AuditSink",
+        "AutonomyState",
+        "Decision",
+        "EvalMetrics",
+        "GraduationEngine",
+        "GraduationThresholds",
+        "KillSwitch",
+        "MetricsProvider",
+        "RiskTier",
+        "TrustLayer",
+        "TrustPolicy",
+        "Verdict",
+        "load_policy",
+        "dump_policy",
+        "PolicyError",
+    }
     assert published <= set(warrantd.__all__)
     for name in published:
         assert getattr(warrantd, name) is not None
@@ -50,19 +65,29 @@ def test_names_importable_from_their_modules() -> None:
     from warrantd.risk import RiskTier
 
     assert (AuditEntry, AutonomyState, TrustLayer, ActionClass, ActionRequest) == (
-        warrantd.AuditEntry, warrantd.AutonomyState, warrantd.TrustLayer,
-        warrantd.ActionClass, warrantd.ActionRequest,
-    )  # fmt: skip
+        warrantd.AuditEntry,
+        warrantd.AutonomyState,
+        warrantd.TrustLayer,
+        warrantd.ActionClass,
+        warrantd.ActionRequest,
+    )
     assert (Decision, EvalMetrics, Verdict, GraduationEngine, GraduationThresholds) == (
-        warrantd.Decision, warrantd.EvalMetrics, warrantd.Verdict,
-        warrantd.GraduationEngine, warrantd.GraduationThresholds,
-    )  # fmt: skip
+        warrantd.Decision,
+        warrantd.EvalMetrics,
+        warrantd.Verdict,
+        warrantd.GraduationEngine,
+        warrantd.GraduationThresholds,
+    )
     assert (KillSwitch, TrustPolicy, RiskTier) == (
-        warrantd.KillSwitch, warrantd.TrustPolicy, warrantd.RiskTier,
-    )  # fmt: skip
+        warrantd.KillSwitch,
+        warrantd.TrustPolicy,
+        warrantd.RiskTier,
+    )
     assert (ApprovalGate, AuditSink, MetricsProvider) == (
-        warrantd.ApprovalGate, warrantd.AuditSink, warrantd.MetricsProvider,
-    )  # fmt: skip
+        warrantd.ApprovalGate,
+        warrantd.AuditSink,
+        warrantd.MetricsProvider,
+    )
 
 
 def test_enum_members_and_order() -> None:
@@ -70,8 +95,10 @@ def test_enum_members_and_order() -> None:
 
     assert [s.name for s in RiskTier] == ["READ", "REVERSIBLE_WRITE", "CONSEQUENTIAL"]
     assert [(s.name, int(s)) for s in AutonomyState] == [
-        ("MANUAL", 0), ("SUPERVISED", 1), ("AUTONOMOUS", 2),
-    ]  # fmt: skip
+        ("MANUAL", 0),
+        ("SUPERVISED", 1),
+        ("AUTONOMOUS", 2),
+    ]
     assert AutonomyState.MANUAL < AutonomyState.SUPERVISED < AutonomyState.AUTONOMOUS
     assert [v.name for v in Verdict] == ["ALLOW", "REQUIRE_APPROVAL", "BLOCK"]
 
@@ -83,8 +110,10 @@ def test_dataclasses_take_published_positional_order() -> None:
 
     ac = ActionClass("x", RiskTier.READ, Decimal(1), Decimal(2), AutonomyState.SUPERVISED)
     assert (ac.auto_cap, ac.hard_cap, ac.max_state) == (
-        Decimal(1), Decimal(2), AutonomyState.SUPERVISED,
-    )  # fmt: skip
+        Decimal(1),
+        Decimal(2),
+        AutonomyState.SUPERVISED,
+    )
     assert ActionClass("y", RiskTier.READ).max_state is AutonomyState.AUTONOMOUS
     req = ActionRequest("a", "t")
     assert (req.value, req.params) == (None, {})
@@ -107,8 +136,10 @@ def test_values_are_frozen() -> None:
 def test_quickstart_prints_the_trio() -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = out.stdout.splitlines()
     assert [line.split()[0] for line in lines[:3]] == ["ALLOW", "REQUIRE_APPROVAL", "BLOCK"]
     assert "auto_cap" in lines[1] and "hard_cap" in lines[2]

@@ -30,12 +30,22 @@ CASES = pd.DataFrame(
 def test_case_form_canonical() -> None:
     h = load_history(CASES)
     assert list(h.columns) == [
-        "timestamp", "action", "adversarial", "n", "n_passed", "tenant_id", "case_id", "score",
-    ]  # fmt: skip
+        "timestamp",
+        "action",
+        "adversarial",
+        "n",
+        "n_passed",
+        "tenant_id",
+        "case_id",
+        "score",
+    ]
     assert str(h["timestamp"].dtype) == "datetime64[ns, UTC]"
     # 09:00+02:00 is 07:00 UTC, so it sorts before the naive 08:00 (taken as UTC)
-    assert list(h["timestamp"].dt.strftime("%m-%d %H:%M")) == ["01-01 07:00", "01-01 08:00",
-                                                               "01-02 10:00"]  # fmt: skip
+    assert list(h["timestamp"].dt.strftime("%m-%d %H:%M")) == [
+        "01-01 07:00",
+        "01-01 08:00",
+        "01-02 10:00",
+    ]
     assert list(h["action"]) == ["lookup", "refund", "refund"]
     assert list(h["n"]) == [1, 1, 1]
     assert list(h["n_passed"]) == [0, 1, 1]
@@ -45,8 +55,14 @@ def test_case_form_canonical() -> None:
 
 
 def test_counts_form_and_default_adversarial() -> None:
-    runs = pd.DataFrame({"timestamp": [1767225600, 1767312000], "action": ["a", "a"],
-                         "n": [10, 5], "n_passed": ["9", 5.0]})  # fmt: skip
+    runs = pd.DataFrame(
+        {
+            "timestamp": [1767225600, 1767312000],
+            "action": ["a", "a"],
+            "n": [10, 5],
+            "n_passed": ["9", 5.0],
+        }
+    )
     h = load_history(runs)
     assert list(h["n"]) == [10, 5] and list(h["n_passed"]) == [9, 5]
     assert not h["adversarial"].any()
@@ -66,8 +82,9 @@ def test_false_spellings(word: str) -> None:
 
 
 def test_stable_sort_keeps_input_order_for_ties() -> None:
-    df = pd.DataFrame({"timestamp": ["2026-01-01"] * 4, "action": ["d", "b", "c", "a"],
-                       "passed": [1, 0, 1, 0]})  # fmt: skip
+    df = pd.DataFrame(
+        {"timestamp": ["2026-01-01"] * 4, "action": ["d", "b", "c", "a"], "passed": [1, 0, 1, 0]}
+    )
     assert load_history(df)["action"].tolist() == ["d", "b", "c", "a"]
 
 
@@ -78,8 +95,16 @@ def test_column_map_renames_foreign_columns(tmp_path: Path) -> None:
     assert h["n_passed"].tolist() == [1, 0]
 
 
-FORMATS = ["h.csv", "h.csv.gz", "h.parquet", "h.jsonl", "h.ndjson", "h.json", "h.json.gz",
-           "h.jsonl.gz"]  # fmt: skip
+FORMATS = [
+    "h.csv",
+    "h.csv.gz",
+    "h.parquet",
+    "h.jsonl",
+    "h.ndjson",
+    "h.json",
+    "h.json.gz",
+    "h.jsonl.gz",
+]
 
 
 @pytest.mark.parametrize("name", FORMATS)
@@ -180,8 +205,9 @@ def test_counts_form_missing_n_passed(tmp_path: Path) -> None:
 
 
 def test_both_forms_is_an_error() -> None:
-    df = pd.DataFrame({"timestamp": ["2026-01-01"], "action": ["a"], "passed": [1], "n": [1],
-                       "n_passed": [1]})  # fmt: skip
+    df = pd.DataFrame(
+        {"timestamp": ["2026-01-01"], "action": ["a"], "passed": [1], "n": [1], "n_passed": [1]}
+    )
     with pytest.raises(HistoryError, match="both 'passed' and 'n'"):
         load_history(df)
 
@@ -250,16 +276,24 @@ def test_gzip_csv_reads(tmp_path: Path) -> None:
 
 
 def test_no_row_is_dropped() -> None:
-    df = pd.DataFrame({"timestamp": pd.date_range("2026-01-01", periods=500, freq="h"),
-                       "action": np.where(np.arange(500) % 3, "a", "b"),
-                       "passed": np.arange(500) % 2 == 0})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-01-01", periods=500, freq="h"),
+            "action": np.where(np.arange(500) % 3, "a", "b"),
+            "passed": np.arange(500) % 2 == 0,
+        }
+    )
     assert len(load_history(df)) == 500
 
 
 def test_validate_against_policy() -> None:
-    policy = TrustPolicy({"refund": ActionClass("refund", RiskTier.READ),
-                          "delete": ActionClass("delete", RiskTier.CONSEQUENTIAL)},
-                         make_thresholds())  # fmt: skip
+    policy = TrustPolicy(
+        {
+            "refund": ActionClass("refund", RiskTier.READ),
+            "delete": ActionClass("delete", RiskTier.CONSEQUENTIAL),
+        },
+        make_thresholds(),
+    )
     coverage = validate_against(load_history(CASES), policy)
     assert coverage.missing_from_policy == ["lookup"]
     assert coverage.missing_from_history == ["delete"]

@@ -25,8 +25,9 @@ from ..helpers import make_thresholds
 def history(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
     """(time, action, passed, adversarial) case rows."""
     t, a, p, adv = zip(*rows, strict=True)
-    return load_history(pd.DataFrame({"timestamp": t, "action": a, "passed": p,
-                                      "adversarial": adv}))  # fmt: skip
+    return load_history(
+        pd.DataFrame({"timestamp": t, "action": a, "passed": p, "adversarial": adv})
+    )
 
 
 def test_eval_metrics_definition() -> None:
@@ -99,8 +100,10 @@ def test_bad_window(bad: object) -> None:
 def test_metrics_at() -> None:
     h = history(H)
     assert metrics_at(h) == {"a": EvalMetrics(2 / 3, 0.0, 4), "b": EvalMetrics(1.0, 0.0, 1)}
-    assert metrics_at(h, "2026-01-02T12:00") == {"a": EvalMetrics(1.0, 0.0, 3),
-                                                 "b": EvalMetrics(0.0, 0.0, 0)}  # fmt: skip
+    assert metrics_at(h, "2026-01-02T12:00") == {
+        "a": EvalMetrics(1.0, 0.0, 3),
+        "b": EvalMetrics(0.0, 0.0, 0),
+    }
     # time window measured back from `at`, not from the last case
     assert metrics_at(h, "2026-01-04", window="1D")["a"] == EvalMetrics(0.0, 0.0, 0)
     assert metrics_at(h, window=1)["a"] == EvalMetrics(0.0, 0.0, 1)
@@ -110,10 +113,12 @@ def test_history_metrics_drives_a_trust_layer() -> None:
     rows = [(f"2026-01-01T00:{i:02d}", "refund", 1, i % 5 == 0) for i in range(60)]
     h = history(rows)  # 48 normal passes, 12 adversarial passes: 60 cases
     policy = TrustPolicy(
-        {"refund": ActionClass("refund", RiskTier.REVERSIBLE_WRITE, Decimal(100)),
-         "other": ActionClass("other", RiskTier.REVERSIBLE_WRITE)},
+        {
+            "refund": ActionClass("refund", RiskTier.REVERSIBLE_WRITE, Decimal(100)),
+            "other": ActionClass("other", RiskTier.REVERSIBLE_WRITE),
+        },
         make_thresholds((0.8, 0.7, 50), (0.95, 0.9, 200)),
-    )  # fmt: skip
+    )
 
     class Audit:
         async def record(self, entry: object) -> None: ...
@@ -149,8 +154,12 @@ def reference_timeline(h: pd.DataFrame, window: int | str | None) -> list[tuple]
                 span = pd.Timedelta(window)
                 chosen = rows[(rows["timestamp"] <= t) & (rows["timestamp"] > t - span)]
             normal, adv = chosen[~chosen["adversarial"]], chosen[chosen["adversarial"]]
-            counts = (int(normal["n"].sum()), int(normal["n_passed"].sum()),
-                      int(adv["n"].sum()), int(adv["n_passed"].sum()))  # fmt: skip
+            counts = (
+                int(normal["n"].sum()),
+                int(normal["n_passed"].sum()),
+                int(adv["n"].sum()),
+                int(adv["n_passed"].sum()),
+            )
             out.append((action, t, *counts))
     return out
 
@@ -159,17 +168,29 @@ def reference_timeline(h: pd.DataFrame, window: int | str | None) -> list[tuple]
 def test_windows_match_from_scratch_loop(seed: int) -> None:
     rng = np.random.default_rng(seed)
     size = int(rng.integers(1, 60))
-    frame = pd.DataFrame({
-        "timestamp": pd.Timestamp("2026-01-01", tz="UTC")
-        + pd.to_timedelta(rng.integers(0, 10, size), unit="D"),
-        "action": rng.choice(["a", "b", "c"], size),
-        "n": rng.integers(0, 5, size),
-        "adversarial": rng.random(size) < 0.3,
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2026-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 10, size), unit="D"),
+            "action": rng.choice(["a", "b", "c"], size),
+            "n": rng.integers(0, 5, size),
+            "adversarial": rng.random(size) < 0.3,
+        }
+    )
     frame["n_passed"] = rng.integers(0, frame["n"] + 1)
     h = load_history(frame)
     window = [None, int(rng.integers(1, 12)), f"{int(rng.integers(1, 5))}D"][seed % 3]
     tl = metrics_timeline(h, window=window)
-    got = list(tl[["action", "timestamp", "n_normal", "passed_normal", "n_adversarial",
-                   "passed_adversarial"]].itertuples(index=False, name=None))  # fmt: skip
+    got = list(
+        tl[
+            [
+                "action",
+                "timestamp",
+                "n_normal",
+                "passed_normal",
+                "n_adversarial",
+                "passed_adversarial",
+            ]
+        ].itertuples(index=False, name=None)
+    )
     assert got == reference_timeline(h, window)

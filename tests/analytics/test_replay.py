@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,11 +28,13 @@ MINUTE = pd.Timedelta("1min")
 
 def streak_history(truth: float | None = None) -> pd.DataFrame:
     """Case i (1..70) at minute i: cases 1-50 pass, cases 51-70 fail."""
-    frame = pd.DataFrame({
-        "timestamp": [T0 + i * MINUTE for i in range(1, 71)],
-        "action": "refund",
-        "passed": [i <= 50 for i in range(1, 71)],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "timestamp": [T0 + i * MINUTE for i in range(1, 71)],
+            "action": "refund",
+            "passed": [i <= 50 for i in range(1, 71)],
+        }
+    )
     if truth is not None:
         frame["true_pass_p"] = truth
     return load_history(frame)
@@ -77,11 +81,11 @@ def test_streak_cumulative_by_hand() -> None:
 def test_streak_transitions_and_binding_bars() -> None:
     t = replay(streak_history(), STREAK_POLICY).transitions
     assert list(zip(t["time"], t["from"], t["to"], t["binding"], strict=True)) == [
-        (at(20), "MANUAL", "SUPERVISED", "min_samples"),   # 19 cases before case 20
+        (at(20), "MANUAL", "SUPERVISED", "min_samples"),  # 19 cases before case 20
         (at(45), "SUPERVISED", "AUTONOMOUS", "min_samples"),
         (at(53), "AUTONOMOUS", "SUPERVISED", "pass_rate"),
         (at(63), "SUPERVISED", "MANUAL", "pass_rate"),
-    ]  # fmt: skip
+    ]
     assert set(t["cause"]) == {"evidence"}
     assert t["sample_size"].tolist() == [20, 45, 53, 63]
 
@@ -117,12 +121,23 @@ def test_time_window_expiry_is_a_transition() -> None:
 
 
 def test_ceilings_are_respected() -> None:
-    h = load_history(pd.DataFrame({"timestamp": [T0 + i * MINUTE for i in range(100)],
-                                   "action": ["a", "b"] * 50, "passed": True,
-                                   "adversarial": [False, False, True, True] * 25}))  # fmt: skip
-    policy = TrustPolicy({"a": ActionClass("a", RiskTier.CONSEQUENTIAL),
-                          "b": ActionClass("b", RiskTier.READ, max_state=M)},
-                         make_thresholds((0.5, 0.5, 5), (0.9, 0.9, 10)))  # fmt: skip
+    h = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": [T0 + i * MINUTE for i in range(100)],
+                "action": ["a", "b"] * 50,
+                "passed": True,
+                "adversarial": [False, False, True, True] * 25,
+            }
+        )
+    )
+    policy = TrustPolicy(
+        {
+            "a": ActionClass("a", RiskTier.CONSEQUENTIAL),
+            "b": ActionClass("b", RiskTier.READ, max_state=M),
+        },
+        make_thresholds((0.5, 0.5, 5), (0.9, 0.9, 10)),
+    )
     s = replay(h, policy).summary.set_index("action")
     assert s.loc["a", "final_state"] == "SUPERVISED" and pd.isna(s.loc["a", "first_autonomous"])
     assert s.loc["b", "final_state"] == "MANUAL" and s.loc["b", "cases_while_manual"] == 50
@@ -148,28 +163,36 @@ def test_unknown_action_is_a_clear_error() -> None:
 def random_case(seed: int) -> tuple[pd.DataFrame, TrustPolicy, object]:
     rng = np.random.default_rng(seed)
     size = int(rng.integers(1, 45))
-    frame = pd.DataFrame({
-        "timestamp": T0 + pd.to_timedelta(rng.integers(0, 12, size) * 6, unit="h"),
-        "action": rng.choice(["a", "b", "c"], size),
-        "n": rng.integers(0, 6, size),
-        "adversarial": rng.random(size) < 0.35,
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "timestamp": T0 + pd.to_timedelta(rng.integers(0, 12, size) * 6, unit="h"),
+            "action": rng.choice(["a", "b", "c"], size),
+            "n": rng.integers(0, 6, size),
+            "adversarial": rng.random(size) < 0.35,
+        }
+    )
     frame["n_passed"] = rng.integers(0, frame["n"] + 1)
     history = load_history(frame)
     window = [None, int(rng.integers(1, 15)), f"{int(rng.integers(1, 4))}D"][seed % 3]
     # Bars are often set to a rate the history actually produces, so they land on a bar.
     produced = np.r_[[0.0, 0.5, 1.0], [k / m for m in range(1, 8) for k in range(m + 1)]]
-    def bar() -> float:  # noqa: E306
+
+    def bar() -> float:
         return float(rng.choice(produced)) if rng.random() < 0.8 else float(rng.random())
+
     sup = sorted([bar(), bar()]), sorted([bar(), bar()]), sorted(rng.integers(0, 25, 2).tolist())
     thresholds = GraduationThresholds(
-        {S: sup[0][0], A: sup[0][1]}, {S: sup[1][0], A: sup[1][1]},
+        {S: sup[0][0], A: sup[0][1]},
+        {S: sup[1][0], A: sup[1][1]},
         {S: int(sup[2][0]), A: int(sup[2][1])},
-    )  # fmt: skip
+    )
     risks = [RiskTier.READ, RiskTier.REVERSIBLE_WRITE, RiskTier.CONSEQUENTIAL]
-    actions = {name: ActionClass(name, risks[int(rng.integers(0, 3))],
-                                 max_state=AutonomyState(int(rng.integers(0, 3))))
-               for name in ("a", "b", "c")}  # fmt: skip
+    actions = {
+        name: ActionClass(
+            name, risks[int(rng.integers(0, 3))], max_state=AutonomyState(int(rng.integers(0, 3)))
+        )
+        for name in ("a", "b", "c")
+    }
     return history, TrustPolicy(actions, thresholds), window
 
 
@@ -185,16 +208,21 @@ def engine_loop(history: pd.DataFrame, policy: TrustPolicy, window: object) -> p
             graded = eval_metrics(*reference_window_counts(rows, t, window, False))
             cls = policy.action(action)
             cases = mine[mine["timestamp"] == t]
-            out.append({
-                "action": action, "timestamp": t,
-                "state_in_force": engine.allowed_state(cls, before).name,
-                "state": engine.allowed_state(cls, graded).name,
-                "n": int(cases["n"].sum()), "failed": int((cases["n"] - cases["n_passed"]).sum()),
-            })  # fmt: skip
+            out.append(
+                {
+                    "action": action,
+                    "timestamp": t,
+                    "state_in_force": engine.allowed_state(cls, before).name,
+                    "state": engine.allowed_state(cls, graded).name,
+                    "n": int(cases["n"].sum()),
+                    "failed": int((cases["n"] - cases["n_passed"]).sum()),
+                }
+            )
     return pd.DataFrame(out)
 
 
-N_DIFFERENTIAL = 300
+# Hundreds in CI; `make test-thorough` (WARRANTD_THOROUGH=1) runs ten times as many.
+N_DIFFERENTIAL = 3000 if os.environ.get("WARRANTD_THOROUGH") else 300
 
 
 @pytest.mark.parametrize("seed", range(N_DIFFERENTIAL))
@@ -206,15 +234,18 @@ def test_replay_equals_engine_loop(seed: int) -> None:
         {"state_in_force": str, "state": str}
     )
     pd.testing.assert_frame_equal(
-        got.reset_index(drop=True), expected[got.columns].reset_index(drop=True),
+        got.reset_index(drop=True),
+        expected[got.columns].reset_index(drop=True),
         check_dtype=False,
-    )  # fmt: skip
+    )
     # Summary figures recomputed from the loop's states with plain pandas.
     s = r.summary.set_index("action")
     for action, rows in expected.groupby("action"):
         manual = rows["state_in_force"] == "MANUAL"
         assert s.loc[action, "cases_while_manual"] == rows.loc[manual, "n"].sum()
-        assert s.loc[action, "failures_while_supervised_or_above"] == rows.loc[~manual, "failed"].sum()
+        assert (
+            s.loc[action, "failures_while_supervised_or_above"] == rows.loc[~manual, "failed"].sum()
+        )
         reached = rows[(rows["state_in_force"] != "MANUAL") | (rows["state"] != "MANUAL")]
         first = reached["timestamp"].min() if len(reached) else pd.NaT
         assert s.loc[action, "first_supervised"] == first or (

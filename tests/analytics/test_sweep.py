@@ -23,9 +23,12 @@ def assert_sweep_equals_replay(history: pd.DataFrame, policy: TrustPolicy, resul
         expected = replay(history, candidate_policy, window=first["window"]).summary
         got = rows.set_index("action").loc[expected["action"], SUMMARY_FIGURES]
         pd.testing.assert_frame_equal(
-            got.reset_index(drop=True), expected[SUMMARY_FIGURES].reset_index(drop=True),
-            check_dtype=False, check_exact=False, rtol=1e-9,
-        )  # fmt: skip
+            got.reset_index(drop=True),
+            expected[SUMMARY_FIGURES].reset_index(drop=True),
+            check_dtype=False,
+            check_exact=False,
+            rtol=1e-9,
+        )
 
 
 def test_grid_expands_over_policy_thresholds() -> None:
@@ -116,8 +119,11 @@ def test_scattered_candidate_lists_take_the_direct_path_and_agree(seed: int) -> 
 
 def test_process_pool_gives_identical_results() -> None:
     history, policy, _ = random_case(7)
-    grid = {"supervised.pass_rate": [0.5, 0.8, 1.0], "supervised.min_samples": [0, 3, 8],
-            "window": [None, 5, "2D"]}  # fmt: skip
+    grid = {
+        "supervised.pass_rate": [0.5, 0.8, 1.0],
+        "supervised.min_samples": [0, 3, 8],
+        "window": [None, 5, "2D"],
+    }
     local = sweep(history, policy, grid, progress=False)
     with ProcessPoolExecutor(max_workers=2) as pool:
         remote = sweep(history, policy, grid, progress=False, executor=pool, chunk_size=4)
@@ -129,19 +135,24 @@ def test_dask_executor_gives_identical_results() -> None:
     history, policy, _ = random_case(7)
     grid = {"supervised.pass_rate": [0.5, 0.8, 1.0], "window": [None, 5]}
     local = sweep(history, policy, grid, progress=False)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:  # fmt: skip
-        remote = sweep(history, policy, grid, progress=False, executor=client.get_executor(),
-                       chunk_size=2)  # fmt: skip
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = sweep(
+            history, policy, grid, progress=False, executor=client.get_executor(), chunk_size=2
+        )
     pd.testing.assert_frame_equal(local.table, remote.table)
 
 
 def test_stricter_candidate_never_graduates_earlier() -> None:
     history, policy, _ = random_case(11)
     result = sweep(history, policy, {"supervised.pass_rate": [0.0, 0.5, 0.8, 1.0]}, progress=False)
-    first = result.table.pivot(index="action", columns="supervised.pass_rate",
-                               values="first_supervised")  # fmt: skip
+    first = result.table.pivot(
+        index="action", columns="supervised.pass_rate", values="first_supervised"
+    )
     for loose, strict in zip(first.columns[:-1], first.columns[1:], strict=True):
         reached = first[strict].notna()
         assert first.loc[reached, loose].notna().all()
@@ -156,8 +167,11 @@ def test_pareto_front_is_exactly_the_undominated_candidates() -> None:
     from warrantd import load_policy
 
     policy = load_policy("datasets/billing-agent.policy.toml")
-    grid = {"supervised.pass_rate": [0.75, 0.8, 0.85, 0.9], "supervised.min_samples": [30, 100],
-            "window": [None, "14D", 200]}  # fmt: skip
+    grid = {
+        "supervised.pass_rate": [0.75, 0.8, 0.85, 0.9],
+        "supervised.min_samples": [30, 100],
+        "window": [None, "14D", 200],
+    }
     result = sweep(history, policy, grid, progress=False)
     by = result.by_candidate
     front = result.pareto()

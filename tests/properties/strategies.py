@@ -50,18 +50,29 @@ def action_classes(draw: st.DrawFn, name: str = "act") -> ActionClass:
 
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.text(max_size=8),
     st.floats(allow_nan=False, allow_infinity=False, width=32),
-)  # fmt: skip
+)
 # Params hold JSON values; a Decimal param is spelled as its string (documented), so
 # Decimal("5") and "5" are left out here rather than filtered after the fact.
 params = st.dictionaries(
     st.text(max_size=6),
-    st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
-                 | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6),
+    st.recursive(
+        json_scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+        ),
+        max_leaves=6,
+    ),
     max_size=4,
-)  # fmt: skip
+)
 requests = st.builds(
-    ActionRequest, st.text(min_size=1, max_size=10), st.text(max_size=10),
-    st.none() | amounts, params,
-)  # fmt: skip
+    ActionRequest,
+    st.text(min_size=1, max_size=10),
+    st.text(max_size=10),
+    st.none() | amounts,
+    params,
+)

@@ -28,8 +28,11 @@ PERMISSIVENESS = {Verdict.BLOCK: 0, Verdict.REQUIRE_APPROVAL: 1, Verdict.ALLOW: 
 M, S, A = AutonomyState.MANUAL, AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
 # Metrics that earn each state under THRESHOLDS.
 THRESHOLDS = GraduationThresholds({S: 0.8, A: 0.95}, {S: 0.7, A: 0.9}, {S: 50, A: 200})
-EARNING = {M: EvalMetrics(0.0, 0.0, 0), S: EvalMetrics(0.9, 0.8, 100),
-           A: EvalMetrics(1.0, 1.0, 1000)}  # fmt: skip
+EARNING = {
+    M: EvalMetrics(0.0, 0.0, 0),
+    S: EvalMetrics(0.9, 0.8, 100),
+    A: EvalMetrics(1.0, 1.0, 1000),
+}
 
 
 class Fixed:
@@ -44,20 +47,31 @@ class Sink:
     async def record(self, entry: object) -> None: ...
 
 
-def gate(action: ActionClass, m: EvalMetrics, t: GraduationThresholds = THRESHOLDS,
-         **kw: object) -> TrustLayer:  # fmt: skip
+def gate(
+    action: ActionClass, m: EvalMetrics, t: GraduationThresholds = THRESHOLDS, **kw: object
+) -> TrustLayer:
     return TrustLayer(TrustPolicy({action.name: action}, t), Fixed(m), Sink(), **kw)  # type: ignore[arg-type]
 
 
 values = st.none() | amounts
 
 
-@given(action_classes(), metrics, thresholds(), values, st.booleans(),
-       st.sampled_from([Verdict.BLOCK, Verdict.REQUIRE_APPROVAL]))  # fmt: skip
+@given(
+    action_classes(),
+    metrics,
+    thresholds(),
+    values,
+    st.booleans(),
+    st.sampled_from([Verdict.BLOCK, Verdict.REQUIRE_APPROVAL]),
+)
 def test_6_tripped_kill_switch_always_wins(
-    action: ActionClass, m: EvalMetrics, t: GraduationThresholds, value: Decimal | None,
-    global_trip: bool, tripped: Verdict,
-) -> None:  # fmt: skip
+    action: ActionClass,
+    m: EvalMetrics,
+    t: GraduationThresholds,
+    value: Decimal | None,
+    global_trip: bool,
+    tripped: Verdict,
+) -> None:
     """A tripped kill switch always wins, with the configured verdict."""
     ks = KillSwitch()
     ks.trip(None if global_trip else action.name)
@@ -118,9 +132,12 @@ def test_9b_larger_value_never_more_permissive(
 
 @given(action_classes(), metrics, thresholds(), values, st.booleans())
 def test_10_every_decision_has_a_reason(
-    action: ActionClass, m: EvalMetrics, t: GraduationThresholds, value: Decimal | None,
+    action: ActionClass,
+    m: EvalMetrics,
+    t: GraduationThresholds,
+    value: Decimal | None,
     trip: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Every decision has a non-empty reason."""
     ks = KillSwitch()
     if trip:

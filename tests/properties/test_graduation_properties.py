@@ -32,8 +32,11 @@ def raise_metric(m: EvalMetrics, field: str, amount: float) -> EvalMetrics:
 @given(thresholds(), action_classes(), metrics, st.sampled_from(FIELDS), st.floats(0, 1))
 @example(  # exactly reaching a bar from below must not be missed
     GraduationThresholds({S: 0.8, A: 0.95}, {S: 0.7, A: 0.9}, {S: 50, A: 200}),
-    WRITE, EvalMetrics(0.79, 0.7, 50), "pass_rate", 0.01,
-)  # fmt: skip
+    WRITE,
+    EvalMetrics(0.79, 0.7, 50),
+    "pass_rate",
+    0.01,
+)
 def test_1_more_evidence_never_lowers_the_state(
     t: GraduationThresholds, action: ActionClass, m: EvalMetrics, field: str, amount: float
 ) -> None:
@@ -45,14 +48,21 @@ def test_1_more_evidence_never_lowers_the_state(
 
 
 @given(
-    thresholds(ordered=False), action_classes(), metrics,
+    thresholds(ordered=False),
+    action_classes(),
+    metrics,
     st.sampled_from(["pass_rate", "adversarial_pass_rate", "min_samples"]),
-    st.sampled_from([S, A]), st.floats(0, 1),
-)  # fmt: skip
+    st.sampled_from([S, A]),
+    st.floats(0, 1),
+)
 def test_2_higher_bars_never_raise_the_state(
-    t: GraduationThresholds, action: ActionClass, m: EvalMetrics, criterion: str,
-    state: AutonomyState, amount: float,
-) -> None:  # fmt: skip
+    t: GraduationThresholds,
+    action: ActionClass,
+    m: EvalMetrics,
+    criterion: str,
+    state: AutonomyState,
+    amount: float,
+) -> None:
     """Raising any one threshold never raises the state."""
     bars = dict(getattr(t, criterion))
     bars[state] = (

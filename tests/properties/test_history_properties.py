@@ -48,9 +48,16 @@ def test_12_round_trip_through_every_format(raw: pd.DataFrame, suffix: str) -> N
 
 windows = st.sampled_from([None, 1, 3, 10, "1D", "3D"])
 TIMELINE_COLUMNS = [
-    "action", "timestamp", "n_normal", "passed_normal", "n_adversarial",
-    "passed_adversarial", "pass_rate", "adversarial_pass_rate", "sample_size",
-]  # fmt: skip
+    "action",
+    "timestamp",
+    "n_normal",
+    "passed_normal",
+    "n_adversarial",
+    "passed_adversarial",
+    "pass_rate",
+    "adversarial_pass_rate",
+    "sample_size",
+]
 
 
 @given(raw_histories, windows, st.randoms(use_true_random=False))

@@ -54,8 +54,12 @@ __all__ = [
 CANONICAL_COLUMNS = ["timestamp", "action", "adversarial", "n", "n_passed"]
 STRING_COLUMNS = ["tenant_id", "case_id", "agent_version"]
 #: Reading formats by name, and the file suffixes that select them.
-FORMATS = {"csv": (".csv",), "parquet": (".parquet", ".pq"), "jsonl": (".jsonl", ".ndjson"),
-           "json": (".json",)}  # fmt: skip
+FORMATS = {
+    "csv": (".csv",),
+    "parquet": (".parquet", ".pq"),
+    "jsonl": (".jsonl", ".ndjson"),
+    "json": (".json",),
+}
 MAX_PROBLEMS = 20
 # pandas 3 deprecates convert_dates (dtype=False covers it); pandas 2 needs it said.
 _NO_JSON_CONVERSION: dict[str, Any] = (
@@ -66,8 +70,15 @@ _NO_JSON_CONVERSION: dict[str, Any] = (
 
 _TRUE = {"true", "t", "1", "1.0", "yes", "y", "pass", "passed"}
 _FALSE = {"false", "f", "0", "0.0", "no", "n", "fail", "failed"}
-_SOURCE_COLUMNS_AS_TEXT = ["timestamp", "action", "passed", "adversarial", "n", "n_passed",
-                           *STRING_COLUMNS]  # fmt: skip
+_SOURCE_COLUMNS_AS_TEXT = [
+    "timestamp",
+    "action",
+    "passed",
+    "adversarial",
+    "n",
+    "n_passed",
+    *STRING_COLUMNS,
+]
 
 
 @dataclass(frozen=True)
@@ -136,8 +147,9 @@ def _format_of(path: Path, fmt: str | None, source: str) -> tuple[str, str | Non
     )
 
 
-def _read_file(path: Path, fmt: str, compression: str | None, column_map: Mapping[str, str],
-               source: str) -> pd.DataFrame:  # fmt: skip
+def _read_file(
+    path: Path, fmt: str, compression: str | None, column_map: Mapping[str, str], source: str
+) -> pd.DataFrame:
     if not path.exists():
         raise _fail(source, "no such file")
     if path.stat().st_size == 0:
@@ -146,12 +158,14 @@ def _read_file(path: Path, fmt: str, compression: str | None, column_map: Mappin
     as_text = {orig: str for orig, new in _source_names(column_map).items()}
     try:
         if fmt == "csv":
-            return pd.read_csv(path, compression=compression, dtype=as_text,
-                               keep_default_na=False, na_values=[""])  # fmt: skip
+            return pd.read_csv(
+                path, compression=compression, dtype=as_text, keep_default_na=False, na_values=[""]
+            )
         if fmt == "parquet":
             return pd.read_parquet(path)
-        return pd.read_json(path, lines=fmt == "jsonl", compression=compression,
-                            **_NO_JSON_CONVERSION)  # fmt: skip
+        return pd.read_json(
+            path, lines=fmt == "jsonl", compression=compression, **_NO_JSON_CONVERSION
+        )
     except pd.errors.EmptyDataError:
         raise _fail(source, "the file is empty (no header, no rows)") from None
     except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
@@ -200,18 +214,21 @@ def _parse_timestamps(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -
         out[is_number] = pd.to_datetime(seconds * 1e9, unit="ns", utc=True, errors="coerce")
     text = ~is_number & ~missing
     if text.any():
-        parsed = pd.to_datetime(raw[text].astype(str).str.strip(), utc=True, errors="coerce",
-                                format="ISO8601")  # fmt: skip
+        parsed = pd.to_datetime(
+            raw[text].astype(str).str.strip(), utc=True, errors="coerce", format="ISO8601"
+        )
         out[text] = parsed
     issues.add_rows(frame, missing, "timestamp", "missing value in a required field")
     bad = out.isna().to_numpy() & ~missing
-    issues.add_rows(frame, bad, "timestamp",
-                    "not a timestamp (expected ISO-8601 text or epoch seconds)")  # fmt: skip
+    issues.add_rows(
+        frame, bad, "timestamp", "not a timestamp (expected ISO-8601 text or epoch seconds)"
+    )
     return out
 
 
-def _parse_bools(raw: pd.Series, column: str, issues: _Collector, frame: pd.DataFrame,
-                 required: bool) -> pd.Series:  # fmt: skip
+def _parse_bools(
+    raw: pd.Series, column: str, issues: _Collector, frame: pd.DataFrame, required: bool
+) -> pd.Series:
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype(bool)
     missing = raw.isna().to_numpy()
@@ -222,13 +239,15 @@ def _parse_bools(raw: pd.Series, column: str, issues: _Collector, frame: pd.Data
         issues.add_rows(frame, missing, column, "missing value in a required field")
     else:
         issues.add_rows(frame, missing, column, "missing value (leave out the column for False)")
-    issues.add_rows(frame, bad, column,
-                    "not a boolean (expected true/false, 1/0, yes/no or pass/fail)")  # fmt: skip
+    issues.add_rows(
+        frame, bad, column, "not a boolean (expected true/false, 1/0, yes/no or pass/fail)"
+    )
     return out
 
 
-def _parse_counts(raw: pd.Series, column: str, issues: _Collector,
-                  frame: pd.DataFrame) -> pd.Series:  # fmt: skip
+def _parse_counts(
+    raw: pd.Series, column: str, issues: _Collector, frame: pd.DataFrame
+) -> pd.Series:
     missing = raw.isna().to_numpy()
     numeric = pd.to_numeric(raw, errors="coerce").astype("float64")
     values = numeric.to_numpy()
@@ -264,9 +283,12 @@ def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         )
     if missing:
         found = ", ".join(map(str, columns)) or "none"
-        raise _fail(source, f"missing required column(s) {', '.join(missing)} "
-                            f"(columns found: {found}; a history needs timestamp, action and "
-                            "passed, or n and n_passed)")  # fmt: skip
+        raise _fail(
+            source,
+            f"missing required column(s) {', '.join(missing)} "
+            f"(columns found: {found}; a history needs timestamp, action and "
+            "passed, or n and n_passed)",
+        )
     if raw.empty:
         raise _fail(source, "no rows (the file has a header but no data)")
     issues = _Collector()
@@ -275,8 +297,9 @@ def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     out["timestamp"] = _parse_timestamps(frame["timestamp"], issues, frame)
     out["action"] = _parse_actions(frame["action"], issues, frame)
     if "adversarial" in columns:
-        out["adversarial"] = _parse_bools(frame["adversarial"], "adversarial", issues, frame,
-                                          required=False)  # fmt: skip
+        out["adversarial"] = _parse_bools(
+            frame["adversarial"], "adversarial", issues, frame, required=False
+        )
     else:
         out["adversarial"] = False
     if has_case_form:

@@ -98,8 +98,10 @@ def wilson_interval(passed: Any, n: Any, level: float = 0.95) -> tuple[np.ndarra
 def _check_window(window: Window) -> int | pd.Timedelta | None:
     if window is None:
         return None
-    if isinstance(window, (bool, np.bool_)) or window is pd.NaT or (
-        isinstance(window, float) and np.isnan(window)
+    if (
+        isinstance(window, (bool, np.bool_))
+        or window is pd.NaT
+        or (isinstance(window, float) and np.isnan(window))
     ):
         raise ValueError(f"window must be None, a case count or a time offset, not {window!r}")
     if isinstance(window, (int, np.integer)):
@@ -117,9 +119,7 @@ def _check_window(window: Window) -> int | pd.Timedelta | None:
     return span
 
 
-def per_timestamp_counts(
-    history: pd.DataFrame, mean_columns: tuple[str, ...] = ()
-) -> pd.DataFrame:
+def per_timestamp_counts(history: pd.DataFrame, mean_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Case counts per (action, timestamp), sorted by action name then time.
 
     Columns: ``action``, ``timestamp``, ``n_cases`` and :data:`COUNT_COLUMNS`

@@ -68,8 +68,11 @@ __all__ = ["STATE_NAMES", "Events", "Replay", "build_events", "graded_states", "
 
 STATE_NAMES = [s.name for s in AutonomyState]
 NS_PER_DAY = 86_400 * 10**9
-_CRITERIA = (("pass_rate", "pass_rate"), ("adversarial_pass_rate", "adversarial_pass_rate"),
-             ("sample_size", "min_samples"))  # fmt: skip
+_CRITERIA = (
+    ("pass_rate", "pass_rate"),
+    ("adversarial_pass_rate", "adversarial_pass_rate"),
+    ("sample_size", "min_samples"),
+)
 
 
 def graded_states(
@@ -124,8 +127,9 @@ class Events:
         return np.flatnonzero(np.r_[True, self.action_codes[1:] != self.action_codes[:-1], True])
 
     def states(self, thresholds: GraduationThresholds) -> np.ndarray:
-        return graded_states(self.pass_rate, self.adversarial_pass_rate, self.sample_size,
-                             thresholds, self.ceilings)  # fmt: skip
+        return graded_states(
+            self.pass_rate, self.adversarial_pass_rate, self.sample_size, thresholds, self.ceilings
+        )
 
 
 def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -194,19 +198,34 @@ def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = No
 # --------------------------------------------------------------------------- figures
 
 SUMMARY_FIGURES = [
-    "first_supervised", "first_autonomous", "cases_to_supervised", "cases_to_autonomous",
-    "days_to_supervised", "days_to_autonomous", "cases_while_manual",
-    "cases_while_supervised_or_above", "failures_while_supervised_or_above",
-    "normal_cases_while_supervised_or_above", "normal_failures_while_supervised_or_above",
+    "first_supervised",
+    "first_autonomous",
+    "cases_to_supervised",
+    "cases_to_autonomous",
+    "days_to_supervised",
+    "days_to_autonomous",
+    "cases_while_manual",
+    "cases_while_supervised_or_above",
+    "failures_while_supervised_or_above",
+    "normal_cases_while_supervised_or_above",
+    "normal_failures_while_supervised_or_above",
     "adversarial_cases_while_supervised_or_above",
     "adversarial_failures_while_supervised_or_above",
-    "cases_while_autonomous", "failures_while_autonomous",
-    "normal_cases_while_autonomous", "normal_failures_while_autonomous",
-    "adversarial_cases_while_autonomous", "adversarial_failures_while_autonomous",
-    "demotions", "demotions_to_manual", "demotions_from_autonomous",
-    "days_manual", "days_supervised", "days_autonomous",
-    "premature_supervised", "premature_autonomous",
-]  # fmt: skip
+    "cases_while_autonomous",
+    "failures_while_autonomous",
+    "normal_cases_while_autonomous",
+    "normal_failures_while_autonomous",
+    "adversarial_cases_while_autonomous",
+    "adversarial_failures_while_autonomous",
+    "demotions",
+    "demotions_to_manual",
+    "demotions_from_autonomous",
+    "days_manual",
+    "days_supervised",
+    "days_autonomous",
+    "premature_supervised",
+    "premature_autonomous",
+]
 
 
 def figures_from_parts(
@@ -265,8 +284,9 @@ def figures_from_parts(
     return out
 
 
-def _per_action_parts(events: Events, states: np.ndarray, thresholds: GraduationThresholds
-                      ) -> dict[str, Any]:  # fmt: skip
+def _per_action_parts(
+    events: Events, states: np.ndarray, thresholds: GraduationThresholds
+) -> dict[str, Any]:
     codes = events.action_codes
     n_actions = len(events.actions)
     bounds = events.bounds
@@ -281,16 +301,22 @@ def _per_action_parts(events: Events, states: np.ndarray, thresholds: Graduation
         first = np.full(n_actions, len(states))
         np.minimum.at(first, codes, hit)
         first_idx[level] = np.where(first < len(states), first, -1)
-        handled[level] = {k: np.bincount(codes, weights=v * at, minlength=n_actions).astype(np.int64)
-                          for k, v in events.handled.items()}  # fmt: skip
+        handled[level] = {
+            k: np.bincount(codes, weights=v * at, minlength=n_actions).astype(np.int64)
+            for k, v in events.handled.items()
+        }
         dropped = has_prev & (prev >= level) & ~at
         drops[level] = np.bincount(codes, weights=dropped, minlength=n_actions).astype(np.int64)
         days[level] = np.bincount(codes, weights=events.duration_days * at, minlength=n_actions)
-    totals = {k: np.bincount(codes, weights=v, minlength=n_actions).astype(np.int64)
-              for k, v in events.handled.items()}  # fmt: skip
+    totals = {
+        k: np.bincount(codes, weights=v, minlength=n_actions).astype(np.int64)
+        for k, v in events.handled.items()
+    }
     totals["days"] = np.bincount(codes, weights=events.duration_days, minlength=n_actions)
-    bars = {1: np.full(n_actions, thresholds.pass_rate[AutonomyState.SUPERVISED]),
-            2: np.full(n_actions, thresholds.pass_rate[AutonomyState.AUTONOMOUS])}  # fmt: skip
+    bars = {
+        1: np.full(n_actions, thresholds.pass_rate[AutonomyState.SUPERVISED]),
+        2: np.full(n_actions, thresholds.pass_rate[AutonomyState.AUTONOMOUS]),
+    }
     return figures_from_parts(events, first_idx, handled, drops, days, totals, bars)
 
 
@@ -325,15 +351,19 @@ class Replay:
         """The state each action had earned at ``when`` (its window measured back from it)."""
         frame = metrics_frame_at(self.history, when, window=self.window)
         ceilings = np.array([int(ceiling(self.policy.action(a))) for a in frame["action"]])
-        states = graded_states(frame["pass_rate"].to_numpy(),
-                               frame["adversarial_pass_rate"].to_numpy(),
-                               frame["sample_size"].to_numpy(), self.policy.thresholds,
-                               ceilings)  # fmt: skip
+        states = graded_states(
+            frame["pass_rate"].to_numpy(),
+            frame["adversarial_pass_rate"].to_numpy(),
+            frame["sample_size"].to_numpy(),
+            self.policy.thresholds,
+            ceilings,
+        )
         return {str(a): AutonomyState(int(s)) for a, s in zip(frame["action"], states, strict=True)}
 
 
-def _transitions(events: Events, states: np.ndarray, thresholds: GraduationThresholds
-                 ) -> pd.DataFrame:  # fmt: skip
+def _transitions(
+    events: Events, states: np.ndarray, thresholds: GraduationThresholds
+) -> pd.DataFrame:
     first_of_event = np.repeat(events.bounds[:-1], np.diff(events.bounds))
     index = np.arange(len(states))
     prev = np.r_[0, states[:-1]]
@@ -341,8 +371,11 @@ def _transitions(events: Events, states: np.ndarray, thresholds: GraduationThres
     frm, to = prev[moved], states[moved]
     higher = np.maximum(frm, to)
     lower_side = np.where(to < frm, moved, moved - 1)  # the event on the lower state
-    metrics = {"pass_rate": events.pass_rate, "adversarial_pass_rate": events.adversarial_pass_rate,
-               "sample_size": events.sample_size}  # fmt: skip
+    metrics = {
+        "pass_rate": events.pass_rate,
+        "adversarial_pass_rate": events.adversarial_pass_rate,
+        "sample_size": events.sample_size,
+    }
     binding = []
     for criterion, bar_name in _CRITERIA:
         bars = np.array([getattr(thresholds, bar_name)[AutonomyState(int(h))] for h in higher])
@@ -376,5 +409,11 @@ def replay(history: pd.DataFrame, policy: TrustPolicy, *, window: Window = None)
     totals = events.counts.groupby("action", sort=False)["n_cases"].sum().to_numpy()
     summary.insert(1, "cases", totals)
     summary.insert(2, "final_state", _state_column(states[events.bounds[1:] - 1]))
-    return Replay(history, policy, window, timeline, _transitions(events, states, policy.thresholds),
-                  summary[["action", "cases", "final_state", *SUMMARY_FIGURES]])  # fmt: skip
+    return Replay(
+        history,
+        policy,
+        window,
+        timeline,
+        _transitions(events, states, policy.thresholds),
+        summary[["action", "cases", "final_state", *SUMMARY_FIGURES]],
+    )

@@ -71,14 +71,18 @@ _DEFAULT_CHUNK = 20_000
 
 
 def _thresholds_row(t: GraduationThresholds) -> dict[str, Any]:
-    return {f"{name}.{c}": getattr(t, c)[state] for name, state in _STATE_KEYS.items()
-            for c in _CRITERIA}  # fmt: skip
+    return {
+        f"{name}.{c}": getattr(t, c)[state]
+        for name, state in _STATE_KEYS.items()
+        for c in _CRITERIA
+    }
 
 
 def to_thresholds(row: Mapping[str, Any]) -> GraduationThresholds:
     """The :class:`GraduationThresholds` of one candidate row."""
-    bars = {c: {state: row[f"{name}.{c}"] for name, state in _STATE_KEYS.items()}
-            for c in _CRITERIA}  # fmt: skip
+    bars = {
+        c: {state: row[f"{name}.{c}"] for name, state in _STATE_KEYS.items()} for c in _CRITERIA
+    }
     bars["min_samples"] = {k: int(v) for k, v in bars["min_samples"].items()}
     bars["pass_rate"] = {k: float(v) for k, v in bars["pass_rate"].items()}
     bars["adversarial_pass_rate"] = {k: float(v) for k, v in bars["adversarial_pass_rate"].items()}
@@ -102,8 +106,9 @@ def candidates_frame(
     if isinstance(grid, Mapping):
         unknown = sorted(set(grid) - set(KNOBS))
         if unknown:
-            raise ValueError(f"unknown sweep knob(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(KNOBS)}")  # fmt: skip
+            raise ValueError(
+                f"unknown sweep knob(s) {', '.join(unknown)}; known: {', '.join(KNOBS)}"
+            )
         axes = {k: list(grid.get(k, [base[k]])) for k in KNOBS}
         for knob, values in axes.items():
             if not values:
@@ -178,8 +183,10 @@ class _Grid:
 
     def cell_of(self, bars: pd.DataFrame) -> np.ndarray:
         """Each candidate's cell: one past the index of its bar value on each axis."""
-        idx = [np.searchsorted(v, bars[c].to_numpy(), side="left") + 1
-               for v, c in zip(self.values, bars.columns, strict=True)]  # fmt: skip
+        idx = [
+            np.searchsorted(v, bars[c].to_numpy(), side="left") + 1
+            for v, c in zip(self.values, bars.columns, strict=True)
+        ]
         return np.ravel_multi_index(idx, self.shape)
 
 
@@ -199,8 +206,9 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
     first = np.full(size, never, dtype=np.int64)
     np.minimum.at(first, flat, np.arange(len(codes)))
     first = _suffix(first.reshape(shape), np.minimum).reshape(n_actions, n_cells)[:, cells]
-    handled = {k: np.rint(summed(v.astype(np.float64))).astype(np.int64)
-               for k, v in events.handled.items()}  # fmt: skip
+    handled = {
+        k: np.rint(summed(v.astype(np.float64))).astype(np.int64) for k, v in events.handled.items()
+    }
     days = summed(events.duration_days)
     # consecutive event pairs within an action: (prev, cur)
     same = codes[1:] == codes[:-1]
@@ -211,8 +219,11 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
     min_bins = np.ravel_multi_index(tuple(np.minimum(prev_idx, cur_idx)), grid.shape)
     ones = np.ones(len(prev_bins))
     drops = np.rint(summed(ones, pair_codes + prev_bins) - summed(ones, pair_codes + min_bins))
-    allowed = (np.bincount(codes, weights=events.ceilings, minlength=n_actions)
-               / np.maximum(np.bincount(codes, minlength=n_actions), 1) >= level)  # fmt: skip
+    allowed = (
+        np.bincount(codes, weights=events.ceilings, minlength=n_actions)
+        / np.maximum(np.bincount(codes, minlength=n_actions), 1)
+        >= level
+    )
     allowed = allowed[:, None]
     return {
         "first": np.where(allowed & (first < never), first, -1),
@@ -230,14 +241,21 @@ def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any
         parts[level] = _level_parts(events, grid, grid.cell_of(bars), level)
     n_actions, n_cand = len(events.actions), len(candidates)
     codes = events.action_codes
-    totals = {k: np.repeat(np.bincount(codes, weights=v, minlength=n_actions)
-                           .astype(np.int64)[:, None], n_cand, axis=1)
-              for k, v in events.handled.items()}  # fmt: skip
+    totals = {
+        k: np.repeat(
+            np.bincount(codes, weights=v, minlength=n_actions).astype(np.int64)[:, None],
+            n_cand,
+            axis=1,
+        )
+        for k, v in events.handled.items()
+    }
     totals["days"] = np.repeat(
         np.bincount(codes, weights=events.duration_days, minlength=n_actions)[:, None], n_cand, 1
     )
-    bars = {1: np.broadcast_to(candidates["supervised.pass_rate"].to_numpy(), (n_actions, n_cand)),
-            2: np.broadcast_to(candidates["autonomous.pass_rate"].to_numpy(), (n_actions, n_cand))}  # fmt: skip
+    bars = {
+        1: np.broadcast_to(candidates["supervised.pass_rate"].to_numpy(), (n_actions, n_cand)),
+        2: np.broadcast_to(candidates["autonomous.pass_rate"].to_numpy(), (n_actions, n_cand)),
+    }
     # Lay every (action, candidate) array out candidate-major: one table row each.
     t = {k: np.ascontiguousarray(v.T).ravel() for k, v in totals.items()}
     return figures_from_parts(
@@ -314,12 +332,18 @@ class SweepResult:
         t = self.table
         grouped = t.groupby("candidate", sort=True)
         knobs = grouped[list(KNOBS)].first()
-        sums = grouped[["cases_while_manual", "cases_while_supervised_or_above",
-                        "failures_while_supervised_or_above",
-                        "adversarial_cases_while_supervised_or_above",
-                        "adversarial_failures_while_supervised_or_above",
-                        "cases_while_autonomous", "failures_while_autonomous",
-                        "demotions"]].sum()  # fmt: skip
+        sums = grouped[
+            [
+                "cases_while_manual",
+                "cases_while_supervised_or_above",
+                "failures_while_supervised_or_above",
+                "adversarial_cases_while_supervised_or_above",
+                "adversarial_failures_while_supervised_or_above",
+                "cases_while_autonomous",
+                "failures_while_autonomous",
+                "demotions",
+            ]
+        ].sum()
         out = knobs.join(sums)
         for state in ("supervised", "autonomous"):
             out[f"median_days_to_{state}"] = grouped[f"days_to_{state}"].median()
@@ -336,8 +360,9 @@ class SweepResult:
         )
         return out.rename(columns={"cases_while_manual": "approval_burden"}).reset_index()
 
-    def pareto(self, burden: str = "approval_burden",
-               risk: str = "failures_while_supervised_or_above") -> pd.DataFrame:  # fmt: skip
+    def pareto(
+        self, burden: str = "approval_burden", risk: str = "failures_while_supervised_or_above"
+    ) -> pd.DataFrame:
         """Candidates no other candidate beats on both burden and risk (lower is better
         on both); sorted by burden."""
         c = self.by_candidate.sort_values([burden, risk, "candidate"], kind="stable")
@@ -407,5 +432,10 @@ def sweep(
 def _progress(total: int, candidates: int, show: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not show, desc=f"sweep {candidates:,} candidates",
-                unit="chunk", file=sys.stderr)  # fmt: skip
+    return tqdm(
+        total=total,
+        disable=not show,
+        desc=f"sweep {candidates:,} candidates",
+        unit="chunk",
+        file=sys.stderr,
+    )
