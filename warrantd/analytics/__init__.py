@@ -22,10 +22,19 @@ from .metrics import (
     rates_from_counts,
     wilson_interval,
 )
+from .replay import Replay, graded_states, replay
+from .sweep import KNOBS, SweepResult, candidates_frame, sweep
 from .synth import counts_per_run, generate
 
 __all__ = [
     "CANONICAL_COLUMNS",
+    "KNOBS",
+    "Replay",
+    "SweepResult",
+    "candidates_frame",
+    "graded_states",
+    "replay",
+    "sweep",
     "HistoryError",
     "HistoryMetrics",
     "PolicyCoverage",
