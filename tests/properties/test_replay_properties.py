@@ -99,6 +99,7 @@ def test_15_row_order_never_changes_a_replay(history, policy, window, rnd) -> No
     rnd.shuffle(order)
     shuffled = load_history(history.iloc[order].reset_index(drop=True))
     a, b = replay(history, policy, window=window), replay(shuffled, policy, window=window)
+    pd.testing.assert_frame_equal(a.timeline, b.timeline)
     pd.testing.assert_frame_equal(a.summary, b.summary)
     pd.testing.assert_frame_equal(a.transitions, b.transitions)
 
