@@ -19,7 +19,7 @@ from warrantd.analytics import (
     wilson_interval,
 )
 
-from ..helpers import make_thresholds
+from ..helpers import make_thresholds, reference_window_counts
 
 
 def history(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
@@ -136,31 +136,10 @@ def reference_timeline(h: pd.DataFrame, window: int | str | None) -> list[tuple]
     """Recompute every window from scratch, one timestamp at a time."""
     out = []
     for action in sorted(h["action"].unique()):
-        rows = h[h["action"] == action]
-        times = sorted(rows["timestamp"].unique())
-        for t in times:
-            if window is None:
-                chosen = rows[rows["timestamp"] <= t]
-            elif isinstance(window, int):
-                chosen_times: list = []
-                covered = 0
-                for past in reversed([x for x in times if x <= t]):
-                    if covered >= window:
-                        break
-                    chosen_times.append(past)
-                    covered += int(rows.loc[rows["timestamp"] == past, "n"].sum())
-                chosen = rows[rows["timestamp"].isin(chosen_times)]
-            else:
-                span = pd.Timedelta(window)
-                chosen = rows[(rows["timestamp"] <= t) & (rows["timestamp"] > t - span)]
-            normal, adv = chosen[~chosen["adversarial"]], chosen[chosen["adversarial"]]
-            counts = (
-                int(normal["n"].sum()),
-                int(normal["n_passed"].sum()),
-                int(adv["n"].sum()),
-                int(adv["n_passed"].sum()),
-            )
-            out.append((action, t, *counts))
+        mine = h[h["action"] == action]
+        rows = list(mine[["timestamp", "adversarial", "n", "n_passed"]].itertuples(index=False))
+        for t in sorted(mine["timestamp"].unique()):
+            out.append((action, t, *reference_window_counts(rows, t, window, False)))
     return out
 
 
