@@ -30,8 +30,12 @@ test: lint typecheck
 test-thorough: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough WARRANTD_THOROUGH=1 $(BIN)/python -m pytest -x
 
+REPORT_ARGS := --policy datasets/billing-agent.policy.toml --history datasets/billing-agent.csv \
+	--grid datasets/billing-agent.grid.toml --window 30D --title "Billing agent: graduation report" \
+	--out reports/billing-agent
+
 report: $(STAMP)
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/warrantd report $(REPORT_ARGS)
 
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -41,14 +41,88 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+WINDOW_HELP = "Graduation window: 'cumulative' (default), a case count like 500, or '30D'."
+FORMATS = click.Choice(["table", "csv", "json"])
+
+
+def parse_window(text: str | None) -> int | str | None:
+    """CLI window text: cumulative/none -> None, digits -> a case count, else an offset."""
+    if text is None or text.lower() in ("cumulative", "none"):
+        return None
+    return int(text) if text.isdigit() else text
+
+
+def _load(policy: str, history: str) -> tuple[Any, Any]:
+    from .analytics import load_history
+
+    return load_policy(policy), load_history(history)
+
+
+def _emit(frame: Any, fmt: str) -> None:
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", indent=2))
+    else:
+        import pandas as pd
+
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_columns",
+            50,
+            "display.max_colwidth",
+            70,
+            "display.float_format",
+            "{:.3f}".format,
+        ):
+            click.echo(frame.to_string(index=False))
+
+
+def _write_csv(frame: Any, path: str) -> None:
+    from .analytics.history import write_csv
+
+    write_csv(frame, path)
+    click.echo(f"wrote {len(frame):,} rows to {path}", err=True)
+
+
+policy_option = click.option(
+    "--policy", "-p", required=True, type=click.Path(dir_okay=False), help="TOML policy file."
+)
+history_option = click.option(
+    "--history",
+    "-H",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Eval history (.csv, .parquet, .jsonl, .json, optionally .gz).",
+)
+window_option = click.option("--window", "-w", default=None, help=WINDOW_HELP)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=FORMATS,
+    default="table",
+    show_default=True,
+    help="How to print the table.",
+)
+
+
 @cli.command()
 @click.argument("policy", type=click.Path(dir_okay=False))
-def validate(policy: str) -> None:
-    """Check a TOML policy file and summarise it.
+@click.option(
+    "--history",
+    "-H",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also load this history and check its actions against the policy.",
+)
+def validate(policy: str, history: str | None) -> None:
+    """Check a TOML policy file (and optionally a history against it) and summarise it.
 
     \b
     Example:
       warrantd validate datasets/billing-agent.policy.toml
+      warrantd validate datasets/billing-agent.policy.toml --history datasets/billing-agent.csv
     """
     loaded = load_policy(policy)
     t = loaded.thresholds
@@ -69,6 +143,205 @@ def validate(policy: str) -> None:
             f"  {name}: {action.risk.name.lower()}, ceiling {ceiling(action).name}"
             + (f", {caps}" if caps else "")
         )
+    if history is not None:
+        from .analytics import load_history, validate_against
+
+        frame = load_history(history)
+        coverage = validate_against(frame, loaded)
+        click.echo(
+            f"{history}: {len(frame):,} rows, {int(frame['n'].sum()):,} cases; "
+            f"{coverage.describe()}"
+        )
+        if not coverage.ok:
+            raise BadInput(f"{history}: {coverage.describe()}")
+
+
+@cli.command()
+@policy_option
+@history_option
+@window_option
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the full per-timestamp timeline to this CSV file.",
+)
+@format_option
+def replay(policy: str, history: str, window: str | None, out: str | None, fmt: str) -> None:
+    """Replay a history under a policy: when each action graduated, what it cost.
+
+    \b
+    Example:
+      warrantd replay -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
+          --window 30D --out timeline.csv
+    """
+    from .analytics import replay as run_replay
+
+    pol, hist = _load(policy, history)
+    result = run_replay(hist, pol, window=parse_window(window))
+    columns = [
+        "action",
+        "cases",
+        "final_state",
+        "first_supervised",
+        "first_autonomous",
+        "cases_while_manual",
+        "failures_while_supervised_or_above",
+        "demotions",
+    ]
+    _emit(result.summary if fmt != "table" else result.summary[columns], fmt)
+    if out:
+        _write_csv(result.timeline, out)
+
+
+@cli.command()
+@policy_option
+@history_option
+@click.option(
+    "--grid",
+    "-g",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="TOML sweep grid: knob = [values].",
+)
+@window_option
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the full candidate x action table to this CSV file.",
+)
+@format_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def sweep(
+    policy: str, history: str, grid: str, window: str | None, out: str | None, fmt: str, quiet: bool
+) -> None:
+    """Replay every candidate thresholds of a grid; print the Pareto frontier.
+
+    \b
+    Example:
+      warrantd sweep -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
+          --grid datasets/billing-agent.grid.toml --out sweep.csv
+    """
+    from .analytics.sweep import load_grid
+    from .analytics.sweep import sweep as run_sweep
+
+    pol, hist = _load(policy, history)
+    result = run_sweep(hist, pol, load_grid(grid), window=parse_window(window), progress=not quiet)
+    click.echo(
+        f"{result.table['candidate'].nunique():,} candidates replayed, "
+        f"{result.n_skipped:,} skipped (AUTONOMOUS bar below SUPERVISED); "
+        "Pareto frontier:",
+        err=True,
+    )
+    front = result.pareto()
+    if fmt == "table":
+        from .analytics.sweep import KNOBS
+
+        varied = [k for k in KNOBS if result.table[k].map(repr).nunique() > 1]
+        front = front[
+            [
+                "candidate",
+                *varied,
+                "approval_burden",
+                "failures_while_supervised_or_above",
+                "failure_rate_while_supervised_or_above",
+                "median_days_to_supervised",
+                "median_days_to_autonomous",
+            ]
+        ]
+    _emit(front, fmt)
+    if out:
+        _write_csv(result.table, out)
+
+
+@cli.command()
+@policy_option
+@history_option
+@window_option
+@click.option("--horizon", default="90D", show_default=True, help="How far ahead, e.g. 90D.")
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option("--sims", default=2000, show_default=True, help="Number of simulations.")
+@format_option
+def forecast(
+    policy: str, history: str, window: str | None, horizon: str, seed: int, sims: int, fmt: str
+) -> None:
+    """Forecast when each action reaches its next state.
+
+    \b
+    Example:
+      warrantd forecast -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
+          --horizon 90D --seed 1
+    """
+    from .analytics.forecast import forecast as run_forecast
+
+    pol, hist = _load(policy, history)
+    result = run_forecast(
+        hist, pol, horizon=horizon, window=parse_window(window), n_sims=sims, seed=seed
+    )
+    _emit(result.table, fmt)
+
+
+@cli.command()
+@policy_option
+@history_option
+@click.option(
+    "--grid",
+    "-g",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML sweep grid (default: a small grid around the policy).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    default="reports/report",
+    show_default=True,
+    help="Output directory.",
+)
+@window_option
+@click.option("--horizon", default="90D", show_default=True, help="Forecast horizon.")
+@click.option("--seed", default=0, show_default=True, help="Random seed of the forecast.")
+@click.option("--title", default="warrantd graduation report", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def report(
+    policy: str,
+    history: str,
+    grid: str | None,
+    out: str,
+    window: str | None,
+    horizon: str,
+    seed: int,
+    title: str,
+    quiet: bool,
+) -> None:
+    """Write the HTML + Markdown graduation report.
+
+    \b
+    Example:
+      warrantd report -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
+          --grid datasets/billing-agent.grid.toml --out reports/billing-agent
+    """
+    from .analytics.report import build_report
+    from .analytics.sweep import load_grid
+
+    pol, hist = _load(policy, history)
+    files = build_report(
+        hist,
+        pol,
+        out,
+        sweep_grid=load_grid(grid) if grid else None,
+        horizon=horizon,
+        window=parse_window(window),
+        title=title,
+        seed=seed,
+        sources={"history": history, "policy": policy},
+        progress=not quiet,
+    )
+    click.echo(f"wrote {out}/index.html and {len(files.files) - 1} other files")
 
 
 _EXPECTED_ERRORS: tuple[type[BaseException], ...] = (PolicyError, OSError, ValueError, KeyError)

@@ -15,16 +15,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.dates as mdates  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-from ..autonomy import AutonomyState  # noqa: E402
-from .forecast import Forecast  # noqa: E402
-from .replay import Replay  # noqa: E402
-from .sweep import KNOBS, SweepResult  # noqa: E402
+from ..autonomy import AutonomyState
+from .forecast import Forecast
+from .replay import Replay
+from .sweep import KNOBS, SweepResult
 
 __all__ = [
     "forecast_chart",
@@ -38,8 +38,13 @@ __all__ = [
 #: Okabe-Ito colours.
 STATE_COLOURS = {"MANUAL": "#D55E00", "SUPERVISED": "#E69F00", "AUTONOMOUS": "#009E73"}
 SERIES = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-_STYLE = {"font.size": 9, "axes.titlesize": 11, "axes.titleweight": "bold",
-          "axes.spines.top": False, "axes.spines.right": False}
+_STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -72,13 +77,23 @@ def state_timeline_chart(result: Replay) -> Figure:
         for state, colour in STATE_COLOURS.items():
             sel = (mine["state"] == state).to_numpy()
             if sel.any():
-                ax.broken_barh(list(zip(starts[sel], stops[sel] - starts[sel], strict=True)),
-                               (lane - 0.35, 0.7), facecolors=colour, edgecolor="none")
+                ax.broken_barh(
+                    list(zip(starts[sel], stops[sel] - starts[sel], strict=True)),
+                    (lane - 0.35, 0.7),
+                    facecolors=colour,
+                    edgecolor="none",
+                )
     moves = result.transitions
     for lane, action in enumerate(actions):
         times = moves.loc[moves["action"] == action, "time"].dt.tz_convert(None)
-        ax.plot(mdates.date2num(times.to_numpy()), np.full(len(times), lane + 0.42), "v",
-                color="#000000", markersize=4, linestyle="none")
+        ax.plot(
+            mdates.date2num(times.to_numpy()),
+            np.full(len(times), lane + 0.42),
+            "v",
+            color="#000000",
+            markersize=4,
+            linestyle="none",
+        )
     ax.set_yticks(range(len(actions)), actions)
     ax.set_ylim(len(actions) - 0.4, -0.6)
     ax.set_xlabel("date (UTC)")
@@ -86,8 +101,11 @@ def state_timeline_chart(result: Replay) -> Figure:
     window = result.window if result.window is not None else "cumulative"
     ax.set_title(f"Autonomy state over time (window: {window})")
     handles = [Patch(color=c, label=s.title()) for s, c in STATE_COLOURS.items()]
-    handles.append(matplotlib.lines.Line2D([], [], marker="v", color="#000000",
-                                           linestyle="none", label="transition"))
+    handles.append(
+        matplotlib.lines.Line2D(
+            [], [], marker="v", color="#000000", linestyle="none", label="transition"
+        )
+    )
     fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
     return fig
 
@@ -106,12 +124,25 @@ def metrics_chart(result: Replay, action: str) -> Figure:
         (axes[0], "pass_rate", "pass rate", t.pass_rate),
         (axes[1], "adversarial_pass_rate", "adversarial pass rate", t.adversarial_pass_rate),
     ):
-        ax.fill_between(when, tl[f"{column}_lo"], tl[f"{column}_hi"], step="post",
-                        color=SERIES[0], alpha=0.2, linewidth=0, label="95% Wilson interval")
+        ax.fill_between(
+            when,
+            tl[f"{column}_lo"],
+            tl[f"{column}_hi"],
+            step="post",
+            color=SERIES[0],
+            alpha=0.2,
+            linewidth=0,
+            label="95% Wilson interval",
+        )
         ax.step(when, tl[column], where="post", color=SERIES[0], linewidth=1.4, label=label)
         for state, style in ((AutonomyState.SUPERVISED, "--"), (AutonomyState.AUTONOMOUS, ":")):
-            ax.axhline(bars[state], color=STATE_COLOURS[state.name], linestyle=style,
-                       linewidth=1.3, label=f"{state.name.title()} bar {bars[state]:.2f}")
+            ax.axhline(
+                bars[state],
+                color=STATE_COLOURS[state.name],
+                linestyle=style,
+                linewidth=1.3,
+                label=f"{state.name.title()} bar {bars[state]:.2f}",
+            )
         ax.set_ylabel(f"{label} (fraction)")
         ax.set_ylim(max(0.0, min(tl[f"{column}_lo"].min(), min(bars.values())) - 0.05), 1.0)
         ax.legend(loc="lower right", fontsize=7, frameon=True, framealpha=0.85)
@@ -140,8 +171,14 @@ def _knob_order(value: Any) -> tuple[int, float, str]:
         return (1, 0.0, str(value))
 
 
-def sweep_heatmap(result: SweepResult, x: str, y: str, *, state: str = "supervised",
-                  fixed: dict[str, Any] | None = None) -> Figure:
+def sweep_heatmap(
+    result: SweepResult,
+    x: str,
+    y: str,
+    *,
+    state: str = "supervised",
+    fixed: dict[str, Any] | None = None,
+) -> Figure:
     """Median days to ``state`` (over the actions that reach it) across two knobs.
 
     Other knobs are held at ``fixed`` (default: the first candidate's values).
@@ -165,12 +202,22 @@ def sweep_heatmap(result: SweepResult, x: str, y: str, *, state: str = "supervis
     ax.set_facecolor("#DDDDDD")
     for (r, c), v in np.ndenumerate(grid):
         if np.isnan(v):
-            ax.add_patch(matplotlib.patches.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False,
-                                                      hatch="///", edgecolor="#888888"))
+            ax.add_patch(
+                matplotlib.patches.Rectangle(
+                    (c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#888888"
+                )
+            )
             ax.text(c, r, "never", ha="center", va="center", fontsize=7, color="#333333")
         else:
-            ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=7,
-                    color="white" if v > np.nanmean(grid) else "black")
+            ax.text(
+                c,
+                r,
+                f"{v:.0f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v > np.nanmean(grid) else "black",
+            )
     ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=0)
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     ax.set_xlabel(x)
@@ -187,13 +234,34 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
     front = result.pareto()
     fig = _figure(7.5, 4.8)
     ax = fig.add_subplot()
-    ax.scatter(by["approval_burden"], by["failures_while_supervised_or_above"], s=14,
-               color="#999999", alpha=0.6, label="candidate thresholds", linewidths=0)
-    ax.plot(front["approval_burden"], front["failures_while_supervised_or_above"], "-o",
-            color=SERIES[0], markersize=5, linewidth=1.5, label="Pareto frontier")
+    ax.scatter(
+        by["approval_burden"],
+        by["failures_while_supervised_or_above"],
+        s=14,
+        color="#999999",
+        alpha=0.6,
+        label="candidate thresholds",
+        linewidths=0,
+    )
+    ax.plot(
+        front["approval_burden"],
+        front["failures_while_supervised_or_above"],
+        "-o",
+        color=SERIES[0],
+        markersize=5,
+        linewidth=1.5,
+        label="Pareto frontier",
+    )
     if current is not None:
-        ax.plot([current[0]], [current[1]], "*", color=SERIES[1], markersize=14,
-                markeredgecolor="black", label="current policy")
+        ax.plot(
+            [current[0]],
+            [current[1]],
+            "*",
+            color=SERIES[1],
+            markersize=14,
+            markeredgecolor="black",
+            label="current policy",
+        )
     ax.set_xlabel("approval burden (cases handled while MANUAL)")
     ax.set_ylabel("failures let through (while SUPERVISED or above)")
     ax.set_title("Cost against risk of candidate thresholds")
@@ -207,8 +275,13 @@ def forecast_chart(fc: Forecast) -> Figure:
     ax = fig.add_subplot()
     for i, (action, cdf) in enumerate(fc.cdfs.items()):
         nxt = fc.table.loc[fc.table["action"] == action, "next_state"].iloc[0]
-        ax.plot(cdf["day"], cdf["probability"], color=SERIES[i % len(SERIES)], linewidth=1.6,
-                label=f"{action} → {nxt.title()}")
+        ax.plot(
+            cdf["day"],
+            cdf["probability"],
+            color=SERIES[i % len(SERIES)],
+            linewidth=1.6,
+            label=f"{action} → {nxt.title()}",
+        )
     ax.set_xlim(0, fc.horizon.days)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(f"days after {fc.as_of:%Y-%m-%d}")
@@ -217,6 +290,5 @@ def forecast_chart(fc: Forecast) -> Figure:
     if fc.cdfs:
         ax.legend(loc="upper left", fontsize=8, frameon=True, framealpha=0.9)
     else:
-        ax.text(0.5, 0.5, "every action is at its ceiling", transform=ax.transAxes,
-                ha="center")
+        ax.text(0.5, 0.5, "every action is at its ceiling", transform=ax.transAxes, ha="center")
     return fig

@@ -83,9 +83,10 @@ def _blocked_on(row: Any, bars: dict[str, float], level: float) -> list[str]:
                 return a, b
         return repr(value), repr(bar)
 
-    for label, column, bar in (("pass rate", "pass_rate", bars["pass_rate"]),
-                               ("adversarial pass rate", "adversarial_pass_rate",
-                                bars["adversarial_pass_rate"])):  # noqa: E127
+    for label, column, bar in (
+        ("pass rate", "pass_rate", bars["pass_rate"]),
+        ("adversarial pass rate", "adversarial_pass_rate", bars["adversarial_pass_rate"]),
+    ):
         value = getattr(row, column)
         if value < bar:
             lo, hi = getattr(row, f"{column}_lo"), getattr(row, f"{column}_hi")
@@ -101,8 +102,9 @@ def _daily(history: pd.DataFrame, action: str, start: pd.Timestamp, days: int) -
     day = ((counts["timestamp"] - start).dt.floor("D") // _DAY).to_numpy() + days - 1
     keep = day >= 0
     out = np.zeros((4, days), dtype=np.int64)
-    for i, column in enumerate(("n_normal", "passed_normal", "n_adversarial",
-                                "passed_adversarial")):  # noqa: E127
+    for i, column in enumerate(
+        ("n_normal", "passed_normal", "n_adversarial", "passed_adversarial")
+    ):
         np.add.at(out[i], day[keep], counts[column].to_numpy()[keep])
     return out
 
@@ -160,22 +162,36 @@ def forecast(
         state = state_now[action]
         top = ceiling(cls)
         past = _daily(history, action, first_day, past_days)
-        recent = past[:, -min(ACCRUAL_DAYS, past_days):]
-        span_days = min(ACCRUAL_DAYS, max((as_of - history.loc[history["action"] == action,
-                                           "timestamp"].min()) / _DAY, 1.0))  # noqa: E127
+        recent = past[:, -min(ACCRUAL_DAYS, past_days) :]
+        span_days = min(
+            ACCRUAL_DAYS,
+            max((as_of - history.loc[history["action"] == action, "timestamp"].min()) / _DAY, 1.0),
+        )
         rate_normal = recent[0].sum() / span_days
         rate_adv = recent[2].sum() / span_days
-        row: dict[str, Any] = {"action": action, "state": state.name,
-                               "cases_per_day": rate_normal + rate_adv}
+        row: dict[str, Any] = {
+            "action": action,
+            "state": state.name,
+            "cases_per_day": rate_normal + rate_adv,
+        }
         if state >= top:
-            row.update(next_state="", blocked_on="at its ceiling", p_within_horizon=np.nan,
-                       p10_date=pd.NaT, p50_date=pd.NaT, p90_date=pd.NaT)
+            row.update(
+                next_state="",
+                blocked_on="at its ceiling",
+                p_within_horizon=np.nan,
+                p10_date=pd.NaT,
+                p50_date=pd.NaT,
+                p90_date=pd.NaT,
+            )
             rows.append(row)
             continue
         target = AutonomyState(int(state) + 1)
         t = policy.thresholds
-        bars = {"pass_rate": t.pass_rate[target], "min_samples": t.min_samples[target],
-                "adversarial_pass_rate": t.adversarial_pass_rate[target]}
+        bars = {
+            "pass_rate": t.pass_rate[target],
+            "min_samples": t.min_samples[target],
+            "adversarial_pass_rate": t.adversarial_pass_rate[target],
+        }
         row["next_state"] = target.name
         row["blocked_on"] = "; ".join(_blocked_on(metrics, bars, level)) or "clears every bar"
         # Future pass rates: the windowed counts when the policy grades a window;
@@ -183,38 +199,64 @@ def forecast(
         if span is None:
             evidence = recent.sum(axis=1)
         else:
-            evidence = np.array([metrics.n_normal, metrics.passed_normal,
-                                 metrics.n_adversarial, metrics.passed_adversarial])
+            evidence = np.array(
+                [
+                    metrics.n_normal,
+                    metrics.passed_normal,
+                    metrics.n_adversarial,
+                    metrics.passed_adversarial,
+                ]
+            )
         p_norm = rng.beta(evidence[1] + 0.5, evidence[0] - evidence[1] + 0.5, n_sims)
         p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, n_sims)
         new_norm = rng.poisson(rate_normal, (n_sims, days))
         new_adv = rng.poisson(rate_adv, (n_sims, days))
         pass_norm = rng.binomial(new_norm, p_norm[:, None])
         pass_adv = rng.binomial(new_adv, p_adv[:, None])
-        series = [np.concatenate([np.broadcast_to(past[i], (n_sims, past_days)), new], axis=1)
-                  for i, new in enumerate((new_norm, pass_norm, new_adv, pass_adv))]
+        series = [
+            np.concatenate([np.broadcast_to(past[i], (n_sims, past_days)), new], axis=1)
+            for i, new in enumerate((new_norm, pass_norm, new_adv, pass_adv))
+        ]
         cum = [np.cumsum(s, axis=1) for s in series]
         cases_cum = cum[0] + cum[2]
         counts = [_windowed(c, cases_cum, span, past_days) for c in cum]
         with np.errstate(invalid="ignore", divide="ignore"):
             pr = np.where(counts[0] > 0, counts[1] / np.maximum(counts[0], 1), 0.0)
             ar = np.where(counts[2] > 0, counts[3] / np.maximum(counts[2], 1), 0.0)
-        graded = graded_states(pr.ravel(), ar.ravel(), (counts[0] + counts[2]).ravel(),
-                               t, np.full(pr.size, int(top))).reshape(pr.shape)
+        graded = graded_states(
+            pr.ravel(), ar.ravel(), (counts[0] + counts[2]).ravel(), t, np.full(pr.size, int(top))
+        ).reshape(pr.shape)
         reached = graded >= int(target)
         first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf)
         row["p_within_horizon"] = float(np.isfinite(first).mean())
         for q in (10, 50, 90):
             day = np.percentile(first, q, method="inverted_cdf")
             row[f"p{q}_date"] = first_day + day * _DAY if np.isfinite(day) else pd.NaT
-        probability = np.cumsum(np.bincount(first[np.isfinite(first)].astype(int),
-                                            minlength=days + 1)[1:days + 1]) / n_sims
-        cdfs[action] = pd.DataFrame({"day": np.arange(1, days + 1),
-                                     "date": first_day + np.arange(1, days + 1) * _DAY,
-                                     "probability": probability})
+        probability = (
+            np.cumsum(
+                np.bincount(first[np.isfinite(first)].astype(int), minlength=days + 1)[1 : days + 1]
+            )
+            / n_sims
+        )
+        cdfs[action] = pd.DataFrame(
+            {
+                "day": np.arange(1, days + 1),
+                "date": first_day + np.arange(1, days + 1) * _DAY,
+                "probability": probability,
+            }
+        )
         rows.append(row)
-    columns = ["action", "state", "next_state", "blocked_on", "cases_per_day",
-               "p_within_horizon", "p10_date", "p50_date", "p90_date"]
+    columns = [
+        "action",
+        "state",
+        "next_state",
+        "blocked_on",
+        "cases_per_day",
+        "p_within_horizon",
+        "p10_date",
+        "p50_date",
+        "p90_date",
+    ]
     table = pd.DataFrame(rows)[columns]
     for q in (10, 50, 90):
         table[f"p{q}_date"] = pd.to_datetime(table[f"p{q}_date"], utc=True)
@@ -223,8 +265,10 @@ def forecast(
 
 def _past_days(history: pd.DataFrame, span: Any) -> int:
     """How many days of history the simulation needs before the cut."""
-    total = int((history["timestamp"].max().floor("D") - history["timestamp"].min().floor("D"))
-                / _DAY) + 1
+    total = (
+        int((history["timestamp"].max().floor("D") - history["timestamp"].min().floor("D")) / _DAY)
+        + 1
+    )
     if isinstance(span, pd.Timedelta):
         return min(total, max(int(np.ceil(span / _DAY)), ACCRUAL_DAYS))
     return total
@@ -268,11 +312,21 @@ def backtest(
             inside = pd.isna(row.p90_date)
         else:
             lower = row.p10_date
-            inside = pd.notna(lower) and lower <= actual.floor("D") + _DAY and (
-                pd.isna(row.p90_date) or actual <= row.p90_date
+            inside = (
+                pd.notna(lower)
+                and lower <= actual.floor("D") + _DAY
+                and (pd.isna(row.p90_date) or actual <= row.p90_date)
             )
-        rows.append({"action": row.action, "next_state": row.next_state,
-                     "p_within_horizon": row.p_within_horizon, "p10_date": row.p10_date,
-                     "p50_date": row.p50_date, "p90_date": row.p90_date,
-                     "actual_date": actual, "within_band": bool(inside)})
+        rows.append(
+            {
+                "action": row.action,
+                "next_state": row.next_state,
+                "p_within_horizon": row.p_within_horizon,
+                "p10_date": row.p10_date,
+                "p50_date": row.p50_date,
+                "p90_date": row.p90_date,
+                "actual_date": actual,
+                "within_band": bool(inside),
+            }
+        )
     return pd.DataFrame(rows)

@@ -49,6 +49,7 @@ __all__ = [
     "save_history",
     "timestamps_ns",
     "validate_against",
+    "write_csv",
 ]
 
 CANONICAL_COLUMNS = ["timestamp", "action", "adversarial", "n", "n_passed"]
@@ -372,12 +373,21 @@ def save_history(history: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     fmt, compression = _format_of(target, None, str(target))
+    return _atomic(target, lambda tmp: _write(history, tmp, fmt, compression))
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write any table to CSV atomically (a temporary file renamed into place)."""
+    return _atomic(Path(path), lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def _atomic(target: Path, write: Any) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _write(history, tmp, fmt, compression)
+        write(tmp)
         tmp.chmod(0o644)
         os.replace(tmp, target)
     except BaseException:

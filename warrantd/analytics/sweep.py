@@ -40,6 +40,7 @@ candidate, and replay equal to a loop over :class:`~warrantd.GraduationEngine`.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -52,10 +53,11 @@ import pandas as pd
 from ..autonomy import AutonomyState
 from ..graduation import GraduationThresholds
 from ..policy import TrustPolicy
+from ..policyfile import tomllib
 from .metrics import Window, _check_window
 from .replay import SUMMARY_FIGURES, Events, _per_action_parts, build_events, figures_from_parts
 
-__all__ = ["KNOBS", "SweepResult", "candidates_frame", "sweep"]
+__all__ = ["KNOBS", "SweepResult", "candidates_frame", "load_grid", "sweep"]
 
 S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
 _STATE_KEYS = {"supervised": S, "autonomous": A}
@@ -153,6 +155,40 @@ def _check_knob_values(knob: str, values: Iterable[Any]) -> None:
         if not ok:
             what = "a whole number >= 0" if knob.endswith("min_samples") else "a rate in [0, 1]"
             raise ValueError(f"sweep knob {knob}: {value!r} is not {what}")
+
+
+def load_grid(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
+    """Read a sweep grid from TOML: each key a knob, each value a list of candidates.
+
+    For ``window``, ``"cumulative"`` (or ``"none"``) means no window. Problems
+    raise ``ValueError`` naming the file and the key.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    grid: dict[str, list[Any]] = {}
+    for knob, values in data.items():
+        if knob not in KNOBS:
+            raise ValueError(f"{path}: {knob}: unknown sweep knob (known: {', '.join(KNOBS)})")
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{path}: {knob}: expected a non-empty list, not {values!r}")
+        if knob == "window":
+            values = [
+                None if isinstance(v, str) and v.lower() in ("cumulative", "none") else v
+                for v in values
+            ]
+        try:
+            _check_knob_values(knob, values)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        grid[knob] = values
+    if not grid:
+        raise ValueError(f"{path}: the grid names no knobs")
+    return grid
 
 
 # --------------------------------------------------------------------------- evaluation

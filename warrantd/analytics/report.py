@@ -1,0 +1,475 @@
+"""The graduation report: one HTML page (self-contained) and a Markdown twin.
+
+:func:`build_report` runs the whole chain (replay, sweep, forecast, backtest,
+charts) and writes ``index.html`` (charts embedded, no network fetches),
+``report.md`` and the PNG charts into ``out_dir``. Every string from the data
+is untrusted: the HTML template autoescapes, the Markdown escapes. The output
+is written to a temporary directory and renamed into place, so a failure never
+leaves a half report; the same inputs and options give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from .. import __version__
+from ..graduation import ceiling
+from ..policy import TrustPolicy
+from ..policyfile import policy_to_toml
+from . import charts
+from .forecast import Forecast, backtest, forecast
+from .metrics import Window
+from .replay import Replay, replay
+from .sweep import KNOBS, SweepResult, sweep
+
+__all__ = ["ReportFiles", "build_report", "default_grid"]
+
+
+def default_grid(policy: TrustPolicy) -> dict[str, list[Any]]:
+    """A small grid around the policy's SUPERVISED bars, cumulative and 30-day windows."""
+    from ..autonomy import AutonomyState
+
+    t = policy.thresholds
+    sup = AutonomyState.SUPERVISED
+    p, n = t.pass_rate[sup], t.min_samples[sup]
+    return {
+        "supervised.pass_rate": sorted(
+            {round(min(max(p + d, 0.0), 1.0), 3) for d in (-0.05, 0.0, 0.05)}
+        ),
+        "supervised.min_samples": sorted({max(int(n * f), 0) for f in (0.5, 1, 2)}),
+        "window": [None, "30D"],
+    }
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What :func:`build_report` wrote, and the results it computed."""
+
+    out_dir: Path
+    files: list[str]
+    replay: Replay
+    sweep: SweepResult
+    forecast: Forecast
+    backtest: pd.DataFrame
+    calibration: float | None
+
+
+def _md(text: Any) -> str:
+    """Escape a string for Markdown tables and text."""
+    out = str(text).replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
+    for ch in "|*_`[]<>#":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=PackageLoader("warrantd.analytics", "templates"),
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+    )
+    env.filters["md"] = _md
+    return env
+
+
+def _date(value: Any) -> str:
+    return "—" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _time(value: Any) -> str:
+    return "—" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:.0%}"
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    return f"{float(value):.{digits}f}"
+
+
+def _hash_inputs(history: pd.DataFrame, policy: TrustPolicy) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(history, index=False).to_numpy().tobytes())
+    digest.update(policy_to_toml(policy).encode())
+    return digest.hexdigest()
+
+
+def _best(result: SweepResult, limit: int = 10) -> tuple[list[str], list[list[str]]]:
+    front = result.pareto()
+    if len(front) > limit:
+        picks = np.unique(np.linspace(0, len(front) - 1, limit).round().astype(int))
+        front = front.iloc[picks]
+    varied = [k for k in KNOBS if result.table[k].map(repr).nunique() > 1]
+    header = [
+        "candidate",
+        *varied,
+        "approval burden",
+        "failures let through",
+        "failure rate",
+        "median days to SUPERVISED",
+    ]
+    rows = []
+    for row in front.to_dict("records"):
+        rows.append(
+            [
+                str(row["candidate"]),
+                *[str(row[k]) for k in varied],
+                _num(row["approval_burden"]),
+                _num(row["failures_while_supervised_or_above"]),
+                _pct(row["failure_rate_while_supervised_or_above"]),
+                _num(row["median_days_to_supervised"], 1),
+            ]
+        )
+    return header, rows
+
+
+def _grid_knobs(grid: Mapping[str, Sequence[Any]]) -> list[str]:
+    return [k for k in KNOBS if k in grid and len(grid[k]) > 1]
+
+
+def build_report(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    out_dir: str | os.PathLike[str],
+    *,
+    sweep_grid: Mapping[str, Sequence[Any]] | None = None,
+    horizon: str = "90D",
+    window: Window = None,
+    title: str = "warrantd graduation report",
+    n_sims: int = 2000,
+    seed: int = 0,
+    backtest_cuts: Sequence[Any] | None = None,
+    sources: Mapping[str, str] | None = None,
+    progress: bool = False,
+) -> ReportFiles:
+    """Write the graduation report for ``history`` under ``policy`` into ``out_dir``.
+
+    ``sweep_grid`` defaults to :func:`default_grid`; ``backtest_cuts`` to the
+    days 60, 90 and 120 after the first case that leave at least a horizon of
+    history after them. ``sources`` names the input files for the provenance
+    section.
+    """
+    grid = dict(sweep_grid) if sweep_grid is not None else default_grid(policy)
+    result = replay(history, policy, window=window)
+    swept = sweep(history, policy, grid, window=window, progress=progress)
+    fc = forecast(history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed)
+    start, end = history["timestamp"].min(), history["timestamp"].max()
+    if backtest_cuts is None:
+        backtest_cuts = [
+            start.floor("D") + pd.Timedelta(days=d)
+            for d in (60, 90, 120)
+            if start.floor("D") + pd.Timedelta(days=d) + fc.horizon <= end
+        ]
+    tests = [
+        backtest(
+            history, policy, cut, horizon=horizon, window=window, n_sims=n_sims, seed=seed
+        ).assign(cut=pd.Timestamp(cut))
+        for cut in backtest_cuts
+    ]
+    bt = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
+    calibration = float(bt["within_band"].mean()) if len(bt) else None
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        images = _write_charts(staging, result, swept, fc, grid)
+        context = _context(
+            history,
+            policy,
+            result,
+            swept,
+            fc,
+            bt,
+            calibration,
+            grid,
+            window,
+            title,
+            images,
+            sources or {},
+            n_sims,
+            seed,
+        )
+        (staging / "index.html").write_text(
+            _environment(True).get_template("report.html.j2").render(**context), encoding="utf-8"
+        )
+        (staging / "report.md").write_text(
+            _environment(False).get_template("report.md.j2").render(**context), encoding="utf-8"
+        )
+        for path in staging.iterdir():
+            path.chmod(0o644)
+        staging.chmod(0o755)
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = sorted(p.name for p in out.iterdir())
+    return ReportFiles(out, files, result, swept, fc, bt, calibration)
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Replace ``out`` by ``staging`` with renames only, never a half-written ``out``."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        old.rmdir()
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _action_image(index: int) -> str:
+    # Action names are untrusted: image file names come from their position.
+    return f"metrics-{index + 1:02d}.png"
+
+
+def _write_charts(
+    staging: Path,
+    result: Replay,
+    swept: SweepResult,
+    fc: Forecast,
+    grid: Mapping[str, Sequence[Any]],
+) -> dict[str, str]:
+    figures = {
+        "timeline.png": charts.state_timeline_chart(result),
+        "forecast.png": charts.forecast_chart(fc),
+    }
+    for i, action in enumerate(result.summary["action"]):
+        figures[_action_image(i)] = charts.metrics_chart(result, action)
+    knobs = _grid_knobs(grid)
+    if len(knobs) >= 2 and not swept.table.empty:
+        first = swept.by_candidate.iloc[0].to_dict()
+        figures["sweep-heatmap.png"] = charts.sweep_heatmap(swept, knobs[0], knobs[1], fixed=first)
+    current = (
+        float(result.summary["cases_while_manual"].sum()),
+        float(result.summary["failures_while_supervised_or_above"].sum()),
+    )
+    if not swept.table.empty:
+        figures["pareto.png"] = charts.pareto_chart(swept, current)
+    images = {}
+    for name, fig in figures.items():
+        charts.save(fig, staging / name)
+        images[name] = base64.b64encode((staging / name).read_bytes()).decode("ascii")
+    return images
+
+
+def _context(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    result: Replay,
+    swept: SweepResult,
+    fc: Forecast,
+    bt: pd.DataFrame,
+    calibration: float | None,
+    grid: Mapping[str, Sequence[Any]],
+    window: Window,
+    title: str,
+    images: dict[str, str],
+    sources: Mapping[str, str],
+    n_sims: int,
+    seed: int,
+) -> dict[str, Any]:
+    s = result.summary
+    ft = fc.table.set_index("action")
+    summary = []
+    for row in s.itertuples(index=False):
+        f = ft.loc[row.action]
+        summary.append(
+            {
+                "action": row.action,
+                "risk": policy.action(row.action).risk.name.lower(),
+                "state": str(row.final_state),
+                "first_supervised": _date(row.first_supervised),
+                "first_autonomous": _date(row.first_autonomous),
+                "burden": _num(row.cases_while_manual),
+                "failures": _num(row.failures_while_supervised_or_above),
+                "next_state": f["next_state"] or "at its ceiling",
+                "p_within": _pct(f["p_within_horizon"]),
+                "p50": _date(f["p50_date"]),
+            }
+        )
+    details = []
+    for i, row in enumerate(s.itertuples(index=False)):
+        cls = policy.action(row.action)
+        moves = result.transitions[result.transitions["action"] == row.action]
+        details.append(
+            {
+                "action": row.action,
+                "image": _action_image(i),
+                "figures": [
+                    ("risk / ceiling", f"{cls.risk.name.lower()} / {ceiling(cls).name}"),
+                    ("cases", _num(row.cases)),
+                    (
+                        "reached SUPERVISED",
+                        _reached(
+                            row.first_supervised, row.cases_to_supervised, row.days_to_supervised
+                        ),
+                    ),
+                    (
+                        "reached AUTONOMOUS",
+                        _reached(
+                            row.first_autonomous, row.cases_to_autonomous, row.days_to_autonomous
+                        ),
+                    ),
+                    ("approval burden", _num(row.cases_while_manual)),
+                    (
+                        "failures while SUPERVISED or above",
+                        f"{_num(row.normal_failures_while_supervised_or_above)} of "
+                        f"{_num(row.normal_cases_while_supervised_or_above)} normal, "
+                        f"{_num(row.adversarial_failures_while_supervised_or_above)} of "
+                        f"{_num(row.adversarial_cases_while_supervised_or_above)} adversarial",
+                    ),
+                    (
+                        "failures while AUTONOMOUS",
+                        f"{_num(row.failures_while_autonomous)} of "
+                        f"{_num(row.cases_while_autonomous)}",
+                    ),
+                    ("demotions", _num(row.demotions)),
+                    (
+                        "days MANUAL / SUPERVISED / AUTONOMOUS",
+                        f"{row.days_manual:.1f} / {row.days_supervised:.1f} / "
+                        f"{row.days_autonomous:.1f}",
+                    ),
+                    (
+                        "premature graduation (ground truth)",
+                        f"SUPERVISED: {_flag(row.premature_supervised)}, "
+                        f"AUTONOMOUS: {_flag(row.premature_autonomous)}",
+                    ),
+                ],
+                "transitions": [
+                    {
+                        "time": _time(t["time"]),
+                        "frm": str(t["from"]),
+                        "to": str(t["to"]),
+                        "cause": t["cause"],
+                        "pass_rate": _num(t["pass_rate"]),
+                        "adversarial": _num(t["adversarial_pass_rate"]),
+                        "samples": _num(int(t["sample_size"])),
+                        "binding": t["binding"] or "—",
+                    }
+                    for t in moves.head(12).to_dict("records")
+                ],
+                "more_transitions": max(len(moves) - 12, 0),
+            }
+        )
+    header, best = _best(swept) if not swept.table.empty else ([], [])
+    forecast_rows = [
+        {
+            "action": r.action,
+            "state": r.state,
+            "next_state": r.next_state or "—",
+            "blocked_on": r.blocked_on,
+            "rate": f"{r.cases_per_day:.1f}",
+            "p": _pct(r.p_within_horizon),
+            "p10": _date(r.p10_date),
+            "p50": _date(r.p50_date),
+            "p90": _date(r.p90_date),
+        }
+        for r in fc.table.itertuples(index=False)
+    ]
+    backtest_rows = (
+        [
+            {
+                "cut": _date(r.cut),
+                "action": r.action,
+                "next_state": r.next_state,
+                "p": _pct(r.p_within_horizon),
+                "p10": _date(r.p10_date),
+                "p90": _date(r.p90_date),
+                "actual": _date(r.actual_date),
+                "inside": "yes" if r.within_band else "no",
+            }
+            for r in bt.itertuples(index=False)
+        ]
+        if len(bt)
+        else []
+    )
+    if calibration is None:
+        calibration_text = (
+            "Not enough history for a backtest (a cut needs a full horizon after it)."
+        )
+    else:
+        calibration_text = (
+            f"The history was cut at {', '.join(sorted({_date(c) for c in bt['cut']}))}; each "
+            f"time a forecast was made from the cut and compared with what the replay of the "
+            f"full history shows. The actual outcome fell inside the forecast's 10-90% band "
+            f"in {bt['within_band'].sum()} of {len(bt)} cases ({calibration:.0%}; a calibrated "
+            f"forecast would score about 80%). The model assumes pass rates stay where recent "
+            f"evidence puts them, so it is slow on classes that are still learning."
+        )
+    window_label = "cumulative" if window is None else str(window)
+    provenance = [
+        ("history", sources.get("history", "in-memory DataFrame")),
+        ("policy", sources.get("policy", "in-memory TrustPolicy")),
+        ("history rows / cases", f"{len(history):,} / {int(history['n'].sum()):,}"),
+        (
+            "date span",
+            f"{_time(history['timestamp'].min())} to {_time(history['timestamp'].max())} UTC",
+        ),
+        ("action classes", ", ".join(s["action"])),
+        ("sweep grid", "; ".join(f"{k} = {list(v)}" for k, v in grid.items())),
+        (
+            "options",
+            f"window={window_label}, horizon={fc.horizon.days} days, n_sims={n_sims}, seed={seed}",
+        ),
+        ("SHA-256 of inputs", _hash_inputs(history, policy)),
+    ]
+    return {
+        "title": title,
+        "history_rows": f"{len(history):,}",
+        "cases": f"{int(history['n'].sum()):,}",
+        "actions": list(s["action"]),
+        "span": f"{_date(history['timestamp'].min())} to {_date(history['timestamp'].max())}",
+        "window_label": window_label,
+        "horizon_days": fc.horizon.days,
+        "summary": summary,
+        "action_details": details,
+        "images": images,
+        "heatmap": "sweep-heatmap.png" in images,
+        "sweep_count": f"{swept.table['candidate'].nunique():,}",
+        "sweep_skipped": swept.n_skipped,
+        "sweep_knobs": ", ".join(_grid_knobs(grid)) or "none",
+        "best_header": header,
+        "best_rows": best,
+        "forecast_rows": forecast_rows,
+        "forecast_as_of": _time(fc.as_of) + " UTC",
+        "n_sims": f"{n_sims:,}",
+        "seed": seed,
+        "calibration_text": calibration_text,
+        "backtest_rows": backtest_rows,
+        "provenance": provenance,
+        "policy_toml": policy_to_toml(policy).strip(),
+        "version": __version__,
+    }
+
+
+def _reached(when: Any, cases: Any, days: Any) -> str:
+    if pd.isna(when):
+        return "not reached"
+    return f"{_time(when)} UTC, after {_num(cases)} cases and {_num(days, 1)} days"
+
+
+def _flag(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return "yes" if bool(value) else "no"
