@@ -163,10 +163,9 @@ def forecast(
         top = ceiling(cls)
         past = _daily(history, action, first_day, past_days)
         recent = past[:, -min(ACCRUAL_DAYS, past_days) :]
-        span_days = min(
-            ACCRUAL_DAYS,
-            max((as_of - history.loc[history["action"] == action, "timestamp"].min()) / _DAY, 1.0),
-        )
+        # Whole UTC days, from the class's first day (or the accrual window) to today.
+        first_case = history.loc[history["action"] == action, "timestamp"].min().floor("D")
+        span_days = min(ACCRUAL_DAYS, int((first_day - first_case) / _DAY) + 1)
         rate_normal = recent[0].sum() / span_days
         rate_adv = recent[2].sum() / span_days
         row: dict[str, Any] = {

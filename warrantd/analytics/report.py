@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -83,7 +84,14 @@ def _environment(autoescape: bool) -> Environment:
         trim_blocks=False,
     )
     env.filters["md"] = _md
+    env.filters["fence"] = _fence
     return env
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any backtick run in ``text``, so it cannot be closed early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _date(value: Any) -> str:

@@ -149,6 +149,10 @@ def _generate_action(
     run_start = run_days * 86_400 + rng.integers(0, 20 * 3600, size=len(run_days))
     case_run = np.repeat(np.arange(len(run_days)), run_sizes)
     total = int(run_sizes.sum())
+    if total == 0:  # a short history can leave a rarely evaluated class without a run
+        return pd.DataFrame(columns=["timestamp", "action", "passed", "adversarial", "tenant_id",
+                                     "case_id", "agent_version", "run_id", "true_pass_p",
+                                     "true_adv_pass_p"])
     gaps = np.floor(rng.exponential(12.0, size=total)).astype(np.int64)
     run_first = np.r_[0, np.cumsum(run_sizes)[:-1]]
     cum = np.cumsum(gaps)
@@ -157,7 +161,7 @@ def _generate_action(
     day = seconds / 86_400.0
 
     releases_before = np.searchsorted(release_days, day, side="right")
-    since = day - np.where(releases_before > 0, release_days[np.maximum(releases_before - 1, 0)], 0)
+    since = day - np.r_[0.0, release_days][releases_before]  # days since the last release
     dip = np.where(releases_before > 0, profile.regression * np.exp(-since / 7.0), 0.0)
     true_p = np.clip(
         _curve(profile.start_pass, profile.final_pass, profile.learning_days, day) - dip,
