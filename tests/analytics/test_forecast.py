@@ -54,9 +54,14 @@ def test_rate_below_bar_is_reported_with_its_interval() -> None:
 
 
 def test_at_ceiling() -> None:
-    policy = TrustPolicy({"refund": ActionClass("refund", RiskTier.REVERSIBLE_WRITE,
-                                                max_state=AutonomyState.MANUAL)},
-                         POLICY.thresholds)
+    policy = TrustPolicy(
+        {
+            "refund": ActionClass(
+                "refund", RiskTier.REVERSIBLE_WRITE, max_state=AutonomyState.MANUAL
+            )
+        },
+        POLICY.thresholds,
+    )
     row = forecast(daily_history(3, 5, 10), policy, n_sims=50).table.iloc[0]
     assert row["next_state"] == "" and row["blocked_on"] == "at its ceiling"
     assert np.isnan(row["p_within_horizon"])

@@ -30,12 +30,17 @@ def small() -> tuple[pd.DataFrame, TrustPolicy]:
     return load_history(generate(4, days=45)), policy
 
 
-def test_every_chart_is_a_labelled_figure(small: tuple[pd.DataFrame, TrustPolicy],
-                                          tmp_path: Path) -> None:
+def test_every_chart_is_a_labelled_figure(
+    small: tuple[pd.DataFrame, TrustPolicy], tmp_path: Path
+) -> None:
     history, policy = small
     r = replay(history, policy, window="14D")
-    s = sweep(history, policy, {"supervised.pass_rate": [0.7, 0.8],
-                                "supervised.min_samples": [20, 80]}, progress=False)
+    s = sweep(
+        history,
+        policy,
+        {"supervised.pass_rate": [0.7, 0.8], "supervised.min_samples": [20, 80]},
+        progress=False,
+    )
     figures = [
         charts.state_timeline_chart(r),
         charts.metrics_chart(r, "issue_refund"),
@@ -55,14 +60,21 @@ def test_every_chart_is_a_labelled_figure(small: tuple[pd.DataFrame, TrustPolicy
         charts.metrics_chart(r, "nope")
 
 
-def test_report_files_and_determinism(small: tuple[pd.DataFrame, TrustPolicy],
-                                      tmp_path: Path) -> None:
+def test_report_files_and_determinism(
+    small: tuple[pd.DataFrame, TrustPolicy], tmp_path: Path
+) -> None:
     history, policy = small
     kwargs = {"n_sims": 200, "horizon": "20D", "backtest_cuts": ["2026-01-25"]}
     first = build_report(history, policy, tmp_path / "one", **kwargs)
     build_report(history, policy, tmp_path / "two", **kwargs)
-    assert {"index.html", "report.md", "timeline.png", "pareto.png", "forecast.png",
-            "metrics-01.png"} <= set(first.files)
+    assert {
+        "index.html",
+        "report.md",
+        "timeline.png",
+        "pareto.png",
+        "forecast.png",
+        "metrics-01.png",
+    } <= set(first.files)
     for name in first.files:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     html = (tmp_path / "one" / "index.html").read_text()
@@ -73,11 +85,19 @@ def test_report_files_and_determinism(small: tuple[pd.DataFrame, TrustPolicy],
 
 def test_untrusted_action_names_are_escaped(tmp_path: Path) -> None:
     evil = "<script>alert(1)</script>"
-    h = load_history(pd.DataFrame({
-        "timestamp": pd.date_range("2026-01-01", periods=40, freq="6h", tz="UTC"),
-        "action": evil, "passed": True}))
-    policy = TrustPolicy({evil: ActionClass(evil, RiskTier.REVERSIBLE_WRITE)},
-                         make_thresholds((0.8, 0.0, 5), (0.95, 0.0, 20)))
+    h = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": pd.date_range("2026-01-01", periods=40, freq="6h", tz="UTC"),
+                "action": evil,
+                "passed": True,
+            }
+        )
+    )
+    policy = TrustPolicy(
+        {evil: ActionClass(evil, RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 5), (0.95, 0.0, 20)),
+    )
     build_report(h, policy, tmp_path / "r", n_sims=50, horizon="5D")
     html = (tmp_path / "r" / "index.html").read_text()
     assert evil not in html
@@ -107,12 +127,27 @@ def test_a_failed_build_leaves_the_previous_report_untouched(
 
 def test_committed_sample_report_regenerates_byte_for_byte(tmp_path: Path) -> None:
     out = tmp_path / "billing-agent"
-    args = ["--policy", "datasets/billing-agent.policy.toml",
-            "--history", "datasets/billing-agent.csv", "--grid", "datasets/billing-agent.grid.toml",
-            "--window", "30D", "--title", "Billing agent: graduation report", "--out", str(out),
-            "--quiet"]
-    done = subprocess.run([sys.executable, "-m", "warrantd.cli", "report", *args], cwd=ROOT,
-                          capture_output=True, text=True)
+    args = [
+        "--policy",
+        "datasets/billing-agent.policy.toml",
+        "--history",
+        "datasets/billing-agent.csv",
+        "--grid",
+        "datasets/billing-agent.grid.toml",
+        "--window",
+        "30D",
+        "--title",
+        "Billing agent: graduation report",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "warrantd.cli", "report", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     committed = sorted(p.name for p in SAMPLE.iterdir())
     assert sorted(p.name for p in out.iterdir()) == committed
@@ -126,9 +161,22 @@ def test_sample_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     if browser is None:
         pytest.skip("no system Chromium installed")
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-                    "--window-size=1200,1600", f"--screenshot={shot}",
-                    (SAMPLE / "index.html").as_uri()], capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,1600",
+            f"--screenshot={shot}",
+            (SAMPLE / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.exists() and shot.stat().st_size > 50_000

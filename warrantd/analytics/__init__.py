@@ -5,6 +5,7 @@ forecast -> charts -> report. This package imports the core; the core never
 imports it. Install with ``pip install 'warrantd[analytics]'``.
 """
 
+from .forecast import Forecast, backtest, forecast
 from .history import (
     CANONICAL_COLUMNS,
     HistoryError,
@@ -23,20 +24,25 @@ from .metrics import (
     wilson_interval,
 )
 from .replay import Replay, graded_states, replay
+from .report import build_report
 from .sweep import KNOBS, SweepResult, candidates_frame, sweep
 from .synth import counts_per_run, generate
 
 __all__ = [
     "CANONICAL_COLUMNS",
     "KNOBS",
+    "Forecast",
     "HistoryError",
     "HistoryMetrics",
     "PolicyCoverage",
     "Replay",
     "SweepResult",
+    "backtest",
+    "build_report",
     "candidates_frame",
     "counts_per_run",
     "eval_metrics",
+    "forecast",
     "generate",
     "graded_states",
     "load_history",

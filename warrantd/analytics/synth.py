@@ -150,9 +150,20 @@ def _generate_action(
     case_run = np.repeat(np.arange(len(run_days)), run_sizes)
     total = int(run_sizes.sum())
     if total == 0:  # a short history can leave a rarely evaluated class without a run
-        return pd.DataFrame(columns=["timestamp", "action", "passed", "adversarial", "tenant_id",
-                                     "case_id", "agent_version", "run_id", "true_pass_p",
-                                     "true_adv_pass_p"])
+        return pd.DataFrame(
+            columns=[
+                "timestamp",
+                "action",
+                "passed",
+                "adversarial",
+                "tenant_id",
+                "case_id",
+                "agent_version",
+                "run_id",
+                "true_pass_p",
+                "true_adv_pass_p",
+            ]
+        )
     gaps = np.floor(rng.exponential(12.0, size=total)).astype(np.int64)
     run_first = np.r_[0, np.cumsum(run_sizes)[:-1]]
     cum = np.cumsum(gaps)

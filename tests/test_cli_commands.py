@@ -1,0 +1,149 @@
+"""The analytics commands: success paths, formats, and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY = "datasets/billing-agent.policy.toml"
+HISTORY = "datasets/billing-agent-runs.csv"
+GRID = "datasets/billing-agent.grid.toml"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "warrantd.cli", *args], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+def one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_validate_with_history() -> None:
+    out = run("validate", POLICY, "--history", HISTORY)
+    assert out.returncode == 0, out.stderr
+    assert "1,830 rows, 19,265 cases; every action in the history is in the policy" in out.stdout
+
+
+def test_validate_history_with_unknown_actions(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("timestamp,action,passed\n2026-01-01,mystery,1\n")
+    one_line_error(run("validate", POLICY, "--history", str(path)), "mystery")
+
+
+def test_replay_table_and_timeline_csv(tmp_path: Path) -> None:
+    out_csv = tmp_path / "timeline.csv"
+    out = run("replay", "-p", POLICY, "-H", HISTORY, "--window", "30D", "--out", str(out_csv))
+    assert out.returncode == 0, out.stderr
+    assert "issue_refund" in out.stdout and "final_state" in out.stdout
+    timeline = pd.read_csv(out_csv)
+    assert {"action", "timestamp", "state_in_force", "state"} <= set(timeline.columns)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_replay_formats(fmt: str) -> None:
+    out = run("replay", "-p", POLICY, "-H", HISTORY, "--format", fmt)
+    assert out.returncode == 0, out.stderr
+    if fmt == "json":
+        rows = json.loads(out.stdout)
+        assert len(rows) == 6 and "cases_while_manual" in rows[0]
+    else:
+        assert out.stdout.splitlines()[0].startswith("action,cases,final_state")
+
+
+def test_sweep(tmp_path: Path) -> None:
+    out_csv = tmp_path / "sweep.csv"
+    out = run("sweep", "-p", POLICY, "-H", HISTORY, "--grid", GRID, "--out", str(out_csv), "-q")
+    assert out.returncode == 0, out.stderr
+    assert "540 candidates replayed, 0 skipped" in out.stderr
+    assert "approval_burden" in out.stdout
+    assert len(pd.read_csv(out_csv)) == 540 * 6
+
+
+def test_forecast_json() -> None:
+    out = run(
+        "forecast",
+        "-p",
+        POLICY,
+        "-H",
+        HISTORY,
+        "--horizon",
+        "30D",
+        "--seed",
+        "3",
+        "--sims",
+        "200",
+        "--format",
+        "json",
+    )
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {r["action"] for r in rows} >= {"issue_refund", "read_ledger"}
+
+
+def test_report(tmp_path: Path) -> None:
+    out = run(
+        "report", "-p", POLICY, "-H", "datasets/agentdojo.csv", "--out", str(tmp_path / "r"), "-q"
+    )
+    one_line_error(out, "policy does not define")
+    out = run("report", "-p", POLICY, "-H", HISTORY, "--out", str(tmp_path / "r"), "-q")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "r" / "index.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["replay", "-p", POLICY, "-H", "missing.csv"], ["missing.csv", "no such file"]),
+        (["replay", "-p", "missing.toml", "-H", HISTORY], ["missing.toml", "no such file"]),
+        (["replay", "-p", POLICY, "-H", HISTORY, "--window", "soon"], ["window"]),
+        (["sweep", "-p", POLICY, "-H", HISTORY, "--grid", "missing.toml"], ["missing.toml"]),
+        (["forecast", "-p", POLICY, "-H", HISTORY, "--horizon", "0D"], ["horizon"]),
+        (["replay", "-p", POLICY], ["--history"]),
+        (["replay", "--nope"], ["--nope"]),
+        (["frobnicate"], ["frobnicate"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args: list[str], needles: list[str]) -> None:
+    one_line_error(run(*args), *needles)
+
+
+def test_bad_history_names_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,action,passed\n2026-01-01,issue_refund,maybe\n")
+    one_line_error(
+        run("replay", "-p", POLICY, "-H", str(path)),
+        str(path),
+        "row 1",
+        "column 'passed'",
+        "'maybe'",
+    )
+
+
+def test_bad_grid_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "grid.toml"
+    path.write_text('"supervised.speed" = [1]\n')
+    one_line_error(
+        run("sweep", "-p", POLICY, "-H", HISTORY, "--grid", str(path)),
+        str(path),
+        "supervised.speed",
+    )
+
+
+@pytest.mark.parametrize("command", ["validate", "replay", "sweep", "forecast", "report"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    out = run(command, "--help")
+    assert out.returncode == 0
+    assert "Example:" in out.stdout and f"warrantd {command}" in out.stdout
