@@ -88,7 +88,7 @@ def main() -> None:
 
     rows = [("plain GraduationEngine loop (extrapolated)", loop_s, float("nan"), "")]
     seconds, peak, r = measure(lambda: replay(history, policy))
-    rows.append(("replay", seconds, peak, f"{loop_s / seconds:,.0f}x the loop"))
+    rows.append(("replay", seconds, peak, f"{loop_s / seconds:,.1f}x the loop"))
 
     rng = np.random.default_rng(0)
     grid_1k = {
