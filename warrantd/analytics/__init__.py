@@ -23,9 +23,9 @@ from .metrics import (
     rates_from_counts,
     wilson_interval,
 )
-from .replay import Replay, graded_states, replay
+from .replay import Replay, compare, graded_states, replay
 from .report import build_report
-from .sweep import KNOBS, SweepResult, candidates_frame, sweep
+from .sweep import KNOBS, SweepResult, candidates_frame, load_grid, sweep, to_thresholds
 from .synth import counts_per_run, generate
 
 __all__ = [
@@ -40,11 +40,13 @@ __all__ = [
     "backtest",
     "build_report",
     "candidates_frame",
+    "compare",
     "counts_per_run",
     "eval_metrics",
     "forecast",
     "generate",
     "graded_states",
+    "load_grid",
     "load_history",
     "metrics_at",
     "metrics_frame_at",
@@ -53,6 +55,7 @@ __all__ = [
     "replay",
     "save_history",
     "sweep",
+    "to_thresholds",
     "validate_against",
     "wilson_interval",
 ]

@@ -1,23 +1,25 @@
 """Charts of replays, sweeps and forecasts (matplotlib, Agg backend).
 
-Every function returns a :class:`matplotlib.figure.Figure` and never calls
-``plt.show()``; :func:`save` writes one as a PNG byte-for-byte reproducibly.
+Every function returns a :class:`matplotlib.figure.Figure` drawn on the Agg
+canvas (never through pyplot, never ``plt.show()``); :func:`save` writes one
+as a PNG, byte-for-byte reproducibly.
 Colours come from the Okabe-Ito palette, which stays distinct under the
 common forms of colour blindness.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -38,6 +40,7 @@ __all__ = [
 #: Okabe-Ito colours.
 STATE_COLOURS = {"MANUAL": "#D55E00", "SUPERVISED": "#E69F00", "AUTONOMOUS": "#009E73"}
 SERIES = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+P = ParamSpec("P")
 _STYLE = {
     "font.size": 9,
     "axes.titlesize": 11,
@@ -47,9 +50,33 @@ _STYLE = {
 }
 
 
+class ChartFigure(Figure):
+    """A Figure that shows itself as a PNG in Jupyter, with no pyplot backend set up."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
 def _figure(width: float, height: float) -> Figure:
-    matplotlib.rcParams.update(_STYLE)
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    # Figures are built on the Agg canvas directly, never through pyplot, so library
+    # code neither opens windows nor changes the backend of the caller's session.
+    fig = ChartFigure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _styled(chart: Callable[P, Figure]) -> Callable[P, Figure]:
+    """Apply the house style while ``chart`` builds its figure, without touching the
+    caller's global matplotlib settings."""
+
+    @functools.wraps(chart)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
+        with matplotlib.rc_context(_STYLE):
+            return chart(*args, **kwargs)
+
+    return wrapper
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> None:
@@ -63,6 +90,7 @@ def _dates(ax: Any) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
+@_styled
 def state_timeline_chart(result: Replay) -> Figure:
     """One lane per action: the graded state over time, transitions marked."""
     tl = result.timeline
@@ -110,6 +138,7 @@ def state_timeline_chart(result: Replay) -> Figure:
     return fig
 
 
+@_styled
 def metrics_chart(result: Replay, action: str) -> Figure:
     """Pass rate and adversarial pass rate of ``action`` over time, with 95% Wilson
     bands and the SUPERVISED / AUTONOMOUS bars."""
@@ -171,6 +200,7 @@ def _knob_order(value: Any) -> tuple[int, float, str]:
         return (1, 0.0, str(value))
 
 
+@_styled
 def sweep_heatmap(
     result: SweepResult,
     x: str,
@@ -179,10 +209,11 @@ def sweep_heatmap(
     state: str = "supervised",
     fixed: dict[str, Any] | None = None,
 ) -> Figure:
-    """Median days to ``state`` (over the actions that reach it) across two knobs.
+    """Median days for the actions to reach ``state``, across two knobs.
 
     Other knobs are held at ``fixed`` (default: the first candidate's values).
-    Cells where no action reaches the state are hatched and marked "never".
+    Cells where fewer than half of the actions ever get there are hatched and
+    marked "never".
     """
     by = result.by_candidate
     if fixed is None:
@@ -224,9 +255,17 @@ def sweep_heatmap(
     ax.set_ylabel(y)
     fig.colorbar(image, ax=ax, label=f"median days to {state.upper()} (days)")
     ax.set_title(f"Threshold sensitivity: days to {state.upper()}")
+    held = [
+        f"{k}={fixed[k]}"
+        for k in KNOBS
+        if k in fixed and k not in (x, y) and by[k].map(repr).nunique() > 1
+    ]
+    if held:
+        fig.text(0.01, 0.005, "held at: " + ", ".join(held), fontsize=7, color="#444444")
     return fig
 
 
+@_styled
 def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None) -> Figure:
     """Approval burden against failures let through while graduated, one point per
     candidate; the Pareto frontier highlighted; ``current`` (burden, failures) marked."""
@@ -269,6 +308,7 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
     return fig
 
 
+@_styled
 def forecast_chart(fc: Forecast) -> Figure:
     """P(reaching the next state) by each day of the horizon, one line per action."""
     fig = _figure(8, 4.4)

@@ -64,7 +64,15 @@ from .metrics import (
     window_counts,
 )
 
-__all__ = ["STATE_NAMES", "Events", "Replay", "build_events", "graded_states", "replay"]
+__all__ = [
+    "STATE_NAMES",
+    "Events",
+    "Replay",
+    "build_events",
+    "compare",
+    "graded_states",
+    "replay",
+]
 
 STATE_NAMES = [s.name for s in AutonomyState]
 NS_PER_DAY = 86_400 * 10**9
@@ -417,3 +425,29 @@ def replay(history: pd.DataFrame, policy: TrustPolicy, *, window: Window = None)
         _transitions(events, states, policy.thresholds),
         summary[["action", "cases", "final_state", *SUMMARY_FIGURES]],
     )
+
+
+COMPARED_FIGURES = [
+    "days_to_supervised",
+    "days_to_autonomous",
+    "cases_while_manual",
+    "failures_while_supervised_or_above",
+    "failures_while_autonomous",
+    "demotions",
+]
+
+
+def compare(before: Replay, after: Replay) -> pd.DataFrame:
+    """Per action, the key figures of two replays side by side, with their change.
+
+    Columns: ``action``, then for each figure ``<figure>_before``,
+    ``<figure>_after`` and ``<figure>_change`` (after minus before).
+    """
+    a = before.summary.set_index("action")[COMPARED_FIGURES]
+    b = after.summary.set_index("action")[COMPARED_FIGURES].reindex(a.index)
+    out = pd.DataFrame(index=a.index)
+    for figure in COMPARED_FIGURES:
+        out[f"{figure}_before"] = a[figure]
+        out[f"{figure}_after"] = b[figure]
+        out[f"{figure}_change"] = b[figure].astype("float64") - a[figure].astype("float64")
+    return out.reset_index()

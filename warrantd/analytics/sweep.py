@@ -362,8 +362,8 @@ class SweepResult:
 
     @property
     def by_candidate(self) -> pd.DataFrame:
-        """One row per candidate: knobs, median days to each state over the actions
-        that reached it (and how many did), total approval burden
+        """One row per candidate: knobs, median days to each state over all actions
+        (NaN when fewer than half get there) and how many get there, total approval burden
         (``cases_while_manual``), failures while graduated and their rates."""
         t = self.table
         grouped = t.groupby("candidate", sort=True)
@@ -382,7 +382,10 @@ class SweepResult:
         ].sum()
         out = knobs.join(sums)
         for state in ("supervised", "autonomous"):
-            out[f"median_days_to_{state}"] = grouped[f"days_to_{state}"].median()
+            # Never counts as later than any day, so the median is monotone in the bars;
+            # it is NaN ("never") when fewer than half of the actions get there.
+            days = t[f"days_to_{state}"].fillna(np.inf).groupby(t["candidate"], sort=True)
+            out[f"median_days_to_{state}"] = days.median().replace(np.inf, np.nan)
             out[f"actions_reaching_{state}"] = grouped[f"days_to_{state}"].count()
         out["failure_rate_while_supervised_or_above"] = _rate(
             out["failures_while_supervised_or_above"], out["cases_while_supervised_or_above"]
