@@ -254,14 +254,23 @@ def sweep_heatmap(
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(image, ax=ax, label=f"median days to {state.upper()} (days)")
-    ax.set_title(f"Threshold sensitivity: days to {state.upper()}")
+    ax.set_title(f"Threshold sensitivity: days to {state.upper()}", pad=18)
     held = [
         f"{k}={fixed[k]}"
         for k in KNOBS
         if k in fixed and k not in (x, y) and by[k].map(repr).nunique() > 1
     ]
     if held:
-        fig.text(0.01, 0.005, "held at: " + ", ".join(held), fontsize=7, color="#444444")
+        ax.text(
+            0.5,
+            1.01,
+            "other knobs held at " + ", ".join(held),
+            transform=ax.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="#444444",
+        )
     return fig
 
 
