@@ -141,7 +141,7 @@ def per_timestamp_counts(history: pd.DataFrame, mean_columns: tuple[str, ...] = 
     n = history["n"].to_numpy(dtype=np.int64)[order]
     passed = history["n_passed"].to_numpy(dtype=np.int64)[order]
     columns: dict[str, Any] = {
-        "action": np.asarray(names, dtype=object)[codes[starts]],
+        "action": names.take(codes[starts]),  # a take keeps the string dtype: no re-boxing
         "timestamp": pd.to_datetime(ts[starts], unit="ns", utc=True),
     }
     if len(starts) == 0:
@@ -174,18 +174,24 @@ def action_bounds(actions: pd.Series) -> np.ndarray:
 
 
 def window_counts(
-    counts: pd.DataFrame, window: Window, *, before: bool = False
+    counts: pd.DataFrame,
+    window: Window,
+    *,
+    before: bool = False,
+    bounds: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The :data:`COUNT_COLUMNS` over each row's window, from :func:`per_timestamp_counts`.
 
     With ``before=False`` row *i*'s window ends at and includes its timestamp
     ``t``: the metrics graded at ``t``. With ``before=True`` it holds only cases
     strictly before ``t`` (a time window is then ``(t - w, t)``): the evidence a
-    live gate had when the cases at ``t`` arrived.
+    live gate had when the cases at ``t`` arrived. ``bounds`` (from
+    :func:`action_bounds`) saves recomputing them when the caller has them.
     """
     span = _check_window(window)
     size = len(counts)
-    bounds = action_bounds(counts["action"])
+    if bounds is None:
+        bounds = action_bounds(counts["action"])
     first = np.repeat(bounds[:-1], np.diff(bounds))
     rows = np.arange(size)
     end = rows - 1 if before else rows

@@ -141,7 +141,9 @@ class Events:
 
 
 def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return np.column_stack((before, at)).ravel()
+    out = np.empty(2 * len(before), dtype=np.result_type(before, at))
+    out[0::2], out[1::2] = before, at
+    return out
 
 
 def check_coverage(history: pd.DataFrame, policy: TrustPolicy) -> None:
@@ -158,13 +160,13 @@ def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = No
     check_coverage(history, policy)
     truth = ("true_pass_p",) if "true_pass_p" in history.columns else ()
     counts = per_timestamp_counts(history, mean_columns=truth)
-    graded = window_counts(counts, window)
-    before = window_counts(counts, window, before=True)
+    bounds = action_bounds(counts["action"])  # counts are sorted by action: one block each
+    graded = window_counts(counts, window, bounds=bounds)
+    before = window_counts(counts, window, before=True, bounds=bounds)
     metrics = [rates_from_counts(*(w[c] for c in COUNT_COLUMNS)) for w in (before, graded)]
-    codes, uniques = pd.factorize(counts["action"], sort=False)
-    actions = [str(a) for a in uniques]
+    codes = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+    actions = [str(a) for a in counts["action"].iloc[bounds[:-1]]]
     ceilings = np.array([int(ceiling(policy.action(a))) for a in actions], dtype=np.int8)
-    bounds = action_bounds(counts["action"])
     first_row = np.repeat(bounds[:-1], np.diff(bounds))
     ts = timestamps_ns(counts["timestamp"])
     end = int(ts.max())
@@ -295,32 +297,34 @@ def figures_from_parts(
 def _per_action_parts(
     events: Events, states: np.ndarray, thresholds: GraduationThresholds
 ) -> dict[str, Any]:
-    codes = events.action_codes
-    n_actions = len(events.actions)
-    bounds = events.bounds
-    first_of_event = np.repeat(bounds[:-1], np.diff(bounds))
+    # Each action's events are one contiguous block, so per-action figures are
+    # block reductions (reduceat), and handled cases sit on the in-force events
+    # (even positions) only.
+    starts = events.bounds[:-1]
     index = np.arange(len(states))
     prev = np.r_[0, states[:-1]]
-    has_prev = index > first_of_event
+    has_prev = np.ones(len(states), dtype=bool)
+    has_prev[starts] = False
+    in_force = states[0::2]
+    handled_in_force = {k: v[0::2] for k, v in events.handled.items()}
+
+    def per_action(values: np.ndarray, event_starts: np.ndarray = starts) -> np.ndarray:
+        return np.add.reduceat(values, event_starts)
+
     first_idx, handled, drops, days = {}, {}, {}, {}
     for level in (1, 2):
         at = states >= level
-        hit = np.where(at, index, len(states))
-        first = np.full(n_actions, len(states))
-        np.minimum.at(first, codes, hit)
+        first = np.minimum.reduceat(np.where(at, index, len(states)), starts)
         first_idx[level] = np.where(first < len(states), first, -1)
+        held = in_force >= level
         handled[level] = {
-            k: np.bincount(codes, weights=v * at, minlength=n_actions).astype(np.int64)
-            for k, v in events.handled.items()
+            k: per_action(np.where(held, v, 0), starts // 2) for k, v in handled_in_force.items()
         }
-        dropped = has_prev & (prev >= level) & ~at
-        drops[level] = np.bincount(codes, weights=dropped, minlength=n_actions).astype(np.int64)
-        days[level] = np.bincount(codes, weights=events.duration_days * at, minlength=n_actions)
-    totals = {
-        k: np.bincount(codes, weights=v, minlength=n_actions).astype(np.int64)
-        for k, v in events.handled.items()
-    }
-    totals["days"] = np.bincount(codes, weights=events.duration_days, minlength=n_actions)
+        drops[level] = per_action((has_prev & (prev >= level) & ~at).astype(np.int64))
+        days[level] = per_action(np.where(at, events.duration_days, 0.0))
+    totals = {k: per_action(v, starts // 2) for k, v in handled_in_force.items()}
+    totals["days"] = per_action(events.duration_days)
+    n_actions = len(starts)
     bars = {
         1: np.full(n_actions, thresholds.pass_rate[AutonomyState.SUPERVISED]),
         2: np.full(n_actions, thresholds.pass_rate[AutonomyState.AUTONOMOUS]),

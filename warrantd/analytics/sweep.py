@@ -206,6 +206,7 @@ class _Grid:
     """One state's bar grid: sorted distinct values per criterion, and each event's bins."""
 
     values: tuple[np.ndarray, np.ndarray, np.ndarray]
+    axis_bins: tuple[np.ndarray, np.ndarray, np.ndarray]  # per criterion, each event's bin
     bins: np.ndarray  # flat cell index per event
     shape: tuple[int, int, int]
 
@@ -213,9 +214,13 @@ class _Grid:
     def build(cls, events: Events, bars: pd.DataFrame) -> _Grid:
         values = tuple(np.unique(bars[c].to_numpy()) for c in bars.columns)
         points = (events.pass_rate, events.adversarial_pass_rate, events.sample_size)
-        idx = [np.searchsorted(v, p, side="right") for v, p in zip(values, points, strict=True)]
+        small = np.int16 if max(len(v) for v in values) < 2**15 else np.int64
+        idx = tuple(
+            np.searchsorted(v, p, side="right").astype(small)
+            for v, p in zip(values, points, strict=True)
+        )
         shape = tuple(len(v) + 1 for v in values)
-        return cls(values, np.ravel_multi_index(idx, shape), shape)  # type: ignore[arg-type]
+        return cls(values, idx, np.ravel_multi_index(idx, shape), shape)  # type: ignore[arg-type]
 
     def cell_of(self, bars: pd.DataFrame) -> np.ndarray:
         """Each candidate's cell: one past the index of its bar value on each axis."""
@@ -242,17 +247,19 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
     first = np.full(size, never, dtype=np.int64)
     np.minimum.at(first, flat, np.arange(len(codes)))
     first = _suffix(first.reshape(shape), np.minimum).reshape(n_actions, n_cells)[:, cells]
+    # Cases are handled on in-force events (even positions) and time is held on
+    # graded ones (odd positions); the other half of each array is zero.
     handled = {
-        k: np.rint(summed(v.astype(np.float64))).astype(np.int64) for k, v in events.handled.items()
+        k: np.rint(summed(v[0::2].astype(np.float64), flat[0::2])).astype(np.int64)
+        for k, v in events.handled.items()
     }
-    days = summed(events.duration_days)
+    days = summed(events.duration_days[1::2], flat[1::2])
     # consecutive event pairs within an action: (prev, cur)
     same = codes[1:] == codes[:-1]
-    prev_bins, cur_bins = grid.bins[:-1][same], grid.bins[1:][same]
+    prev_bins = grid.bins[:-1][same]
     pair_codes = codes[1:][same].astype(np.int64) * n_cells
-    prev_idx = np.array(np.unravel_index(prev_bins, grid.shape))
-    cur_idx = np.array(np.unravel_index(cur_bins, grid.shape))
-    min_bins = np.ravel_multi_index(tuple(np.minimum(prev_idx, cur_idx)), grid.shape)
+    pair_min = tuple(np.minimum(b[:-1], b[1:])[same] for b in grid.axis_bins)
+    min_bins = np.ravel_multi_index(pair_min, grid.shape)
     ones = np.ones(len(prev_bins))
     drops = np.rint(summed(ones, pair_codes + prev_bins) - summed(ones, pair_codes + min_bins))
     allowed = (
@@ -277,9 +284,12 @@ def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any
         parts[level] = _level_parts(events, grid, grid.cell_of(bars), level)
     n_actions, n_cand = len(events.actions), len(candidates)
     codes = events.action_codes
+    in_force_codes = codes[0::2]  # handled cases sit on the in-force events
     totals = {
         k: np.repeat(
-            np.bincount(codes, weights=v, minlength=n_actions).astype(np.int64)[:, None],
+            np.bincount(in_force_codes, weights=v[0::2], minlength=n_actions).astype(np.int64)[
+                :, None
+            ],
             n_cand,
             axis=1,
         )
