@@ -8,8 +8,8 @@ problem to stderr and exits 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -105,6 +105,21 @@ format_option = click.option(
     show_default=True,
     help="How to print the table.",
 )
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def out_option(what: str) -> Callable[[_Command], _Command]:
+    """``--out/-o FILE``: where to write ``what`` as CSV."""
+    return click.option(
+        "--out",
+        "-o",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help=f"Write {what} to this CSV file.",
+    )
 
 
 @cli.command()
@@ -160,13 +175,7 @@ def validate(policy: str, history: str | None) -> None:
 @policy_option
 @history_option
 @window_option
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the full per-timestamp timeline to this CSV file.",
-)
+@out_option("the full per-timestamp timeline")
 @format_option
 def replay(policy: str, history: str, window: str | None, out: str | None, fmt: str) -> None:
     """Replay a history under a policy: when each action graduated, what it cost.
@@ -206,15 +215,9 @@ def replay(policy: str, history: str, window: str | None, out: str | None, fmt: 
     help="TOML sweep grid: knob = [values].",
 )
 @window_option
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the full candidate x action table to this CSV file.",
-)
+@out_option("the full candidate x action table")
 @format_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@quiet_option
 def sweep(
     policy: str, history: str, grid: str, window: str | None, out: str | None, fmt: str, quiet: bool
 ) -> None:
@@ -306,7 +309,7 @@ def forecast(
 @click.option("--horizon", default="90D", show_default=True, help="Forecast horizon.")
 @click.option("--seed", default=0, show_default=True, help="Random seed of the forecast.")
 @click.option("--title", default="warrantd graduation report", show_default=True)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@quiet_option
 def report(
     policy: str,
     history: str,
