@@ -126,6 +126,13 @@ def per_timestamp_counts(history: pd.DataFrame, mean_columns: tuple[str, ...] = 
     for the cases at exactly that timestamp, plus the mean (NaN-skipping) of
     each of ``mean_columns`` over those rows.
     """
+    return counts_and_bounds(history, mean_columns)[0]
+
+
+def counts_and_bounds(
+    history: pd.DataFrame, mean_columns: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`per_timestamp_counts` and its :func:`action_bounds`, found in one pass."""
     codes, names = pd.factorize(history["action"], sort=True)
     ts = timestamps_ns(history["timestamp"])
     # Histories are kept sorted by time, so a stable sort on the action code
@@ -137,11 +144,13 @@ def per_timestamp_counts(history: pd.DataFrame, mean_columns: tuple[str, ...] = 
     codes, ts = codes[order], ts[order]
     changes = np.r_[True, (codes[1:] != codes[:-1]) | (ts[1:] != ts[:-1])]
     starts = np.flatnonzero(changes) if len(ts) else np.zeros(0, dtype=np.int64)
+    block_codes = codes[starts]
+    bounds = np.flatnonzero(np.r_[True, block_codes[1:] != block_codes[:-1], True])
     adv = history["adversarial"].to_numpy(dtype=bool)[order]
     n = history["n"].to_numpy(dtype=np.int64)[order]
     passed = history["n_passed"].to_numpy(dtype=np.int64)[order]
     columns: dict[str, Any] = {
-        "action": names.take(codes[starts]),  # a take keeps the string dtype: no re-boxing
+        "action": names.take(block_codes),  # a take keeps the string dtype: no re-boxing
         "timestamp": pd.to_datetime(ts[starts], unit="ns", utc=True),
     }
     if len(starts) == 0:
@@ -164,7 +173,7 @@ def per_timestamp_counts(history: pd.DataFrame, mean_columns: tuple[str, ...] = 
             total = np.add.reduceat(np.where(present, values, 0.0), starts)
             count = np.add.reduceat(present.astype(np.int64), starts)
             columns[column] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns), bounds
 
 
 def action_bounds(actions: pd.Series) -> np.ndarray:
@@ -228,8 +237,8 @@ def metrics_timeline(
     Wilson intervals ``pass_rate_lo``/``_hi`` and ``adversarial_pass_rate_lo``/``_hi``
     at ``level``. See the module docstring for ``window``.
     """
-    counts = per_timestamp_counts(history)
-    return timeline_from_counts(counts, window_counts(counts, window), window, level)
+    counts, bounds = counts_and_bounds(history)
+    return timeline_from_counts(counts, window_counts(counts, window, bounds=bounds), window, level)
 
 
 def timeline_from_counts(

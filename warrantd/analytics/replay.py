@@ -42,7 +42,7 @@ to the engine, and the engine stays the one source of truth.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +56,8 @@ from .history import timestamps_ns
 from .metrics import (
     COUNT_COLUMNS,
     Window,
-    action_bounds,
+    counts_and_bounds,
     metrics_frame_at,
-    per_timestamp_counts,
     rates_from_counts,
     timeline_from_counts,
     window_counts,
@@ -146,9 +145,9 @@ def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_coverage(history: pd.DataFrame, policy: TrustPolicy) -> None:
+def check_coverage(actions: Iterable[str], policy: TrustPolicy) -> None:
     """Raise ``ValueError`` naming the history's actions that the policy lacks."""
-    missing = sorted(set(map(str, history["action"].unique())) - set(policy.actions))
+    missing = sorted(set(actions) - set(policy.actions))
     if missing:
         raise ValueError(
             f"the history has action(s) the policy does not define: {', '.join(missing)}"
@@ -157,15 +156,14 @@ def check_coverage(history: pd.DataFrame, policy: TrustPolicy) -> None:
 
 def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = None) -> Events:
     """The event sequence of :mod:`replay`'s definitions, ready to grade."""
-    check_coverage(history, policy)
     truth = ("true_pass_p",) if "true_pass_p" in history.columns else ()
-    counts = per_timestamp_counts(history, mean_columns=truth)
-    bounds = action_bounds(counts["action"])  # counts are sorted by action: one block each
+    counts, bounds = counts_and_bounds(history, mean_columns=truth)  # one block per action
+    actions = [str(a) for a in counts["action"].iloc[bounds[:-1]]]
+    check_coverage(actions, policy)
     graded = window_counts(counts, window, bounds=bounds)
     before = window_counts(counts, window, before=True, bounds=bounds)
     metrics = [rates_from_counts(*(w[c] for c in COUNT_COLUMNS)) for w in (before, graded)]
     codes = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
-    actions = [str(a) for a in counts["action"].iloc[bounds[:-1]]]
     ceilings = np.array([int(ceiling(policy.action(a))) for a in actions], dtype=np.int8)
     first_row = np.repeat(bounds[:-1], np.diff(bounds))
     ts = timestamps_ns(counts["timestamp"])
