@@ -115,6 +115,8 @@ class Events:
     counts: pd.DataFrame
     graded_counts: dict[str, np.ndarray]
     action_codes: np.ndarray
+    #: Event offsets where each action's block starts, plus the end.
+    bounds: np.ndarray
     actions: list[str]
     ceilings: np.ndarray
     time_ns: np.ndarray
@@ -128,10 +130,6 @@ class Events:
     first_case_ns: np.ndarray
     true_pass_p: np.ndarray | None
     window: Window
-
-    @property
-    def bounds(self) -> np.ndarray:
-        return np.flatnonzero(np.r_[True, self.action_codes[1:] != self.action_codes[:-1], True])
 
     def states(self, thresholds: GraduationThresholds) -> np.ndarray:
         return graded_states(
@@ -187,6 +185,7 @@ def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = No
         counts=counts,
         graded_counts=graded,
         action_codes=np.repeat(codes, 2),
+        bounds=2 * bounds,
         actions=actions,
         ceilings=np.repeat(ceilings[codes], 2),
         time_ns=np.repeat(ts, 2),
@@ -415,9 +414,9 @@ def replay(history: pd.DataFrame, policy: TrustPolicy, *, window: Window = None)
     timeline["state_in_force"] = _state_column(states[0::2])
     timeline["state"] = _state_column(states[1::2])
     figures = _per_action_parts(events, states, policy.thresholds)
+    starts = events.bounds[:-1] // 2  # the bounds count events: two per timestamp
     summary = pd.DataFrame({"action": events.actions, **figures})
-    totals = events.counts.groupby("action", sort=False)["n_cases"].sum().to_numpy()
-    summary.insert(1, "cases", totals)
+    summary.insert(1, "cases", np.add.reduceat(events.counts["n_cases"].to_numpy(), starts))
     summary.insert(2, "final_state", _state_column(states[events.bounds[1:] - 1]))
     return Replay(
         history,
