@@ -201,6 +201,12 @@ def _knob_order(value: Any) -> tuple[int, float, str]:
 
 
 @_styled
+def _ink_on(rgba: tuple[float, float, float, float]) -> str:
+    """Black or white text, whichever reads on a cell of colour ``rgba``."""
+    red, green, blue = rgba[:3]
+    return "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.45 else "white"
+
+
 def sweep_heatmap(
     result: SweepResult,
     x: str,
@@ -247,7 +253,7 @@ def sweep_heatmap(
                 ha="center",
                 va="center",
                 fontsize=7,
-                color="white" if v > np.nanmean(grid) else "black",
+                color=_ink_on(image.cmap(image.norm(v))),
             )
     ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=0)
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
