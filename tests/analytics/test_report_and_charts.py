@@ -60,6 +60,24 @@ def test_every_chart_is_a_labelled_figure(
         charts.metrics_chart(r, "nope")
 
 
+def test_heatmap_outlines_the_held_candidate_cell(small: tuple[pd.DataFrame, TrustPolicy]) -> None:
+    history, policy = small
+    grid = {"supervised.pass_rate": [0.7, 0.8, 0.9], "supervised.min_samples": [20, 80]}
+    s = sweep(history, policy, grid, progress=False)
+    held = {"supervised.pass_rate": 0.8, "supervised.min_samples": 80}
+    fig = charts.sweep_heatmap(
+        s, "supervised.pass_rate", "supervised.min_samples", fixed=held, mark="policy in force"
+    )
+    ax = fig.get_axes()[0]
+    outlines = [p for p in ax.patches if not p.get_fill() and p.get_linewidth() > 1]
+    # Pass rates run 0.7, 0.8, 0.9 left to right and samples 20, 80 bottom to top:
+    # the outlined cell is column 1, row 1, its lower-left corner at (0.5, 0.5).
+    assert outlines and {p.get_xy() for p in outlines} == {(0.5, 0.5)}
+    assert any("outlined: policy in force" in t.get_text() for t in ax.texts)
+    unmarked = charts.sweep_heatmap(s, "supervised.pass_rate", "supervised.min_samples")
+    assert not [p for p in unmarked.get_axes()[0].patches if p.get_linewidth() > 1]
+
+
 def test_report_files_and_determinism(
     small: tuple[pd.DataFrame, TrustPolicy], tmp_path: Path
 ) -> None:

@@ -193,3 +193,28 @@ def test_explicit_thresholds_list() -> None:
     first = result.table["first_supervised"].tolist()
     assert first[0] < first[1]
     assert isinstance(to_thresholds(result.table.iloc[0]), GraduationThresholds)
+
+
+def test_closest_candidate_is_the_grid_point_nearest_the_policy() -> None:
+    grid = {
+        "supervised.pass_rate": [0.7, 0.8, 0.9],
+        "supervised.min_samples": [10, 20, 40],
+        "window": [None, 20],
+    }
+    result = sweep(streak_history(), STREAK_POLICY, grid, progress=False)
+    knobs = ["supervised.pass_rate", "supervised.min_samples", "window"]
+
+    # The policy's own bars (0.8, 20) are on the grid: that exact candidate.
+    row = result.closest_candidate(STREAK_POLICY.thresholds, window=20)
+    assert [row[k] for k in knobs] == [0.8, 20, 20]
+
+    # Off the grid: 0.78 is nearest 0.8 (0.02 against 0.08); 35 samples nearest 40
+    # (5 against 15); a cumulative window is the None column.
+    off_grid = make_thresholds((0.78, 0.0, 35), (0.95, 0.0, 45))
+    row = result.closest_candidate(off_grid, window=None)
+    assert [row[k] for k in knobs] == [0.8, 40, None]
+
+    # A window the sweep never tried matches none: the thresholds decide, and the
+    # tie between the two windows goes to the lower candidate (window None).
+    row = result.closest_candidate(off_grid, window="30D")
+    assert [row[k] for k in knobs] == [0.8, 40, None]

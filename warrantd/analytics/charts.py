@@ -214,12 +214,14 @@ def sweep_heatmap(
     *,
     state: str = "supervised",
     fixed: dict[str, Any] | None = None,
+    mark: str | None = None,
 ) -> Figure:
     """Median days for the actions to reach ``state``, across two knobs.
 
     Other knobs are held at ``fixed`` (default: the first candidate's values).
     Cells where fewer than half of the actions ever get there are hatched and
-    marked "never".
+    marked "never". With ``mark`` (a label such as "policy in force"), the cell
+    at ``fixed``'s own ``x`` and ``y`` values is outlined and the label says so.
     """
     by = result.by_candidate
     if fixed is None:
@@ -255,22 +257,36 @@ def sweep_heatmap(
                 fontsize=7,
                 color=_ink_on(image.cmap(image.norm(v))),
             )
+    if mark is not None:
+        cell = tuple(repr(fixed[k]) if k == "window" else fixed[k] for k in (x, y))
+        if cell[0] in xs and cell[1] in ys:
+            corner = (xs.index(cell[0]) - 0.5, ys.index(cell[1]) - 0.5)
+            # A white line inside a black one shows on dark and light cells alike.
+            for colour, width in (("black", 3.5), ("white", 1.5)):
+                ax.add_patch(
+                    matplotlib.patches.Rectangle(
+                        corner, 1, 1, fill=False, edgecolor=colour, linewidth=width
+                    )
+                )
     ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=0)
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(image, ax=ax, label=f"median days to {state.upper()} (days)")
-    ax.set_title(f"Threshold sensitivity: days to {state.upper()}", pad=18)
     held = [
         f"{k}={fixed[k]}"
         for k in KNOBS
         if k in fixed and k not in (x, y) and by[k].map(repr).nunique() > 1
     ]
-    if held:
+    notes = ["other knobs held at " + ", ".join(held)] if held else []
+    if mark is not None:
+        notes.append(f"outlined: {mark}")
+    ax.set_title(f"Threshold sensitivity: days to {state.upper()}", pad=6 + 11 * len(notes))
+    if notes:
         ax.text(
             0.5,
             1.01,
-            "other knobs held at " + ", ".join(held),
+            "\n".join(notes),
             transform=ax.transAxes,
             ha="center",
             va="bottom",

@@ -200,7 +200,8 @@ def build_report(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        images = _write_charts(staging, result, swept, fc, grid)
+        held_at = None if swept.table.empty else swept.closest_candidate(policy.thresholds, window)
+        images = _write_charts(staging, result, swept, fc, grid, held_at)
         context = _context(
             history,
             policy,
@@ -257,6 +258,7 @@ def _write_charts(
     swept: SweepResult,
     fc: Forecast,
     grid: Mapping[str, Sequence[Any]],
+    held_at: pd.Series | None,
 ) -> dict[str, str]:
     figures = {
         "timeline.png": charts.state_timeline_chart(result),
@@ -265,9 +267,16 @@ def _write_charts(
     for i, action in enumerate(result.summary["action"]):
         figures[_action_image(i)] = charts.metrics_chart(result, action)
     knobs = _grid_knobs(grid)
-    if len(knobs) >= 2 and not swept.table.empty:
-        first = swept.by_candidate.iloc[0].to_dict()
-        figures["sweep-heatmap.png"] = charts.sweep_heatmap(swept, knobs[0], knobs[1], fixed=first)
+    if len(knobs) >= 2 and held_at is not None:
+        # The other knobs sit at the candidate nearest the policy in force, so the
+        # heatmap reads as "around what we run today".
+        figures["sweep-heatmap.png"] = charts.sweep_heatmap(
+            swept,
+            knobs[0],
+            knobs[1],
+            fixed=held_at.to_dict(),
+            mark="the candidate nearest the policy in force",
+        )
     current = (
         float(result.summary["cases_while_manual"].sum()),
         float(result.summary["failures_while_supervised_or_above"].sum()),

@@ -423,6 +423,31 @@ class SweepResult:
         on_front = np.array([k in frontier_points for k in key], dtype=bool)
         return c[on_front].reset_index(drop=True)
 
+    def closest_candidate(
+        self, thresholds: GraduationThresholds, window: Window = None
+    ) -> pd.Series:
+        """The row of :attr:`by_candidate` nearest to ``thresholds`` and ``window``.
+
+        Use it to show a slice of the sweep around the policy in force. Distance
+        is summed over the knobs: for a threshold knob ``|value - current|``
+        divided by the spread of that knob's values in the sweep (so a rate and
+        a sample count weigh alike), for the window 0 when it is the same window
+        and 1 otherwise. Ties go to the lowest candidate number.
+        """
+        by = self.by_candidate
+        if by.empty:
+            raise ValueError("the sweep has no candidates")
+        current = _thresholds_row(thresholds)
+        distance = np.zeros(len(by))
+        for knob in THRESHOLD_KNOBS:
+            values = by[knob].to_numpy(dtype=np.float64)
+            spread = float(values.max() - values.min()) or 1.0
+            distance += np.abs(values - float(current[knob])) / spread
+        wanted = _check_window(window)
+        same_window = [_check_window(w) == wanted for w in by["window"]]
+        distance += ~np.array(same_window, dtype=bool)
+        return by.iloc[int(np.argmin(distance))]
+
 
 def _rate(failures: pd.Series, cases: pd.Series) -> pd.Series:
     return failures.where(cases > 0) / cases.where(cases > 0)
