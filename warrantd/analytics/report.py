@@ -85,7 +85,18 @@ def _environment(autoescape: bool) -> Environment:
     )
     env.filters["md"] = _md
     env.filters["fence"] = _fence
+    env.filters["breakable"] = _breakable
     return env
+
+
+def _breakable(text: str) -> str:
+    """``text`` with a zero-width space after each ``.`` and ``_``, where a long knob
+    name such as ``supervised.adversarial_pass_rate`` may wrap in a table header."""
+    return text.replace(".", ".\u200b").replace("_", "_\u200b")
+
+
+def _knob_text(knob: str, value: Any) -> str:
+    return "cumulative" if knob == "window" and value is None else str(value)
 
 
 def _fence(text: str) -> str:
@@ -140,7 +151,7 @@ def _best(result: SweepResult, limit: int = 10) -> tuple[list[str], list[list[st
         rows.append(
             [
                 str(row["candidate"]),
-                *[str(row[k]) for k in varied],
+                *[_knob_text(k, row[k]) for k in varied],
                 _num(row["approval_burden"]),
                 _num(row["failures_while_supervised_or_above"]),
                 _pct(row["failure_rate_while_supervised_or_above"]),
