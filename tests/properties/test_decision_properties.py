@@ -54,6 +54,9 @@ def gate(
 
 
 values = st.none() | amounts
+# Offsets that probe just around a cap.
+STEPS = [Decimal("-1"), Decimal("-0.01"), Decimal(0), Decimal("0.01"), Decimal(1)]
+steps = st.sampled_from(STEPS)
 
 
 @given(
@@ -90,23 +93,25 @@ def test_7_read_is_always_allowed(
     assert gate(read, m, t).evaluate(ActionRequest(read.name, "t", value)).verdict is Verdict.ALLOW
 
 
-@given(action_classes(), st.sampled_from([M, S, A]), values, st.data())
-def test_8_caps_are_never_exceeded_by_an_allow(
-    action: ActionClass, earned: AutonomyState, value: Decimal | None, data: st.DataObject
-) -> None:
-    """No ALLOW for a value above hard_cap; in SUPERVISED, no ALLOW above auto_cap."""
-    if action.risk is RiskTier.READ:
-        return
+@given(action_classes(), values)
+def test_8_caps_are_never_exceeded_by_an_allow(action: ActionClass, value: Decimal | None) -> None:
+    """No ALLOW for a value above hard_cap; in SUPERVISED, no ALLOW above auto_cap.
+
+    Each example probes the drawn value and every step around each cap, for both
+    gated risk tiers and in every earned state.
+    """
     caps = [c for c in (action.auto_cap, action.hard_cap) if c is not None]
-    if caps and data.draw(st.booleans()):  # often probe just around a cap
-        value = data.draw(st.sampled_from(caps)) + data.draw(
-            st.sampled_from([Decimal("-0.01"), Decimal(0), Decimal("0.01"), Decimal(1)])
-        )
-    d = gate(action, EARNING[earned]).evaluate(ActionRequest(action.name, "t", value))
-    if d.verdict is Verdict.ALLOW and value is not None:
-        assert action.hard_cap is None or value <= action.hard_cap
-        if d.autonomy_state is S:
-            assert action.auto_cap is None or value <= action.auto_cap
+    probes = [value, *(c + step for c in caps for step in STEPS)]
+    for risk in (RiskTier.REVERSIBLE_WRITE, RiskTier.CONSEQUENTIAL):
+        cls = dataclasses.replace(action, risk=risk)
+        for earning in EARNING.values():
+            trust = gate(cls, earning)
+            for v in probes:
+                d = trust.evaluate(ActionRequest(cls.name, "t", v))
+                if d.verdict is Verdict.ALLOW and v is not None:
+                    assert cls.hard_cap is None or v <= cls.hard_cap, (v, d)
+                    if d.autonomy_state is S:
+                        assert cls.auto_cap is None or v <= cls.auto_cap, (v, d)
 
 
 @given(action_classes(), values, st.sampled_from([M, S]), st.sampled_from([S, A]))
@@ -123,16 +128,25 @@ def test_9a_higher_state_never_stricter(
     assert PERMISSIVENESS[hi_d.verdict] >= PERMISSIVENESS[lo_d.verdict]
 
 
-@given(action_classes(), metrics, amounts, amounts)
+@given(action_classes(), metrics, st.lists(amounts, min_size=1, max_size=6), st.data())
 def test_9b_larger_value_never_more_permissive(
-    action: ActionClass, m: EvalMetrics, v1: Decimal, v2: Decimal
+    action: ActionClass, m: EvalMetrics, drawn: list[Decimal], data: st.DataObject
 ) -> None:
-    """A larger value never gives a more permissive verdict."""
-    small, large = sorted((v1, v2))
-    trust = gate(action, m)
-    d_small = trust.evaluate(ActionRequest(action.name, "t", small))
-    d_large = trust.evaluate(ActionRequest(action.name, "t", large))
-    assert PERMISSIVENESS[d_large.verdict] <= PERMISSIVENESS[d_small.verdict]
+    """A larger value never gives a more permissive verdict.
+
+    Each example sorts a handful of values (some just around the caps) and checks the
+    verdicts never loosen along them, for every risk tier and in every earned state.
+    """
+    caps = [c for c in (action.auto_cap, action.hard_cap) if c is not None]
+    near = [max(Decimal(0), c + data.draw(steps)) for c in caps]
+    ordered = sorted([*drawn, *near])
+    for risk in RiskTier:
+        cls = dataclasses.replace(action, risk=risk)
+        for earning in (*EARNING.values(), m):
+            trust = gate(cls, earning)
+            verdicts = [trust.evaluate(ActionRequest(cls.name, "t", v)).verdict for v in ordered]
+            ranks = [PERMISSIVENESS[v] for v in verdicts]
+            assert ranks == sorted(ranks, reverse=True), list(zip(ordered, verdicts, strict=True))
 
 
 @given(action_classes(), metrics, thresholds(), values, st.booleans())

@@ -21,7 +21,15 @@ SUFFIXES = ["csv", "csv.gz", "parquet", "jsonl", "json", "ndjson.gz"]
 
 raw_histories = data_frames(
     columns=[
-        column("seconds", elements=st.integers(0, 10 * 86_400)),
+        # Microseconds: whole hours often (ties at one timestamp), and arbitrary
+        # instants, so a writer that loses sub-second precision is caught.
+        column(
+            "micros",
+            elements=st.one_of(
+                st.integers(0, 40).map(lambda h: h * 3_600 * 10**6),
+                st.integers(0, 10 * 86_400 * 10**6),
+            ),
+        ),
         column("action", elements=st.sampled_from(["refund", "lookup", "a b", "ünï", "1"])),
         column("passed", dtype=bool),
         column("adversarial", dtype=bool),
@@ -33,7 +41,7 @@ raw_histories = data_frames(
 
 
 def to_history(raw: pd.DataFrame) -> pd.DataFrame:
-    frame = raw.assign(timestamp=EPOCH + pd.to_timedelta(raw.pop("seconds"), unit="s"))
+    frame = raw.assign(timestamp=EPOCH + pd.to_timedelta(raw.pop("micros"), unit="us"))
     return load_history(frame)
 
 

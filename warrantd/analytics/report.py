@@ -184,8 +184,8 @@ def build_report(
 
     ``sweep_grid`` defaults to :func:`default_grid`; ``backtest_cuts`` to the
     days 60, 90 and 120 after the first case that leave at least a horizon of
-    history after them. ``sources`` names the input files for the provenance
-    section.
+    history after them (the last day counted whole). ``sources`` names the input
+    files for the provenance section.
     """
     grid = dict(sweep_grid) if sweep_grid is not None else default_grid(policy)
     result = replay(history, policy, window=window)
@@ -193,10 +193,12 @@ def build_report(
     fc = forecast(history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed)
     start, end = history["timestamp"].min(), history["timestamp"].max()
     if backtest_cuts is None:
+        # The history's last day counts whole: a cut at day 90 of a 180-day
+        # history opens a 90-day horizon that ends with the last day's cases.
         backtest_cuts = [
             start.floor("D") + pd.Timedelta(days=d)
             for d in (60, 90, 120)
-            if start.floor("D") + pd.Timedelta(days=d) + fc.horizon <= end
+            if start.floor("D") + pd.Timedelta(days=d) + fc.horizon <= end.ceil("D")
         ]
     tests = [
         backtest(
