@@ -63,6 +63,16 @@ def test_replay_formats(fmt: str) -> None:
         assert out.stdout.splitlines()[0].startswith("action,cases,final_state")
 
 
+def test_forecast_with_and_without_the_trend() -> None:
+    args = ["forecast", "-p", POLICY, "-H", HISTORY, "--window", "30D", "--sims", "300"]
+    moving = json.loads(run(*args, "--format", "json").stdout)
+    still = json.loads(run(*args, "--no-trend", "--format", "json").stdout)
+    p_moving = {r["action"]: r["p_within_horizon"] for r in moving}
+    p_still = {r["action"]: r["p_within_horizon"] for r in still}
+    assert p_moving.keys() == p_still.keys()
+    assert p_moving != p_still  # the same seed, so the option is what differs
+
+
 def test_sweep(tmp_path: Path) -> None:
     out_csv = tmp_path / "sweep.csv"
     out = run("sweep", "-p", POLICY, "-H", HISTORY, "--grid", GRID, "--out", str(out_csv), "-q")

@@ -97,6 +97,12 @@ history_option = click.option(
     help="Eval history (.csv, .parquet, .jsonl, .json, optionally .gz).",
 )
 window_option = click.option("--window", "-w", default=None, help=WINDOW_HELP)
+trend_option = click.option(
+    "--trend/--no-trend",
+    default=True,
+    show_default=True,
+    help="Move pass rates along each class's recent trend (--no-trend: hold them still).",
+)
 format_option = click.option(
     "--format",
     "fmt",
@@ -267,9 +273,17 @@ def sweep(
 @click.option("--horizon", default="90D", show_default=True, help="How far ahead, e.g. 90D.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--sims", default=2000, show_default=True, help="Number of simulations.")
+@trend_option
 @format_option
 def forecast(
-    policy: str, history: str, window: str | None, horizon: str, seed: int, sims: int, fmt: str
+    policy: str,
+    history: str,
+    window: str | None,
+    horizon: str,
+    seed: int,
+    sims: int,
+    trend: bool,
+    fmt: str,
 ) -> None:
     """Forecast when each action reaches its next state.
 
@@ -282,7 +296,7 @@ def forecast(
 
     pol, hist = _load(policy, history)
     result = run_forecast(
-        hist, pol, horizon=horizon, window=parse_window(window), n_sims=sims, seed=seed
+        hist, pol, horizon=horizon, window=parse_window(window), n_sims=sims, seed=seed, trend=trend
     )
     _emit(result.table, fmt)
 
@@ -308,6 +322,7 @@ def forecast(
 @window_option
 @click.option("--horizon", default="90D", show_default=True, help="Forecast horizon.")
 @click.option("--seed", default=0, show_default=True, help="Random seed of the forecast.")
+@trend_option
 @click.option("--title", default="warrantd graduation report", show_default=True)
 @quiet_option
 def report(
@@ -318,6 +333,7 @@ def report(
     window: str | None,
     horizon: str,
     seed: int,
+    trend: bool,
     title: str,
     quiet: bool,
 ) -> None:
@@ -341,6 +357,7 @@ def report(
         window=parse_window(window),
         title=title,
         seed=seed,
+        trend=trend,
         sources={"history": history, "policy": policy},
         progress=not quiet,
     )

@@ -9,6 +9,16 @@ its future, vectorized across ``n_sims`` simulations:
   the windowed counts at the end (for cumulative grading, the counts of the
   trailing :data:`ACCRUAL_DAYS` days: classes keep learning, and the whole
   history would understate where a class is now);
+* with ``trend=True`` (the default) the rates also move along the class's
+  recent trend: the change in logit pass rate between the two latest
+  :data:`TREND_DAYS`-day spans, per day, with each simulation drawing its slope
+  from the estimate's standard error (so a trend seen on few cases barely moves
+  anything). The trend is applied from the middle of the evidence and never
+  extrapolated further than it was measured over (:data:`TREND_DAYS` days).
+  Classes that are still learning graduate sooner than a stationary model
+  says: on the synthetic histories (7 seeds, cuts at days 60 and 90, 30-day
+  window) the actual date fell inside the 10-90% band for 75% of forecasts with
+  the trend and 49% without; ``trend=False`` gives the stationary model;
 * new cases arrive as Poisson counts per day at the class's recent accrual
   rate (cases per day over the trailing :data:`ACCRUAL_DAYS` days), separately
   for normal and adversarial cases;
@@ -39,9 +49,12 @@ from ..policy import TrustPolicy
 from .metrics import Window, _check_window, metrics_frame_at, per_timestamp_counts
 from .replay import graded_states, replay
 
-__all__ = ["ACCRUAL_DAYS", "Forecast", "backtest", "forecast"]
+__all__ = ["ACCRUAL_DAYS", "TREND_DAYS", "Forecast", "backtest", "forecast"]
 
 ACCRUAL_DAYS = 28
+#: The trend is measured over two spans of this many days, and extrapolated at most
+#: this far past the middle of the evidence the rates rest on.
+TREND_DAYS = 28
 _DAY = pd.Timedelta("1D")
 
 
@@ -64,6 +77,7 @@ class Forecast:
     window: Window
     n_sims: int
     seed: int
+    trend: bool = True
 
     def cdf(self, action: str) -> pd.DataFrame:
         """Columns ``day``, ``date``, ``probability``: P(next state reached by that day)."""
@@ -141,6 +155,7 @@ def forecast(
     n_sims: int = 2000,
     seed: int = 0,
     level: float = 0.95,
+    trend: bool = True,
 ) -> Forecast:
     """Forecast each action's next graduation; see the module docstring."""
     span = _check_window(window)
@@ -210,8 +225,15 @@ def forecast(
         p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, n_sims)
         new_norm = rng.poisson(rate_normal, (n_sims, days))
         new_adv = rng.poisson(rate_adv, (n_sims, days))
-        pass_norm = rng.binomial(new_norm, p_norm[:, None])
-        pass_adv = rng.binomial(new_adv, p_adv[:, None])
+        if trend:
+            halves = _daily(history, action, first_day, 2 * TREND_DAYS)
+            age = _evidence_age(span, past_days, rate_normal + rate_adv)
+            p_norm = _drifting(p_norm, halves[0], halves[1], age, days, rng)
+            p_adv = _drifting(p_adv, halves[2], halves[3], age, days, rng)
+        else:
+            p_norm, p_adv = p_norm[:, None], p_adv[:, None]
+        pass_norm = rng.binomial(new_norm, p_norm)
+        pass_adv = rng.binomial(new_adv, p_adv)
         series = [
             np.concatenate([np.broadcast_to(past[i], (n_sims, past_days)), new], axis=1)
             for i, new in enumerate((new_norm, pass_norm, new_adv, pass_adv))
@@ -259,7 +281,49 @@ def forecast(
     table = pd.DataFrame(rows)[columns]
     for q in (10, 50, 90):
         table[f"p{q}_date"] = pd.to_datetime(table[f"p{q}_date"], utc=True)
-    return Forecast(table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed)
+    return Forecast(table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend)
+
+
+def _logit(p: Any) -> Any:
+    return np.log(p) - np.log1p(-p)
+
+
+def _evidence_age(span: Any, past_days: int, cases_per_day: float) -> float:
+    """Days from the middle of the evidence the posterior rests on to its last day."""
+    if isinstance(span, pd.Timedelta):
+        days = span / _DAY
+    elif isinstance(span, int):
+        days = span / cases_per_day if cases_per_day > 0 else past_days
+    else:  # cumulative grading: the posterior rests on the accrual window
+        days = ACCRUAL_DAYS
+    return min(days, past_days) / 2
+
+
+def _drifting(
+    p0: np.ndarray, n: np.ndarray, passed: np.ndarray, age: float, days: int, rng: Any
+) -> np.ndarray:
+    """(sims, days) pass probabilities: ``p0`` moved along the class's recent trend.
+
+    ``n`` / ``passed`` are daily counts over the last ``2 * TREND_DAYS`` days. The
+    trend is the change in logit pass rate from the first half to the second, per
+    day; each simulation draws its slope from a normal with the delta-method
+    standard error of that difference, so a trend measured on few cases barely
+    moves anything. It is applied from the middle of the evidence (``age`` days
+    back) and never further than ``TREND_DAYS`` past it: a trend is not
+    extrapolated further than it was measured over.
+    """
+    n_early, n_late = int(n[:TREND_DAYS].sum()), int(n[TREND_DAYS:].sum())
+    if n_early == 0 or n_late == 0:
+        return p0[:, None]
+    # Jeffreys-smoothed rates keep the logits finite at 0% and 100%.
+    early = (passed[:TREND_DAYS].sum() + 0.5) / (n_early + 1.0)
+    late = (passed[TREND_DAYS:].sum() + 0.5) / (n_late + 1.0)
+    slope = (_logit(late) - _logit(early)) / TREND_DAYS
+    variance = 1 / (n_early * early * (1 - early)) + 1 / (n_late * late * (1 - late))
+    slopes = rng.normal(slope, np.sqrt(variance) / TREND_DAYS, len(p0))
+    ahead = np.minimum(age + np.arange(1, days + 1), TREND_DAYS)
+    start = _logit(np.clip(p0, 1e-9, 1 - 1e-9))
+    return 1 / (1 + np.exp(-(start[:, None] + slopes[:, None] * ahead[None, :])))
 
 
 def _past_days(history: pd.DataFrame, span: Any) -> int:
@@ -282,6 +346,7 @@ def backtest(
     window: Window = None,
     n_sims: int = 2000,
     seed: int = 0,
+    trend: bool = True,
 ) -> pd.DataFrame:
     """Forecast from ``history`` cut at ``cut`` and compare with what happened.
 
@@ -295,7 +360,9 @@ def backtest(
     moment = pd.Timestamp(cut)
     moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
     before = history[history["timestamp"] <= moment]
-    fc = forecast(before, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed)
+    fc = forecast(
+        before, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
+    )
     full = replay(history, policy, window=window)
     tl = full.timeline
     end = fc.as_of.floor("D") + fc.horizon

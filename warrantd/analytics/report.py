@@ -176,6 +176,7 @@ def build_report(
     title: str = "warrantd graduation report",
     n_sims: int = 2000,
     seed: int = 0,
+    trend: bool = True,
     backtest_cuts: Sequence[Any] | None = None,
     sources: Mapping[str, str] | None = None,
     progress: bool = False,
@@ -190,7 +191,9 @@ def build_report(
     grid = dict(sweep_grid) if sweep_grid is not None else default_grid(policy)
     result = replay(history, policy, window=window)
     swept = sweep(history, policy, grid, window=window, progress=progress)
-    fc = forecast(history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed)
+    fc = forecast(
+        history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
+    )
     start, end = history["timestamp"].min(), history["timestamp"].max()
     if backtest_cuts is None:
         # The history's last day counts whole: a cut at day 90 of a 180-day
@@ -202,7 +205,14 @@ def build_report(
         ]
     tests = [
         backtest(
-            history, policy, cut, horizon=horizon, window=window, n_sims=n_sims, seed=seed
+            history,
+            policy,
+            cut,
+            horizon=horizon,
+            window=window,
+            n_sims=n_sims,
+            seed=seed,
+            trend=trend,
         ).assign(cut=pd.Timestamp(cut))
         for cut in backtest_cuts
     ]
@@ -444,8 +454,15 @@ def _context(
             f"time a forecast was made from the cut and compared with what the replay of the "
             f"full history shows. The actual outcome fell inside the forecast's 10-90% band "
             f"in {bt['within_band'].sum()} of {len(bt)} cases ({calibration:.0%}; a calibrated "
-            f"forecast would score about 80%). The model assumes pass rates stay where recent "
-            f"evidence puts them, so it is slow on classes that are still learning."
+            f"forecast would score about 80%). "
+            + (
+                "The model moves pass rates along each class's recent trend, extrapolated no "
+                "further than it was measured over; a class whose learning speeds up or "
+                "stalls still surprises it."
+                if fc.trend
+                else "The model holds pass rates where recent evidence puts them (no trend), so "
+                "it is slow on classes that are still learning."
+            )
         )
     window_label = "cumulative" if window is None else str(window)
     provenance = [
@@ -460,7 +477,8 @@ def _context(
         ("sweep grid", "; ".join(f"{k} = {list(v)}" for k, v in grid.items())),
         (
             "options",
-            f"window={window_label}, horizon={fc.horizon.days} days, n_sims={n_sims}, seed={seed}",
+            f"window={window_label}, horizon={fc.horizon.days} days, n_sims={n_sims}, seed={seed}, "
+            f"trend={'on' if fc.trend else 'off'}",
         ),
         ("SHA-256 of inputs", _hash_inputs(history, policy)),
     ]
@@ -485,6 +503,7 @@ def _context(
         "forecast_as_of": _time(fc.as_of) + " UTC",
         "n_sims": f"{n_sims:,}",
         "seed": seed,
+        "trend": fc.trend,
         "calibration_text": calibration_text,
         "backtest_rows": backtest_rows,
         "provenance": provenance,
