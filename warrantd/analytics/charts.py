@@ -359,7 +359,9 @@ def forecast_chart(fc: Forecast) -> Figure:
     ax.set_ylabel("P(graduated by then)")
     ax.set_title(f"Graduation forecast ({fc.n_sims:,} simulations)")
     if fc.cdfs:
-        ax.legend(loc="upper left", fontsize=8, frameon=True, framealpha=0.9)
+        # Beside the axes, not on them: curves start anywhere in the plot area.
+        ncols = 2 if len(fc.cdfs) > 2 else 1
+        fig.legend(loc="outside lower center", ncols=ncols, fontsize=8, frameon=False)
     else:
         ax.text(0.5, 0.5, "every action is at its ceiling", transform=ax.transAxes, ha="center")
     return fig
