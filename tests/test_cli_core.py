@@ -56,6 +56,21 @@ def test_validate_bad_input_is_one_line_exit_2(
     assert "Traceback" not in out.stderr
 
 
+def test_several_problems_fold_into_one_readable_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,action,passed\n2026-01-01,refund,yes\nnot-a-date,refund,maybe\n")
+    out = run("validate", "datasets/billing-agent.policy.toml", "--history", str(path))
+    assert out.returncode == 2
+    line = out.stderr.strip()
+    assert line == (
+        f"warrantd: error: {path}: 2 problems: "
+        "row 2, column 'timestamp': 'not-a-date': not a timestamp "
+        "(expected ISO-8601 text or epoch seconds); "
+        "row 2, column 'passed': 'maybe': not a boolean "
+        "(expected true/false, 1/0, yes/no or pass/fail)"
+    )
+
+
 def test_debug_shows_traceback(tmp_path: Path) -> None:
     out = run("--debug", "validate", str(tmp_path / "absent.toml"))
     assert out.returncode != 0

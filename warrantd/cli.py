@@ -29,7 +29,13 @@ class BadInput(click.ClickException):
 def one_line(exc: BaseException) -> str:
     """The message of ``exc`` folded onto a single line."""
     parts = [p.strip().removeprefix("- ") for p in str(exc).splitlines() if p.strip()]
-    return "; ".join(parts) or type(exc).__name__
+    if not parts:
+        return type(exc).__name__
+    # "file: 3 problems:" heads a list: "file: 3 problems: a; b; c", not "problems:; a".
+    head, rest = parts[0], parts[1:]
+    if head.endswith(":") and rest:
+        return f"{head} {'; '.join(rest)}"
+    return "; ".join(parts)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
