@@ -150,15 +150,15 @@ def csv_file(tmp_path: Path, text: str, name: str = "h.csv") -> Path:
         ),
         (
             "timestamp,action,passed\n2026-01-01,,1\n",
-            "row 1, column 'action': nan: missing value in a required field",
+            "row 1, column 'action': (empty): missing value in a required field",
         ),
         (
             "timestamp,action,passed\n,a,1\n",
-            "row 1, column 'timestamp': nan: missing value in a required field",
+            "row 1, column 'timestamp': (empty): missing value in a required field",
         ),
         (
             "timestamp,action,passed\n2026-01-01,a,\n",
-            "row 1, column 'passed': nan: missing value in a required field",
+            "row 1, column 'passed': (empty): missing value in a required field",
         ),
         (
             "timestamp,action,n,n_passed\n2026-01-01,a,5,6\n",

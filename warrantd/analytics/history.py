@@ -95,11 +95,23 @@ class Problem:
         where = [f"row {self.row}"] if self.row is not None else []
         if self.column is not None:
             where.append(f"column {self.column!r}")
-        shown = "" if self.value is _NO_VALUE else f": {self.value!r}"
+        if self.value is _NO_VALUE:
+            shown = ""
+        elif _is_missing(self.value):
+            shown = ": (empty)"  # an empty CSV cell reads as NaN; say what the user wrote
+        else:
+            shown = f": {self.value!r}"
         return f"{', '.join(where)}{shown}: {self.message}" if where else self.message
 
 
 _NO_VALUE = object()
+
+
+def _is_missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-likes have no single truth value
+        return False
 
 
 class HistoryError(ValueError):
