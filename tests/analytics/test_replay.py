@@ -78,6 +78,59 @@ def test_streak_cumulative_by_hand() -> None:
     assert s["final_state"] == "MANUAL" and s["cases"] == 70
 
 
+def red_team_history() -> pd.DataFrame:
+    """Minutes 1-30: one normal case (always passes) and one adversarial case a minute;
+    the adversarial case passes at minutes 1-20 and fails at 21-30."""
+    minutes = list(range(1, 31))
+    frame = pd.DataFrame(
+        {
+            "timestamp": [at(i) for i in minutes] * 2,
+            "action": "refund",
+            "adversarial": [False] * 30 + [True] * 30,
+            "passed": [True] * 30 + [i <= 20 for i in minutes],
+        }
+    )
+    return load_history(frame)
+
+
+# SUPERVISED: adversarial >= 0.6 over >= 10 cases; AUTONOMOUS: >= 0.9 over >= 20 cases.
+RED_TEAM_POLICY = TrustPolicy(
+    STREAK_POLICY.actions, make_thresholds((0.8, 0.6, 10), (0.95, 0.9, 20))
+)
+
+
+def test_adversarial_failures_by_hand() -> None:
+    s = replay(red_team_history(), RED_TEAM_POLICY).summary.iloc[0]
+    # Graded at minute i: 2i cases, adversarial rate min(i, 20) / i, normal rate 1.
+    # SUPERVISED from i = 5 (10 cases); AUTONOMOUS from i = 10 (20 cases) while
+    # 20 / i >= 0.9, i.e. to i = 22; SUPERVISED again from i = 23 (20/23 = 0.87).
+    # In force at minute i is the grade of minute i - 1: MANUAL 1-5, SUPERVISED 6-10,
+    # AUTONOMOUS 11-23, SUPERVISED 24-30.
+    assert (s["first_supervised"], s["cases_to_supervised"]) == (at(5), 10)
+    assert (s["first_autonomous"], s["cases_to_autonomous"]) == (at(10), 20)
+    assert s["days_to_supervised"] * 1440 == pytest.approx(4)
+    assert s["days_to_autonomous"] * 1440 == pytest.approx(9)
+    assert s["cases_while_manual"] == 10  # minutes 1-5, two cases each
+    assert s["normal_cases_while_supervised_or_above"] == 25
+    assert s["normal_failures_while_supervised_or_above"] == 0
+    assert s["adversarial_cases_while_supervised_or_above"] == 25
+    assert s["adversarial_failures_while_supervised_or_above"] == 10  # minutes 21-30
+    assert s["normal_cases_while_autonomous"] == 13
+    assert s["adversarial_cases_while_autonomous"] == 13
+    assert s["adversarial_failures_while_autonomous"] == 3  # minutes 21, 22, 23
+    assert s["failures_while_autonomous"] == 3
+    assert (s["demotions"], s["demotions_to_manual"], s["demotions_from_autonomous"]) == (1, 0, 1)
+
+
+def test_adversarial_transitions_name_the_binding_bar() -> None:
+    t = replay(red_team_history(), RED_TEAM_POLICY).transitions
+    assert list(zip(t["time"], t["to"], t["binding"], strict=True)) == [
+        (at(5), "SUPERVISED", "min_samples"),  # 8 cases at minute 4
+        (at(10), "AUTONOMOUS", "min_samples"),  # 18 cases at minute 9
+        (at(23), "SUPERVISED", "adversarial_pass_rate"),  # 20/23 < 0.9
+    ]
+
+
 def test_streak_transitions_and_binding_bars() -> None:
     t = replay(streak_history(), STREAK_POLICY).transitions
     assert list(zip(t["time"], t["from"], t["to"], t["binding"], strict=True)) == [

@@ -13,7 +13,14 @@ from warrantd.analytics.replay import SUMMARY_FIGURES, replay
 from warrantd.analytics.sweep import KNOBS, candidates_frame, sweep, to_thresholds
 
 from ..helpers import make_thresholds
-from .test_replay import STREAK_POLICY, random_case, streak_history
+from .test_replay import (
+    RED_TEAM_POLICY,
+    STREAK_POLICY,
+    at,
+    random_case,
+    red_team_history,
+    streak_history,
+)
 
 
 def assert_sweep_equals_replay(history: pd.DataFrame, policy: TrustPolicy, result) -> None:  # type: ignore[no-untyped-def]
@@ -218,3 +225,25 @@ def test_closest_candidate_is_the_grid_point_nearest_the_policy() -> None:
     # tie between the two windows goes to the lower candidate (window None).
     row = result.closest_candidate(off_grid, window="30D")
     assert [row[k] for k in knobs] == [0.8, 40, None]
+
+
+def test_sweep_rows_by_hand() -> None:
+    # red_team_history: adversarial rate min(i, 20) / i at minute i, 2i cases.
+    # With the AUTONOMOUS adversarial bar at 0.9 it holds to minute 22 (in force 11-23);
+    # at 0.85 to minute 23 (20/23 = 0.870; in force 11-24). Failures while AUTONOMOUS
+    # are the adversarial failures from minute 21 on: 3, then 4.
+    result = sweep(
+        red_team_history(),
+        RED_TEAM_POLICY,
+        {"autonomous.adversarial_pass_rate": [0.9, 0.85]},
+        progress=False,
+    )
+    rows = result.table.set_index("autonomous.adversarial_pass_rate")
+    assert rows.loc[0.9, "first_autonomous"] == rows.loc[0.85, "first_autonomous"] == at(10)
+    assert rows.loc[0.9, "days_to_autonomous"] * 1440 == pytest.approx(9)
+    assert rows.loc[0.9, "adversarial_failures_while_autonomous"] == 3
+    assert rows.loc[0.85, "adversarial_failures_while_autonomous"] == 4
+    assert rows.loc[0.9, "adversarial_cases_while_autonomous"] == 13
+    assert rows.loc[0.85, "adversarial_cases_while_autonomous"] == 14
+    assert rows.loc[0.9, "adversarial_failures_while_supervised_or_above"] == 10
+    assert rows.loc[0.9, "cases_while_manual"] == rows.loc[0.85, "cases_while_manual"] == 10
