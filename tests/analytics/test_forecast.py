@@ -104,6 +104,10 @@ def test_a_class_that_is_learning_graduates_sooner_with_the_trend() -> None:
     moving = forecast(h, policy, window="28D", n_sims=500).table.iloc[0]
     assert still["p_within_horizon"] < 0.15
     assert moving["p_within_horizon"] > 0.9
+    # The table shows the change it rests on: (448 + 0.5) / 561 - (392 + 0.5) / 561,
+    # the two spans' Jeffreys-smoothed rates; no adversarial cases, no adversarial trend.
+    assert moving["pass_rate_trend"] == pytest.approx(56 / 561)
+    assert np.isnan(moving["adversarial_pass_rate_trend"])
     assert moving["p50_date"] <= T0 + pd.Timedelta(days=56 + 40)
 
 

@@ -64,7 +64,10 @@ class Forecast:
 
     ``table``: one row per action: ``state``, ``next_state`` (empty when the class
     is at its ceiling), ``blocked_on`` (every bar of the next state not yet
-    cleared, with its distance), ``cases_per_day``, ``p_within_horizon`` and the
+    cleared, with its distance), ``cases_per_day``, ``pass_rate_trend`` and
+    ``adversarial_pass_rate_trend`` (the rate over the last :data:`TREND_DAYS` days
+    minus the rate over the span before; NaN when a span has no cases),
+    ``p_within_horizon`` and the
     ``p10_date`` / ``p50_date`` / ``p90_date`` of reaching the next state (NaT when
     that percentile falls beyond the horizon). ``cdfs``: per action, P(graduated by
     day d) for d = 1 .. horizon days.
@@ -183,10 +186,16 @@ def forecast(
         span_days = min(ACCRUAL_DAYS, int((first_day - first_case) / _DAY) + 1)
         rate_normal = recent[0].sum() / span_days
         rate_adv = recent[2].sum() / span_days
+        spans = _daily(history, action, first_day, 2 * TREND_DAYS)
+        trends = (_trend(spans[0], spans[1]), _trend(spans[2], spans[3]))
         row: dict[str, Any] = {
             "action": action,
             "state": state.name,
             "cases_per_day": rate_normal + rate_adv,
+            "pass_rate_trend": np.nan if trends[0] is None else trends[0].late - trends[0].early,
+            "adversarial_pass_rate_trend": (
+                np.nan if trends[1] is None else trends[1].late - trends[1].early
+            ),
         }
         if state >= top:
             row.update(
@@ -226,10 +235,9 @@ def forecast(
         new_norm = rng.poisson(rate_normal, (n_sims, days))
         new_adv = rng.poisson(rate_adv, (n_sims, days))
         if trend:
-            halves = _daily(history, action, first_day, 2 * TREND_DAYS)
             age = _evidence_age(span, past_days, rate_normal + rate_adv)
-            p_norm = _drifting(p_norm, halves[0], halves[1], age, days, rng)
-            p_adv = _drifting(p_adv, halves[2], halves[3], age, days, rng)
+            p_norm = _drifting(p_norm, trends[0], age, days, rng)
+            p_adv = _drifting(p_adv, trends[1], age, days, rng)
         else:
             p_norm, p_adv = p_norm[:, None], p_adv[:, None]
         pass_norm = rng.binomial(new_norm, p_norm)
@@ -273,6 +281,8 @@ def forecast(
         "next_state",
         "blocked_on",
         "cases_per_day",
+        "pass_rate_trend",
+        "adversarial_pass_rate_trend",
         "p_within_horizon",
         "p10_date",
         "p50_date",
@@ -299,28 +309,47 @@ def _evidence_age(span: Any, past_days: int, cases_per_day: float) -> float:
     return min(days, past_days) / 2
 
 
-def _drifting(
-    p0: np.ndarray, n: np.ndarray, passed: np.ndarray, age: float, days: int, rng: Any
-) -> np.ndarray:
-    """(sims, days) pass probabilities: ``p0`` moved along the class's recent trend.
+@dataclass(frozen=True)
+class _Trend:
+    """A pass rate over the two latest :data:`TREND_DAYS`-day spans, and its slope."""
 
-    ``n`` / ``passed`` are daily counts over the last ``2 * TREND_DAYS`` days. The
-    trend is the change in logit pass rate from the first half to the second, per
-    day; each simulation draws its slope from a normal with the delta-method
-    standard error of that difference, so a trend measured on few cases barely
-    moves anything. It is applied from the middle of the evidence (``age`` days
-    back) and never further than ``TREND_DAYS`` past it: a trend is not
-    extrapolated further than it was measured over.
-    """
+    early: float
+    late: float
+    slope: float  # logit per day
+    slope_se: float
+
+
+def _trend(n: np.ndarray, passed: np.ndarray) -> _Trend | None:
+    """The trend of daily counts over the last ``2 * TREND_DAYS`` days; None when a
+    span has no cases. The slope is the change in logit pass rate between the spans,
+    per day, with its delta-method standard error."""
     n_early, n_late = int(n[:TREND_DAYS].sum()), int(n[TREND_DAYS:].sum())
     if n_early == 0 or n_late == 0:
-        return p0[:, None]
+        return None
     # Jeffreys-smoothed rates keep the logits finite at 0% and 100%.
-    early = (passed[:TREND_DAYS].sum() + 0.5) / (n_early + 1.0)
-    late = (passed[TREND_DAYS:].sum() + 0.5) / (n_late + 1.0)
-    slope = (_logit(late) - _logit(early)) / TREND_DAYS
+    early = float((passed[:TREND_DAYS].sum() + 0.5) / (n_early + 1.0))
+    late = float((passed[TREND_DAYS:].sum() + 0.5) / (n_late + 1.0))
     variance = 1 / (n_early * early * (1 - early)) + 1 / (n_late * late * (1 - late))
-    slopes = rng.normal(slope, np.sqrt(variance) / TREND_DAYS, len(p0))
+    return _Trend(
+        early,
+        late,
+        (_logit(late) - _logit(early)) / TREND_DAYS,
+        float(np.sqrt(variance)) / TREND_DAYS,
+    )
+
+
+def _drifting(p0: np.ndarray, trend: _Trend | None, age: float, days: int, rng: Any) -> np.ndarray:
+    """(sims, days) pass probabilities: ``p0`` moved along ``trend``.
+
+    Each simulation draws its slope from a normal around the trend's slope with its
+    standard error, so a trend seen on few cases barely moves anything. It is applied
+    from the middle of the evidence (``age`` days back) and never further than
+    ``TREND_DAYS`` past it: a trend is not extrapolated further than it was measured
+    over.
+    """
+    if trend is None:
+        return p0[:, None]
+    slopes = rng.normal(trend.slope, trend.slope_se, len(p0))
     ahead = np.minimum(age + np.arange(1, days + 1), TREND_DAYS)
     start = _logit(np.clip(p0, 1e-9, 1 - 1e-9))
     return 1 / (1 + np.exp(-(start[:, None] + slopes[:, None] * ahead[None, :])))

@@ -117,6 +117,10 @@ def _pct(value: Any) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.0%}"
 
 
+def _change(value: Any) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:+.3f}"
+
+
 def _num(value: Any, digits: int = 3) -> str:
     if value is None or pd.isna(value):
         return "—"
@@ -420,6 +424,7 @@ def _context(
             "next_state": r.next_state or "—",
             "blocked_on": r.blocked_on,
             "rate": f"{r.cases_per_day:.1f}",
+            "trend": f"{_change(r.pass_rate_trend)} / {_change(r.adversarial_pass_rate_trend)}",
             "p": _pct(r.p_within_horizon),
             "p10": _date(r.p10_date),
             "p50": _date(r.p50_date),
