@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -76,6 +77,22 @@ def test_heatmap_outlines_the_held_candidate_cell(small: tuple[pd.DataFrame, Tru
     assert any("outlined: policy in force" in t.get_text() for t in ax.texts)
     unmarked = charts.sweep_heatmap(s, "supervised.pass_rate", "supervised.min_samples")
     assert not [p for p in unmarked.get_axes()[0].patches if p.get_linewidth() > 1]
+
+
+def test_date_axes_over_years_draw_without_warnings() -> None:
+    # The AgentDojo history spans 2021-09 to 2025-02: no default monthly step gave
+    # 4-8 ticks, and matplotlib warned on every chart of it.
+    history = load_history("datasets/agentdojo.csv")
+    policy = TrustPolicy(
+        {a: ActionClass(a, RiskTier.REVERSIBLE_WRITE) for a in history["action"].unique()},
+        make_thresholds((0.5, 0.8, 500), (0.7, 0.95, 1000)),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = charts.state_timeline_chart(replay(history, policy))
+        fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels == ["2022", "2023", "2024", "2025"]
 
 
 def test_report_files_and_determinism(

@@ -86,6 +86,9 @@ def save(fig: Figure, path: str | os.PathLike[str]) -> None:
 
 def _dates(ax: Any) -> None:
     locator = mdates.AutoDateLocator(minticks=4, maxticks=8)
+    # Spans of three to five years fit no default monthly step within 8 ticks
+    # (matplotlib then warns and falls back); a yearly step in months does.
+    locator.intervald[mdates.MONTHLY] = [1, 2, 3, 4, 6, 12]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
