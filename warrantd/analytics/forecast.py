@@ -179,14 +179,15 @@ def forecast(
         cls = policy.action(action)
         state = state_now[action]
         top = ceiling(cls)
-        past = _daily(history, action, first_day, past_days)
+        daily = _daily(history, action, first_day, max(past_days, 2 * TREND_DAYS))
+        past = daily[:, -past_days:]
         recent = past[:, -min(ACCRUAL_DAYS, past_days) :]
         # Whole UTC days, from the class's first day (or the accrual window) to today.
         first_case = history.loc[history["action"] == action, "timestamp"].min().floor("D")
         span_days = min(ACCRUAL_DAYS, int((first_day - first_case) / _DAY) + 1)
         rate_normal = recent[0].sum() / span_days
         rate_adv = recent[2].sum() / span_days
-        spans = _daily(history, action, first_day, 2 * TREND_DAYS)
+        spans = daily[:, -2 * TREND_DAYS :]
         trends = (_trend(spans[0], spans[1]), _trend(spans[2], spans[3]))
         row: dict[str, Any] = {
             "action": action,

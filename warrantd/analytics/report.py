@@ -30,7 +30,7 @@ from ..graduation import ceiling
 from ..policy import TrustPolicy
 from ..policyfile import policy_to_toml
 from . import charts
-from .forecast import Forecast, backtest, forecast
+from .forecast import TREND_DAYS, Forecast, backtest, forecast
 from .metrics import Window
 from .replay import Replay, replay
 from .sweep import KNOBS, SweepResult, sweep
@@ -509,6 +509,7 @@ def _context(
         "n_sims": f"{n_sims:,}",
         "seed": seed,
         "trend": fc.trend,
+        "trend_days": TREND_DAYS,
         "calibration_text": calibration_text,
         "backtest_rows": backtest_rows,
         "provenance": provenance,
