@@ -107,7 +107,7 @@ def test_report(tmp_path: Path) -> None:
     out = run(
         "report", "-p", POLICY, "-H", "datasets/agentdojo.csv", "--out", str(tmp_path / "r"), "-q"
     )
-    one_line_error(out, "policy does not define")
+    one_line_error(out, "datasets/agentdojo.csv", "none of its action classes is defined")
     out = run("report", "-p", POLICY, "-H", HISTORY, "--out", str(tmp_path / "r"), "-q")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "r" / "index.html").exists()

@@ -38,7 +38,7 @@ def test_validate_ok() -> None:
     [
         (None, "no such file"),
         ("x = = y", "not valid TOML"),
-        ("[thresholds.supervised]\npass_rate = 7\n", "thresholds.supervised.pass_rate"),
+        ("[actions.a]\nrisk = 'read'\n", "thresholds: missing table"),
     ],
 )
 def test_validate_bad_input_is_one_line_exit_2(

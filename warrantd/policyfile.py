@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
+from ._io import check_destination, write_text
 from .autonomy import GRADUATION_STATES, AutonomyState
 from .decision import ActionClass
+from .errors import InputError
 from .graduation import GraduationThresholds
 from .policy import Problem, TrustPolicy, action_problems, policy_problems, threshold_problems
 from .risk import RiskTier
@@ -49,20 +49,18 @@ _CRITERIA = ("pass_rate", "adversarial_pass_rate", "min_samples")
 _ACTION_KEYS = {"risk", "auto_cap", "hard_cap", "max_state"}
 
 
-class PolicyError(ValueError):
-    """A policy file that cannot be read or breaks the policy rules."""
+class PolicyError(InputError):
+    """A policy file that cannot be read or breaks the policy rules.
+
+    ``problems`` holds (dotted key, problem) pairs; the message names the file.
+    """
 
     def __init__(self, path: str | os.PathLike[str], problems: list[Problem]) -> None:
         self.path = str(path)
         self.problems = list(problems)
-        lines = [f"{key}: {problem}" if key else problem for key, problem in problems]
-        if len(lines) == 1:
-            message = f"{self.path}: {lines[0]}"
-        else:
-            message = f"{self.path}: {len(lines)} problems:\n" + "\n".join(
-                f"  - {line}" for line in lines
-            )
-        super().__init__(message)
+        super().__init__(
+            self.path, [f"{key}: {problem}" if key else problem for key, problem in problems]
+        )
 
 
 def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
@@ -72,8 +70,15 @@ def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise PolicyError(path, [("", "no such file")]) from None
+    except IsADirectoryError:
+        raise PolicyError(path, [("", "is a directory, not a policy file")]) from None
+    except UnicodeDecodeError as exc:
+        byte = f"byte {exc.object[exc.start]:#04x} at offset {exc.start}"
+        raise PolicyError(path, [("", f"not a UTF-8 text file ({byte})")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(path, [("", f"not valid TOML: {exc}")]) from None
+    except OSError as exc:
+        raise PolicyError(path, [("", f"cannot be read: {exc.strerror or exc}")]) from None
     problems: list[Problem] = []
     thresholds, actions = _parse(data, problems)
     if thresholds is not None:
@@ -198,21 +203,19 @@ def _parse_cap(key: str, raw: object, problems: list[Problem]) -> Decimal | None
     return value
 
 
-def dump_policy(policy: TrustPolicy, path: str | os.PathLike[str]) -> None:
-    """Write ``policy`` to ``path`` as TOML, atomically; invalid policies raise."""
+def dump_policy(
+    policy: TrustPolicy, path: str | os.PathLike[str], *, overwrite: bool = True
+) -> None:
+    """Write ``policy`` to ``path`` as TOML, atomically; invalid policies raise.
+
+    With ``overwrite=False`` an existing file is never replaced
+    (:class:`~warrantd._io.OutputError`).
+    """
     problems = policy_problems(policy)
     if problems:
         raise PolicyError(path, problems)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    text = policy_to_toml(policy)
-    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix=".policy-", suffix=".toml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    check_destination(path, overwrite=overwrite)
+    write_text(path, policy_to_toml(policy))
 
 
 def policy_to_toml(policy: TrustPolicy) -> str:

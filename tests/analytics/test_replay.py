@@ -18,6 +18,7 @@ from warrantd import (
 )
 from warrantd.analytics import eval_metrics, load_history
 from warrantd.analytics.replay import replay
+from warrantd.errors import InputError
 
 from ..helpers import make_thresholds, reference_window_counts
 
@@ -206,7 +207,7 @@ def test_state_at() -> None:
 
 def test_unknown_action_is_a_clear_error() -> None:
     h = load_history(pd.DataFrame({"timestamp": [T0], "action": ["mystery"], "passed": [1]}))
-    with pytest.raises(ValueError, match="policy does not define: mystery"):
+    with pytest.raises(InputError, match="action\\(s\\) the policy does not define: 'mystery'"):
         replay(h, STREAK_POLICY)
 
 

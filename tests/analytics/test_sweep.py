@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -11,8 +12,9 @@ import pytest
 from warrantd import GraduationThresholds, TrustPolicy, threshold_problems
 from warrantd.analytics.replay import SUMMARY_FIGURES, replay
 from warrantd.analytics.sweep import KNOBS, candidates_frame, sweep, to_thresholds
+from warrantd.errors import InputError
 
-from ..helpers import make_thresholds
+from ..helpers import A, S, make_thresholds
 from .test_replay import (
     RED_TEAM_POLICY,
     STREAK_POLICY,
@@ -45,7 +47,8 @@ def test_grid_expands_over_policy_thresholds() -> None:
     assert len(valid) == 4 and skipped.empty
     assert list(valid.columns) == ["candidate", *KNOBS]
     assert set(valid["autonomous.pass_rate"]) == {0.95}, "unswept knobs keep the policy's value"
-    assert valid["window"].tolist() == [None, 20, None, 20]
+    # Windows are spelled one way everywhere: cumulative, "20 cases", "30D".
+    assert valid["window"].tolist() == ["cumulative", "20 cases", "cumulative", "20 cases"]
 
 
 def test_invalid_candidates_are_skipped_and_counted() -> None:
@@ -107,6 +110,21 @@ def test_sweep_equals_replay_for_every_candidate(seed: int) -> None:
         "autonomous.pass_rate": [0.8, 1.0],
         "window": [window, None],
     }
+    thresholds = [
+        make_thresholds((sp, policy.thresholds.adversarial_pass_rate[S], sn), (ap, aa, an))
+        for sp, sn, aa, ap in itertools.product(
+            grid["supervised.pass_rate"],
+            grid["supervised.min_samples"],
+            grid["autonomous.adversarial_pass_rate"],
+            grid["autonomous.pass_rate"],
+        )
+        for an in [policy.thresholds.min_samples[A]]
+    ]
+    if all(threshold_problems(t) for t in thresholds):
+        # Every candidate breaks the rules: one clear error, not an empty table.
+        with pytest.raises(InputError, match="no valid candidate"):
+            sweep(history, policy, grid, progress=False)
+        return
     result = sweep(history, policy, grid, progress=False)
     assert_sweep_equals_replay(history, policy, result)
 
@@ -181,16 +199,46 @@ def test_pareto_front_is_exactly_the_undominated_candidates() -> None:
     }
     result = sweep(history, policy, grid, progress=False)
     by = result.by_candidate
-    front = result.pareto()
+    every = result.pareto(keep_ties=True)
     points = list(zip(by["approval_burden"], by["failures_while_supervised_or_above"], strict=True))
-    on_front = set(front["candidate"])
+    on_front = set(every["candidate"])
 
     def dominated(p: tuple[int, int]) -> bool:
         return any(q[0] <= p[0] and q[1] <= p[1] and q != p for q in points)
 
     for cid, p in zip(by["candidate"], points, strict=True):
         assert (cid in on_front) == (not dominated(p))
-    assert front["approval_burden"].is_monotonic_increasing
+    assert every["approval_burden"].is_monotonic_increasing
+    # Deduplicated: each point of the front once, as its strictest candidate.
+    front = result.pareto()
+    front_points = list(
+        zip(front["approval_burden"], front["failures_while_supervised_or_above"], strict=True)
+    )
+    assert (
+        len(front_points)
+        == len(set(front_points))
+        == len(
+            set(
+                zip(
+                    every["approval_burden"],
+                    every["failures_while_supervised_or_above"],
+                    strict=True,
+                )
+            )
+        )
+    )
+    strictness = result.strictness()
+    for row in front.itertuples(index=False):
+        tied = every[
+            (every["approval_burden"] == row.approval_burden)
+            & (
+                every["failures_while_supervised_or_above"]
+                == row.failures_while_supervised_or_above
+            )
+        ]
+        assert strictness[by["candidate"] == row.candidate].iloc[0] == max(
+            strictness[by["candidate"].isin(tied["candidate"])]
+        )
 
 
 def test_explicit_thresholds_list() -> None:
@@ -213,18 +261,18 @@ def test_closest_candidate_is_the_grid_point_nearest_the_policy() -> None:
 
     # The policy's own bars (0.8, 20) are on the grid: that exact candidate.
     row = result.closest_candidate(STREAK_POLICY.thresholds, window=20)
-    assert [row[k] for k in knobs] == [0.8, 20, 20]
+    assert [row[k] for k in knobs] == [0.8, 20, "20 cases"]
 
     # Off the grid: 0.78 is nearest 0.8 (0.02 against 0.08); 35 samples nearest 40
     # (5 against 15); a cumulative window is the None column.
     off_grid = make_thresholds((0.78, 0.0, 35), (0.95, 0.0, 45))
     row = result.closest_candidate(off_grid, window=None)
-    assert [row[k] for k in knobs] == [0.8, 40, None]
+    assert [row[k] for k in knobs] == [0.8, 40, "cumulative"]
 
     # A window the sweep never tried matches none: the thresholds decide, and the
     # tie between the two windows goes to the lower candidate (window None).
     row = result.closest_candidate(off_grid, window="30D")
-    assert [row[k] for k in knobs] == [0.8, 40, None]
+    assert [row[k] for k in knobs] == [0.8, 40, "cumulative"]
 
 
 def test_sweep_rows_by_hand() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,10 +15,12 @@ from warrantd import (
     GraduationThresholds,
     RiskTier,
     TrustPolicy,
+    threshold_problems,
 )
 from warrantd.analytics import eval_metrics, load_history
 from warrantd.analytics.replay import SUMMARY_FIGURES, replay
 from warrantd.analytics.sweep import sweep, to_thresholds
+from warrantd.errors import InputError
 
 from ..helpers import reference_window_counts
 from .strategies import A, S, grid_rates, thresholds
@@ -133,6 +136,20 @@ def test_16_sweep_rows_equal_replay_and_stricter_is_never_earlier(
         "supervised.min_samples": sup_samples,
         "window": [window],
     }
+    t = policy.thresholds
+    candidates = [
+        GraduationThresholds(
+            {S: p, A: t.pass_rate[A]},
+            dict(t.adversarial_pass_rate),
+            {S: n, A: t.min_samples[A]},
+        )
+        for p in sup_rates
+        for n in sup_samples
+    ]
+    if all(threshold_problems(c) for c in candidates):
+        with pytest.raises(InputError, match="no valid candidate"):
+            sweep(history, policy, grid, progress=False)
+        return
     result = sweep(history, policy, grid, progress=False)
     for _, rows in result.table.groupby("candidate"):
         candidate = TrustPolicy(policy.actions, to_thresholds(rows.iloc[0]))

@@ -37,6 +37,7 @@ against what the replay of the full history shows actually happened.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,18 +45,75 @@ import numpy as np
 import pandas as pd
 
 from ..autonomy import AutonomyState
+from ..errors import OptionError
 from ..graduation import ceiling
 from ..policy import TrustPolicy
-from .metrics import Window, _check_window, metrics_frame_at, per_timestamp_counts
+from ._progress import bar as progress_bar_of
+from .metrics import (
+    Window,
+    check_window,
+    metrics_frame_at,
+    per_timestamp_counts,
+    rates_from_counts,
+)
+from .quality import MIN_EVIDENCE_DAYS
 from .replay import graded_states, replay
 
-__all__ = ["ACCRUAL_DAYS", "TREND_DAYS", "Forecast", "backtest", "forecast"]
+__all__ = [
+    "ACCRUAL_DAYS",
+    "MAX_HORIZON_DAYS",
+    "MIN_EVIDENCE_DAYS",
+    "TREND_DAYS",
+    "Forecast",
+    "backtest",
+    "backtests",
+    "check_horizon",
+    "forecast",
+    "within_band",
+]
 
 ACCRUAL_DAYS = 28
+#: The longest horizon a forecast simulates (ten years).
+MAX_HORIZON_DAYS = 3650
+#: Simulated (simulation x day) cells per batch: memory stays bounded whatever the
+#: horizon and the number of simulations (four int64 arrays of this size at a time).
+SIM_BATCH_CELLS = 1_000_000
 #: The trend is measured over two spans of this many days, and extrapolated at most
 #: this far past the middle of the evidence the rates rest on.
 TREND_DAYS = 28
 _DAY = pd.Timedelta("1D")
+
+
+def check_horizon(horizon: Any) -> int:
+    """The horizon in whole days, 1 to :data:`MAX_HORIZON_DAYS`.
+
+    Takes a number of days (``90``, ``"90"``) or a span in whole days (``"90D"``,
+    ``"12W"``, a ``Timedelta``); anything else raises
+    :class:`~warrantd.errors.OptionError` (``horizon``).
+    """
+    if isinstance(horizon, (bool, np.bool_)):
+        raise OptionError("horizon", f"{horizon!r} is not a number of days")
+    if isinstance(horizon, (int, np.integer)):
+        days = int(horizon)
+    elif isinstance(horizon, str) and horizon.strip().isdigit():
+        days = int(horizon.strip())
+    else:
+        try:
+            span = pd.Timedelta(horizon)
+        except (ValueError, TypeError):
+            raise OptionError(
+                "horizon", f"{horizon!r} is not a number of days such as 90 or '90D'"
+            ) from None
+        if span % _DAY != pd.Timedelta(0):
+            raise OptionError("horizon", f"{horizon!r} is not a whole number of days")
+        days = int(span / _DAY)
+    if days < 1:
+        raise OptionError("horizon", f"must be at least one day, not {horizon!r}")
+    if days > MAX_HORIZON_DAYS:
+        raise OptionError(
+            "horizon", f"{horizon!r} is longer than {MAX_HORIZON_DAYS} days (ten years)"
+        )
+    return days
 
 
 @dataclass(frozen=True)
@@ -149,36 +207,101 @@ def _windowed(cum: np.ndarray, cases_cum: np.ndarray, window: Any, past_days: in
     return end - prior
 
 
+FORECAST_COLUMNS = [
+    "action",
+    "state",
+    "next_state",
+    "blocked_on",
+    "note",
+    "cases_per_day",
+    "pass_rate_trend",
+    "adversarial_pass_rate_trend",
+    "p_within_horizon",
+    "p10_date",
+    "p50_date",
+    "p90_date",
+]
+
+
+def _not_forecast(row: dict[str, Any], note: str) -> dict[str, Any]:
+    """``row`` with no probabilities and the reason said in ``note``."""
+    return {
+        **row,
+        "note": note,
+        "p_within_horizon": np.nan,
+        "p10_date": pd.NaT,
+        "p50_date": pd.NaT,
+        "p90_date": pd.NaT,
+    }
+
+
 def forecast(
     history: pd.DataFrame,
     policy: TrustPolicy,
     *,
-    horizon: str | pd.Timedelta = "90D",
+    horizon: str | int | pd.Timedelta = "90D",
     window: Window = None,
     n_sims: int = 2000,
     seed: int = 0,
     level: float = 0.95,
     trend: bool = True,
+    progress: bool = False,
 ) -> Forecast:
-    """Forecast each action's next graduation; see the module docstring."""
-    span = _check_window(window)
-    days = int(pd.Timedelta(horizon) / _DAY)
-    if days < 1:
-        raise ValueError(f"horizon must be at least one day, not {horizon!r}")
-    if n_sims < 1:
-        raise ValueError(f"n_sims must be positive, not {n_sims}")
+    """Forecast each action's next graduation; see the module docstring.
+
+    Every class of the policy gets a row. A class with no evidence, or with
+    evidence on fewer than :data:`MIN_EVIDENCE_DAYS` distinct days, is not
+    simulated: its ``note`` says why and its probabilities are empty.
+    """
+    span = check_window(window)
+    days = check_horizon(horizon)
+    if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < 1:
+        raise OptionError("n_sims", f"must be a positive number of simulations, not {n_sims!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise OptionError("seed", f"must be a whole number >= 0, not {seed!r}")
     as_of = history["timestamp"].max()
-    now = metrics_frame_at(history, as_of, window=window, level=level)
+    now = metrics_frame_at(history, as_of, window=window, level=level).set_index("action")
     state_now = replay(history, policy, window=window).state_at(as_of)
     rng = np.random.default_rng(seed)
     past_days = _past_days(history, span)
     first_day = as_of.floor("D")
+    evidence_days = history.groupby("action", sort=False)["timestamp"].agg(
+        lambda t: t.dt.floor("D").nunique()
+    )
     rows, cdfs = [], {}
-    for metrics in now.itertuples(index=False):
-        action = str(metrics.action)
+    progress_bar = progress_bar_of(len(policy.actions), "forecast", progress, unit="class")
+    for action in sorted(policy.actions):
+        progress_bar.update(1)
         cls = policy.action(action)
-        state = state_now[action]
         top = ceiling(cls)
+        state = state_now.get(action, AutonomyState.MANUAL)
+        row: dict[str, Any] = {
+            "action": action,
+            "state": state.name,
+            "note": "",
+            "cases_per_day": np.nan,
+            "pass_rate_trend": np.nan,
+            "adversarial_pass_rate_trend": np.nan,
+        }
+        if state >= top:
+            at_ceiling = {**row, "next_state": "", "blocked_on": "at its ceiling"}
+            rows.append(_not_forecast(at_ceiling, ""))
+            continue
+        target = AutonomyState(int(state) + 1)
+        row["next_state"] = target.name
+        if action not in now.index:
+            rows.append(
+                _not_forecast({**row, "blocked_on": "no evidence"}, "not forecast: no eval cases")
+            )
+            continue
+        metrics = now.loc[action]
+        t = policy.thresholds
+        bars = {
+            "pass_rate": t.pass_rate[target],
+            "min_samples": t.min_samples[target],
+            "adversarial_pass_rate": t.adversarial_pass_rate[target],
+        }
+        row["blocked_on"] = "; ".join(_blocked_on(metrics, bars, level)) or "clears every bar"
         daily = _daily(history, action, first_day, max(past_days, 2 * TREND_DAYS))
         past = daily[:, -past_days:]
         recent = past[:, -min(ACCRUAL_DAYS, past_days) :]
@@ -189,35 +312,22 @@ def forecast(
         rate_adv = recent[2].sum() / span_days
         spans = daily[:, -2 * TREND_DAYS :]
         trends = (_trend(spans[0], spans[1]), _trend(spans[2], spans[3]))
-        row: dict[str, Any] = {
-            "action": action,
-            "state": state.name,
-            "cases_per_day": rate_normal + rate_adv,
-            "pass_rate_trend": np.nan if trends[0] is None else trends[0].late - trends[0].early,
-            "adversarial_pass_rate_trend": (
-                np.nan if trends[1] is None else trends[1].late - trends[1].early
-            ),
-        }
-        if state >= top:
-            row.update(
-                next_state="",
-                blocked_on="at its ceiling",
-                p_within_horizon=np.nan,
-                p10_date=pd.NaT,
-                p50_date=pd.NaT,
-                p90_date=pd.NaT,
+        row["cases_per_day"] = rate_normal + rate_adv
+        for column, found in zip(
+            ("pass_rate_trend", "adversarial_pass_rate_trend"), trends, strict=True
+        ):
+            row[column] = np.nan if found is None else found.late - found.early
+        distinct = int(evidence_days.get(action, 0))
+        if distinct < MIN_EVIDENCE_DAYS:
+            rows.append(
+                _not_forecast(
+                    row,
+                    f"not forecast: evidence on only {distinct} distinct day"
+                    f"{'s' if distinct != 1 else ''} (needs {MIN_EVIDENCE_DAYS} to estimate "
+                    "how fast cases arrive)",
+                )
             )
-            rows.append(row)
             continue
-        target = AutonomyState(int(state) + 1)
-        t = policy.thresholds
-        bars = {
-            "pass_rate": t.pass_rate[target],
-            "min_samples": t.min_samples[target],
-            "adversarial_pass_rate": t.adversarial_pass_rate[target],
-        }
-        row["next_state"] = target.name
-        row["blocked_on"] = "; ".join(_blocked_on(metrics, bars, level)) or "clears every bar"
         # Future pass rates: the windowed counts when the policy grades a window;
         # for cumulative grading, the recent counts, since classes keep learning.
         if span is None:
@@ -225,39 +335,27 @@ def forecast(
         else:
             evidence = np.array(
                 [
-                    metrics.n_normal,
-                    metrics.passed_normal,
-                    metrics.n_adversarial,
-                    metrics.passed_adversarial,
+                    metrics["n_normal"],
+                    metrics["passed_normal"],
+                    metrics["n_adversarial"],
+                    metrics["passed_adversarial"],
                 ]
             )
-        p_norm = rng.beta(evidence[1] + 0.5, evidence[0] - evidence[1] + 0.5, n_sims)
-        p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, n_sims)
-        new_norm = rng.poisson(rate_normal, (n_sims, days))
-        new_adv = rng.poisson(rate_adv, (n_sims, days))
-        if trend:
-            age = _evidence_age(span, past_days, rate_normal + rate_adv)
-            p_norm = _drifting(p_norm, trends[0], age, days, rng)
-            p_adv = _drifting(p_adv, trends[1], age, days, rng)
-        else:
-            p_norm, p_adv = p_norm[:, None], p_adv[:, None]
-        pass_norm = rng.binomial(new_norm, p_norm)
-        pass_adv = rng.binomial(new_adv, p_adv)
-        series = [
-            np.concatenate([np.broadcast_to(past[i], (n_sims, past_days)), new], axis=1)
-            for i, new in enumerate((new_norm, pass_norm, new_adv, pass_adv))
-        ]
-        cum = [np.cumsum(s, axis=1) for s in series]
-        cases_cum = cum[0] + cum[2]
-        counts = [_windowed(c, cases_cum, span, past_days) for c in cum]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pr = np.where(counts[0] > 0, counts[1] / np.maximum(counts[0], 1), 0.0)
-            ar = np.where(counts[2] > 0, counts[3] / np.maximum(counts[2], 1), 0.0)
-        graded = graded_states(
-            pr.ravel(), ar.ravel(), (counts[0] + counts[2]).ravel(), t, np.full(pr.size, int(top))
-        ).reshape(pr.shape)
-        reached = graded >= int(target)
-        first = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf)
+        age = _evidence_age(span, past_days, rate_normal + rate_adv)
+        first = _simulate(
+            rng,
+            n_sims,
+            days,
+            past,
+            (rate_normal, rate_adv),
+            evidence,
+            trends if trend else (None, None),
+            age,
+            span,
+            t,
+            int(top),
+            int(target),
+        )
         row["p_within_horizon"] = float(np.isfinite(first).mean())
         for q in (10, 50, 90):
             day = np.percentile(first, q, method="inverted_cdf")
@@ -276,23 +374,61 @@ def forecast(
             }
         )
         rows.append(row)
-    columns = [
-        "action",
-        "state",
-        "next_state",
-        "blocked_on",
-        "cases_per_day",
-        "pass_rate_trend",
-        "adversarial_pass_rate_trend",
-        "p_within_horizon",
-        "p10_date",
-        "p50_date",
-        "p90_date",
-    ]
-    table = pd.DataFrame(rows)[columns]
+    progress_bar.close()
+    table = pd.DataFrame(rows, columns=FORECAST_COLUMNS)
     for q in (10, 50, 90):
         table[f"p{q}_date"] = pd.to_datetime(table[f"p{q}_date"], utc=True)
     return Forecast(table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend)
+
+
+def _simulate(
+    rng: np.random.Generator,
+    n_sims: int,
+    days: int,
+    past: np.ndarray,
+    rates: tuple[float, float],
+    evidence: np.ndarray,
+    trends: tuple[_Trend | None, _Trend | None],
+    age: float,
+    span: Any,
+    thresholds: Any,
+    top: int,
+    target: int,
+) -> np.ndarray:
+    """The simulated day (1-based) each simulation first reaches ``target``; inf if never.
+
+    Simulations run in batches of at most :data:`SIM_BATCH_CELLS` (simulation x day)
+    cells, so memory does not grow with the horizon or the number of simulations.
+    """
+    past_days = past.shape[1]
+    batch = max(1, SIM_BATCH_CELLS // (past_days + days))
+    firsts = []
+    for start in range(0, n_sims, batch):
+        size = min(batch, n_sims - start)
+        p_norm = rng.beta(evidence[1] + 0.5, evidence[0] - evidence[1] + 0.5, size)
+        p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
+        new_norm = rng.poisson(rates[0], (size, days))
+        new_adv = rng.poisson(rates[1], (size, days))
+        p_norm = _drifting(p_norm, trends[0], age, days, rng)
+        p_adv = _drifting(p_adv, trends[1], age, days, rng)
+        pass_norm = rng.binomial(new_norm, p_norm)
+        pass_adv = rng.binomial(new_adv, p_adv)
+        series = [
+            np.concatenate([np.broadcast_to(past[i], (size, past_days)), new], axis=1)
+            for i, new in enumerate((new_norm, pass_norm, new_adv, pass_adv))
+        ]
+        cum = [np.cumsum(s, axis=1) for s in series]
+        del series
+        cases_cum = cum[0] + cum[2]
+        counts = [_windowed(c, cases_cum, span, past_days) for c in cum]
+        del cum, cases_cum
+        pr, ar, samples = rates_from_counts(*counts)
+        graded = graded_states(
+            pr.ravel(), ar.ravel(), samples.ravel(), thresholds, np.full(pr.size, top)
+        ).reshape(pr.shape)
+        reached = graded >= target
+        firsts.append(np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf))
+    return np.concatenate(firsts)
 
 
 def _logit(p: Any) -> Any:
@@ -367,12 +503,31 @@ def _past_days(history: pd.DataFrame, span: Any) -> int:
     return total
 
 
+BACKTEST_COLUMNS = [
+    "cut",
+    "as_of",
+    "action",
+    "next_state",
+    "p_within_horizon",
+    "p10_date",
+    "p50_date",
+    "p90_date",
+    "actual_date",
+    "within_band",
+]
+
+
+def _as_utc(moment: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def backtest(
     history: pd.DataFrame,
     policy: TrustPolicy,
     cut: Any,
     *,
-    horizon: str | pd.Timedelta = "90D",
+    horizon: str | int | pd.Timedelta = "90D",
     window: Window = None,
     n_sims: int = 2000,
     seed: int = 0,
@@ -380,41 +535,39 @@ def backtest(
 ) -> pd.DataFrame:
     """Forecast from ``history`` cut at ``cut`` and compare with what happened.
 
-    One row per action that had a next state at the cut: the forecast
-    (``p_within_horizon``, ``p10_date``, ``p50_date``, ``p90_date``), the
-    ``actual_date`` it first reached that state after the cut in the replay of
-    the full history (NaT if not within the horizon), and ``within_band``:
-    whether the actual outcome lies inside the 10-90 band (an action that
-    never graduated counts as inside when the 90th percentile is beyond the horizon).
+    The forecast is made as of the last evidence at or before the cut
+    (``as_of``). One row per action that was forecast (it had a next state and
+    enough evidence): the forecast (``p_within_horizon``, ``p10_date``,
+    ``p50_date``, ``p90_date``), the ``actual_date`` it first reached that state
+    after ``as_of`` in the replay of the full history (NaT if not within the
+    horizon), and ``within_band``. Both ends of the band are compared by UTC
+    date, the resolution the forecast works in: an actual graduation on the p10
+    date or on the p90 date is inside. A class that did not graduate within the
+    horizon counts as inside when its 90th percentile lies beyond the horizon.
     """
-    moment = pd.Timestamp(cut)
-    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+    moment = _as_utc(cut)
     before = history[history["timestamp"] <= moment]
+    if before.empty:
+        raise OptionError("cut", f"{cut!r} is before the first case of the history")
     fc = forecast(
         before, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
     )
-    full = replay(history, policy, window=window)
-    tl = full.timeline
-    end = fc.as_of.floor("D") + fc.horizon
+    timeline = replay(history, policy, window=window).timeline
+    end_date = (fc.as_of.floor("D") + fc.horizon).date()
+    made = fc.table[(fc.table["next_state"] != "") & (fc.table["note"] == "")]
     rows = []
-    for row in fc.table[fc.table["next_state"] != ""].itertuples(index=False):
+    for row in made.itertuples(index=False):
         level = AutonomyState[row.next_state]
-        mine = tl[(tl["action"] == row.action) & (tl["timestamp"] > fc.as_of)]
+        mine = timeline[(timeline["action"] == row.action) & (timeline["timestamp"] > fc.as_of)]
         hit = mine[mine["state"].cat.codes >= int(level)]
         actual = hit["timestamp"].min() if len(hit) else pd.NaT
-        if pd.notna(actual) and actual > end:
+        if pd.notna(actual) and actual.date() > end_date:
             actual = pd.NaT
-        if pd.isna(actual):
-            inside = pd.isna(row.p90_date)
-        else:
-            lower = row.p10_date
-            inside = (
-                pd.notna(lower)
-                and lower <= actual.floor("D") + _DAY
-                and (pd.isna(row.p90_date) or actual <= row.p90_date)
-            )
+        inside = within_band(actual, row.p10_date, row.p90_date)
         rows.append(
             {
+                "cut": moment,
+                "as_of": fc.as_of,
                 "action": row.action,
                 "next_state": row.next_state,
                 "p_within_horizon": row.p_within_horizon,
@@ -425,4 +578,45 @@ def backtest(
                 "within_band": bool(inside),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
+
+
+def within_band(actual: Any, p10: Any, p90: Any) -> bool:
+    """Whether an outcome lies inside the forecast's 10-90% band, by UTC date at both ends.
+
+    ``actual`` is the moment the state was reached (NaT: not within the horizon);
+    ``p10`` / ``p90`` are the band's dates (NaT: beyond the horizon). A graduation at
+    any time on the p10 date or on the p90 date is inside; no graduation is inside
+    when the p90 date lies beyond the horizon.
+    """
+    if pd.isna(actual):
+        return bool(pd.isna(p90))
+    day = pd.Timestamp(actual).date()
+    after_start = pd.notna(p10) and pd.Timestamp(p10).date() <= day
+    return bool(after_start and (pd.isna(p90) or day <= pd.Timestamp(p90).date()))
+
+
+def backtests(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    cuts: Sequence[Any],
+    **options: Any,
+) -> pd.DataFrame:
+    """:func:`backtest` at each of ``cuts``, each distinct forecast made once.
+
+    Cuts that fall in the same gap of the history have the same last evidence
+    before them, so they would repeat one forecast: they are merged, and the
+    row keeps the first such cut in ``cut`` (its ``as_of`` is the truth).
+    """
+    moments = sorted({_as_utc(c) for c in cuts})
+    stamps = history["timestamp"]
+    by_as_of: dict[pd.Timestamp, pd.Timestamp] = {}
+    for moment in moments:
+        earlier = stamps[stamps <= moment]
+        if earlier.empty:
+            continue
+        by_as_of.setdefault(earlier.max(), moment)
+    frames = [backtest(history, policy, cut, **options) for cut in by_as_of.values()]
+    if not frames:
+        return pd.DataFrame(columns=BACKTEST_COLUMNS)
+    return pd.concat(frames, ignore_index=True)

@@ -26,9 +26,12 @@ of a CSV file is not counted), the column and the value, with up to
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
 import json
 import os
-import tempfile
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._io import atomic_write
+from ..errors import MAX_PROBLEMS, InputError
 from ..policy import TrustPolicy
 
 __all__ = [
@@ -61,7 +66,6 @@ FORMATS = {
     "jsonl": (".jsonl", ".ndjson"),
     "json": (".json",),
 }
-MAX_PROBLEMS = 20
 # pandas 3 deprecates convert_dates (dtype=False covers it); pandas 2 needs it said.
 _NO_JSON_CONVERSION: dict[str, Any] = (
     {"dtype": False}
@@ -84,15 +88,16 @@ _SOURCE_COLUMNS_AS_TEXT = [
 
 @dataclass(frozen=True)
 class Problem:
-    """One bad value: 1-based row (``None`` for the whole file), column and value."""
+    """One bad value: where (1-based ``row`` or ``line``, ``column``), the value and why."""
 
     row: int | None
     column: str | None
     value: object
     message: str
+    unit: str = "row"  # "row": a data row (a CSV header is not counted); "line": a text line
 
     def describe(self) -> str:
-        where = [f"row {self.row}"] if self.row is not None else []
+        where = [f"{self.unit} {self.row}"] if self.row is not None else []
         if self.column is not None:
             where.append(f"column {self.column!r}")
         if self.value is _NO_VALUE:
@@ -114,21 +119,14 @@ def _is_missing(value: object) -> bool:
         return False
 
 
-class HistoryError(ValueError):
-    """An eval history that cannot be loaded, with every problem found (up to 20)."""
+class HistoryError(InputError):
+    """An eval history that cannot be loaded, with every problem found (up to 20 kept)."""
 
     def __init__(self, source: str, problems: list[Problem], total: int | None = None) -> None:
-        self.source = source
         self.problems = sorted(problems[:MAX_PROBLEMS], key=lambda p: p.row or 0)
-        total = len(problems) if total is None else total
-        lines = [p.describe() for p in self.problems]
-        if total > len(lines):
-            lines.append(f"... and {total - len(lines)} more problems")
-        if len(self.problems) == 1 and total == 1:
-            message = f"{source}: {lines[0]}"
-        else:
-            message = f"{source}: {total} problems:\n" + "\n".join(f"  - {ln}" for ln in lines)
-        super().__init__(message)
+        super().__init__(
+            source, [p.describe() for p in self.problems], len(problems) if total is None else total
+        )
 
 
 def _fail(source: str, message: str, column: str | None = None) -> HistoryError:
@@ -161,29 +159,75 @@ def _format_of(path: Path, fmt: str | None, source: str) -> tuple[str, str | Non
 
 
 def _read_file(
-    path: Path, fmt: str, compression: str | None, column_map: Mapping[str, str], source: str
+    path: Path,
+    fmt: str,
+    compression: str | None,
+    column_map: Mapping[str, str],
+    source: str,
+    encoding: str,
 ) -> pd.DataFrame:
+    if path.is_dir():
+        raise _fail(source, "is a directory, not a history file")
     if not path.exists():
         raise _fail(source, "no such file")
     if path.stat().st_size == 0:
         raise _fail(source, "the file is empty")
-    # Known columns are read as text so that error messages quote the value as written.
-    as_text = {orig: str for orig, new in _source_names(column_map).items()}
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise _fail(source, f"unknown text encoding {encoding!r}") from None
     try:
         if fmt == "csv":
-            return pd.read_csv(
-                path, compression=compression, dtype=as_text, keep_default_na=False, na_values=[""]
-            )
+            return _read_csv(path, compression, column_map, source, encoding)
         if fmt == "parquet":
             return pd.read_parquet(path)
-        return pd.read_json(
-            path, lines=fmt == "jsonl", compression=compression, **_NO_JSON_CONVERSION
-        )
+        if fmt == "json":
+            return _read_json(path, compression, source, encoding)
+        return _read_json_lines(path, compression, source, encoding)
+    except HistoryError:
+        raise
+    except UnicodeDecodeError:
+        raise _undecodable(path, compression, source, encoding, fmt) from None
     except pd.errors.EmptyDataError:
         raise _fail(source, "the file is empty (no header, no rows)") from None
-    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _fail(source, f"not a valid {fmt} file ({first})") from None
+    except pd.errors.ParserError as exc:
+        raise _fail(source, _parser_message(str(exc), fmt)) from None
+    except (ValueError, OSError) as exc:
+        raise _fail(source, f"not a valid {fmt} file ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _parser_message(text: str, fmt: str) -> str:
+    # pandas: "Error tokenizing data. C error: Expected 3 fields in line 5, saw 4"
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if match:
+        want, line, saw = match.groups()
+        return f"line {line}: {saw} fields where the header has {want}"
+    first = text.strip().splitlines()[0] if text.strip() else "unreadable"
+    return f"not a valid {fmt} file ({first})"
+
+
+def _read_csv(
+    path: Path,
+    compression: str | None,
+    column_map: Mapping[str, str],
+    source: str,
+    encoding: str,
+) -> pd.DataFrame:
+    # Known columns are read as text so that error messages quote the value as written.
+    as_text = {orig: str for orig in _source_names(column_map)}
+    return pd.read_csv(
+        path,
+        compression=compression,
+        dtype=as_text,
+        keep_default_na=False,
+        na_values=[""],
+        encoding=encoding,
+    )
 
 
 def _source_names(column_map: Mapping[str, str]) -> dict[str, str]:
@@ -193,6 +237,105 @@ def _source_names(column_map: Mapping[str, str]) -> dict[str, str]:
         if new in _SOURCE_COLUMNS_AS_TEXT:
             names[orig] = new
     return names
+
+
+def _open_text(path: Path, compression: str | None, encoding: str) -> Any:
+    if compression:
+        return gzip.open(path, "rt", encoding=encoding)
+    return open(path, encoding=encoding)
+
+
+def _read_json(path: Path, compression: str | None, source: str, encoding: str) -> pd.DataFrame:
+    """A JSON array of row objects, or one object of equal-length column arrays."""
+    with _open_text(path, compression, encoding) as fh:
+        try:
+            data = json.load(fh)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise _fail(source, f"{where}: not valid JSON ({exc.msg})") from None
+    if isinstance(data, list):
+        bad = next((i for i, row in enumerate(data) if not isinstance(row, dict)), None)
+        if bad is not None:
+            raise HistoryError(
+                source,
+                [Problem(bad + 1, None, data[bad], "not a JSON object (one object per row)")],
+            )
+        return pd.DataFrame.from_records(data)
+    if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+        lengths = {len(v) for v in data.values()}
+        if len(lengths) > 1:
+            raise _fail(source, "the column arrays of the JSON object differ in length")
+        return pd.DataFrame(data)
+    raise _fail(
+        source,
+        f"holds a JSON {type(data).__name__}: expected an array of row objects "
+        "or an object of column arrays",
+    )
+
+
+def _read_json_lines(
+    path: Path, compression: str | None, source: str, encoding: str
+) -> pd.DataFrame:
+    try:
+        return pd.read_json(
+            path, lines=True, compression=compression, encoding=encoding, **_NO_JSON_CONVERSION
+        )
+    except ValueError:
+        pass  # find which lines are bad, below: only on this error path
+    problems: list[Problem] = []
+    with _open_text(path, compression, encoding) as fh:
+        for number, line in enumerate(fh, 1):
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                why = f"not valid JSON ({exc.msg} at column {exc.colno})"
+                problems.append(Problem(number, None, _NO_VALUE, why, "line"))
+                continue
+            if not isinstance(value, dict):
+                why = "not a JSON object (one per line)"
+                problems.append(Problem(number, None, value, why, "line"))
+    if problems:
+        raise HistoryError(source, problems)
+    raise _fail(source, "not a valid jsonl file (each line must be one JSON object)")
+
+
+def _undecodable(
+    path: Path, compression: str | None, source: str, encoding: str, fmt: str
+) -> HistoryError:
+    """Where the first byte that ``encoding`` cannot decode sits: row (or line) and column."""
+    if compression:
+        with gzip.open(path) as fh:
+            raw = fh.read()
+    else:
+        raw = path.read_bytes()
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    else:  # pragma: no cover - the reader failed, so decoding fails too
+        start = 0
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    line_end = raw.find(b"\n", start)
+    line_end = len(raw) if line_end < 0 else line_end
+    line_number = raw.count(b"\n", 0, start) + 1
+    advice = (
+        f"cannot be decoded as {encoding} (byte {raw[start]:#04x}); pass the file's "
+        "encoding, e.g. --encoding latin-1 (encoding= in Python)"
+    )
+    if fmt != "csv":
+        return HistoryError(source, [Problem(line_number, None, _NO_VALUE, advice, "line")])
+    header = next(csv.reader([raw[: raw.find(b"\n")].decode(encoding, errors="replace")]), [])
+    before = raw[line_start:start].decode(encoding, errors="replace")
+    fields = next(csv.reader([before]), [""])
+    index = len(fields) - 1
+    column = header[index] if 0 <= index < len(header) else None
+    line = raw[line_start:line_end]
+    cells = line.split(b",")
+    value = cells[index] if index < len(cells) else line
+    return HistoryError(source, [Problem(line_number - 1, column, value, advice)])
 
 
 # --------------------------------------------------------------------------- parsing
@@ -260,17 +403,20 @@ def _parse_bools(
 
 def _parse_counts(
     raw: pd.Series, column: str, issues: _Collector, frame: pd.DataFrame
-) -> pd.Series:
+) -> tuple[pd.Series, np.ndarray]:
+    """The counts as int64, and a mask of the rows whose count is valid."""
     missing = raw.isna().to_numpy()
     numeric = pd.to_numeric(raw, errors="coerce").astype("float64")
     values = numeric.to_numpy()
-    not_number = np.isnan(values) & ~missing
-    fractional = ~np.isnan(values) & (values != np.round(values))
-    negative = ~np.isnan(values) & (values < 0)
+    not_number = (np.isnan(values) | np.isinf(values)) & ~missing
+    finite = np.isfinite(values)
+    fractional = finite & (values != np.round(values))
+    negative = finite & (values < 0)
     issues.add_rows(frame, missing, column, "missing value in a required field")
     issues.add_rows(frame, not_number | fractional, column, "not a whole number of cases")
     issues.add_rows(frame, negative & ~fractional, column, "negative count")
-    return pd.Series(np.nan_to_num(values).astype("int64"), index=raw.index)
+    valid = finite & ~fractional & ~negative
+    return pd.Series(np.where(valid, values, 0).astype("int64"), index=raw.index), valid
 
 
 def _parse_actions(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -> pd.Series:
@@ -320,9 +466,10 @@ def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         out["n"] = np.ones(len(frame), dtype="int64")
         out["n_passed"] = passed.to_numpy().astype("int64")
     else:
-        out["n"] = _parse_counts(frame["n"], "n", issues, frame)
-        out["n_passed"] = _parse_counts(frame["n_passed"], "n_passed", issues, frame)
-        over = (out["n_passed"] > out["n"]).to_numpy()
+        out["n"], valid_n = _parse_counts(frame["n"], "n", issues, frame)
+        out["n_passed"], valid_passed = _parse_counts(frame["n_passed"], "n_passed", issues, frame)
+        # Only rows with two valid counts can break the order between them.
+        over = valid_n & valid_passed & (out["n_passed"] > out["n"]).to_numpy()
         issues.add_rows(frame, over, "n_passed", "n_passed is greater than n")
     if issues.total:
         raise HistoryError(source, issues.problems, issues.total)
@@ -342,13 +489,16 @@ def load_history(
     *,
     column_map: Mapping[str, str] | None = None,
     format: str | None = None,
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Load an eval history into canonical form (see the module docstring).
 
     ``source`` is a DataFrame or a path to ``.csv``, ``.parquet``, ``.jsonl`` /
     ``.ndjson`` or ``.json`` (each optionally ``.gz``), chosen by suffix unless
-    ``format`` is given. ``column_map`` renames foreign columns first, e.g.
-    ``{"tool": "action", "success": "passed"}``.
+    ``format`` is given; text files are decoded with ``encoding``.
+    ``column_map`` renames foreign columns first, e.g.
+    ``{"tool": "action", "success": "passed"}`` (``--column action=tool`` on
+    the command line); every column it names must exist.
     """
     column_map = dict(column_map or {})
     if isinstance(source, pd.DataFrame):
@@ -358,8 +508,16 @@ def load_history(
         path = Path(source)
         name = str(path)
         fmt, compression = _format_of(path, format, name)
-        raw = _read_file(path, fmt, compression, column_map, name)
+        raw = _read_file(path, fmt, compression, column_map, name, encoding)
     raw.columns = [str(c) for c in raw.columns]
+    absent = [old for old in column_map if old not in raw.columns]
+    if absent:
+        found = ", ".join(repr(c) for c in raw.columns) or "none"
+        raise _fail(
+            name,
+            f"column map names column(s) the file lacks: {', '.join(map(repr, absent))} "
+            f"(columns found: {found})",
+        )
     raw = raw.rename(columns=column_map)
     duplicated = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
     if duplicated:
@@ -385,27 +543,12 @@ def save_history(history: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     fmt, compression = _format_of(target, None, str(target))
-    return _atomic(target, lambda tmp: _write(history, tmp, fmt, compression))
+    return atomic_write(target, lambda tmp: _write(history, tmp, fmt, compression))
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write any table to CSV atomically (a temporary file renamed into place)."""
-    return _atomic(Path(path), lambda tmp: frame.to_csv(tmp, index=False))
-
-
-def _atomic(target: Path, write: Any) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def _write(history: pd.DataFrame, tmp: Path, fmt: str, compression: str | None) -> None:
@@ -457,12 +600,14 @@ class PolicyCoverage:
 
     def describe(self) -> str:
         parts = []
+        # repr: an action name may hold a NUL or a newline, which must stay visible.
         if self.missing_from_policy:
-            parts.append(
-                "in the history but not the policy: " + ", ".join(self.missing_from_policy)
-            )
+            names = ", ".join(map(repr, self.missing_from_policy))
+            parts.append(f"in the history but not the policy: {names}")
         if self.missing_from_history:
-            parts.append("in the policy with no history: " + ", ".join(self.missing_from_history))
+            parts.append(
+                "in the policy with no history: " + ", ".join(map(repr, self.missing_from_history))
+            )
         return "; ".join(parts) or "every action in the history is in the policy, and vice versa"
 
 

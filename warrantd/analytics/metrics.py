@@ -32,17 +32,21 @@ import numpy as np
 import pandas as pd
 
 from ..decision import EvalMetrics
+from ..errors import OptionError
 from .history import timestamps_ns
 
 __all__ = [
     "COUNT_COLUMNS",
     "HistoryMetrics",
     "Window",
+    "check_window",
     "eval_metrics",
     "metrics_at",
     "metrics_timeline",
+    "parse_window",
     "rates_from_counts",
     "wilson_interval",
+    "window_label",
 ]
 
 Window = int | str | pd.Timedelta | None
@@ -95,7 +99,11 @@ def wilson_interval(passed: Any, n: Any, level: float = 0.95) -> tuple[np.ndarra
     return lo, hi
 
 
-def _check_window(window: Window) -> int | pd.Timedelta | None:
+def check_window(window: Window) -> int | pd.Timedelta | None:
+    """``window`` in its one checked form: None, a positive case count or a positive span.
+
+    Raises :class:`~warrantd.errors.OptionError` (``window``) for anything else.
+    """
     if window is None:
         return None
     if (
@@ -103,20 +111,56 @@ def _check_window(window: Window) -> int | pd.Timedelta | None:
         or window is pd.NaT
         or (isinstance(window, float) and np.isnan(window))
     ):
-        raise ValueError(f"window must be None, a case count or a time offset, not {window!r}")
+        raise OptionError(
+            "window", f"{window!r} is not a window (expected 'cumulative', a case count or '30D')"
+        )
     if isinstance(window, (int, np.integer)):
         if window <= 0:
-            raise ValueError(f"a case-count window must be positive, not {window}")
+            raise OptionError("window", f"a case-count window must be positive, not {window}")
         return int(window)
+    if isinstance(window, str):
+        parsed = parse_window(window)
+        if not isinstance(parsed, str):
+            return check_window(parsed)
     try:
         span = pd.Timedelta(window)
     except (ValueError, TypeError):
-        raise ValueError(
-            f"window {window!r} is neither a case count nor a time offset such as '30D'"
+        raise OptionError(
+            "window", f"{window!r} is neither a case count nor a time offset such as '30D'"
         ) from None
     if span <= pd.Timedelta(0):
-        raise ValueError(f"a time window must be positive, not {window!r}")
+        raise OptionError("window", f"a time window must be positive, not {window!r}")
     return span
+
+
+def parse_window(text: str | None) -> int | str | None:
+    """Window text as a user writes it: ``cumulative`` (or ``none``, or nothing) is None,
+    digits (optionally followed by ``cases``) a case count, anything else a time offset."""
+    if text is None:
+        return None
+    stripped = text.strip().lower()
+    if stripped in ("", "cumulative", "none"):
+        return None
+    number = stripped.removesuffix("cases").strip()
+    return int(number) if number.isdigit() else text.strip()
+
+
+def window_label(window: Window) -> str:
+    """The one spelling of a window in every table, chart and report.
+
+    ``cumulative``, ``500 cases`` or a time span such as ``30D``, ``36h``;
+    :func:`parse_window` reads every label back.
+    """
+    checked = check_window(window)
+    if checked is None:
+        return "cumulative"
+    if isinstance(checked, int):
+        return f"{checked} cases"
+    for unit, label in ((86_400, "D"), (3_600, "h"), (60, "min"), (1, "s")):
+        seconds = checked.total_seconds()
+        if seconds >= unit and seconds % unit == 0:
+            return f"{int(seconds // unit)}{label}"
+    return str(checked)
 
 
 def per_timestamp_counts(history: pd.DataFrame, mean_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -197,7 +241,7 @@ def window_counts(
     live gate had when the cases at ``t`` arrived. ``bounds`` (from
     :func:`action_bounds`) saves recomputing them when the caller has them.
     """
-    span = _check_window(window)
+    span = check_window(window)
     size = len(counts)
     if bounds is None:
         bounds = action_bounds(counts["action"])
@@ -279,7 +323,7 @@ def metrics_frame_at(
     time window the window is ``(at - window, at]``; actions with no case in it
     get zero counts.
     """
-    span = _check_window(window)
+    span = check_window(window)
     when = _as_utc(history["timestamp"].max() if at is None else at)
     upto = history[history["timestamp"] <= when]
     actions = pd.Index(sorted(history["action"].unique()), name="action")

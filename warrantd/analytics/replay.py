@@ -42,7 +42,7 @@ to the engine, and the engine stays the one source of truth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from ..autonomy import GRADUATION_STATES, AutonomyState
+from ..errors import InputError
 from ..graduation import GraduationThresholds, ceiling
 from ..policy import TrustPolicy
 from .history import timestamps_ns
@@ -143,13 +144,30 @@ def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_coverage(actions: Iterable[str], policy: TrustPolicy) -> None:
-    """Raise ``ValueError`` naming the history's actions that the policy lacks."""
+def check_coverage(actions: Iterable[str], policy: TrustPolicy, source: str = "history") -> None:
+    """Raise :class:`~warrantd.errors.InputError` naming the actions the policy lacks."""
     missing = sorted(set(actions) - set(policy.actions))
     if missing:
-        raise ValueError(
-            f"the history has action(s) the policy does not define: {', '.join(missing)}"
+        raise InputError(
+            source,
+            [f"has action(s) the policy does not define: {', '.join(map(repr, missing))}"],
         )
+
+
+def policy_classes_only(history: pd.DataFrame, policy: TrustPolicy) -> pd.DataFrame:
+    """The rows of ``history`` whose action the policy defines (for callers that list
+    the others themselves, as the report does); an error when none is left."""
+    known = history["action"].isin(list(policy.actions)).to_numpy()
+    if known.all():
+        return history
+    if not known.any():
+        raise InputError(
+            str(history.attrs.get("source", "history")),
+            ["none of its action classes is defined in the policy"],
+        )
+    kept = history[known].reset_index(drop=True)
+    kept.attrs = dict(history.attrs)
+    return kept
 
 
 def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = None) -> Events:
@@ -157,7 +175,7 @@ def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = No
     truth = ("true_pass_p",) if "true_pass_p" in history.columns else ()
     counts, bounds = counts_and_bounds(history, mean_columns=truth)  # one block per action
     actions = [str(a) for a in counts["action"].iloc[bounds[:-1]]]
-    check_coverage(actions, policy)
+    check_coverage(actions, policy, str(history.attrs.get("source", "history")))
     graded = window_counts(counts, window, bounds=bounds)
     before = window_counts(counts, window, before=True, bounds=bounds)
     metrics = [rates_from_counts(*(w[c] for c in COUNT_COLUMNS)) for w in (before, graded)]
@@ -406,8 +424,73 @@ def _transitions(
     )
 
 
-def replay(history: pd.DataFrame, policy: TrustPolicy, *, window: Window = None) -> Replay:
-    """Replay ``history`` under ``policy``: see the module docstring for every figure."""
+def history_span_days(events: Events) -> float:
+    """Days from the first to the last case of the whole history."""
+    return float((events.time_ns.max() - events.time_ns.min()) / NS_PER_DAY)
+
+
+def no_evidence_rows(actions: Sequence[str], span_days: float) -> pd.DataFrame:
+    """Summary rows for policy classes with no eval case at all: MANUAL throughout.
+
+    Nothing was reached, handled or lost; ``days_manual`` is the whole history's
+    span. ``no_evidence`` is True.
+    """
+    n = len(actions)
+    zeros = np.zeros(n, dtype=np.int64)
+    rows: dict[str, Any] = {"action": list(actions), "cases": zeros}
+    rows["final_state"] = _state_column(np.zeros(n, dtype=np.int64))
+    rows["no_evidence"] = np.ones(n, dtype=bool)
+    for figure in SUMMARY_FIGURES:
+        if figure.startswith("first_"):
+            rows[figure] = pd.to_datetime(
+                np.full(n, np.datetime64("NaT"), "datetime64[ns]"), utc=True
+            )
+        elif figure.startswith("cases_to_"):
+            rows[figure] = pd.array([pd.NA] * n, dtype="Int64")
+        elif figure.startswith("days_to_"):
+            rows[figure] = np.full(n, np.nan)
+        elif figure.startswith("premature_"):
+            rows[figure] = pd.array([pd.NA] * n, dtype="boolean")
+        elif figure.startswith("days_"):
+            rows[figure] = np.full(n, span_days if figure == "days_manual" else 0.0)
+        else:
+            rows[figure] = zeros
+    return pd.DataFrame(rows)
+
+
+def with_no_evidence(
+    summary: pd.DataFrame, policy: TrustPolicy, span_days: float, by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """``summary`` plus a row for each policy class it lacks (see :func:`no_evidence_rows`),
+    per group of the ``by`` columns (e.g. per sweep candidate); sorted by ``by`` and action."""
+    summary = summary.assign(no_evidence=False)
+    missing = sorted(set(policy.actions) - set(summary["action"]))
+    if not missing:
+        return summary
+    extra = no_evidence_rows(missing, span_days)
+    if by:
+        keys = summary[list(by)].drop_duplicates().reset_index(drop=True)
+        extra = (
+            keys.loc[keys.index.repeat(len(missing))]
+            .reset_index(drop=True)
+            .join(pd.concat([extra] * len(keys), ignore_index=True))
+        )
+    out = pd.concat([summary, extra[summary.columns]], ignore_index=True)
+    return out.sort_values([*by, "action"], kind="stable").reset_index(drop=True)
+
+
+def replay(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    *,
+    window: Window = None,
+) -> Replay:
+    """Replay ``history`` under ``policy``: see the module docstring for every figure.
+
+    Every class of the policy has a summary row; classes without a single eval
+    case are MANUAL throughout, with ``no_evidence`` True. Every action of the
+    history must be in the policy (:func:`policy_classes_only` drops the others).
+    """
     events = build_events(history, policy, window)
     states = events.states(policy.thresholds)
     timeline = timeline_from_counts(events.counts, events.graded_counts, window)
@@ -418,13 +501,18 @@ def replay(history: pd.DataFrame, policy: TrustPolicy, *, window: Window = None)
     summary = pd.DataFrame({"action": events.actions, **figures})
     summary.insert(1, "cases", np.add.reduceat(events.counts["n_cases"].to_numpy(), starts))
     summary.insert(2, "final_state", _state_column(states[events.bounds[1:] - 1]))
+    summary = with_no_evidence(
+        summary[["action", "cases", "final_state", *SUMMARY_FIGURES]],
+        policy,
+        history_span_days(events),
+    )
     return Replay(
         history,
         policy,
         window,
         timeline,
         _transitions(events, states, policy.thresholds),
-        summary[["action", "cases", "final_state", *SUMMARY_FIGURES]],
+        summary[["action", "cases", "final_state", "no_evidence", *SUMMARY_FIGURES]],
     )
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +25,17 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .. import __version__
+from .._io import OwnedDirectory
 from ..graduation import ceiling
 from ..policy import TrustPolicy
 from ..policyfile import policy_to_toml
 from . import charts
-from .forecast import TREND_DAYS, Forecast, backtest, forecast
-from .metrics import Window
-from .replay import Replay, replay
-from .sweep import KNOBS, SweepResult, sweep
+from ._progress import Steps
+from .forecast import TREND_DAYS, Forecast, backtests, forecast
+from .metrics import Window, window_label
+from .quality import data_quality
+from .replay import Replay, policy_classes_only, replay
+from .sweep import KNOBS, SweepResult, candidates_frame, sweep
 
 __all__ = ["ReportFiles", "build_report", "default_grid"]
 
@@ -169,13 +171,18 @@ def _grid_knobs(grid: Mapping[str, Sequence[Any]]) -> list[str]:
     return [k for k in KNOBS if k in grid and len(grid[k]) > 1]
 
 
+GENERATOR = "warrantd report"
+#: Report steps, in order, as the progress bar names them.
+STEPS = ("replay", "sweep", "forecast", "backtest", "charts", "write")
+
+
 def build_report(
     history: pd.DataFrame,
     policy: TrustPolicy,
-    out_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | OwnedDirectory,
     *,
     sweep_grid: Mapping[str, Sequence[Any]] | None = None,
-    horizon: str = "90D",
+    horizon: str | int = "90D",
     window: Window = None,
     title: str = "warrantd graduation report",
     n_sims: int = 2000,
@@ -184,51 +191,67 @@ def build_report(
     backtest_cuts: Sequence[Any] | None = None,
     sources: Mapping[str, str] | None = None,
     progress: bool = False,
+    force: bool = False,
 ) -> ReportFiles:
     """Write the graduation report for ``history`` under ``policy`` into ``out_dir``.
+
+    ``out_dir`` is checked before any work (:class:`~warrantd._io.OwnedDirectory`):
+    a new or empty folder, or a previous report, whose files alone are replaced; a
+    folder holding other files is refused unless ``force``, and even then they are
+    never touched. The files are staged whole and renamed into place at the end,
+    so an interrupted run leaves the previous report as it was.
 
     ``sweep_grid`` defaults to :func:`default_grid`; ``backtest_cuts`` to the
     days 60, 90 and 120 after the first case that leave at least a horizon of
     history after them (the last day counted whole). ``sources`` names the input
-    files for the provenance section.
+    files for the provenance section. Classes of the history that the policy lacks
+    are left out and listed; classes of the policy with no evidence are shown
+    MANUAL throughout.
     """
-    grid = dict(sweep_grid) if sweep_grid is not None else default_grid(policy)
-    result = replay(history, policy, window=window)
-    swept = sweep(history, policy, grid, window=window, progress=progress)
-    fc = forecast(
-        history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
+    target = (
+        out_dir
+        if isinstance(out_dir, OwnedDirectory)
+        else OwnedDirectory.prepare(out_dir, generator=GENERATOR, force=force)
     )
-    start, end = history["timestamp"].min(), history["timestamp"].max()
-    if backtest_cuts is None:
-        # The history's last day counts whole: a cut at day 90 of a 180-day
-        # history opens a 90-day horizon that ends with the last day's cases.
-        backtest_cuts = [
-            start.floor("D") + pd.Timedelta(days=d)
-            for d in (60, 90, 120)
-            if start.floor("D") + pd.Timedelta(days=d) + fc.horizon <= end.ceil("D")
-        ]
-    tests = [
-        backtest(
+    foreign = ~history["action"].isin(list(policy.actions))
+    left_out = history[foreign].groupby("action", sort=True)["n"].sum()
+    history = policy_classes_only(history, policy)
+    grid = sweep_grid if sweep_grid is not None else default_grid(policy)
+    candidates_frame(policy, grid, window)  # a grid with no valid candidate fails now, not later
+    with Steps(STEPS, enabled=progress) as steps:
+        result = replay(history, policy, window=window)
+        steps.next()
+        swept = sweep(history, policy, grid, window=window, progress=progress)
+        steps.next()
+        fc = forecast(
+            history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
+        )
+        steps.next()
+        start, end = history["timestamp"].min(), history["timestamp"].max()
+        if backtest_cuts is None:
+            # The history's last day counts whole: a cut at day 90 of a 180-day
+            # history opens a 90-day horizon that ends with the last day's cases.
+            backtest_cuts = [
+                start.floor("D") + pd.Timedelta(days=d)
+                for d in (60, 90, 120)
+                if start.floor("D") + pd.Timedelta(days=d) + fc.horizon <= end.ceil("D")
+            ]
+        bt = backtests(
             history,
             policy,
-            cut,
+            backtest_cuts,
             horizon=horizon,
             window=window,
             n_sims=n_sims,
             seed=seed,
             trend=trend,
-        ).assign(cut=pd.Timestamp(cut))
-        for cut in backtest_cuts
-    ]
-    bt = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
-    calibration = float(bt["within_band"].mean()) if len(bt) else None
-
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        held_at = None if swept.table.empty else swept.closest_candidate(policy.thresholds, window)
-        images = _write_charts(staging, result, swept, fc, grid, held_at)
+        )
+        calibration = float(bt["within_band"].mean()) if len(bt) else None
+        steps.next()
+        quality = data_quality(history, policy, now=end)
+        held_at = swept.closest_candidate(policy.thresholds, window)
+        images = _draw_charts(result, swept, fc, grid, held_at)
+        steps.next()
         context = _context(
             history,
             policy,
@@ -240,38 +263,23 @@ def build_report(
             grid,
             window,
             title,
-            images,
+            {name: base64.b64encode(data).decode("ascii") for name, data in images.items()},
             sources or {},
             n_sims,
             seed,
         )
-        (staging / "index.html").write_text(
-            _environment(True).get_template("report.html.j2").render(**context), encoding="utf-8"
+        context["quality"] = quality.findings
+        context["left_out"] = [f"{name!r} ({int(n):,} cases)" for name, n in left_out.items()]
+        files = dict(images)
+        files["index.html"] = (
+            _environment(True).get_template("report.html.j2").render(**context).encode("utf-8")
         )
-        (staging / "report.md").write_text(
-            _environment(False).get_template("report.md.j2").render(**context), encoding="utf-8"
+        files["report.md"] = (
+            _environment(False).get_template("report.md.j2").render(**context).encode("utf-8")
         )
-        for path in staging.iterdir():
-            path.chmod(0o644)
-        staging.chmod(0o755)
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    files = sorted(p.name for p in out.iterdir())
-    return ReportFiles(out, files, result, swept, fc, bt, calibration)
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging`` with renames only, never a half-written ``out``."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-        old.rmdir()
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        written = target.commit(files)
+        steps.next()
+    return ReportFiles(target.path, written, result, swept, fc, bt, calibration)
 
 
 def _action_image(index: int) -> str:
@@ -279,22 +287,23 @@ def _action_image(index: int) -> str:
     return f"metrics-{index + 1:02d}.png"
 
 
-def _write_charts(
-    staging: Path,
+def _draw_charts(
     result: Replay,
     swept: SweepResult,
     fc: Forecast,
     grid: Mapping[str, Sequence[Any]],
-    held_at: pd.Series | None,
-) -> dict[str, str]:
+    held_at: pd.Series,
+) -> dict[str, bytes]:
+    """Every chart of the report as PNG bytes, by file name."""
     figures = {
         "timeline.png": charts.state_timeline_chart(result),
         "forecast.png": charts.forecast_chart(fc),
     }
-    for i, action in enumerate(result.summary["action"]):
-        figures[_action_image(i)] = charts.metrics_chart(result, action)
+    evidence = result.summary[~result.summary["no_evidence"]]
+    for i, action in zip(evidence.index, evidence["action"], strict=True):
+        figures[_action_image(int(i))] = charts.metrics_chart(result, action)
     knobs = _grid_knobs(grid)
-    if len(knobs) >= 2 and held_at is not None:
+    if len(knobs) >= 2:
         # The other knobs sit at the candidate nearest the policy in force, so the
         # heatmap reads as "around what we run today".
         figures["sweep-heatmap.png"] = charts.sweep_heatmap(
@@ -308,12 +317,12 @@ def _write_charts(
         float(result.summary["cases_while_manual"].sum()),
         float(result.summary["failures_while_supervised_or_above"].sum()),
     )
-    if not swept.table.empty:
-        figures["pareto.png"] = charts.pareto_chart(swept, current)
+    figures["pareto.png"] = charts.pareto_chart(swept, current)
     images = {}
     for name, fig in figures.items():
-        charts.save(fig, staging / name)
-        images[name] = base64.b64encode((staging / name).read_bytes()).decode("ascii")
+        buffer = io.BytesIO()
+        charts.save(fig, buffer)
+        images[name] = buffer.getvalue()
     return images
 
 
@@ -343,6 +352,7 @@ def _context(
                 "action": row.action,
                 "risk": policy.action(row.action).risk.name.lower(),
                 "state": str(row.final_state),
+                "no_evidence": bool(row.no_evidence),
                 "first_supervised": _date(row.first_supervised),
                 "first_autonomous": _date(row.first_autonomous),
                 "burden": _num(row.cases_while_manual),
@@ -355,6 +365,21 @@ def _context(
     details = []
     for i, row in enumerate(s.itertuples(index=False)):
         cls = policy.action(row.action)
+        if row.no_evidence:
+            details.append(
+                {
+                    "action": row.action,
+                    "image": None,
+                    "figures": [
+                        ("risk / ceiling", f"{cls.risk.name.lower()} / {ceiling(cls).name}"),
+                        ("evidence", "none: no eval case of this class in the history"),
+                        ("state", "MANUAL throughout (every call needs a human)"),
+                    ],
+                    "transitions": [],
+                    "more_transitions": 0,
+                }
+            )
+            continue
         moves = result.transitions[result.transitions["action"] == row.action]
         details.append(
             {
@@ -422,8 +447,8 @@ def _context(
             "action": r.action,
             "state": r.state,
             "next_state": r.next_state or "—",
-            "blocked_on": r.blocked_on,
-            "rate": f"{r.cases_per_day:.1f}",
+            "blocked_on": r.blocked_on + (f" ({r.note})" if r.note else ""),
+            "rate": _num(r.cases_per_day, 1),
             "trend": f"{_change(r.pass_rate_trend)} / {_change(r.adversarial_pass_rate_trend)}",
             "p": _pct(r.p_within_horizon),
             "p10": _date(r.p10_date),
@@ -436,6 +461,7 @@ def _context(
         [
             {
                 "cut": _date(r.cut),
+                "as_of": _time(r.as_of),
                 "action": r.action,
                 "next_state": r.next_state,
                 "p": _pct(r.p_within_horizon),
@@ -451,15 +477,18 @@ def _context(
     )
     if calibration is None:
         calibration_text = (
-            "Not enough history for a backtest (a cut needs a full horizon after it)."
+            "No backtest: no cut leaves a full horizon of history after it, or no class "
+            "had enough evidence at a cut to be forecast."
         )
     else:
+        as_of_times = sorted({_time(a) for a in bt["as_of"]})
         calibration_text = (
-            f"The history was cut at {', '.join(sorted({_date(c) for c in bt['cut']}))}; each "
-            f"time a forecast was made from the cut and compared with what the replay of the "
-            f"full history shows. The actual outcome fell inside the forecast's 10-90% band "
-            f"in {bt['within_band'].sum()} of {len(bt)} cases ({calibration:.0%}; a calibrated "
-            f"forecast would score about 80%). "
+            f"{len(bt)} forecast(s) were made, as of the last evidence before each cut "
+            f"({', '.join(as_of_times)} UTC; cuts falling in one gap of the history give one "
+            f"forecast, counted once), and compared with what the replay of the full history "
+            f"shows. The actual outcome fell inside the forecast's 10-90% band (compared by "
+            f"UTC date at both ends) for {int(bt['within_band'].sum())} of {len(bt)} "
+            f"({calibration:.0%}; a calibrated forecast would score about 80%). "
             + (
                 "The model moves pass rates along each class's recent trend, extrapolated no "
                 "further than it was measured over; a class whose learning speeds up or "
@@ -469,7 +498,7 @@ def _context(
                 "it is slow on classes that are still learning."
             )
         )
-    window_label = "cumulative" if window is None else str(window)
+    window_text = window_label(window)
     provenance = [
         ("history", sources.get("history", "in-memory DataFrame")),
         ("policy", sources.get("policy", "in-memory TrustPolicy")),
@@ -482,7 +511,7 @@ def _context(
         ("sweep grid", "; ".join(f"{k} = {list(v)}" for k, v in grid.items())),
         (
             "options",
-            f"window={window_label}, horizon={fc.horizon.days} days, n_sims={n_sims}, seed={seed}, "
+            f"window={window_text}, horizon={fc.horizon.days} days, n_sims={n_sims}, seed={seed}, "
             f"trend={'on' if fc.trend else 'off'}",
         ),
         ("SHA-256 of inputs", _hash_inputs(history, policy)),
@@ -493,7 +522,7 @@ def _context(
         "cases": f"{int(history['n'].sum()):,}",
         "actions": list(s["action"]),
         "span": f"{_date(history['timestamp'].min())} to {_date(history['timestamp'].max())}",
-        "window_label": window_label,
+        "window_label": window_text,
         "horizon_days": fc.horizon.days,
         "summary": summary,
         "action_details": details,

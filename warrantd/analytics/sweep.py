@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -51,11 +50,21 @@ import numpy as np
 import pandas as pd
 
 from ..autonomy import AutonomyState
+from ..errors import InputError
 from ..graduation import GraduationThresholds
 from ..policy import TrustPolicy
 from ..policyfile import tomllib
-from .metrics import Window, _check_window
-from .replay import SUMMARY_FIGURES, Events, _per_action_parts, build_events, figures_from_parts
+from ._progress import bar as progress_bar
+from .metrics import Window, check_window, parse_window, window_label
+from .replay import (
+    SUMMARY_FIGURES,
+    Events,
+    _per_action_parts,
+    build_events,
+    figures_from_parts,
+    history_span_days,
+    with_no_evidence,
+)
 
 __all__ = ["KNOBS", "SweepResult", "candidates_frame", "load_grid", "sweep"]
 
@@ -67,6 +76,8 @@ KNOBS = (*THRESHOLD_KNOBS, "window")
 #: Grid cells allowed per candidate before a chunk falls back to per-candidate replays.
 _MAX_CELLS_PER_CANDIDATE = 64
 _DEFAULT_CHUNK = 20_000
+#: Candidates one sweep may expand to (a grid beyond it is a typo, not a plan).
+MAX_CANDIDATES = 10_000_000
 
 
 # --------------------------------------------------------------------------- candidates
@@ -108,22 +119,31 @@ def candidates_frame(
     if isinstance(grid, Mapping):
         unknown = sorted(set(grid) - set(KNOBS))
         if unknown:
-            raise ValueError(
-                f"unknown sweep knob(s) {', '.join(unknown)}; known: {', '.join(KNOBS)}"
+            raise InputError(
+                _source(grid),
+                [f"unknown sweep knob(s) {', '.join(unknown)}; known: {', '.join(KNOBS)}"],
             )
         axes = {k: list(grid.get(k, [base[k]])) for k in KNOBS}
+        problems = []
         for knob, values in axes.items():
             if not values:
-                raise ValueError(f"sweep knob {knob} has no values")
-            _check_knob_values(knob, values)
+                problems.append(f"{knob}: has no values")
+            problems.extend(_knob_problems(knob, values))
+        if problems:
+            raise InputError(_source(grid), problems)
         frame = _frame(list(itertools.product(*axes.values())))
     else:
         rows = [(*_thresholds_row(t).values(), window) for t in grid]
         if not rows:
-            raise ValueError("the candidate list is empty")
+            raise InputError(_source(grid), ["the candidate list is empty"])
         frame = _frame(rows)
         for knob in THRESHOLD_KNOBS:
-            _check_knob_values(knob, frame[knob].unique())
+            _check_knob_values(knob, frame[knob].unique(), _source(grid))
+    if len(frame) > MAX_CANDIDATES:
+        raise InputError(
+            _source(grid),
+            [f"{len(frame):,} candidates: more than {MAX_CANDIDATES:,}; sweep a coarser grid"],
+        )
     inverted = [frame[f"autonomous.{c}"] < frame[f"supervised.{c}"] for c in _CRITERIA]
     bad = np.logical_or.reduce([s.to_numpy() for s in inverted])
     reason = np.full(len(frame), "", dtype=object)
@@ -132,62 +152,99 @@ def candidates_frame(
     skipped = frame[bad].assign(reason=[r.rstrip("; ") for r in reason[bad]])
     valid = frame[~bad].reset_index(drop=True)
     valid.insert(0, "candidate", np.arange(len(valid)))
+    if valid.empty:
+        raise InputError(
+            _source(grid),
+            [
+                "no valid candidate: "
+                + ("the only one has" if len(frame) == 1 else f"all {len(frame):,} have")
+                + f" an AUTONOMOUS bar below the SUPERVISED bar ({skipped['reason'].iloc[0]})"
+            ],
+        )
     return valid, skipped.reset_index(drop=True)
 
 
+def _source(grid: object) -> str:
+    return str(getattr(grid, "source", "sweep grid"))
+
+
+class Grid(dict[str, list[Any]]):
+    """A sweep grid read from a file: a plain mapping that remembers its ``source``."""
+
+    source: str = "sweep grid"
+
+
 def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    """Candidate rows as a frame; ``window`` stays an object column so None stays None."""
+    """Candidate rows as a frame; the window as its label (:func:`window_label`)."""
     frame = pd.DataFrame([r[:-1] for r in rows], columns=list(THRESHOLD_KNOBS))
-    frame["window"] = pd.Series([r[-1] for r in rows], dtype=object)
+    frame["window"] = pd.Series([window_label(r[-1]) for r in rows], dtype=object)
     return frame
 
 
-def _check_knob_values(knob: str, values: Iterable[Any]) -> None:
-    if knob == "window":
-        for value in values:
-            _check_window(value)
-        return
+def _knob_problems(knob: str, values: Iterable[Any]) -> list[str]:
+    """What is wrong with the values of one knob (empty when they are all usable)."""
+    problems = []
     for value in values:
-        if knob.endswith("min_samples"):
-            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+        if knob == "window":
+            try:
+                check_window(value)
+            except InputError as exc:
+                problems.append(f"{knob}: {exc.lines[0]}")
+            continue
+        if isinstance(value, (bool, np.bool_)):
+            ok = False
+        elif knob.endswith("min_samples"):
+            ok = isinstance(value, (int, np.integer)) and value >= 0
         else:
             ok = isinstance(value, (int, float, np.number)) and 0.0 <= float(value) <= 1.0
         if not ok:
             what = "a whole number >= 0" if knob.endswith("min_samples") else "a rate in [0, 1]"
-            raise ValueError(f"sweep knob {knob}: {value!r} is not {what}")
+            problems.append(f"{knob}: {value!r} is not {what}")
+    return problems
 
 
-def load_grid(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
+def _check_knob_values(knob: str, values: Iterable[Any], source: str = "sweep grid") -> None:
+    problems = _knob_problems(knob, values)
+    if problems:
+        raise InputError(source, problems)
+
+
+def load_grid(path: str | os.PathLike[str]) -> Grid:
     """Read a sweep grid from TOML: each key a knob, each value a list of candidates.
 
-    For ``window``, ``"cumulative"`` (or ``"none"``) means no window. Problems
-    raise ``ValueError`` naming the file and the key.
+    For ``window``, ``"cumulative"`` (or ``"none"``) means no window. Every
+    problem is reported at once in an :class:`~warrantd.errors.InputError`
+    naming the file and the key.
     """
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
+        raise InputError(str(path), ["no such file"]) from None
+    except IsADirectoryError:
+        raise InputError(str(path), ["is a directory, not a grid file"]) from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), ["not a UTF-8 text file"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    grid: dict[str, list[Any]] = {}
+        raise InputError(str(path), [f"not valid TOML: {exc}"]) from None
+    grid = Grid()
+    grid.source = str(path)
+    problems = []
     for knob, values in data.items():
         if knob not in KNOBS:
-            raise ValueError(f"{path}: {knob}: unknown sweep knob (known: {', '.join(KNOBS)})")
+            problems.append(f"{knob}: unknown sweep knob (known: {', '.join(KNOBS)})")
+            continue
         if not isinstance(values, list) or not values:
-            raise ValueError(f"{path}: {knob}: expected a non-empty list, not {values!r}")
+            problems.append(f"{knob}: expected a non-empty list, not {values!r}")
+            continue
         if knob == "window":
-            values = [
-                None if isinstance(v, str) and v.lower() in ("cumulative", "none") else v
-                for v in values
-            ]
-        try:
-            _check_knob_values(knob, values)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+            values = [parse_window(v) if isinstance(v, str) else v for v in values]
+        problems.extend(_knob_problems(knob, values))
         grid[knob] = values
-    if not grid:
-        raise ValueError(f"{path}: the grid names no knobs")
+    if not data:
+        problems.append("the grid names no knobs")
+    if problems:
+        raise InputError(str(path), problems)
     return grid
 
 
@@ -368,7 +425,13 @@ class SweepResult:
 
     @property
     def n_skipped(self) -> int:
+        """Candidates skipped because an AUTONOMOUS bar was below its SUPERVISED bar."""
         return len(self.skipped)
+
+    @property
+    def n_candidates(self) -> int:
+        """Valid candidates replayed."""
+        return int(self.table["candidate"].nunique())
 
     @property
     def by_candidate(self) -> pd.DataFrame:
@@ -410,18 +473,48 @@ class SweepResult:
         return out.rename(columns={"cases_while_manual": "approval_burden"}).reset_index()
 
     def pareto(
-        self, burden: str = "approval_burden", risk: str = "failures_while_supervised_or_above"
+        self,
+        burden: str = "approval_burden",
+        risk: str = "failures_while_supervised_or_above",
+        *,
+        keep_ties: bool = False,
     ) -> pd.DataFrame:
-        """Candidates no other candidate beats on both burden and risk (lower is better
-        on both); sorted by burden."""
-        c = self.by_candidate.sort_values([burden, risk, "candidate"], kind="stable")
-        risk_values = c[risk].to_numpy()
+        """The Pareto front: candidates no other candidate beats on both burden and risk
+        (lower is better on both), sorted by burden.
+
+        Each point of the front shows once, as its strictest candidate (see
+        :meth:`strictness`; equal strictness: the lowest candidate number), so
+        a loosening never hides among ties. ``keep_ties=True`` keeps every
+        candidate on the front.
+        """
+        by = self.by_candidate
+        c = by.assign(_strict=self.strictness(by)).sort_values(
+            [burden, risk, "_strict", "candidate"],
+            ascending=[True, True, False, True],
+            kind="stable",
+        )
+        risk_values = c[risk].to_numpy(dtype=np.float64)
         best_before = np.r_[np.inf, np.minimum.accumulate(risk_values)[:-1]]
-        strict = risk_values < best_before
-        key = list(zip(c[burden], c[risk], strict=True))
-        frontier_points = {k for k, keep in zip(key, strict, strict=True) if keep}
-        on_front = np.array([k in frontier_points for k in key], dtype=bool)
-        return c[on_front].reset_index(drop=True)
+        first_of_point = risk_values < best_before
+        if keep_ties:
+            point = np.cumsum(first_of_point)
+            point_risk = risk_values[first_of_point][point - 1]
+            on_front = risk_values == point_risk
+            return c[on_front].drop(columns="_strict").reset_index(drop=True)
+        return c[first_of_point].drop(columns="_strict").reset_index(drop=True)
+
+    def strictness(self, frame: pd.DataFrame | None = None) -> pd.Series:
+        """How strict each candidate's bars are: the sum over the threshold knobs of the
+        bar's position among the values swept for that knob (0 the loosest, 1 the
+        strictest; a knob with one value adds nothing). Higher bars are stricter."""
+        frame = self.by_candidate if frame is None else frame
+        score = pd.Series(0.0, index=frame.index)
+        for knob in THRESHOLD_KNOBS:
+            values = np.unique(self.table[knob].to_numpy(dtype=np.float64))
+            if len(values) > 1:
+                where = np.searchsorted(values, frame[knob].to_numpy(dtype=np.float64))
+                score += where / (len(values) - 1)
+        return score
 
     def closest_candidate(
         self, thresholds: GraduationThresholds, window: Window = None
@@ -443,9 +536,7 @@ class SweepResult:
             values = by[knob].to_numpy(dtype=np.float64)
             spread = float(values.max() - values.min()) or 1.0
             distance += np.abs(values - float(current[knob])) / spread
-        wanted = _check_window(window)
-        same_window = [_check_window(w) == wanted for w in by["window"]]
-        distance += ~np.array(same_window, dtype=bool)
+        distance += (by["window"] != window_label(window)).to_numpy()
         return by.iloc[int(np.argmin(distance))]
 
 
@@ -480,11 +571,12 @@ def sweep(
     """
     candidates, skipped = candidates_frame(policy, grid, window)
     jobs: list[tuple[Events, pd.DataFrame]] = []
-    for _, group in candidates.groupby(candidates["window"].map(repr), sort=False):
-        events = build_events(history, policy, group["window"].iloc[0])
+    span_days = 0.0
+    for label, group in candidates.groupby("window", sort=False):
+        events = build_events(history, policy, parse_window(str(label)))
+        span_days = history_span_days(events)
         jobs.extend((events, chunk) for chunk in _chunks(group, chunk_size))
-    show = progress and sys.stderr.isatty()
-    bar = _progress(len(jobs), len(candidates), show)
+    bar = progress_bar(len(jobs), f"sweep {len(candidates):,} candidates", progress, "chunk")
     if executor is None:
         results = []
         for events, chunk in jobs:
@@ -497,19 +589,6 @@ def sweep(
             results.append(future.result())
             bar.update(1)
     bar.close()
-    empty = pd.DataFrame(columns=["candidate", *KNOBS, "action", *SUMMARY_FIGURES])
-    table = pd.concat(results, ignore_index=True) if results else empty
-    table = table.sort_values(["candidate", "action"], kind="stable").reset_index(drop=True)
+    table = pd.concat(results, ignore_index=True)
+    table = with_no_evidence(table, policy, span_days, by=["candidate", *KNOBS])
     return SweepResult(table=table, skipped=skipped, policy=policy)
-
-
-def _progress(total: int, candidates: int, show: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        disable=not show,
-        desc=f"sweep {candidates:,} candidates",
-        unit="chunk",
-        file=sys.stderr,
-    )

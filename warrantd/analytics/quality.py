@@ -1,0 +1,279 @@
+"""Data quality of an eval history, said up front: what the evidence can and cannot support.
+
+:func:`data_quality` reads a loaded history (and optionally the policy) and
+reports, per action class and in plain findings:
+
+* how many distinct timestamps and UTC days the evidence sits on, and the share
+  of a class's cases tied on its most crowded timestamp (a benchmark run
+  stamped at one moment is one look, not a stream);
+* gaps far longer than the usual spacing (an outlier date: one run years
+  before the rest), which stretch time axes and break rates of arrival;
+* classes with fewer cases than the policy's ``min_samples`` bars;
+* several ``agent`` / ``agent_version`` / ``model`` values pooled at one
+  timestamp (different agents' results counted as one class's evidence);
+* timestamps in the future;
+* classes of the policy with no evidence, and of the history not in the policy.
+
+The figures are counts; nothing here decides a state. The forecast refuses
+classes whose evidence days are too few (:data:`MIN_EVIDENCE_DAYS`, defined here),
+and the report and ``warrantd validate --history`` print these findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..autonomy import AutonomyState
+from ..policy import TrustPolicy
+
+__all__ = [
+    "AGENT_COLUMNS",
+    "MIN_EVIDENCE_DAYS",
+    "OUTLIER_GAP_FACTOR",
+    "DataQuality",
+    "data_quality",
+]
+
+#: Columns that name who produced a case: several values at one timestamp are pooled.
+AGENT_COLUMNS = ("agent", "agent_version", "model")
+#: A gap is an outlier when it is this many times the class's median gap (and over a week).
+OUTLIER_GAP_FACTOR = 10.0
+_MIN_OUTLIER_GAP_DAYS = 7.0
+#: A class is forecast only when its evidence spans at least this many distinct UTC
+#: days: fewer cannot support a rate of arrival (three leaderboard snapshots are not a
+#: steady stream of cases).
+MIN_EVIDENCE_DAYS = 5
+_DAY_NS = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What :func:`data_quality` found.
+
+    ``classes``: one row per action class of the history (and of the policy, with
+    zero cases), columns ``action``, ``cases``, ``distinct_timestamps``,
+    ``distinct_days``, ``largest_tie_share`` (share of the class's cases at its most
+    crowded timestamp), ``median_gap_days`` and ``largest_gap_days`` (between
+    consecutive distinct timestamps), ``outlier_gap`` (the largest gap is more than
+    :data:`OUTLIER_GAP_FACTOR` times the median and over a week),
+    ``pooled_timestamps`` (timestamps holding cases of several agents),
+    ``future_cases``, ``below_supervised_min_samples``, ``in_policy``, ``in_history``.
+    ``findings``: one sentence per problem, most serious first; empty when none.
+    ``tie_share``: the share of all cases at the single most crowded timestamp.
+    """
+
+    classes: pd.DataFrame
+    findings: list[str]
+    cases: int
+    distinct_timestamps: int
+    tie_share: float
+    as_of: pd.Timestamp
+
+    def describe_lines(self) -> list[str]:
+        """The findings as printable lines (a heading, then one indented line each)."""
+        if not self.findings:
+            return ["data quality: no problems found"]
+        return [f"data quality: {len(self.findings)} finding(s)"] + [
+            f"  - {finding}" for finding in self.findings
+        ]
+
+
+def _names(values: Any, limit: int = 5) -> str:
+    values = list(values)
+    shown = ", ".join(repr(str(v)) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def data_quality(
+    history: pd.DataFrame, policy: TrustPolicy | None = None, *, now: Any = None
+) -> DataQuality:
+    """Check a loaded history (see the module docstring). ``now`` defaults to the clock."""
+    moment = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if moment.tzinfo is None:
+        moment = moment.tz_localize("UTC")
+    ts = history["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
+    n = history["n"].to_numpy(dtype=np.int64)
+    codes, names = pd.factorize(history["action"], sort=True)
+    per_stamp = (
+        pd.DataFrame({"code": codes, "ts": ts, "n": n})
+        .groupby(["code", "ts"], sort=True)["n"]
+        .sum()
+        .reset_index()
+    )
+    cases = np.bincount(codes, weights=n, minlength=len(names)).astype(np.int64)
+    stamps = per_stamp.groupby("code")
+    distinct = stamps.size().reindex(range(len(names)), fill_value=0).to_numpy()
+    crowded = stamps["n"].max().reindex(range(len(names)), fill_value=0).to_numpy()
+    days = (
+        pd.DataFrame({"code": codes, "day": ts // _DAY_NS})
+        .groupby("code")["day"]
+        .nunique()
+        .reindex(range(len(names)), fill_value=0)
+        .to_numpy()
+    )
+    gaps = per_stamp.assign(gap=per_stamp.groupby("code")["ts"].diff() / _DAY_NS).dropna()
+    median_gap = gaps.groupby("code")["gap"].median().reindex(range(len(names))).to_numpy()
+    largest_gap = gaps.groupby("code")["gap"].max().reindex(range(len(names))).to_numpy()
+    with np.errstate(invalid="ignore"):
+        outlier = (largest_gap > OUTLIER_GAP_FACTOR * median_gap) & (
+            largest_gap > _MIN_OUTLIER_GAP_DAYS
+        )
+    future = np.bincount(
+        codes, weights=np.where(ts > moment.value, n, 0), minlength=len(names)
+    ).astype(np.int64)
+    pooled = _pooled(history, codes, ts, len(names))
+    classes = pd.DataFrame(
+        {
+            "action": [str(a) for a in names],
+            "cases": cases,
+            "distinct_timestamps": distinct,
+            "distinct_days": days,
+            "largest_tie_share": np.where(cases > 0, crowded / np.maximum(cases, 1), 0.0),
+            "median_gap_days": median_gap,
+            "largest_gap_days": largest_gap,
+            "outlier_gap": outlier,
+            "pooled_timestamps": pooled,
+            "future_cases": future,
+        }
+    )
+    classes = _with_policy(classes, policy)
+    total = int(n.sum())
+    overall = pd.Series(n).groupby(ts).sum()
+    tie_share = float(overall.max() / total) if total else 0.0
+    findings = _findings(
+        history, classes, policy, per_stamp, names, total, len(overall), tie_share, moment
+    )
+    return DataQuality(classes, findings, total, len(overall), tie_share, moment)
+
+
+def _history_gap(stamps: np.ndarray) -> tuple[pd.Timestamp, pd.Timestamp, float, float] | None:
+    """The whole history's outlier gap between distinct timestamps, if it has one."""
+    distinct = np.unique(stamps)
+    if len(distinct) < 3:
+        return None
+    gaps = np.diff(distinct) / _DAY_NS
+    usual, where = float(np.median(gaps)), int(np.argmax(gaps))
+    largest = float(gaps[where])
+    if largest <= max(OUTLIER_GAP_FACTOR * usual, _MIN_OUTLIER_GAP_DAYS):
+        return None
+    before = pd.Timestamp(int(distinct[where]), tz="UTC")
+    return before, pd.Timestamp(int(distinct[where + 1]), tz="UTC"), largest, usual
+
+
+def _pooled(history: pd.DataFrame, codes: np.ndarray, ts: np.ndarray, size: int) -> np.ndarray:
+    """Per class, the timestamps at which several agents' cases were pooled."""
+    out = np.zeros(size, dtype=np.int64)
+    for column in AGENT_COLUMNS:
+        if column not in history.columns:
+            continue
+        frame = pd.DataFrame({"code": codes, "ts": ts, "who": history[column].astype(str)})
+        several = frame.groupby(["code", "ts"])["who"].nunique() > 1
+        counts = several.groupby(level="code").sum()
+        out = np.maximum(out, counts.reindex(range(size), fill_value=0).to_numpy())
+    return out
+
+
+def _with_policy(classes: pd.DataFrame, policy: TrustPolicy | None) -> pd.DataFrame:
+    classes = classes.assign(in_history=True)
+    if policy is None:
+        return classes.assign(in_policy=True, below_supervised_min_samples=False)
+    missing = sorted(set(policy.actions) - set(classes["action"]))
+    if missing:
+        empty = pd.DataFrame({"action": missing, "in_history": False})
+        classes = pd.concat([classes, empty], ignore_index=True)
+        for column in ("cases", "distinct_timestamps", "distinct_days", "pooled_timestamps"):
+            classes[column] = classes[column].fillna(0).astype(np.int64)
+        classes["future_cases"] = classes["future_cases"].fillna(0).astype(np.int64)
+        classes["largest_tie_share"] = classes["largest_tie_share"].fillna(0.0)
+        classes["outlier_gap"] = classes["outlier_gap"].fillna(False).astype(bool)
+    bar = policy.thresholds.min_samples[AutonomyState.SUPERVISED]
+    classes["in_policy"] = classes["action"].isin(list(policy.actions))
+    classes["below_supervised_min_samples"] = classes["in_policy"] & (classes["cases"] < bar)
+    return classes.sort_values("action", kind="stable").reset_index(drop=True)
+
+
+def _findings(
+    history: pd.DataFrame,
+    classes: pd.DataFrame,
+    policy: TrustPolicy | None,
+    per_stamp: pd.DataFrame,
+    names: Any,
+    total: int,
+    distinct_total: int,
+    tie_share: float,
+    moment: pd.Timestamp,
+) -> list[str]:
+    found: list[str] = []
+    present = classes[classes["in_history"]]
+    if policy is not None:
+        lacking = classes.loc[~classes["in_history"], "action"]
+        if len(lacking):
+            found.append(
+                f"{len(lacking)} class(es) of the policy have no evidence (MANUAL throughout): "
+                + _names(lacking)
+            )
+        foreign = classes.loc[~classes["in_policy"], "action"]
+        if len(foreign):
+            found.append(
+                f"{len(foreign)} class(es) of the history are not in the policy: " + _names(foreign)
+            )
+    if tie_share >= 0.25 and distinct_total > 1:
+        busiest = pd.Series(history["n"].to_numpy()).groupby(history["timestamp"]).sum()
+        when = busiest.idxmax()
+        found.append(
+            f"{tie_share:.0%} of all {total:,} cases share one timestamp ({when:%Y-%m-%d %H:%M} "
+            f"UTC); the history has {distinct_total:,} distinct timestamps in all"
+        )
+    history_gap = _history_gap(per_stamp["ts"].to_numpy())
+    if history_gap is not None:
+        before, after, largest, usual = history_gap
+        found.append(
+            f"the history has a {largest:,.0f}-day gap from {before:%Y-%m-%d} to "
+            f"{after:%Y-%m-%d} (its usual spacing is {usual:,.1f} days): an outlier date"
+        )
+    few_days = present[present["distinct_days"] < MIN_EVIDENCE_DAYS]
+    if len(few_days):
+        found.append(
+            f"{len(few_days)} class(es) have evidence on fewer than {MIN_EVIDENCE_DAYS} "
+            "distinct days "
+            f"(too few to forecast a rate of arrival): " + _names(few_days["action"])
+        )
+    outliers = present[present["outlier_gap"]]
+    for row in outliers.head(5).itertuples(index=False):
+        mine = per_stamp[per_stamp["code"] == list(names).index(row.action)]
+        gaps = mine["ts"].diff().to_numpy()
+        where = int(np.nanargmax(gaps))
+        before = pd.Timestamp(int(mine["ts"].iloc[where - 1]), tz="UTC")
+        after = pd.Timestamp(int(mine["ts"].iloc[where]), tz="UTC")
+        found.append(
+            f"{row.action!r}: a {row.largest_gap_days:,.0f}-day gap from {before:%Y-%m-%d} to "
+            f"{after:%Y-%m-%d} (its usual spacing is {row.median_gap_days:,.1f} days): an "
+            "outlier date"
+        )
+    if len(outliers) > 5:
+        found.append(f"... and {len(outliers) - 5} more classes with an outlier gap")
+    if policy is not None:
+        small = classes[classes["below_supervised_min_samples"] & classes["in_history"]]
+        if len(small):
+            bar = policy.thresholds.min_samples[AutonomyState.SUPERVISED]
+            found.append(
+                f"{len(small)} class(es) have fewer cases than supervised.min_samples ({bar:,}) "
+                "and cannot graduate on this history: " + _names(small["action"])
+            )
+    pooled = present[present["pooled_timestamps"] > 0]
+    if len(pooled):
+        columns = [c for c in AGENT_COLUMNS if c in history.columns]
+        found.append(
+            f"{len(pooled)} class(es) pool several {'/'.join(columns)} values at one timestamp "
+            "(different agents counted as one class's evidence): " + _names(pooled["action"])
+        )
+    future = int(present["future_cases"].sum())
+    if future:
+        found.append(
+            f"{future:,} case(s) are timestamped after {moment:%Y-%m-%d %H:%M} UTC (in the future)"
+        )
+    return found

@@ -1,0 +1,603 @@
+"""The commands of ``warrantd``: click definitions, each a thin door onto the library.
+
+Commands parse, call one library function per step, and hand their output to
+:func:`warrantd.cli.emit`. Option values are checked by the library's own
+parsers (:func:`~warrantd.analytics.metrics.check_window`, ...), wrapped as
+click parameter types so that an error names the flag. Heavy modules are
+imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from .. import __version__
+from ..errors import InputError, OptionError
+from ..graduation import ceiling
+from ..policyfile import load_policy
+from . import EXIT_BAD_INPUT, emit
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PRINT_FORMATS = ("table", "csv", "json")
+HISTORY_FORMATS = ("csv", "parquet", "jsonl", "json")
+
+
+def run(args: Sequence[str]) -> int:
+    """Run the command line on ``args``; return the exit code (errors of the input raise)."""
+    try:
+        # make_context + invoke, not cli.main: main() catches KeyboardInterrupt to echo a
+        # blank line before its own Abort, and Ctrl-C must print one line only.
+        with cli.make_context("warrantd", list(args)) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        raise KeyboardInterrupt from None
+    except click.ClickException as exc:
+        if "--debug" in args:
+            raise
+        sys.stderr.write(f"warrantd: error: {_one_line(exc.format_message())}\n")
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+# --------------------------------------------------------------------------- option types
+
+
+class _LibraryChecked(click.ParamType):  # type: ignore[type-arg]
+    """A parameter checked by a library parser; its OptionError becomes a click error."""
+
+    def __init__(self, name: str, parse: Callable[[str], Any]) -> None:
+        self.name = name
+        self._parse = parse
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return self._parse(value)
+        except OptionError as exc:
+            self.fail(exc.problem, param, ctx)
+
+
+def _window(text: str) -> Any:
+    from ..analytics.metrics import check_window, parse_window
+
+    parsed = parse_window(text)
+    check_window(parsed)
+    return parsed
+
+
+def _horizon(text: str) -> Any:
+    from ..analytics.forecast import check_horizon
+
+    return check_horizon(text)
+
+
+def _column(text: str) -> tuple[str, str]:
+    new, sep, old = text.partition("=")
+    if not sep or not new.strip() or not old.strip():
+        raise OptionError("column", f"{text!r} is not NEW=OLD (e.g. action=tool)")
+    return new.strip(), old.strip()
+
+
+WINDOW = _LibraryChecked("window", _window)
+HORIZON = _LibraryChecked("horizon", _horizon)
+COLUMN = _LibraryChecked("NEW=OLD", _column)
+
+
+# --------------------------------------------------------------------------- shared options
+
+WINDOW_HELP = (
+    "Graduation window: 'cumulative' (default), a case count like 500, or a time span like 30D."
+)
+
+
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(f: F) -> F:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+policy_option = click.option(
+    "--policy", "-p", required=True, type=click.Path(dir_okay=False), help="TOML policy file."
+)
+history_options = _options(
+    click.option(
+        "--history",
+        "-H",
+        required=True,
+        type=click.Path(),
+        help="Eval history (.csv, .parquet, .jsonl, .json, optionally .gz).",
+    ),
+    click.option(
+        "--column",
+        "columns",
+        type=COLUMN,
+        multiple=True,
+        metavar="NEW=OLD",
+        help="Read the history's column OLD as NEW (repeatable), e.g. --column action=tool.",
+    ),
+    click.option(
+        "--encoding",
+        default="utf-8",
+        show_default=True,
+        help="Text encoding of a CSV or JSON history.",
+    ),
+    click.option(
+        "--history-format",
+        type=click.Choice(HISTORY_FORMATS),
+        default=None,
+        help="Read the history as this format (default: from its suffix).",
+    ),
+)
+window_option = click.option("--window", "-w", type=WINDOW, default=None, help=WINDOW_HELP)
+trend_option = click.option(
+    "--trend/--no-trend",
+    default=True,
+    show_default=True,
+    help="Move pass rates along each class's recent trend (--no-trend: hold them still).",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(PRINT_FORMATS),
+    default="table",
+    show_default=True,
+    help="How to print the table.",
+)
+quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, help="No progress bars and no 'wrote ...' notes on stderr."
+)
+force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing output (never a file warrantd did not write).",
+)
+
+
+def out_option(what: str) -> Callable[[F], F]:
+    """``--out/-o FILE``: where to write ``what`` as CSV."""
+    return click.option(
+        "--out",
+        "-o",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help=f"Write {what} to this CSV file (refused if it exists, unless --force).",
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _load_history(
+    path: str, columns: Sequence[tuple[str, str]], encoding: str, fmt: str | None
+) -> Any:
+    from ..analytics.history import load_history
+
+    return load_history(
+        path, column_map={old: new for new, old in columns}, encoding=encoding, format=fmt
+    )
+
+
+def _check_coverage(history: Any, policy: Any, policy_path: str, history_path: str) -> None:
+    """Every action of the history must be defined in the policy (named, both files)."""
+    from ..analytics.history import validate_against
+
+    coverage = validate_against(history, policy)
+    if not coverage.ok:
+        names = ", ".join(map(repr, coverage.missing_from_policy))
+        raise InputError(
+            policy_path,
+            [f"does not define action class(es) {names}, found in {history_path}"],
+        )
+
+
+def _steps(labels: Sequence[str], quiet: bool) -> Any:
+    from ..analytics._progress import Steps
+
+    return Steps(labels, enabled=not quiet)
+
+
+def _check_out(out: str | None, force: bool) -> None:
+    if out is not None:
+        from .._io import check_destination
+
+        check_destination(out, overwrite=force)
+
+
+def _write_csv(frame: Any, path: str, quiet: bool) -> None:
+    from ..analytics.history import write_csv
+
+    write_csv(frame, path)
+    if not quiet:
+        emit(f"wrote {len(frame):,} rows to {path}", err=True)
+
+
+def _table(frame: Any, fmt: str) -> str:
+    if fmt == "csv":
+        return str(frame.to_csv(index=False))
+    if fmt == "json":
+        return str(frame.to_json(orient="records", date_format="iso", indent=2))
+    import pandas as pd
+
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_columns",
+        50,
+        "display.max_colwidth",
+        70,
+        "display.float_format",
+        "{:.3f}".format,
+    ):
+        return str(frame.to_string(index=False))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+@click.version_option(__version__, "--version", prog_name="warrantd")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """warrantd: gate agent actions and tune how they earn autonomy.
+
+    \b
+    Exit codes: 0 done, 2 bad input (one line, no traceback unless --debug),
+    130 interrupted (Ctrl-C), 1 an internal error (a bug; please report it).
+    """
+    ctx.obj = {"debug": debug}
+    if ctx.invoked_subcommand is None:
+        emit(ctx.get_help())
+
+
+@cli.command()
+@click.argument("policy", type=click.Path(dir_okay=False))
+@click.option(
+    "--history",
+    "-H",
+    type=click.Path(),
+    default=None,
+    help="Also load this history, check its actions against the policy, report data quality.",
+)
+@click.option("--column", "columns", type=COLUMN, multiple=True, metavar="NEW=OLD")
+@click.option("--encoding", default="utf-8", show_default=True)
+@click.option("--history-format", type=click.Choice(HISTORY_FORMATS), default=None)
+@quiet_option
+def validate(
+    policy: str,
+    history: str | None,
+    columns: tuple[tuple[str, str], ...],
+    encoding: str,
+    history_format: str | None,
+    quiet: bool,
+) -> None:
+    """Check a TOML policy file (and optionally a history against it) and summarise it.
+
+    \b
+    Example:
+      warrantd validate datasets/billing-agent.policy.toml
+      warrantd validate datasets/billing-agent.policy.toml --history datasets/billing-agent.csv
+    """
+    loaded = load_policy(policy)
+    t = loaded.thresholds
+    lines = [f"{policy}: valid policy with {len(loaded.actions)} action classes"]
+    for state in sorted(t.pass_rate):
+        lines.append(
+            f"  {state.name:<10} pass_rate >= {t.pass_rate[state]:.2f}  "
+            f"adversarial >= {t.adversarial_pass_rate[state]:.2f}  "
+            f"samples >= {t.min_samples[state]}"
+        )
+    for name, action in loaded.actions.items():
+        caps = ", ".join(
+            f"{cap}={getattr(action, cap)}"
+            for cap in ("auto_cap", "hard_cap")
+            if getattr(action, cap) is not None
+        )
+        lines.append(
+            f"  {name}: {action.risk.name.lower()}, ceiling {ceiling(action).name}"
+            + (f", {caps}" if caps else "")
+        )
+    if history is not None:
+        from ..analytics.quality import data_quality
+
+        frame = _load_history(history, columns, encoding, history_format)
+        _check_coverage(frame, loaded, policy, history)
+        quality = data_quality(frame, loaded)
+        lines.append(
+            f"{history}: {len(frame):,} rows, {int(frame['n'].sum()):,} cases; "
+            "every action in the history is in the policy"
+        )
+        lines.extend(quality.describe_lines())
+    emit("\n".join(lines))
+
+
+@cli.command()
+@policy_option
+@history_options
+@window_option
+@out_option("the full per-timestamp timeline")
+@force_option
+@format_option
+@quiet_option
+def replay(
+    policy: str,
+    history: str,
+    columns: tuple[tuple[str, str], ...],
+    encoding: str,
+    history_format: str | None,
+    window: Any,
+    out: str | None,
+    force: bool,
+    fmt: str,
+    quiet: bool,
+) -> None:
+    """Replay a history under a policy: when each action graduated, what it cost.
+
+    \b
+    Example:
+      warrantd replay -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
+          --window 30D --out timeline.csv
+    """
+    from ..analytics.replay import replay as run_replay
+
+    _check_out(out, force)
+    with _steps(["load", "replay"], quiet) as steps:
+        pol = load_policy(policy)
+        hist = _load_history(history, columns, encoding, history_format)
+        _check_coverage(hist, pol, policy, history)
+        steps.next()
+        result = run_replay(hist, pol, window=window)
+    columns_shown = [
+        "action",
+        "cases",
+        "final_state",
+        "first_supervised",
+        "first_autonomous",
+        "cases_while_manual",
+        "failures_while_supervised_or_above",
+        "demotions",
+    ]
+    emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
+    if out:
+        _write_csv(result.timeline, out, quiet)
+
+
+@cli.command()
+@policy_option
+@history_options
+@click.option(
+    "--grid",
+    "-g",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="TOML sweep grid: knob = [values].",
+)
+@window_option
+@click.option(
+    "--top",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Print at most this many rows of the Pareto front.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Print the whole Pareto front.")
+@out_option("the full candidate x action table")
+@force_option
+@format_option
+@quiet_option
+def sweep(
+    policy: str,
+    history: str,
+    columns: tuple[tuple[str, str], ...],
+    encoding: str,
+    history_format: str | None,
+    grid: str,
+    window: Any,
+    top: int,
+    show_all: bool,
+    out: str | None,
+    force: bool,
+    fmt: str,
+    quiet: bool,
+) -> None:
+    """Replay every candidate of a grid; print the Pareto front (burden against risk).
+
+    \b
+    The front is deduplicated: candidates with the same burden and risk show once,
+    as the one with the strictest bars. --out gets every candidate and action.
+    Example:
+      warrantd sweep -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
+          --grid datasets/billing-agent.grid.toml --out sweep.csv
+    """
+    from ..analytics.sweep import KNOBS, load_grid
+    from ..analytics.sweep import sweep as run_sweep
+
+    _check_out(out, force)
+    with _steps(["load", "sweep"], quiet) as steps:
+        pol = load_policy(policy)
+        candidates = load_grid(grid)
+        hist = _load_history(history, columns, encoding, history_format)
+        _check_coverage(hist, pol, policy, history)
+        steps.next()
+        result = run_sweep(hist, pol, candidates, window=window, progress=not quiet)
+    front = result.pareto()
+    emit(
+        f"{result.n_candidates:,} candidates replayed, {result.n_skipped:,} skipped "
+        f"(AUTONOMOUS bar below SUPERVISED); Pareto front: {len(front):,} distinct points",
+        err=True,
+    )
+    shown = front if show_all else front.head(top)
+    if fmt == "table":
+        varied = [k for k in KNOBS if result.table[k].nunique() > 1]
+        shown = shown[
+            [
+                "candidate",
+                *varied,
+                "approval_burden",
+                "failures_while_supervised_or_above",
+                "failure_rate_while_supervised_or_above",
+                "failures_while_autonomous",
+                "median_days_to_supervised",
+                "median_days_to_autonomous",
+            ]
+        ]
+    emit(_table(shown, fmt))
+    if len(shown) < len(front):
+        emit(
+            f"... {len(front) - len(shown):,} more rows of the front left off "
+            f"(--top N or --all to see them; --out FILE gets every candidate)",
+            err=True,
+        )
+    if out:
+        _write_csv(result.table, out, quiet)
+
+
+@cli.command()
+@policy_option
+@history_options
+@window_option
+@click.option(
+    "--horizon",
+    type=HORIZON,
+    default="90D",
+    show_default=True,
+    help="How far ahead: whole days, e.g. 90D or 90 (at most 3650).",
+)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--sims",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=1, max=1_000_000),
+    help="Number of simulations.",
+)
+@trend_option
+@out_option("the forecast table")
+@force_option
+@format_option
+@quiet_option
+def forecast(
+    policy: str,
+    history: str,
+    columns: tuple[tuple[str, str], ...],
+    encoding: str,
+    history_format: str | None,
+    window: Any,
+    horizon: int,
+    seed: int,
+    sims: int,
+    trend: bool,
+    out: str | None,
+    force: bool,
+    fmt: str,
+    quiet: bool,
+) -> None:
+    """Forecast when each action reaches its next state.
+
+    \b
+    Example:
+      warrantd forecast -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
+          --horizon 90D --seed 1
+    """
+    from ..analytics.forecast import forecast as run_forecast
+
+    _check_out(out, force)
+    with _steps(["load", "forecast"], quiet) as steps:
+        pol = load_policy(policy)
+        hist = _load_history(history, columns, encoding, history_format)
+        _check_coverage(hist, pol, policy, history)
+        steps.next()
+        result = run_forecast(
+            hist, pol, horizon=horizon, window=window, n_sims=sims, seed=seed, trend=trend
+        )
+    emit(_table(result.table, fmt))
+    if out:
+        _write_csv(result.table, out, quiet)
+
+
+@cli.command()
+@policy_option
+@history_options
+@click.option(
+    "--grid",
+    "-g",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML sweep grid (default: a small grid around the policy).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    default="reports/report",
+    show_default=True,
+    help="Output folder: new, empty, or a previous report (see --force).",
+)
+@force_option
+@window_option
+@click.option("--horizon", type=HORIZON, default="90D", show_default=True)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@trend_option
+@click.option("--title", default="warrantd graduation report", show_default=True)
+@quiet_option
+def report(
+    policy: str,
+    history: str,
+    columns: tuple[tuple[str, str], ...],
+    encoding: str,
+    history_format: str | None,
+    grid: str | None,
+    out: str,
+    force: bool,
+    window: Any,
+    horizon: int,
+    seed: int,
+    trend: bool,
+    title: str,
+    quiet: bool,
+) -> None:
+    """Write the HTML + Markdown graduation report into a folder.
+
+    \b
+    The folder gets a manifest of the files warrantd wrote; a later run replaces
+    only those. A non-empty folder that is not a previous report is refused unless
+    --force, and even then no file warrantd did not write is replaced.
+    Example:
+      warrantd report -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
+          --grid datasets/billing-agent.grid.toml --out reports/billing-agent
+    """
+    from .._io import OwnedDirectory
+    from ..analytics.report import GENERATOR, build_report
+    from ..analytics.sweep import load_grid
+
+    target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
+    pol = load_policy(policy)
+    candidates = load_grid(grid) if grid else None
+    hist = _load_history(history, columns, encoding, history_format)
+    files = build_report(
+        hist,
+        pol,
+        target,
+        sweep_grid=candidates,
+        horizon=horizon,
+        window=window,
+        title=title,
+        seed=seed,
+        trend=trend,
+        sources={"history": history, "policy": policy},
+        progress=not quiet,
+    )
+    emit(f"wrote {out}/index.html and {len(files.files) - 1} other files")

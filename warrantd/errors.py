@@ -1,0 +1,64 @@
+"""The one error type for bad input, and how its problems are printed.
+
+Every error warrantd raises because of what a user gave it (a policy file, a
+history, a grid, an option value, an output path) is an :class:`InputError`,
+a ``ValueError``. The command line maps exactly these (and ``OSError`` for
+files) to exit code 2 with no traceback; anything else is a bug and is
+reported as one.
+
+``str(error)`` is the message as printed: one line when there are at most
+three problems (``source: a`` or ``source: 3 problems: a; b; c``), otherwise a
+summary line followed by one indented line per problem. Values inside
+problems are shown with ``repr`` so control characters stay visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["MAX_PROBLEMS", "InputError", "OptionError", "format_problems"]
+
+#: Problems kept (and printed) per error; the total is still counted and said.
+MAX_PROBLEMS = 20
+#: Up to this many problems fit on one line.
+ONE_LINE_PROBLEMS = 3
+
+
+def format_problems(source: str, problems: Sequence[str], total: int | None = None) -> str:
+    """The printed message for ``problems`` found in ``source`` (see the module docstring)."""
+    total = len(problems) if total is None else total
+    prefix = f"{source}: " if source else ""
+    if total == 1 and len(problems) == 1:
+        return prefix + problems[0]
+    if total <= ONE_LINE_PROBLEMS and len(problems) == total:
+        return f"{prefix}{total} problems: " + "; ".join(problems)
+    shown = f" (the first {len(problems)} shown)" if total > len(problems) else ""
+    return f"{prefix}{total:,} problems{shown}:" + "".join(f"\n  {p}" for p in problems)
+
+
+class InputError(ValueError):
+    """Bad input: a file, an option or an argument, with every problem found.
+
+    ``source`` names what was read (a file path, an option such as
+    ``--horizon``); ``lines`` holds the problems as printed, at most
+    :data:`MAX_PROBLEMS`; ``total`` counts them all.
+    """
+
+    def __init__(self, source: str, problems: Sequence[str], total: int | None = None) -> None:
+        self.source = source
+        self.lines = list(problems[:MAX_PROBLEMS])
+        self.total = len(problems) if total is None else total
+        super().__init__(format_problems(source, self.lines, self.total))
+
+
+class OptionError(InputError):
+    """An argument or option value the library cannot use, e.g. ``window='30X'``.
+
+    ``source`` is the option's name as the library spells it (``window``); the
+    command line reports it under its flag (``--window``).
+    """
+
+    def __init__(self, option: str, problem: str) -> None:
+        self.option = option
+        self.problem = problem
+        super().__init__(option, [problem])
