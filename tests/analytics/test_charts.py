@@ -84,13 +84,20 @@ def fifty_forecast(fifty: tuple[pd.DataFrame, TrustPolicy]) -> Forecast:
     return forecast(*fifty, window="30D", horizon="30D", n_sims=100)
 
 
-def with_outlier(history: pd.DataFrame, action: str, years: int = 3) -> pd.DataFrame:
-    """``history`` with ``action``'s first eval run (its first minute) moved back ``years``."""
+def with_outlier(
+    history: pd.DataFrame, action: str, years: int = 3, run: str = "first"
+) -> pd.DataFrame:
+    """``history`` with ``action``'s first (or last) eval run, the cases within a minute
+    of its first (last) case, moved back ``years`` (forward, when negative)."""
     out = history.copy()
     mine = out["action"] == action
-    first = out.loc[mine, "timestamp"].min()
-    run = mine & (out["timestamp"] < first + pd.Timedelta(minutes=1))
-    out.loc[run, "timestamp"] = out.loc[run, "timestamp"] - pd.DateOffset(years=years)
+    if run == "first":
+        edge = out.loc[mine, "timestamp"].min()
+        moved = mine & (out["timestamp"] < edge + pd.Timedelta(minutes=1))
+    else:
+        edge = out.loc[mine, "timestamp"].max()
+        moved = mine & (out["timestamp"] > edge - pd.Timedelta(minutes=1))
+    out.loc[moved, "timestamp"] = out.loc[moved, "timestamp"] - pd.DateOffset(years=years)
     return load_history(out.sort_values("timestamp", kind="stable").reset_index(drop=True))
 
 
@@ -359,6 +366,21 @@ def test_one_outlier_date_does_not_stretch_the_time_axes(outlier: Replay) -> Non
     everything = charts.state_timeline_chart(outlier, clip_outliers=False)
     assert axis_days(everything.axes[0]) > 3 * 365
     assert "left off" not in notes(everything)
+
+
+def test_a_late_outlier_is_left_off_and_a_clean_history_gets_no_note(
+    billing: tuple[pd.DataFrame, TrustPolicy], billing_replay: Replay
+) -> None:
+    history, policy = billing
+    late = with_outlier(history, "read_ledger", years=-3, run="last")
+    fig = charts.state_timeline_chart(replay(late, policy, window="30D"))
+    drawn(fig)
+    assert axis_days(fig.axes[0]) < 200
+    text = notes(fig)
+    assert "later timestamps of read_ledger (2029-07-03)" in text and "after the rest" in text
+    clean = charts.state_timeline_chart(billing_replay)
+    assert "left off" not in notes(clean)
+    assert "left off" not in notes(charts.metrics_chart(billing_replay, "read_ledger"))
 
 
 def test_agentdojo_timeline_leaves_out_the_2021_row(

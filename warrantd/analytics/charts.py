@@ -278,20 +278,27 @@ class _Span:
 
 
 def _kept_range(ns: np.ndarray) -> tuple[int, int]:
-    """Nanosecond bounds (inclusive) of the bulk of the sorted distinct times ``ns``."""
+    """Nanosecond bounds (inclusive) of the bulk of the sorted distinct times ``ns``.
+
+    The first (or last) ``k`` times are left out when ``k`` is at most
+    :data:`_OUTLIER_SHARE` of them (at least one) and the gap between them and the
+    rest is longer than the rest's whole span (and than a day).
+    """
     first, last = 0, len(ns) - 1
     most = max(1, int(len(ns) * _OUTLIER_SHARE))
-    if len(ns) >= 3:
-        k = np.arange(1, min(most, len(ns) - 2) + 1)
-        rest = ns[last] - ns[k]
-        lead = np.flatnonzero(ns[k] - ns[k - 1] > np.maximum(rest, _DAY_NS))
+    for _ in range(2):  # a cut at one end shortens the rest: look at the other end again
+        k = np.arange(1, min(most - first, last - first - 1) + 1)
+        lead = np.flatnonzero(
+            ns[first + k] - ns[first + k - 1] > np.maximum(ns[last] - ns[first + k], _DAY_NS)
+        )
         if len(lead):
-            first = int(k[lead[-1]])
-        k = np.arange(1, min(most, last - first - 1) + 1)
-        rest = ns[last - k] - ns[first]
-        trail = np.flatnonzero(ns[last - k + 1] - ns[last - k] > np.maximum(rest, _DAY_NS))
+            first += int(k[lead[-1]])
+        k = np.arange(1, min(most - (len(ns) - 1 - last), last - first - 1) + 1)
+        trail = np.flatnonzero(
+            ns[last - k + 1] - ns[last - k] > np.maximum(ns[last - k] - ns[first], _DAY_NS)
+        )
         if len(trail):
-            last = int(last - k[trail[-1]])
+            last -= int(k[trail[-1]])
     return int(ns[first]), int(ns[last])
 
 
@@ -659,7 +666,9 @@ def sweep_heatmap(
             corner = (xs.index(cell[0]) - 0.5, ys.index(cell[1]) - 0.5)
             # A white line inside a black one shows on dark and light cells alike.
             for colour, width in (("black", 3.5), ("white", 1.5)):
-                ax.add_patch(Rectangle(corner, 1, 1, fill=False, edgecolor=colour, linewidth=width))
+                outline = Rectangle(corner, 1, 1, fill=False, edgecolor=colour, linewidth=width)
+                outline.set_clip_on(False)  # a cell on the edge keeps its whole outline
+                ax.add_patch(outline)
     ax.set_xticks(range(len(xs)), [_knob_text(x, shown[x][v]) for v in xs], rotation=0)
     ax.set_yticks(range(len(ys)), [_knob_text(y, shown[y][v]) for v in ys])
     ax.set_xlabel(x)
