@@ -1,11 +1,12 @@
-"""Charts, the HTML/Markdown report (determinism, escaping, atomicity) and the sample."""
+"""The HTML/Markdown report (determinism, escaping, atomicity) and the sample.
+
+The charts themselves are tested in test_charts.py."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -14,10 +15,7 @@ from matplotlib.figure import Figure
 
 from warrantd import ActionClass, RiskTier, TrustPolicy, load_policy
 from warrantd.analytics import charts, generate, load_history
-from warrantd.analytics.forecast import forecast
-from warrantd.analytics.replay import replay
 from warrantd.analytics.report import build_report
-from warrantd.analytics.sweep import sweep
 
 from ..helpers import make_thresholds
 
@@ -29,70 +27,6 @@ SAMPLE = ROOT / "reports" / "billing-agent"
 def small() -> tuple[pd.DataFrame, TrustPolicy]:
     policy = load_policy(ROOT / "datasets" / "billing-agent.policy.toml")
     return load_history(generate(4, days=45)), policy
-
-
-def test_every_chart_is_a_labelled_figure(
-    small: tuple[pd.DataFrame, TrustPolicy], tmp_path: Path
-) -> None:
-    history, policy = small
-    r = replay(history, policy, window="14D")
-    s = sweep(
-        history,
-        policy,
-        {"supervised.pass_rate": [0.7, 0.8], "supervised.min_samples": [20, 80]},
-        progress=False,
-    )
-    figures = [
-        charts.state_timeline_chart(r),
-        charts.metrics_chart(r, "issue_refund"),
-        charts.sweep_heatmap(s, "supervised.pass_rate", "supervised.min_samples"),
-        charts.pareto_chart(s, (100.0, 10.0)),
-        charts.forecast_chart(forecast(history, policy, n_sims=100, horizon="20D")),
-    ]
-    for fig in figures:
-        assert isinstance(fig, Figure)
-        axes = fig.get_axes()
-        assert axes[0].get_title() and any(ax.get_xlabel() for ax in axes)
-    charts.save(figures[0], tmp_path / "a.png")
-    charts.save(figures[0], tmp_path / "b.png")
-    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
-    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="no history"):
-        charts.metrics_chart(r, "nope")
-
-
-def test_heatmap_outlines_the_held_candidate_cell(small: tuple[pd.DataFrame, TrustPolicy]) -> None:
-    history, policy = small
-    grid = {"supervised.pass_rate": [0.7, 0.8, 0.9], "supervised.min_samples": [20, 80]}
-    s = sweep(history, policy, grid, progress=False)
-    held = {"supervised.pass_rate": 0.8, "supervised.min_samples": 80}
-    fig = charts.sweep_heatmap(
-        s, "supervised.pass_rate", "supervised.min_samples", fixed=held, mark="policy in force"
-    )
-    ax = fig.get_axes()[0]
-    outlines = [p for p in ax.patches if not p.get_fill() and p.get_linewidth() > 1]
-    # Pass rates run 0.7, 0.8, 0.9 left to right and samples 20, 80 bottom to top:
-    # the outlined cell is column 1, row 1, its lower-left corner at (0.5, 0.5).
-    assert outlines and {p.get_xy() for p in outlines} == {(0.5, 0.5)}
-    assert any("outlined: policy in force" in t.get_text() for t in ax.texts)
-    unmarked = charts.sweep_heatmap(s, "supervised.pass_rate", "supervised.min_samples")
-    assert not [p for p in unmarked.get_axes()[0].patches if p.get_linewidth() > 1]
-
-
-def test_date_axes_over_years_draw_without_warnings() -> None:
-    # The AgentDojo history spans 2021-09 to 2025-02: no default monthly step gave
-    # 4-8 ticks, and matplotlib warned on every chart of it.
-    history = load_history("datasets/agentdojo.csv")
-    policy = TrustPolicy(
-        {a: ActionClass(a, RiskTier.REVERSIBLE_WRITE) for a in history["action"].unique()},
-        make_thresholds((0.5, 0.8, 500), (0.7, 0.95, 1000)),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        fig = charts.state_timeline_chart(replay(history, policy))
-        fig.canvas.draw()
-    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
-    assert labels == ["2022", "2023", "2024", "2025"]
 
 
 def test_report_files_and_determinism(

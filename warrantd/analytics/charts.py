@@ -3,30 +3,57 @@
 Every function returns a :class:`matplotlib.figure.Figure` drawn on the Agg
 canvas (never through pyplot, never ``plt.show()``); :func:`save` writes one
 as a PNG, byte-for-byte reproducibly.
+
 Colours come from the Okabe-Ito palette, which stays distinct under the
-common forms of colour blindness.
+common forms of colour blindness. A chart that would need more series colours
+than the palette can keep apart draws one small panel per series instead.
+
+Charts are meant to survive real data:
+
+* time axes cover the bulk of the history: a few timestamps far before (or
+  after) the rest, more than the rest's whole span away, are left off the axis
+  and a note under the title says what was left out (``clip_outliers=False``
+  draws everything);
+* legends sit outside the plotting area, and notes and subtitles are wrapped to
+  the width of the axes they belong to;
+* a class with no evidence, a history with no adversarial cases, a sweep where
+  no cell has a value: each is drawn, with a note, instead of failing or
+  showing an empty panel or a meaningless colour scale.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import math
 import os
-from collections.abc import Callable
-from typing import Any, ParamSpec
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
 
 from ..autonomy import AutonomyState
 from .forecast import Forecast
 from .replay import Replay
 from .sweep import KNOBS, SweepResult
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "forecast_chart",
@@ -40,14 +67,24 @@ __all__ = [
 #: Okabe-Ito colours.
 STATE_COLOURS = {"MANUAL": "#D55E00", "SUPERVISED": "#E69F00", "AUTONOMOUS": "#009E73"}
 SERIES = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+#: One colour per series when series share a panel: Okabe-Ito without its yellow,
+#: which does not read as a line on white. More series than this get a panel each.
+CLASS_COLOURS = [c for c in SERIES if c != "#F0E442"]
+NOTE_COLOUR = "#444444"
 P = ParamSpec("P")
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 11,
     "axes.titleweight": "bold",
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
+_NOTE_SIZE = 7.5
+#: Leading (or trailing) timestamps are left off a time axis when they are at most
+#: this share of the distinct timestamps (at least one) and their gap to the rest
+#: is longer than the rest's whole span.
+_OUTLIER_SHARE = 0.05
+_DAY_NS = 86_400 * 10**9
 
 
 class ChartFigure(Figure):
@@ -84,104 +121,446 @@ def save(fig: Figure, path: str | os.PathLike[str]) -> None:
     fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
 
 
-def _dates(ax: Any) -> None:
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=8)
+# --------------------------------------------------------------------------- helpers
+
+
+def _date_numbers(times: Any) -> np.ndarray:
+    """Matplotlib date numbers of naive (UTC) datetimes."""
+    # matplotlib.dates has no type annotations; this and _dates are its only callers here.
+    return np.asarray(mdates.date2num(times), dtype=np.float64)  # type: ignore[no-untyped-call]
+
+
+def _naive(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as naive datetime64 values, ready for :func:`_date_numbers`."""
+    return np.asarray(times.dt.tz_convert(None).to_numpy())
+
+
+def _dates(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=8)  # type: ignore[no-untyped-call]
     # Spans of three to five years fit no default monthly step within 8 ticks
     # (matplotlib then warns and falls back); a yearly step in months does.
     locator.intervald[mdates.MONTHLY] = [1, 2, 3, 4, 6, 12]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(formatter)
+
+
+def _text_width(fig: Figure, text: str, fontsize: float) -> float:
+    """Width of ``text`` in display pixels of ``fig``."""
+    probe = Text(0, 0, text, fontsize=fontsize)
+    probe.set_figure(fig)
+    return float(probe.get_window_extent().width)
+
+
+def _pieces(word: str) -> list[str]:
+    """``word`` split after the characters where a long identifier may break."""
+    return [p for p in re.findall(r"[^_\-+/.:@]*[_\-+/.:@]?", word) if p]
+
+
+def _wrap(fig: Figure, text: str, width: float, fontsize: float) -> str:
+    """``text`` with line breaks so that no line is wider than ``width`` pixels.
+
+    Lines break at spaces; a word too long for a line breaks after ``_ - + / . : @``
+    and, failing that, between characters. Existing line breaks are kept.
+    """
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if _text_width(fig, candidate, fontsize) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            line = ""
+            # The word starts a new line; if it is still too wide, break it up.
+            for piece in _pieces(word) if _text_width(fig, word, fontsize) > width else [word]:
+                for char in piece if _text_width(fig, piece, fontsize) > width else [piece]:
+                    if line and _text_width(fig, line + char, fontsize) > width:
+                        lines.append(line)
+                        line = ""
+                    line += char
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _subtitle(ax: Axes, title: str, notes: Sequence[str], width: float | None = None) -> None:
+    """``title`` over ``ax`` with ``notes`` in small type between it and the axes,
+    wrapped to ``width`` pixels (default: the width the axes get once the figure is
+    laid out)."""
+    ax.set_title(title)
+    notes = [n for n in notes if n]
+    if not notes:
+        return
+    fig = ax.figure
+    assert isinstance(fig, Figure)
+    if width is None:
+        fig.draw_without_rendering()  # lay the figure out: the axes width is now final
+        width = ax.get_window_extent().width * 0.98
+    text = "\n".join(_wrap(fig, note, width, _NOTE_SIZE) for note in notes)
+    note = ax.text(
+        0.5,
+        1.0,
+        text,
+        transform=offset_copy(ax.transAxes, fig=fig, y=4, units="points"),
+        ha="center",
+        va="bottom",
+        fontsize=_NOTE_SIZE,
+        color=NOTE_COLOUR,
+    )
+    height = note.get_window_extent().height * 72 / fig.dpi
+    ax.set_title(title, pad=height + 10)
+
+
+def _listing(names: Sequence[str], limit: int = 6) -> str:
+    """``a, b and c``; beyond ``limit`` names, ``a, b, ... and 12 more``."""
+    shown = list(names[:limit])
+    rest = len(names) - len(shown)
+    if rest > 0:
+        return ", ".join(shown) + f" and {rest} more"
+    if len(shown) <= 2:
+        return " and ".join(shown)
+    return ", ".join(shown[:-1]) + f" and {shown[-1]}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+# --------------------------------------------------------------------------- time axes
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The part of a history a time axis shows, and what it leaves out."""
+
+    #: First and last timestamp on the axis; the history's last timestamp (states
+    #: and metrics hold until it).
+    first: pd.Timestamp
+    last: pd.Timestamp
+    end: pd.Timestamp
+    #: (action, timestamp) rows left of and right of the axis.
+    before: pd.DataFrame
+    after: pd.DataFrame
+
+    def limits(self) -> tuple[float, float]:
+        lo, hi = (float(x) for x in _date_numbers(_naive(pd.Series([self.first, self.last]))))
+        pad = (hi - lo) * 0.015 if hi > lo else 1.0
+        return lo - pad, hi + pad
+
+    def note(self, action: str | None = None) -> str:
+        """What the axis leaves out (of ``action`` only, when given); empty when nothing."""
+        parts = []
+        for side, rows, edge, where in (
+            ("earlier", self.before, self.first, "before"),
+            ("later", self.after, self.last, "after"),
+        ):
+            if action is not None:
+                rows = rows[rows["action"] == action]
+            if rows.empty:
+                continue
+            days = sorted({f"{t:%Y-%m-%d}" for t in rows["timestamp"]})
+            when = _listing(days) if len(days) <= 3 else f"{days[0]} to {days[-1]}"
+            far = rows["timestamp"].max() if side == "earlier" else rows["timestamp"].min()
+            gap = abs((edge - far) / pd.Timedelta(days=1))
+            count = _plural(rows["timestamp"].nunique(), f"{side} timestamp")
+            whose = (
+                "of this class"
+                if action is not None
+                else "of " + _listing(sorted(map(str, rows["action"].unique())), 3)
+            )
+            parts.append(f"{count} {whose} ({when}), {gap:,.0f} days {where} the rest")
+        if not parts:
+            return ""
+        shown = f"{self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
+        return f"Time axis shows {shown}; left off it: " + "; ".join(parts) + "."
+
+
+def _kept_range(ns: np.ndarray) -> tuple[int, int]:
+    """Nanosecond bounds (inclusive) of the bulk of the sorted distinct times ``ns``.
+
+    The first (or last) ``k`` times are left out when ``k`` is at most
+    :data:`_OUTLIER_SHARE` of them (at least one) and the gap between them and the
+    rest is longer than the rest's whole span (and than a day).
+    """
+    first, last = 0, len(ns) - 1
+    most = max(1, int(len(ns) * _OUTLIER_SHARE))
+    for _ in range(2):  # a cut at one end shortens the rest: look at the other end again
+        k = np.arange(1, min(most - first, last - first - 1) + 1)
+        lead = np.flatnonzero(
+            ns[first + k] - ns[first + k - 1] > np.maximum(ns[last] - ns[first + k], _DAY_NS)
+        )
+        if len(lead):
+            first += int(k[lead[-1]])
+        k = np.arange(1, min(most - (len(ns) - 1 - last), last - first - 1) + 1)
+        trail = np.flatnonzero(
+            ns[last - k + 1] - ns[last - k] > np.maximum(ns[last - k] - ns[first], _DAY_NS)
+        )
+        if len(trail):
+            last -= int(k[trail[-1]])
+    return int(ns[first]), int(ns[last])
+
+
+def _time_span(timeline: pd.DataFrame, clip: bool) -> _Span | None:
+    """The span to show of a replay timeline (None when it has no rows)."""
+    if timeline.empty:
+        return None
+    stamps = timeline["timestamp"]
+    ns = np.unique(_naive(stamps).astype("datetime64[ns]").astype(np.int64))
+    lo, hi = _kept_range(ns) if clip else (int(ns[0]), int(ns[-1]))
+    first, last = pd.Timestamp(lo, tz="UTC"), pd.Timestamp(hi, tz="UTC")
+    rows = timeline[["action", "timestamp"]]
+    return _Span(
+        first,
+        last,
+        stamps.max(),
+        rows[stamps < first].drop_duplicates(),
+        rows[stamps > last].drop_duplicates(),
+    )
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _lanes(result: Replay) -> list[str]:
+    """Every action of the replay: the summary's order, then any only in the timeline."""
+    actions = [str(a) for a in result.summary["action"]]
+    known = set(actions)
+    actions += [str(a) for a in dict.fromkeys(result.timeline["action"]) if str(a) not in known]
+    return actions
 
 
 @_styled
-def state_timeline_chart(result: Replay) -> Figure:
-    """One lane per action: the graded state over time, transitions marked."""
+def state_timeline_chart(result: Replay, *, clip_outliers: bool = True) -> Figure:
+    """One lane per action: the graded state over time, transitions marked.
+
+    A class with no evidence (no timeline rows) gets a greyed MANUAL lane marked
+    "no evidence". With ``clip_outliers`` (the default), a few timestamps far from
+    the rest are left off the time axis and the chart says which.
+    """
     tl = result.timeline
-    actions = list(dict.fromkeys(tl["action"]))
-    fig = _figure(9, 0.55 * len(actions) + 1.6)
+    actions = _lanes(result)
+    with_rows = {str(a) for a in tl["action"].unique()}
+    n = max(len(actions), 1)
+    lane = 0.55 if n <= 12 else max(0.3, 0.55 - 0.01 * (n - 12))
+    fig = _figure(9, lane * n + 1.7)
     ax = fig.add_subplot()
-    end = tl["timestamp"].max()
-    for lane, action in enumerate(actions):
-        mine = tl[tl["action"] == action]
-        starts = mdates.date2num(mine["timestamp"].dt.tz_convert(None).to_numpy())
-        stops = np.r_[starts[1:], mdates.date2num(end.tz_convert(None))]
+    span = _time_span(tl, clip_outliers)
+    lo, hi = span.limits() if span is not None else (0.0, 1.0)
+    # Every segment is drawn at least this wide, so a state held briefly (or a class
+    # first seen on the last day) still shows.
+    least = (hi - lo) * 0.004
+    end = float(_date_numbers(_naive(pd.Series([span.end])))[0]) if span is not None else hi
+    manual = STATE_COLOURS["MANUAL"]
+    rows_of = tl.groupby("action", sort=False, observed=True).indices if len(tl) else {}
+    when = _date_numbers(_naive(tl["timestamp"]))
+    states = tl["state"].astype(str).to_numpy()
+    for row, action in enumerate(actions):
+        if action not in rows_of:
+            ax.broken_barh(
+                [(lo, hi - lo)],
+                (row - 0.35, 0.7),
+                facecolors=manual,
+                alpha=0.25,
+                edgecolor="none",
+            )
+            ax.text(
+                (lo + hi) / 2,
+                row,
+                "no evidence: MANUAL throughout",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="#333333",
+            )
+            continue
+        at, held = when[rows_of[action]], states[rows_of[action]]
+        # One bar per run of the same state, held until the next run (or the end).
+        new_run = np.r_[True, held[1:] != held[:-1]]
+        starts, run_states = at[new_run], held[new_run]
+        widths = np.maximum(np.r_[starts[1:], end] - starts, least)
         for state, colour in STATE_COLOURS.items():
-            sel = (mine["state"] == state).to_numpy()
+            sel = run_states == state
             if sel.any():
                 ax.broken_barh(
-                    list(zip(starts[sel], stops[sel] - starts[sel], strict=True)),
-                    (lane - 0.35, 0.7),
+                    list(zip(starts[sel], widths[sel], strict=True)),
+                    (row - 0.35, 0.7),
                     facecolors=colour,
                     edgecolor="none",
                 )
+        if starts[0] < lo:  # the lane began before the axis: an arrow says it goes on
+            ax.plot([lo + (hi - lo) * 0.008], [row], "<", color="white", markersize=6)
     moves = result.transitions
-    for lane, action in enumerate(actions):
-        times = moves.loc[moves["action"] == action, "time"].dt.tz_convert(None)
-        ax.plot(
-            mdates.date2num(times.to_numpy()),
-            np.full(len(times), lane + 0.42),
-            "v",
-            color="#000000",
-            markersize=4,
-            linestyle="none",
-        )
+    for row, action in enumerate(actions):
+        times = moves.loc[moves["action"] == action, "time"]
+        if len(times):
+            ax.plot(
+                _date_numbers(_naive(times)),
+                np.full(len(times), row + 0.42),
+                "v",
+                color="#000000",
+                markersize=4,
+                linestyle="none",
+            )
     ax.set_yticks(range(len(actions)), actions)
+    for label, action in zip(ax.get_yticklabels(), actions, strict=True):
+        if action not in with_rows:
+            label.set_color("#777777")
     ax.set_ylim(len(actions) - 0.4, -0.6)
+    ax.set_xlim(lo, hi)
     ax.set_xlabel("date (UTC)")
-    _dates(ax)
-    window = result.window if result.window is not None else "cumulative"
-    ax.set_title(f"Autonomy state over time (window: {window})")
-    handles = [Patch(color=c, label=s.title()) for s, c in STATE_COLOURS.items()]
+    if span is not None:
+        _dates(ax)
+    else:
+        ax.set_xticks([])
+    handles: list[Artist] = [Patch(color=c, label=s.title()) for s, c in STATE_COLOURS.items()]
     handles.append(
-        matplotlib.lines.Line2D(
-            [], [], marker="v", color="#000000", linestyle="none", label="transition"
-        )
+        Line2D([], [], marker="v", color="#000000", linestyle="none", label="transition")
     )
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+    if len(with_rows) < len(actions):
+        handles.append(Patch(color=manual, alpha=0.25, label="no evidence"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    window = result.window if result.window is not None else "cumulative"
+    _subtitle(
+        ax,
+        f"Autonomy state over time (window: {window})",
+        [span.note() if span is not None else "No class has any evidence."],
+    )
     return fig
 
 
-@_styled
-def metrics_chart(result: Replay, action: str) -> Figure:
-    """Pass rate and adversarial pass rate of ``action`` over time, with 95% Wilson
-    bands and the SUPERVISED / AUTONOMOUS bars."""
-    tl = result.timeline[result.timeline["action"] == action]
-    if tl.empty:
-        raise ValueError(f"no history for action {action!r}")
+def _rate_panels(
+    tl: pd.DataFrame, result: Replay
+) -> tuple[list[tuple[str, str, dict[AutonomyState, float]]], list[str]]:
+    """The rates of ``tl`` that have cases to draw, and notes on those that have none."""
     t = result.policy.thresholds
-    fig = _figure(9, 4.6)
-    axes = fig.subplots(2, 1, sharex=True)
-    when = tl["timestamp"].dt.tz_convert(None)
-    for ax, column, label, bars in (
-        (axes[0], "pass_rate", "pass rate", t.pass_rate),
-        (axes[1], "adversarial_pass_rate", "adversarial pass rate", t.adversarial_pass_rate),
+    panels, notes = [], []
+    for column, label, bars, count in (
+        ("pass_rate", "pass rate", t.pass_rate, "n_normal"),
+        (
+            "adversarial_pass_rate",
+            "adversarial pass rate",
+            t.adversarial_pass_rate,
+            "n_adversarial",
+        ),
     ):
+        if (tl[count] > 0).any():
+            panels.append((column, label, bars))
+            continue
+        kind = "adversarial" if column.startswith("adversarial") else "normal"
+        graded = float(tl[column].iloc[-1])
+        bar = bars[AutonomyState.SUPERVISED]
+        notes.append(
+            f"No {kind} cases of this class in the history, so no {label} to draw; "
+            f"it is graded as {graded:.2f} against the Supervised bar {bar:.2f}."
+        )
+    if not panels:  # no cases at all (runs of zero cases): show the empty pass rate
+        panels.append(("pass_rate", "pass rate", t.pass_rate))
+    return panels, notes
+
+
+@_styled
+def metrics_chart(result: Replay, action: str, *, clip_outliers: bool = True) -> Figure:
+    """Pass rate and adversarial pass rate of ``action`` over time, with 95% Wilson
+    bands and the SUPERVISED / AUTONOMOUS bars.
+
+    The time axis is the replay's (outliers left off as in
+    :func:`state_timeline_chart`); the last value holds until the history ends. A
+    rate is drawn only where its window has cases. A class with no adversarial
+    cases gets one panel and a note; a class of the replay with no evidence at all
+    gets an empty chart that says so.
+    """
+    tl = result.timeline[result.timeline["action"] == action]
+    window = result.window if result.window is not None else "cumulative"
+    title = f"{action}: eval metrics over time (window: {window})"
+    if tl.empty:
+        if action not in {str(a) for a in result.summary["action"]}:
+            raise ValueError(f"no history for action {action!r}")
+        fig = _figure(9, 3.0)
+        ax = fig.add_subplot()
+        ax.set_ylim(0, 1)
+        ax.set_xticks([])
+        ax.set_xlabel("date (UTC)")
+        ax.set_ylabel("pass rate (fraction)")
+        ax.text(
+            0.5,
+            0.5,
+            "no evidence: no eval cases of this class in the history,\nso it stays MANUAL",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="#555555",
+        )
+        _subtitle(ax, title, [])
+        return fig
+    span = _time_span(result.timeline, clip_outliers)
+    assert span is not None
+    panels, notes = _rate_panels(tl, result)
+    fig = _figure(9, 1.5 + 1.8 * len(panels))
+    axes = list(fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0])
+    x = _date_numbers(_naive(tl["timestamp"]))
+    end = float(_date_numbers(_naive(pd.Series([span.end])))[0])
+    xs = np.append(x, max(end, x[-1]))  # the last value holds until the history ends
+    for ax, (column, label, bars) in zip(axes, panels, strict=True):
+        count = "n_adversarial" if column.startswith("adversarial") else "n_normal"
+        measured = (tl[count] > 0).to_numpy()
+
+        def drawn(name: str, measured: np.ndarray = measured) -> np.ndarray:
+            values = tl[name].to_numpy(dtype=np.float64, copy=True)
+            values[~measured] = np.nan  # no cases in the window: nothing measured
+            return np.append(values, values[-1])
+
         ax.fill_between(
-            when,
-            tl[f"{column}_lo"],
-            tl[f"{column}_hi"],
+            xs,
+            drawn(f"{column}_lo"),
+            drawn(f"{column}_hi"),
             step="post",
             color=SERIES[0],
             alpha=0.2,
             linewidth=0,
-            label="95% Wilson interval",
         )
-        ax.step(when, tl[column], where="post", color=SERIES[0], linewidth=1.4, label=label)
+        ax.step(xs, drawn(column), where="post", color=SERIES[0], linewidth=1.4)
+        if len(x) <= 30:  # few points: mark each, so a single run still shows
+            ax.plot(x[measured], drawn(column)[:-1][measured], "o", color=SERIES[0], markersize=3)
         for state, style in ((AutonomyState.SUPERVISED, "--"), (AutonomyState.AUTONOMOUS, ":")):
-            ax.axhline(
-                bars[state],
-                color=STATE_COLOURS[state.name],
-                linestyle=style,
-                linewidth=1.3,
-                label=f"{state.name.title()} bar {bars[state]:.2f}",
-            )
+            ax.axhline(bars[state], color=STATE_COLOURS[state.name], linestyle=style, linewidth=1.3)
         ax.set_ylabel(f"{label} (fraction)")
-        ax.set_ylim(max(0.0, min(tl[f"{column}_lo"].min(), min(bars.values())) - 0.05), 1.0)
-        ax.legend(loc="lower right", fontsize=7, frameon=True, framealpha=0.85)
-    axes[1].set_xlabel("date (UTC)")
-    _dates(axes[1])
-    window = result.window if result.window is not None else "cumulative"
-    axes[0].set_title(f"{action}: eval metrics over time (window: {window})")
+        lowest = float(np.nanmin(drawn(f"{column}_lo"), initial=1.0))
+        ax.set_ylim(max(0.0, min(lowest, *bars.values()) - 0.05), 1.0)
+    axes[-1].set_xlim(*span.limits())
+    axes[-1].set_xlabel("date (UTC)")
+    _dates(axes[-1])
+
+    def bar_label(state: AutonomyState) -> str:
+        values = {label: bars[state] for _, label, bars in panels}
+        if len(values) == 1:
+            return f"{state.name.title()} bar {next(iter(values.values())):.2f}"
+        return f"{state.name.title()} bar: " + ", ".join(
+            f"{label} {value:.2f}" for label, value in values.items()
+        )
+
+    handles: list[Artist] = [
+        Patch(color=SERIES[0], alpha=0.2, linewidth=0, label="95% Wilson interval"),
+        Line2D([], [], color=SERIES[0], linewidth=1.4, label="measured rate (window)"),
+        Line2D(
+            [],
+            [],
+            color=STATE_COLOURS["SUPERVISED"],
+            linestyle="--",
+            label=bar_label(AutonomyState.SUPERVISED),
+        ),
+        Line2D(
+            [],
+            [],
+            color=STATE_COLOURS["AUTONOMOUS"],
+            linestyle=":",
+            label=bar_label(AutonomyState.AUTONOMOUS),
+        ),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    _subtitle(axes[0], title, [*notes, span.note(action)])
     return fig
 
 
@@ -203,13 +582,17 @@ def _knob_order(value: Any) -> tuple[int, float, str]:
         return (1, 0.0, str(value))
 
 
-@_styled
-def _ink_on(rgba: tuple[float, float, float, float]) -> str:
+def _knob_text(knob: str, value: Any) -> str:
+    return "cumulative" if knob == "window" and value is None else str(value)
+
+
+def _ink_on(rgba: Sequence[float]) -> str:
     """Black or white text, whichever reads on a cell of colour ``rgba``."""
     red, green, blue = rgba[:3]
     return "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.45 else "white"
 
 
+@_styled
 def sweep_heatmap(
     result: SweepResult,
     x: str,
@@ -225,12 +608,15 @@ def sweep_heatmap(
     Cells where fewer than half of the actions ever get there are hatched and
     marked "never". With ``mark`` (a label such as "policy in force"), the cell
     at ``fixed``'s own ``x`` and ``y`` values is outlined and the label says so.
+    The colour bar spans the values shown; with fewer than two distinct values
+    there is none, and a note gives the value.
     """
     by = result.by_candidate
     if fixed is None:
-        fixed = by.iloc[0].to_dict()
+        fixed = {str(k): v for k, v in by.iloc[0].to_dict().items()} if len(by) else {}
     part = _slice_for_two_knobs(by, x, y, fixed)
     keys = {k: part[k].map(repr) if k == "window" else part[k] for k in (x, y)}
+    shown = {k: dict(zip(keys[k], part[k], strict=True)) for k in (x, y)}
     xs = sorted(keys[x].unique(), key=_knob_order)
     ys = sorted(keys[y].unique(), key=_knob_order)
     value = f"median_days_to_{state}"
@@ -239,63 +625,66 @@ def sweep_heatmap(
         grid[ys.index(ky), xs.index(kx)] = v
     fig = _figure(7.5, 4.8)
     ax = fig.add_subplot()
-    shown = np.ma.masked_invalid(grid)
-    image = ax.imshow(shown, cmap="viridis", aspect="auto", origin="lower")
     ax.set_facecolor("#DDDDDD")
+    finite = np.unique(grid[np.isfinite(grid)])
+    notes = []
+    norm = Normalize(float(finite[0]), float(finite[-1])) if len(finite) > 1 else None
+    # One value: the middle of the colour map, with no scale to read it on.
+    shade = norm or Normalize(float(finite[0]) - 1, float(finite[0]) + 1) if len(finite) else None
+    cmap = matplotlib.colormaps["viridis"]
+    if len(finite):
+        image = ax.imshow(
+            np.ma.masked_invalid(grid), cmap=cmap, norm=shade, aspect="auto", origin="lower"
+        )
+    ax.set_xlim(-0.5, len(xs) - 0.5)
+    ax.set_ylim(-0.5, len(ys) - 0.5)
+    if norm is not None:
+        fig.colorbar(image, ax=ax, label=f"median days to {state.upper()} (days)")
+    elif len(finite) == 1:
+        notes.append(
+            f"Every cell that gets there takes {finite[0]:.0f} days: one value, no colour scale."
+        )
+    else:
+        notes.append(
+            f"No cell gets there: under every candidate shown, fewer than half of the "
+            f"classes ever reach {state.upper()} (no colour scale)."
+        )
+    crowded = len(xs) > 14 or len(ys) > 20  # cell labels would not fit
     for (r, c), v in np.ndenumerate(grid):
         if np.isnan(v):
             ax.add_patch(
-                matplotlib.patches.Rectangle(
-                    (c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#888888"
-                )
+                Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#888888")
             )
-            ax.text(c, r, "never", ha="center", va="center", fontsize=7, color="#333333")
-        else:
-            ax.text(
-                c,
-                r,
-                f"{v:.0f}",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color=_ink_on(image.cmap(image.norm(v))),
-            )
+            if not crowded:
+                ax.text(c, r, "never", ha="center", va="center", fontsize=7, color="#333333")
+        elif not crowded:
+            ink = _ink_on(cmap(shade(v) if shade is not None else 0.5))
+            ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=7, color=ink)
     if mark is not None:
         cell = tuple(repr(fixed[k]) if k == "window" else fixed[k] for k in (x, y))
         if cell[0] in xs and cell[1] in ys:
             corner = (xs.index(cell[0]) - 0.5, ys.index(cell[1]) - 0.5)
             # A white line inside a black one shows on dark and light cells alike.
             for colour, width in (("black", 3.5), ("white", 1.5)):
-                ax.add_patch(
-                    matplotlib.patches.Rectangle(
-                        corner, 1, 1, fill=False, edgecolor=colour, linewidth=width
-                    )
-                )
-    ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=0)
-    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+                outline = Rectangle(corner, 1, 1, fill=False, edgecolor=colour, linewidth=width)
+                outline.set_clip_on(False)  # a cell on the edge keeps its whole outline
+                ax.add_patch(outline)
+    ax.set_xticks(range(len(xs)), [_knob_text(x, shown[x][v]) for v in xs], rotation=0)
+    ax.set_yticks(range(len(ys)), [_knob_text(y, shown[y][v]) for v in ys])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    fig.colorbar(image, ax=ax, label=f"median days to {state.upper()} (days)")
     held = [
-        f"{k}={fixed[k]}"
+        f"{k}={_knob_text(k, fixed[k])}"
         for k in KNOBS
         if k in fixed and k not in (x, y) and by[k].map(repr).nunique() > 1
     ]
-    notes = ["other knobs held at " + ", ".join(held)] if held else []
+    if held:
+        notes.insert(0, "Other knobs held at " + ", ".join(held) + ".")
     if mark is not None:
-        notes.append(f"outlined: {mark}")
-    ax.set_title(f"Threshold sensitivity: days to {state.upper()}", pad=6 + 11 * len(notes))
-    if notes:
-        ax.text(
-            0.5,
-            1.01,
-            "\n".join(notes),
-            transform=ax.transAxes,
-            ha="center",
-            va="bottom",
-            fontsize=7,
-            color="#444444",
-        )
+        notes.append(f"Outlined: {mark}.")
+    if len(by) == 0:
+        notes.append("The sweep has no valid candidate.")
+    _subtitle(ax, f"Threshold sensitivity: days to {state.upper()}", notes)
     return fig
 
 
@@ -305,7 +694,7 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
     candidate; the Pareto frontier highlighted; ``current`` (burden, failures) marked."""
     by = result.by_candidate
     front = result.pareto()
-    fig = _figure(7.5, 4.8)
+    fig = _figure(7.5, 5.0)
     ax = fig.add_subplot()
     ax.scatter(
         by["approval_burden"],
@@ -335,36 +724,145 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
             markeredgecolor="black",
             label="current policy",
         )
+    # Both axes count cases: whole-number ticks, and no room for negative counts.
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+    failures = by["failures_while_supervised_or_above"].to_numpy(dtype=np.float64)
+    if current is not None:
+        failures = np.append(failures, current[1])
+    if len(failures) and np.ptp(failures) < 2:  # one level: a window of a few cases around it
+        ax.set_ylim(max(failures.min() - 2, -0.3), failures.max() + 2)
     ax.set_xlabel("approval burden (cases handled while MANUAL)")
     ax.set_ylabel("failures let through (while SUPERVISED or above)")
-    ax.set_title("Cost against risk of candidate thresholds")
-    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+    notes = []
+    points = by[["approval_burden", "failures_while_supervised_or_above"]].drop_duplicates()
+    if len(by) > 1 and len(points) == 1:
+        notes.append(f"All {len(by):,} candidates give the same burden and failures: one point.")
+    fig.legend(loc="outside lower center", ncols=3, frameon=False)
+    _subtitle(ax, "Cost against risk of candidate thresholds", notes)
     return fig
 
 
+def _forecast_notes(fc: Forecast, drawn: Iterable[str]) -> list[str]:
+    """Notes on the forecast table's classes that have no curve."""
+    drawn = set(drawn)
+    rows = fc.table[~fc.table["action"].astype(str).isin(drawn)]
+    top = rows["next_state"].fillna("").astype(str) == ""
+    notes = []
+    if top.any():
+        names = [str(a) for a in rows.loc[top, "action"]]
+        notes.append(f"At their ceiling, nothing to forecast: {_listing(names, 8)}.")
+    if (~top).any():
+        names = [str(a) for a in rows.loc[~top, "action"]]
+        notes.append(f"Not simulated (no curve): {_listing(names, 8)}.")
+    return notes
+
+
+def _forecast_order(fc: Forecast) -> tuple[list[str], dict[str, str]]:
+    """The simulated classes in table order, and each one's next state."""
+    table = [str(a) for a in fc.table["action"]]
+    order = [a for a in dict.fromkeys([*table, *map(str, fc.cdfs)]) if a in fc.cdfs]
+    nxt = {
+        str(a): str(s).title() if isinstance(s, str) and s else "next state"
+        for a, s in zip(fc.table["action"], fc.table["next_state"], strict=True)
+    }
+    return order, {a: nxt.get(a, "next state") for a in order}
+
+
 @_styled
-def forecast_chart(fc: Forecast) -> Figure:
-    """P(reaching the next state) by each day of the horizon, one line per action."""
-    fig = _figure(8, 4.4)
+def forecast_chart(fc: Forecast, *, max_lines: int = len(CLASS_COLOURS)) -> Figure:
+    """P(reaching the next state) by each day of the horizon, one curve per action.
+
+    Up to ``max_lines`` curves (at most one per colour of the palette) share one
+    panel, each in its own colour, the legend ordered by the final probability;
+    more get one small panel each, in table order. Classes of the table without
+    a curve (at their ceiling, or not simulated) are named in a note.
+    """
+    order, nxt = _forecast_order(fc)
+    notes = _forecast_notes(fc, order)
+    title = f"Graduation forecast ({fc.n_sims:,} simulations)"
+    if len(order) > min(max_lines, len(CLASS_COLOURS)):
+        return _forecast_facets(fc, order, nxt, title, notes)
+    fig = _figure(8, 4.6)
     ax = fig.add_subplot()
-    for i, (action, cdf) in enumerate(fc.cdfs.items()):
-        nxt = fc.table.loc[fc.table["action"] == action, "next_state"].iloc[0]
+    final = {
+        a: float(fc.cdfs[a]["probability"].iloc[-1]) if len(fc.cdfs[a]) else 0.0 for a in order
+    }
+    ncols = 2 if len(order) > 2 else 1
+    room = (fig.bbox.width * 0.95) / ncols - _text_width(fig, "MMMM", 8)
+    for i, action in enumerate(order):
+        cdf = fc.cdfs[action]
         ax.plot(
             cdf["day"],
             cdf["probability"],
-            color=SERIES[i % len(SERIES)],
+            color=CLASS_COLOURS[i],
             linewidth=1.6,
-            label=f"{action} → {nxt.title()}",
+            label=_wrap(fig, f"{action} → {nxt[action]}", room, 8),
         )
     ax.set_xlim(0, fc.horizon.days)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(f"days after {fc.as_of:%Y-%m-%d}")
     ax.set_ylabel("P(graduated by then)")
-    ax.set_title(f"Graduation forecast ({fc.n_sims:,} simulations)")
-    if fc.cdfs:
-        # Beside the axes, not on them: curves start anywhere in the plot area.
-        ncols = 2 if len(fc.cdfs) > 2 else 1
-        fig.legend(loc="outside lower center", ncols=ncols, fontsize=8, frameon=False)
+    if order:
+        # Beside the axes, not on them: curves start anywhere in the plot area. The
+        # legend lists the classes by their final probability, top curve first.
+        lines = dict(zip(order, ax.get_lines(), strict=True))
+        ranked = sorted(order, key=lambda a: -final[a])
+        handles: list[Artist] = [lines[a] for a in ranked]
+        fig.legend(
+            handles=handles, loc="outside lower center", ncols=ncols, fontsize=8, frameon=False
+        )
     else:
-        ax.text(0.5, 0.5, "every action is at its ceiling", transform=ax.transAxes, ha="center")
+        empty = "every action is at its ceiling" if len(fc.table) else "no action to forecast"
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center")
+        notes = [n for n in notes if not n.startswith("At their ceiling")]
+    _subtitle(ax, title, notes)
+    return fig
+
+
+def _forecast_facets(
+    fc: Forecast, order: list[str], nxt: dict[str, str], title: str, notes: list[str]
+) -> Figure:
+    """One small panel per class: as many classes as needed, each readable."""
+    n = len(order)
+    ncols = 3 if n <= 9 else 4 if n <= 16 else 5
+    nrows = math.ceil(n / ncols)
+    fig = _figure(9, 1.45 * nrows + 1.3)
+    grid = fig.add_gridspec(nrows + 1, ncols, height_ratios=[0.001] + [1.0] * nrows)
+    header = fig.add_subplot(grid[0, :])
+    header.axis("off")
+    panels: list[Axes] = []
+    for i, action in enumerate(order):
+        # Same limits on every panel, set below; shared axes would cost a quadratic
+        # number of limit updates at 50 panels.
+        ax = fig.add_subplot(grid[1 + i // ncols, i % ncols])
+        panels.append(ax)
+        cdf = fc.cdfs[action]
+        ax.fill_between(cdf["day"], 0, cdf["probability"], color=SERIES[0], alpha=0.15, lw=0)
+        ax.plot(cdf["day"], cdf["probability"], color=SERIES[0], linewidth=1.4)
+        ax.axhline(0.5, color="#BBBBBB", linewidth=0.6, linestyle=":")
+        p = float(cdf["probability"].iloc[-1]) if len(cdf) else 0.0
+        ax.tick_params(labelsize=7)
+        ax.set_title(
+            _wrap(fig, action, fig.bbox.width / ncols * 0.9, 7.5)
+            + f"\n→ {nxt[action]}: {p:.0%} by day {fc.horizon.days}",
+            fontsize=7.5,
+            fontweight="normal",
+        )
+        below = i + ncols < n  # a panel below shows the shared x ticks
+        ax.tick_params(labelbottom=not below, labelleft=i % ncols == 0)
+    days = [d for d in MaxNLocator(nbins=4, integer=True).tick_values(0, fc.horizon.days)]
+    for ax in panels:
+        ax.set_xticks([d for d in days if 0 <= d <= fc.horizon.days])
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_xlim(0, fc.horizon.days)
+        ax.set_ylim(0, 1.02)
+    fig.supxlabel(f"days after {fc.as_of:%Y-%m-%d}", fontsize=9)
+    fig.supylabel("P(graduated by then)", fontsize=9)
+    _subtitle(
+        header,
+        title,
+        [f"{n} classes, one panel each (more than the palette can tell apart).", *notes],
+        width=fig.bbox.width * 0.92,  # the header spans the figure: no layout pass needed
+    )
     return fig
