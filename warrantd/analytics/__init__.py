@@ -3,9 +3,18 @@
 Data flows one way: policy + eval history -> metrics -> replay / sweep ->
 forecast -> charts -> report. This package imports the core; the core never
 imports it. Install with ``pip install 'warrantd[analytics]'``.
+
+Importing it loads pandas and numpy; matplotlib and Jinja2 load only when the
+charts or the report are first used (``warrantd.analytics.charts``,
+``build_report``).
 """
 
-from .forecast import Forecast, backtest, forecast
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .forecast import Forecast, backtest, backtests, forecast, within_band
 from .history import (
     CANONICAL_COLUMNS,
     HistoryError,
@@ -16,32 +25,51 @@ from .history import (
 )
 from .metrics import (
     HistoryMetrics,
+    check_window,
     eval_metrics,
     metrics_at,
     metrics_frame_at,
     metrics_timeline,
+    parse_window,
     rates_from_counts,
     wilson_interval,
+    window_label,
 )
+from .quality import DataQuality, data_quality
 from .replay import Replay, compare, graded_states, replay
-from .report import build_report
-from .sweep import KNOBS, SweepResult, candidates_frame, load_grid, sweep, to_thresholds
+from .sweep import (
+    KNOBS,
+    PICK_FIGURES,
+    Pick,
+    SweepResult,
+    candidates_frame,
+    load_grid,
+    sweep,
+    to_thresholds,
+)
 from .synth import counts_per_run, generate
 
 __all__ = [
     "CANONICAL_COLUMNS",
     "KNOBS",
+    "PICK_FIGURES",
+    "DataQuality",
     "Forecast",
     "HistoryError",
     "HistoryMetrics",
+    "Pick",
     "PolicyCoverage",
     "Replay",
     "SweepResult",
     "backtest",
+    "backtests",
     "build_report",
     "candidates_frame",
+    "charts",
+    "check_window",
     "compare",
     "counts_per_run",
+    "data_quality",
     "eval_metrics",
     "forecast",
     "generate",
@@ -51,6 +79,7 @@ __all__ = [
     "metrics_at",
     "metrics_frame_at",
     "metrics_timeline",
+    "parse_window",
     "rates_from_counts",
     "replay",
     "save_history",
@@ -58,4 +87,18 @@ __all__ = [
     "to_thresholds",
     "validate_against",
     "wilson_interval",
+    "window_label",
+    "within_band",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Charts (matplotlib) and the report (Jinja2) cost most of a second to import:
+    # they load on first use, not with the kit.
+    # import_module, not "from . import": that form looks the name up on this module
+    # first, which would call __getattr__ again.
+    if name == "charts":
+        return importlib.import_module(f"{__name__}.charts")
+    if name == "build_report":
+        return importlib.import_module(f"{__name__}.report").build_report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

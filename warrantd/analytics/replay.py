@@ -374,6 +374,21 @@ class Replay:
     transitions: pd.DataFrame
     summary: pd.DataFrame
 
+    def totals(self) -> dict[str, float]:
+        """The policy-wide figures a candidate is weighed by, summed over the classes:
+        ``approval_burden``, ``failures_while_supervised_or_above``,
+        ``failures_while_autonomous`` and ``cases_while_supervised_or_above``
+        (the names :attr:`SweepResult.by_candidate` uses)."""
+        s = self.summary
+        return {
+            "approval_burden": float(s["cases_while_manual"].sum()),
+            "failures_while_supervised_or_above": float(
+                s["failures_while_supervised_or_above"].sum()
+            ),
+            "failures_while_autonomous": float(s["failures_while_autonomous"].sum()),
+            "cases_while_supervised_or_above": float(s["cases_while_supervised_or_above"].sum()),
+        }
+
     def state_at(self, when: Any) -> dict[str, AutonomyState]:
         """The state each action had earned at ``when`` (its window measured back from it)."""
         frame = metrics_frame_at(self.history, when, window=self.window)

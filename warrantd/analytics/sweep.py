@@ -66,7 +66,7 @@ from .replay import (
     with_no_evidence,
 )
 
-__all__ = ["KNOBS", "SweepResult", "candidates_frame", "load_grid", "sweep"]
+__all__ = ["KNOBS", "Pick", "SweepResult", "candidates_frame", "load_grid", "sweep"]
 
 S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
 _STATE_KEYS = {"supervised": S, "autonomous": A}
@@ -516,6 +516,48 @@ class SweepResult:
                 score += where / (len(values) - 1)
         return score
 
+    def pick(self, baseline: Mapping[str, float]) -> Pick:
+        """The candidate that beats ``baseline`` (e.g. :meth:`Replay.totals` of the policy
+        in force) by the most approval burden saved, never by letting more through.
+
+        A candidate *beats* the baseline when it is no worse on approval burden, on
+        failures let through while SUPERVISED or above, and on failures let through
+        while AUTONOMOUS, and better on at least one. Among those: the lowest burden,
+        then the fewest failures of each kind, then the strictest bars
+        (:meth:`strictness`), then the lowest candidate number. When none beats it,
+        :attr:`Pick.candidate` is None and :attr:`Pick.reason` says so.
+        """
+        by = self.by_candidate
+        weighed = [*PICK_FIGURES]
+        no_worse = np.logical_and.reduce(
+            [by[f].to_numpy(dtype=np.float64) <= float(baseline[f]) for f in weighed]
+        )
+        better = np.logical_or.reduce(
+            [by[f].to_numpy(dtype=np.float64) < float(baseline[f]) for f in weighed]
+        )
+        winners = by[no_worse & better].assign(_strict=self.strictness(by)[no_worse & better])
+        if winners.empty:
+            return Pick(
+                None,
+                "no candidate beats the policy in force: none has a lower approval burden "
+                "(or fewer failures) without letting more failures through, while SUPERVISED "
+                "or above or while AUTONOMOUS",
+            )
+        ranked = winners.sort_values(
+            [*weighed, "_strict", "candidate"],
+            ascending=[True, True, True, False, True],
+            kind="stable",
+        )
+        best = ranked.iloc[0].drop(labels="_strict")
+        labels = ("approval burden", "failures let through", "failures while AUTONOMOUS")
+        changes = ", ".join(
+            f"{label} {float(best[f]):,.0f} ({float(best[f]) - float(baseline[f]):+,.0f})"
+            for label, f in zip(labels, weighed, strict=True)
+        )
+        return Pick(
+            best, f"candidate {int(best['candidate'])} beats the policy in force: {changes}"
+        )
+
     def closest_candidate(
         self, thresholds: GraduationThresholds, window: Window = None
     ) -> pd.Series:
@@ -538,6 +580,22 @@ class SweepResult:
             distance += np.abs(values - float(current[knob])) / spread
         distance += (by["window"] != window_label(window)).to_numpy()
         return by.iloc[int(np.argmin(distance))]
+
+
+#: The figures :meth:`SweepResult.pick` weighs, lower is better on each.
+PICK_FIGURES = (
+    "approval_burden",
+    "failures_while_supervised_or_above",
+    "failures_while_autonomous",
+)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """What :meth:`SweepResult.pick` chose: a row of ``by_candidate``, or None, and why."""
+
+    candidate: pd.Series | None
+    reason: str
 
 
 def _rate(failures: pd.Series, cases: pd.Series) -> pd.Series:
