@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CORE_COVERED := warrantd/graduation.py warrantd/decision.py warrantd/core.py
 
-.PHONY: install test test-thorough lint typecheck report bench datasets lab clean
+.PHONY: install test test-thorough lint typecheck browser report bench datasets lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,12 +22,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict warrantd --exclude 'warrantd/analytics'
 
-test: lint typecheck
+# The report and notebook tests drive a real headless Chromium: install Debian's when it
+# is missing (as root; elsewhere those tests skip and say why).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver) >/dev/null 2>&1; } || \
+	  echo "note: no Chromium, and it could not be installed: the browser tests will skip"
+
+test: lint typecheck browser
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest --cov=warrantd --cov-report=
 	@for f in $(CORE_COVERED); do \
 	  $(BIN)/coverage report --include=$$f --fail-under=95 --show-missing || exit 1; done
 
-test-thorough: $(STAMP)
+test-thorough: $(STAMP) browser
 	HYPOTHESIS_PROFILE=thorough WARRANTD_THOROUGH=1 $(BIN)/python -m pytest -x
 
 REPORT_ARGS := --policy datasets/billing-agent.policy.toml --history datasets/billing-agent.csv \

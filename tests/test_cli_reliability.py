@@ -325,3 +325,45 @@ def test_ctrl_c_is_one_line_exit_130_and_no_partial_output(tmp_path: Path, delay
     assert done.stderr == "warrantd: interrupted\n"
     assert done.stdout == ""
     assert not (tmp_path / "r").exists()
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def on_a_terminal(*args: object) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal; (exit code, what the terminal showed)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    # A new pseudo-terminal is 0 x 0; give it a size, as a real one has.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "warrantd.cli", *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    return process.wait(), shown.decode(errors="replace")
+
+
+def test_progress_shows_each_step_on_a_terminal_and_never_with_quiet() -> None:
+    args = ["sweep", "-p", POLICY, "-H", RUNS, "--grid", GRID]
+    code, shown = on_a_terminal(*args)
+    assert code == 0
+    assert "load" in shown and "sweep 540 candidates" in shown
+    code, shown = on_a_terminal(*args, "-q")
+    assert code == 0 and "sweep 540 candidates" not in shown and "load" not in shown

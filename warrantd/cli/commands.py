@@ -584,9 +584,10 @@ def report(
     from ..analytics.sweep import load_grid
 
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
-    pol = load_policy(policy)
-    candidates = load_grid(grid) if grid else None
-    hist = _load_history(history, columns, encoding, history_format)
+    with _steps(["load"], quiet):
+        pol = load_policy(policy)
+        candidates = load_grid(grid) if grid else None
+        hist = _load_history(history, columns, encoding, history_format)
     files = build_report(
         hist,
         pol,
