@@ -171,7 +171,45 @@ def test_time_window_expiry_is_a_transition() -> None:
         ["MANUAL", "SUPERVISED", "evidence"],
         ["SUPERVISED", "MANUAL", "expiry"],
     ]
-    assert t["time"].iloc[1] == T0 + pd.Timedelta("3D")
+    # Evidence expires on the clock: the case of minute i leaves the window at
+    # 1D + i minutes. After the case of minute 10 leaves, 19 remain (< 20 samples).
+    assert t["time"].iloc[1] == T0 + pd.Timedelta("1D") + 10 * MINUTE
+
+
+def test_expiry_between_cases_is_on_the_clock() -> None:
+    # 5 failures on day 0, 10 passes on day 10, 1 pass on day 60; 30-day window, bars
+    # 0.9 and 5 samples. Until day 30 the window holds 10 of 15 (0.67): MANUAL. At day
+    # 30 the failures leave: 10 of 10, SUPERVISED. At day 40 the passes leave too: an
+    # empty window, MANUAL. No case arrives at either moment.
+    day = pd.Timedelta("1D")
+    h = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": [T0] * 5 + [T0 + 10 * day] * 10 + [T0 + 60 * day],
+                "action": "refund",
+                "passed": [False] * 5 + [True] * 11,
+            }
+        )
+    )
+    policy = TrustPolicy(STREAK_POLICY.actions, make_thresholds((0.9, 0.0, 5), (0.99, 0.0, 99)))
+    r = replay(h, policy, window="30D")
+    t = r.transitions
+    assert t[["time", "from", "to", "cause"]].astype(str).values.tolist() == [
+        [str(T0 + 30 * day), "MANUAL", "SUPERVISED", "expiry"],
+        [str(T0 + 40 * day), "SUPERVISED", "MANUAL", "expiry"],
+    ]
+    s = r.summary.set_index("action").loc["refund"]
+    assert s["first_supervised"] == T0 + 30 * day
+    assert s["days_to_supervised"] == 30.0 and s["cases_to_supervised"] == 15
+    assert s["days_supervised"] == 10.0 and s["demotions_to_manual"] == 1
+    assert r.state_at(T0 + 30 * day - pd.Timedelta("1ns")) == {"refund": M}
+    assert r.state_at(T0 + 30 * day) == {"refund": S}
+    assert r.state_at(T0 + 40 * day - pd.Timedelta("1ns")) == {"refund": S}
+    assert r.state_at(T0 + 40 * day) == {"refund": M}
+    # The timeline has a row at each expiry moment, with no case arriving.
+    tl = r.timeline
+    at_30 = tl[tl["timestamp"] == T0 + 30 * day].iloc[0]
+    assert at_30["n_cases"] == 0 and at_30["state"] == "SUPERVISED"
 
 
 def test_ceilings_are_respected() -> None:
@@ -251,13 +289,22 @@ def random_case(seed: int) -> tuple[pd.DataFrame, TrustPolicy, object]:
 
 
 def engine_loop(history: pd.DataFrame, policy: TrustPolicy, window: object) -> pd.DataFrame:
-    """The plain per-timestamp loop over GraduationEngine.allowed_state."""
+    """The plain per-moment loop over GraduationEngine.allowed_state.
+
+    A class's moments: its case timestamps and, with a time window ``w``, each
+    ``t + w`` up to the history's last case (when that case leaves the window).
+    """
     engine = GraduationEngine(policy.thresholds)
+    end = history["timestamp"].max()
     out = []
     for action in sorted(history["action"].unique()):
         mine = history[history["action"] == action]
         rows = list(mine[["timestamp", "adversarial", "n", "n_passed"]].itertuples(index=False))
-        for t in sorted(mine["timestamp"].unique()):
+        moments = set(mine["timestamp"])
+        if isinstance(window, str):
+            span = pd.Timedelta(window)
+            moments |= {t + span for t in mine["timestamp"] if t + span <= end}
+        for t in sorted(moments):
             before = eval_metrics(*reference_window_counts(rows, t, window, True))
             graded = eval_metrics(*reference_window_counts(rows, t, window, False))
             cls = policy.action(action)

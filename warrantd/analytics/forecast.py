@@ -1,38 +1,41 @@
 """Graduation forecasts: when will each action class reach its next state?
 
-For each action, :func:`forecast` reads where the class stands at the end of
-the history (state, next state, the bars it does not yet clear) and simulates
-its future, vectorized across ``n_sims`` simulations:
+The forecast is built on the engine (:mod:`warrantd.analytics._engine`): the
+state now, the window sums and the rule are the engine's, so a simulated future
+with no new cases grades exactly as :meth:`Replay.state_at` does (a differential
+test holds it to that for every kind of window). :func:`forecast` runs five steps
+per class of the policy:
 
-* each true pass rate (normal and adversarial) is uncertain: one draw per
-  simulation from its Beta posterior, Jeffreys prior ``Beta(1/2, 1/2)``, given
-  the windowed counts at the end (for cumulative grading, the counts of the
-  trailing :data:`ACCRUAL_DAYS` days: classes keep learning, and the whole
-  history would understate where a class is now);
-* with ``trend=True`` (the default) the rates also move along the class's
-  recent trend: the change in logit pass rate between the two latest
-  :data:`TREND_DAYS`-day spans, per day, with each simulation drawing its slope
-  from the estimate's standard error (so a trend seen on few cases barely moves
-  anything). The trend is applied from the middle of the evidence and never
-  extrapolated further than it was measured over (:data:`TREND_DAYS` days).
-  Classes that are still learning graduate sooner than a stationary model
-  says: on the synthetic histories (7 seeds, cuts at days 60 and 90, 30-day
-  window) the actual date fell inside the 10-90% band for 75% of forecasts with
-  the trend and 49% without; ``trend=False`` gives the stationary model;
-* new cases arrive as Poisson counts per day at the class's recent accrual
-  rate (cases per day over the trailing :data:`ACCRUAL_DAYS` days), separately
-  for normal and adversarial cases;
-* each simulated day is graded, at its end, with the same window as the replay
-  and the vectorized engine rule (:func:`~warrantd.analytics.replay.graded_states`).
-  The forecast works in whole days: history and future are binned by UTC day,
-  and a case-count window covers whole days.
+1. **Where the class stands** (:func:`_class_now`): its state as of the last
+   evidence, its next state, the bars it does not clear yet (``blocked_on``).
+   Classes with no evidence, or with evidence on fewer than
+   :data:`~warrantd.analytics.quality.MIN_EVIDENCE_DAYS` distinct days, are not
+   simulated: ``note`` says why.
+2. **How fast cases arrive** (:func:`_arrival_rates`): cases per day over the
+   trailing :data:`ACCRUAL_DAYS` days, normal and adversarial apart.
+3. **Simulated days** (:func:`_simulated_arrivals`): each true pass rate drawn
+   from its Beta posterior (Jeffreys prior ``Beta(1/2, 1/2)``) given the
+   windowed counts (for cumulative grading, the trailing :data:`ACCRUAL_DAYS`
+   days: classes keep learning); with ``trend=True`` moved along the class's
+   recent trend (the change in logit pass rate between the two latest
+   :data:`TREND_DAYS`-day spans, each simulation drawing its slope from the
+   estimate's standard error, never extrapolated further than it was measured
+   over); new cases as Poisson counts per day, passing as Binomial draws.
+4. **Grading** (:func:`_graded_days`): simulated day ``k`` ends at
+   ``as_of + k days``; its cases arrive then, and the state is graded there with
+   the policy's own window over the real evidence (at its exact timestamps) and
+   the simulated days together, by the engine's window definition and rule.
+5. **Summary** (:func:`_summary`): P(reaching the next state within the
+   horizon), the 10th / 50th / 90th percentile dates, and per class the
+   probability of having graduated by each day (``Forecast.cdf(action)``).
 
-``Forecast.table`` gives P(reaching the next state within the horizon) and the
-10th / 50th / 90th percentile dates; ``Forecast.cdf(action)`` the probability of
-having graduated by each day. Same seed, same forecast.
+Simulations run in batches of at most :data:`SIM_BATCH_CELLS` (simulation x day)
+cells, so memory does not grow with the horizon (at most
+:data:`MAX_HORIZON_DAYS`). Same seed, same forecast.
 
 :func:`backtest` cuts a history, forecasts from the cut and checks the forecast
-against what the replay of the full history shows actually happened.
+against what the replay of the full history shows actually happened;
+:func:`backtests` does it at several cuts, each distinct forecast once.
 """
 
 from __future__ import annotations
@@ -46,18 +49,24 @@ import pandas as pd
 
 from ..autonomy import AutonomyState
 from ..errors import OptionError
-from ..graduation import ceiling
+from ..graduation import GraduationThresholds, ceiling
 from ..policy import TrustPolicy
-from ._progress import bar as progress_bar_of
-from .metrics import (
+from ._engine import (
+    COUNT_COLUMNS,
+    NS_PER_DAY,
+    Evidence,
     Window,
     check_window,
-    metrics_frame_at,
-    per_timestamp_counts,
+    evidence_of,
+    graded_states,
     rates_from_counts,
+    states_at,
+    window_sums,
 )
+from ._progress import bar as progress_bar_of
+from .metrics import metrics_frame_at
 from .quality import MIN_EVIDENCE_DAYS
-from .replay import graded_states, replay
+from .replay import replay
 
 __all__ = [
     "ACCRUAL_DAYS",
@@ -145,66 +154,31 @@ class Forecast:
         return self.cdfs[action]
 
 
-def _blocked_on(row: Any, bars: dict[str, float], level: float) -> list[str]:
+def _shown(value: float, bar: float) -> tuple[str, str]:
+    """A value and a bar with enough digits that "0.90 < 0.90" never shows."""
+    for digits in (2, 3, 4, 6):
+        a, b = f"{value:.{digits}f}", f"{bar:.{digits}f}"
+        if a != b:
+            return a, b
+    return repr(value), repr(bar)
+
+
+def _blocked_on(metrics: pd.Series, bars: dict[str, float], level: float) -> list[str]:
+    """Every bar of the next state not yet cleared, with its distance."""
     notes = []
-    if row.sample_size < bars["min_samples"]:
-        notes.append(f"needs {int(bars['min_samples'] - row.sample_size):,} more cases")
+    if metrics["sample_size"] < bars["min_samples"]:
+        notes.append(f"needs {int(bars['min_samples'] - metrics['sample_size']):,} more cases")
     pct = f"{level:.0%}"
-
-    def shown(value: float, bar: float) -> tuple[str, str]:
-        for digits in (2, 3, 4, 6):  # enough digits that "0.90 < 0.90" never shows
-            a, b = f"{value:.{digits}f}", f"{bar:.{digits}f}"
-            if a != b:
-                return a, b
-        return repr(value), repr(bar)
-
-    for label, column, bar in (
-        ("pass rate", "pass_rate", bars["pass_rate"]),
-        ("adversarial pass rate", "adversarial_pass_rate", bars["adversarial_pass_rate"]),
+    for label, column in (
+        ("pass rate", "pass_rate"),
+        ("adversarial pass rate", "adversarial_pass_rate"),
     ):
-        value = getattr(row, column)
-        if value < bar:
-            lo, hi = getattr(row, f"{column}_lo"), getattr(row, f"{column}_hi")
-            a, b = shown(value, bar)
+        value, bar_value = float(metrics[column]), float(bars[column])
+        if value < bar_value:
+            lo, hi = metrics[f"{column}_lo"], metrics[f"{column}_hi"]
+            a, b = _shown(value, bar_value)
             notes.append(f"{label} {a} < {b} ({pct} CI {lo:.2f}-{hi:.2f})")
     return notes
-
-
-def _daily(history: pd.DataFrame, action: str, start: pd.Timestamp, days: int) -> np.ndarray:
-    """Per-day (n_normal, passed_normal, n_adversarial, passed_adversarial) for ``days``
-    UTC days ending on ``start``'s day, oldest first; shape (4, days)."""
-    counts = per_timestamp_counts(history[history["action"] == action])
-    day = ((counts["timestamp"] - start).dt.floor("D") // _DAY).to_numpy() + days - 1
-    keep = day >= 0
-    out = np.zeros((4, days), dtype=np.int64)
-    for i, column in enumerate(
-        ("n_normal", "passed_normal", "n_adversarial", "passed_adversarial")
-    ):
-        np.add.at(out[i], day[keep], counts[column].to_numpy()[keep])
-    return out
-
-
-def _windowed(cum: np.ndarray, cases_cum: np.ndarray, window: Any, past_days: int) -> np.ndarray:
-    """Window sums at every future day end; ``cum`` is (sims, days) cumulative."""
-    sims, total_days = cum.shape
-    future = np.arange(past_days, total_days)
-    end = cum[:, future]
-    if window is None:
-        return end
-    if isinstance(window, pd.Timedelta):
-        lag = max(int(np.ceil(window / _DAY)), 1)
-        start = future - lag
-        before = np.where(start >= 0, cum[:, np.maximum(start, 0)], 0)
-        return end - before
-    # Case-count window, whole days: latest day s with C[end] - C[s] >= K.
-    offset = (np.arange(sims) * (int(cases_cum.max()) + window + 1))[:, None]
-    flat = (cases_cum + offset).ravel()
-    target = (cases_cum[:, future] - window + offset).ravel()
-    start = np.searchsorted(flat, target, side="right") - 1
-    row_start = (np.arange(sims) * total_days)[:, None]
-    start = np.maximum(start.reshape(sims, len(future)), row_start - 1)
-    prior = np.where(start >= row_start, cum.ravel()[np.maximum(start, 0)].reshape(start.shape), 0)
-    return end - prior
 
 
 FORECAST_COLUMNS = [
@@ -223,6 +197,153 @@ FORECAST_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class _Past:
+    """One class's real evidence: its rows of the engine's :class:`Evidence`."""
+
+    time_ns: np.ndarray
+    counts: np.ndarray  # (4, rows) in COUNT_COLUMNS order
+
+    def daily(self, last_day_ns: int, days: int) -> np.ndarray:
+        """(4, days) counts per UTC day, the last column the day starting at ``last_day_ns``."""
+        day = (self.time_ns - last_day_ns) // NS_PER_DAY + days - 1
+        keep = day >= 0
+        out = np.zeros((4, days), dtype=np.int64)
+        for i in range(4):  # four count kinds, not rows
+            np.add.at(out[i], day[keep], self.counts[i, keep])
+        return out
+
+
+def _class_now(evidence: Evidence, index: int) -> _Past:
+    """Step 1's data: the class's real evidence rows."""
+    lo, hi = int(evidence.bounds[index]), int(evidence.bounds[index + 1])
+    return _Past(evidence.time_ns[lo:hi], evidence.counts[:, lo:hi])
+
+
+def _arrival_rates(past: _Past, first_day_ns: int) -> tuple[float, float]:
+    """Step 2: normal and adversarial cases per day over the trailing accrual days
+    (whole UTC days, from the class's first day when it is younger)."""
+    recent = past.daily(first_day_ns, ACCRUAL_DAYS)
+    class_first_day = (int(past.time_ns.min()) // NS_PER_DAY) * NS_PER_DAY
+    span_days = min(ACCRUAL_DAYS, (first_day_ns - class_first_day) // NS_PER_DAY + 1)
+    return recent[0].sum() / span_days, recent[2].sum() / span_days
+
+
+def _simulated_arrivals(
+    rng: np.random.Generator,
+    size: int,
+    days: int,
+    rates: tuple[float, float],
+    evidence: np.ndarray,
+    trends: tuple[_Trend | None, _Trend | None],
+    age: float,
+) -> np.ndarray:
+    """Step 3: (4, size, days) simulated counts per day, in COUNT_COLUMNS order."""
+    p_norm = rng.beta(evidence[1] + 0.5, evidence[0] - evidence[1] + 0.5, size)
+    p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
+    new_norm = rng.poisson(rates[0], (size, days))
+    new_adv = rng.poisson(rates[1], (size, days))
+    p_norm = _drifting(p_norm, trends[0], age, days, rng)
+    p_adv = _drifting(p_adv, trends[1], age, days, rng)
+    pass_norm = rng.binomial(new_norm, p_norm)
+    pass_adv = rng.binomial(new_adv, p_adv)
+    return np.stack([new_norm, pass_norm, new_adv, pass_adv])
+
+
+def _graded_days(
+    evidence: Evidence,
+    index: int,
+    arrivals: np.ndarray,
+    as_of_ns: int,
+    window: Window,
+    thresholds: GraduationThresholds,
+    top: int,
+) -> np.ndarray:
+    """Step 4: (sims, days) states, day ``k`` graded at ``as_of + k days``.
+
+    The window holds the real evidence (at its exact timestamps, by the engine's
+    :func:`window_sums`) and the simulated days whose end lies in it; a case-count
+    window takes whole moments, latest first, as the engine's window does.
+    """
+    span = check_window(window)
+    _, sims, days = arrivals.shape
+    real = _only(evidence, index)
+    future = np.cumsum(arrivals, axis=2)  # (4, sims, days): simulated counts through day k
+    if isinstance(span, int):
+        total = _case_window(real, future, span)
+    else:
+        day_ends = as_of_ns + NS_PER_DAY * np.arange(1, days + 1, dtype=np.int64)
+        held = window_sums(real, span, day_ends, np.array([0, days]), inclusive=True)
+        total = held[:, None, :] + future
+        if isinstance(span, pd.Timedelta):
+            # day j (its cases at as_of + j days) is in day k's window when j > k - w
+            left_out = np.floor(np.arange(1, days + 1) - span.value / NS_PER_DAY).astype(np.int64)
+            gone = np.take(future, np.clip(left_out - 1, 0, days - 1), axis=2)
+            total = total - np.where(left_out >= 1, gone, 0)
+    rates = rates_from_counts(*(total[i].ravel() for i in range(4)))
+    graded = graded_states(*rates, thresholds, np.full(sims * days, top, dtype=np.int8))
+    return graded.reshape(sims, days)
+
+
+def _only(evidence: Evidence, index: int) -> Evidence:
+    """The evidence of one class, as an :class:`Evidence` of its own."""
+    lo, hi = int(evidence.bounds[index]), int(evidence.bounds[index + 1])
+    return Evidence(
+        (evidence.actions[index],),
+        np.array([0, hi - lo]),
+        evidence.time_ns[lo:hi],
+        evidence.counts[:, lo:hi],
+        {},
+    )
+
+
+def _case_window(real: Evidence, future: np.ndarray, size: int) -> np.ndarray:
+    """(4, sims, days) counts of a ``size``-case window at each simulated day end.
+
+    The window is the shortest run of latest whole moments covering ``size`` cases:
+    simulated days first (``future`` holds their counts through each day), then,
+    when they fall short, the real moments, latest first.
+    """
+    _, sims, days = future.shape
+    prefix = np.concatenate([np.zeros((4, sims, 1), dtype=np.int64), future], axis=2)
+    cases = prefix[0] + prefix[2]  # (sims, days + 1), non-decreasing along days
+    need = cases[:, 1:] - size
+    # The last j with cases[j] <= need: days j+1..k cover the window (j = -1: they do
+    # not). One sorted search for every simulation at once: rows lifted apart.
+    lift = (np.arange(sims, dtype=np.int64) * (int(cases.max()) + size + 1))[:, None]
+    found = np.searchsorted((cases + lift).ravel(), (need + lift).ravel(), side="right")
+    j = found.reshape(sims, days) - 1 - (np.arange(sims) * (days + 1))[:, None]
+    rows = np.arange(sims)[:, None]
+    out = prefix[:, :, 1:] - np.where(j >= 0, prefix[:, rows, np.clip(j, 0, None)], 0)
+    short = np.where(j < 0, size - cases[:, 1:], 0)  # cases still needed from the real ones
+    if real.counts.shape[1]:
+        latest_first = np.cumsum(real.counts[:, ::-1], axis=1)
+        real_cases = latest_first[0] + latest_first[2]
+        moments = np.searchsorted(real_cases, short, side="left").clip(max=len(real_cases) - 1)
+        out = out + np.where(short > 0, latest_first[:, moments], 0)
+    return out
+
+
+def _summary(
+    first: np.ndarray, days: int, as_of: pd.Timestamp, n_sims: int
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Step 5: P(within horizon), percentile dates and the cdf of the first day reached."""
+    row: dict[str, Any] = {"p_within_horizon": float(np.isfinite(first).mean())}
+    for q in (10, 50, 90):
+        day = np.percentile(first, q, method="inverted_cdf")
+        row[f"p{q}_date"] = as_of + day * _DAY if np.isfinite(day) else pd.NaT
+    reached = first[np.isfinite(first)].astype(int)
+    probability = np.cumsum(np.bincount(reached, minlength=days + 1)[1 : days + 1]) / n_sims
+    cdf = pd.DataFrame(
+        {
+            "day": np.arange(1, days + 1),
+            "date": as_of + np.arange(1, days + 1) * _DAY,
+            "probability": probability,
+        }
+    )
+    return row, cdf
+
+
 def _not_forecast(row: dict[str, Any], note: str) -> dict[str, Any]:
     """``row`` with no probabilities and the reason said in ``note``."""
     return {
@@ -233,6 +354,13 @@ def _not_forecast(row: dict[str, Any], note: str) -> dict[str, Any]:
         "p50_date": pd.NaT,
         "p90_date": pd.NaT,
     }
+
+
+def _check_counts(n_sims: Any, seed: Any) -> None:
+    if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < 1:
+        raise OptionError("n_sims", f"must be a positive number of simulations, not {n_sims!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise OptionError("seed", f"must be a whole number >= 0, not {seed!r}")
 
 
 def forecast(
@@ -255,25 +383,19 @@ def forecast(
     """
     span = check_window(window)
     days = check_horizon(horizon)
-    if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < 1:
-        raise OptionError("n_sims", f"must be a positive number of simulations, not {n_sims!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise OptionError("seed", f"must be a whole number >= 0, not {seed!r}")
+    _check_counts(n_sims, seed)
     as_of = history["timestamp"].max()
     now = metrics_frame_at(history, as_of, window=window, level=level).set_index("action")
-    state_now = replay(history, policy, window=window).state_at(as_of)
+    evidence = evidence_of(history)
+    state_now = states_at(evidence, policy, window, as_of.value)
     rng = np.random.default_rng(seed)
+    first_day_ns = (as_of.value // NS_PER_DAY) * NS_PER_DAY
     past_days = _past_days(history, span)
-    first_day = as_of.floor("D")
-    evidence_days = history.groupby("action", sort=False)["timestamp"].agg(
-        lambda t: t.dt.floor("D").nunique()
-    )
     rows, cdfs = [], {}
     progress_bar = progress_bar_of(len(policy.actions), "forecast", progress, unit="class")
     for action in sorted(policy.actions):
         progress_bar.update(1)
-        cls = policy.action(action)
-        top = ceiling(cls)
+        top = ceiling(policy.action(action))
         state = state_now.get(action, AutonomyState.MANUAL)
         row: dict[str, Any] = {
             "action": action,
@@ -302,22 +424,17 @@ def forecast(
             "adversarial_pass_rate": t.adversarial_pass_rate[target],
         }
         row["blocked_on"] = "; ".join(_blocked_on(metrics, bars, level)) or "clears every bar"
-        daily = _daily(history, action, first_day, max(past_days, 2 * TREND_DAYS))
-        past = daily[:, -past_days:]
-        recent = past[:, -min(ACCRUAL_DAYS, past_days) :]
-        # Whole UTC days, from the class's first day (or the accrual window) to today.
-        first_case = history.loc[history["action"] == action, "timestamp"].min().floor("D")
-        span_days = min(ACCRUAL_DAYS, int((first_day - first_case) / _DAY) + 1)
-        rate_normal = recent[0].sum() / span_days
-        rate_adv = recent[2].sum() / span_days
-        spans = daily[:, -2 * TREND_DAYS :]
+        index = evidence.actions.index(action)
+        past = _class_now(evidence, index)
+        rate_normal, rate_adv = _arrival_rates(past, first_day_ns)
+        spans = past.daily(first_day_ns, 2 * TREND_DAYS)
         trends = (_trend(spans[0], spans[1]), _trend(spans[2], spans[3]))
         row["cases_per_day"] = rate_normal + rate_adv
         for column, found in zip(
             ("pass_rate_trend", "adversarial_pass_rate_trend"), trends, strict=True
         ):
             row[column] = np.nan if found is None else found.late - found.early
-        distinct = int(evidence_days.get(action, 0))
+        distinct = len(np.unique(past.time_ns // NS_PER_DAY))
         if distinct < MIN_EVIDENCE_DAYS:
             rows.append(
                 _not_forecast(
@@ -328,107 +445,38 @@ def forecast(
                 )
             )
             continue
-        # Future pass rates: the windowed counts when the policy grades a window;
-        # for cumulative grading, the recent counts, since classes keep learning.
+        # The posterior rests on the windowed counts the policy grades; for cumulative
+        # grading on the recent counts, since classes keep learning.
         if span is None:
-            evidence = recent.sum(axis=1)
+            posterior = past.daily(first_day_ns, ACCRUAL_DAYS).sum(axis=1)
         else:
-            evidence = np.array(
-                [
-                    metrics["n_normal"],
-                    metrics["passed_normal"],
-                    metrics["n_adversarial"],
-                    metrics["passed_adversarial"],
-                ]
-            )
+            posterior = np.array([metrics[c] for c in COUNT_COLUMNS], dtype=np.int64)
         age = _evidence_age(span, past_days, rate_normal + rate_adv)
-        first = _simulate(
-            rng,
-            n_sims,
-            days,
-            past,
-            (rate_normal, rate_adv),
-            evidence,
-            trends if trend else (None, None),
-            age,
-            span,
-            t,
-            int(top),
-            int(target),
-        )
-        row["p_within_horizon"] = float(np.isfinite(first).mean())
-        for q in (10, 50, 90):
-            day = np.percentile(first, q, method="inverted_cdf")
-            row[f"p{q}_date"] = first_day + day * _DAY if np.isfinite(day) else pd.NaT
-        probability = (
-            np.cumsum(
-                np.bincount(first[np.isfinite(first)].astype(int), minlength=days + 1)[1 : days + 1]
+        first = np.empty(n_sims)
+        batch = max(1, SIM_BATCH_CELLS // days)
+        for start in range(0, n_sims, batch):
+            size = min(batch, n_sims - start)
+            arrivals = _simulated_arrivals(
+                rng,
+                size,
+                days,
+                (rate_normal, rate_adv),
+                posterior,
+                trends if trend else (None, None),
+                age,
             )
-            / n_sims
-        )
-        cdfs[action] = pd.DataFrame(
-            {
-                "day": np.arange(1, days + 1),
-                "date": first_day + np.arange(1, days + 1) * _DAY,
-                "probability": probability,
-            }
-        )
-        rows.append(row)
+            graded = _graded_days(evidence, index, arrivals, as_of.value, window, t, int(top))
+            reached = graded >= int(target)
+            first[start : start + size] = np.where(
+                reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf
+            )
+        found_row, cdfs[action] = _summary(first, days, as_of, n_sims)
+        rows.append({**row, **found_row})
     progress_bar.close()
     table = pd.DataFrame(rows, columns=FORECAST_COLUMNS)
     for q in (10, 50, 90):
         table[f"p{q}_date"] = pd.to_datetime(table[f"p{q}_date"], utc=True)
     return Forecast(table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend)
-
-
-def _simulate(
-    rng: np.random.Generator,
-    n_sims: int,
-    days: int,
-    past: np.ndarray,
-    rates: tuple[float, float],
-    evidence: np.ndarray,
-    trends: tuple[_Trend | None, _Trend | None],
-    age: float,
-    span: Any,
-    thresholds: Any,
-    top: int,
-    target: int,
-) -> np.ndarray:
-    """The simulated day (1-based) each simulation first reaches ``target``; inf if never.
-
-    Simulations run in batches of at most :data:`SIM_BATCH_CELLS` (simulation x day)
-    cells, so memory does not grow with the horizon or the number of simulations.
-    """
-    past_days = past.shape[1]
-    batch = max(1, SIM_BATCH_CELLS // (past_days + days))
-    firsts = []
-    for start in range(0, n_sims, batch):
-        size = min(batch, n_sims - start)
-        p_norm = rng.beta(evidence[1] + 0.5, evidence[0] - evidence[1] + 0.5, size)
-        p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
-        new_norm = rng.poisson(rates[0], (size, days))
-        new_adv = rng.poisson(rates[1], (size, days))
-        p_norm = _drifting(p_norm, trends[0], age, days, rng)
-        p_adv = _drifting(p_adv, trends[1], age, days, rng)
-        pass_norm = rng.binomial(new_norm, p_norm)
-        pass_adv = rng.binomial(new_adv, p_adv)
-        series = [
-            np.concatenate([np.broadcast_to(past[i], (size, past_days)), new], axis=1)
-            for i, new in enumerate((new_norm, pass_norm, new_adv, pass_adv))
-        ]
-        cum = [np.cumsum(s, axis=1) for s in series]
-        del series
-        cases_cum = cum[0] + cum[2]
-        counts = [_windowed(c, cases_cum, span, past_days) for c in cum]
-        del cum, cases_cum
-        pr, ar, samples = rates_from_counts(*counts)
-        graded = graded_states(
-            pr.ravel(), ar.ravel(), samples.ravel(), thresholds, np.full(pr.size, top)
-        ).reshape(pr.shape)
-        reached = graded >= target
-        firsts.append(np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf))
-    return np.concatenate(firsts)
 
 
 def _logit(p: Any) -> Any:

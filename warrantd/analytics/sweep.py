@@ -54,17 +54,20 @@ from ..errors import InputError
 from ..graduation import GraduationThresholds
 from ..policy import TrustPolicy
 from ..policyfile import tomllib
-from ._progress import bar as progress_bar
-from .metrics import Window, check_window, parse_window, window_label
-from .replay import (
+from ._engine import (
     SUMMARY_FIGURES,
     Events,
-    _per_action_parts,
+    Window,
     build_events,
+    check_window,
     figures_from_parts,
     history_span_days,
+    parse_window,
+    per_action_figures,
+    window_label,
     with_no_evidence,
 )
+from ._progress import bar as progress_bar
 
 __all__ = ["KNOBS", "Pick", "SweepResult", "candidates_frame", "load_grid", "sweep"]
 
@@ -319,12 +322,7 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
     min_bins = np.ravel_multi_index(pair_min, grid.shape)
     ones = np.ones(len(prev_bins))
     drops = np.rint(summed(ones, pair_codes + prev_bins) - summed(ones, pair_codes + min_bins))
-    allowed = (
-        np.bincount(codes, weights=events.ceilings, minlength=n_actions)
-        / np.maximum(np.bincount(codes, minlength=n_actions), 1)
-        >= level
-    )
-    allowed = allowed[:, None]
+    allowed = (events.class_ceilings >= level)[:, None]
     return {
         "first": np.where(allowed & (first < never), first, -1),
         "handled": {k: np.where(allowed, v, 0) for k, v in handled.items()},
@@ -374,7 +372,7 @@ def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any
 
 def _evaluate_one_by_one(events: Events, candidates: pd.DataFrame) -> dict[str, Any]:
     per_candidate = [
-        _per_action_parts(events, events.states(t), t)
+        per_action_figures(events, events.states(t), t)
         for t in (to_thresholds(row) for row in candidates.to_dict("records"))
     ]
     return {k: _concat([p[k] for p in per_candidate]) for k in per_candidate[0]}

@@ -1,0 +1,750 @@
+"""The engine under replay, sweep and forecast: one place for every rule they share.
+
+Nothing here is public API; :mod:`~warrantd.analytics.replay`,
+:mod:`~warrantd.analytics.sweep`, :mod:`~warrantd.analytics.forecast` and
+:mod:`~warrantd.analytics.metrics` are its public faces and import only the
+names below (none with a leading underscore). Where each rule lives:
+
+* **Windows** (:func:`check_window`, :func:`parse_window`, :func:`window_label`,
+  :func:`window_sums`): the one definition of which evidence a window holds at a
+  moment. ``None``: everything so far. An int ``K``: the most recent *whole
+  timestamps* covering at least ``K`` cases. A span ``w``: the cases in
+  ``(T - w, T]`` (graded at ``T``), or ``(T - w, T)`` (in force at ``T``: what a live
+  gate has when a request arrives at ``T``).
+* **Metrics from counts** (:func:`rates_from_counts`): pass rate over normal cases,
+  adversarial pass rate over adversarial cases, samples over both; a rate with no
+  cases is 0.0.
+* **Evidence** (:class:`Evidence`, :func:`evidence_of`): case counts per (action,
+  timestamp), sorted by action then time, the one form every computation reads.
+* **The vectorized rule** (:func:`graded_states`, :func:`class_ceilings`): the same
+  decision as :meth:`warrantd.GraduationEngine.allowed_state`, for arrays of metrics;
+  the engine stays the one source of truth, and a differential test proves them
+  equal.
+* **Events** (:class:`Events`, :func:`build_events`): per class, every *moment* the
+  evidence in its window changes: a case arrives (cause ``evidence``), or, with a
+  time window, a case leaves it (cause ``expiry``, at exactly ``t + w``). Each moment
+  gives two events, "in force at m" then "graded at m"; the state is a step function
+  of time that changes only at these events, so requests between moments get the
+  graded state of the moment before them.
+* **Figures** (:data:`SUMMARY_FIGURES`, :func:`figures_from_parts`,
+  :func:`per_action_figures`, :func:`no_evidence_rows`): what a replay reports per
+  class, defined once for replay and sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..autonomy import GRADUATION_STATES, AutonomyState
+from ..errors import InputError, OptionError
+from ..graduation import GraduationThresholds, ceiling
+from ..policy import TrustPolicy
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "CRITERIA_COLUMNS",
+    "NS_PER_DAY",
+    "STATE_NAMES",
+    "SUMMARY_FIGURES",
+    "Events",
+    "Evidence",
+    "Window",
+    "build_events",
+    "check_coverage",
+    "check_window",
+    "class_ceilings",
+    "evidence_of",
+    "figures_from_parts",
+    "graded_states",
+    "history_span_days",
+    "no_evidence_rows",
+    "parse_window",
+    "per_action_figures",
+    "policy_classes_only",
+    "rates_from_counts",
+    "state_column",
+    "states_at",
+    "timestamps_ns",
+    "window_label",
+    "window_sums",
+    "with_no_evidence",
+]
+
+Window = int | str | pd.Timedelta | None
+#: The four counts every metric is computed from, in this order.
+COUNT_COLUMNS = ("n_normal", "passed_normal", "n_adversarial", "passed_adversarial")
+STATE_NAMES = [s.name for s in AutonomyState]
+#: (metric, bar) pairs of the rule: which metric is held against which threshold.
+CRITERIA_COLUMNS = (
+    ("pass_rate", "pass_rate"),
+    ("adversarial_pass_rate", "adversarial_pass_rate"),
+    ("sample_size", "min_samples"),
+)
+NS_PER_DAY = 86_400 * 10**9
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def check_window(window: Window) -> int | pd.Timedelta | None:
+    """``window`` in its one checked form: None, a positive case count or a positive span.
+
+    Raises :class:`~warrantd.errors.OptionError` (``window``) for anything else.
+    """
+    if window is None:
+        return None
+    if (
+        isinstance(window, (bool, np.bool_))
+        or window is pd.NaT
+        or (isinstance(window, float) and np.isnan(window))
+    ):
+        raise OptionError(
+            "window", f"{window!r} is not a window (expected 'cumulative', a case count or '30D')"
+        )
+    if isinstance(window, (int, np.integer)):
+        if window <= 0:
+            raise OptionError("window", f"a case-count window must be positive, not {window}")
+        return int(window)
+    if isinstance(window, str):
+        parsed = parse_window(window)
+        if not isinstance(parsed, str):
+            return check_window(parsed)
+    try:
+        span = pd.Timedelta(window)
+    except (ValueError, TypeError):
+        raise OptionError(
+            "window", f"{window!r} is neither a case count nor a time offset such as '30D'"
+        ) from None
+    if span <= pd.Timedelta(0):
+        raise OptionError("window", f"a time window must be positive, not {window!r}")
+    return span
+
+
+def parse_window(text: str | None) -> int | str | None:
+    """Window text as a user writes it: ``cumulative`` (or ``none``, or nothing) is None,
+    digits (optionally followed by ``cases``) a case count, anything else a time offset."""
+    if text is None:
+        return None
+    stripped = text.strip().lower()
+    if stripped in ("", "cumulative", "none"):
+        return None
+    number = stripped.removesuffix("cases").strip()
+    return int(number) if number.isdigit() else text.strip()
+
+
+def window_label(window: Window) -> str:
+    """The one spelling of a window in every table, chart and report.
+
+    ``cumulative``, ``500 cases`` or a time span such as ``30D``, ``36h``;
+    :func:`parse_window` reads every label back.
+    """
+    checked = check_window(window)
+    if checked is None:
+        return "cumulative"
+    if isinstance(checked, int):
+        return f"{checked} cases"
+    for unit, label in ((86_400, "D"), (3_600, "h"), (60, "min"), (1, "s")):
+        seconds = checked.total_seconds()
+        if seconds >= unit and seconds % unit == 0:
+            return f"{int(seconds // unit)}{label}"
+    return str(checked)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _ratio(passed: np.ndarray, n: np.ndarray) -> np.ndarray:
+    out = np.zeros(np.broadcast(passed, n).shape, dtype=np.float64)
+    np.divide(passed, n, out=out, where=n > 0)
+    return out
+
+
+def rates_from_counts(
+    n_normal: Any, passed_normal: Any, n_adversarial: Any, passed_adversarial: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pass_rate, adversarial_pass_rate, sample_size) from counts; arrays or scalars.
+
+    The single definition of the metrics: see the module docstring.
+    """
+    n_norm = np.asarray(n_normal, dtype=np.int64)
+    n_adv = np.asarray(n_adversarial, dtype=np.int64)
+    pass_rate = _ratio(np.asarray(passed_normal, dtype=np.int64), n_norm)
+    adv_rate = _ratio(np.asarray(passed_adversarial, dtype=np.int64), n_adv)
+    return pass_rate, adv_rate, n_norm + n_adv
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def timestamps_ns(timestamps: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 nanoseconds since the epoch (fast to sort and search)."""
+    return np.asarray(timestamps.dt.as_unit("ns").astype("int64").to_numpy(), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Case counts per (action, timestamp): one row per distinct pair, sorted by action,
+    then time. ``bounds[i]:bounds[i + 1]`` are the rows of ``actions[i]``; ``counts`` is
+    (4, rows) in :data:`COUNT_COLUMNS` order; ``means`` holds per-row means of extra
+    columns (e.g. the ground truth ``true_pass_p``), NaN where a row has none."""
+
+    actions: tuple[str, ...]
+    bounds: np.ndarray
+    time_ns: np.ndarray
+    counts: np.ndarray
+    means: Mapping[str, np.ndarray]
+
+    @property
+    def n_cases(self) -> np.ndarray:
+        return np.asarray(self.counts[0] + self.counts[2])
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The action index of every row."""
+        return np.repeat(np.arange(len(self.actions), dtype=np.int32), np.diff(self.bounds))
+
+    def frame(self) -> pd.DataFrame:
+        """The evidence as a table: ``action``, ``timestamp``, ``n_cases`` and the counts."""
+        out = pd.DataFrame(
+            {
+                "action": np.asarray(self.actions, dtype=object)[self.codes],
+                "timestamp": pd.to_datetime(self.time_ns, unit="ns", utc=True),
+                "n_cases": self.n_cases,
+            }
+        )
+        for i, column in enumerate(COUNT_COLUMNS):
+            out[column] = self.counts[i]
+        return out
+
+
+def _action_codes(actions: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Sorted names and each row's index into them (a categorical column costs nothing)."""
+    if isinstance(actions.dtype, pd.CategoricalDtype):
+        raw = actions.cat.codes.to_numpy()
+        categories = [str(c) for c in actions.cat.categories]
+        present = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(categories)))
+        order = sorted(present, key=lambda i: categories[i])
+        remap = np.full(len(categories), -1, dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        return remap[raw], [categories[i] for i in order]
+    codes, names = pd.factorize(actions, sort=True)
+    return np.asarray(codes, dtype=np.int64), [str(n) for n in names]
+
+
+def evidence_of(history: pd.DataFrame, mean_columns: Sequence[str] = ()) -> Evidence:
+    """The :class:`Evidence` of a canonical history (no loop over rows)."""
+    codes, names = _action_codes(history["action"])
+    ts = timestamps_ns(history["timestamp"])
+    small = codes.astype(np.int16 if len(names) < 2**15 else np.int64)
+    # Histories are kept sorted by time, so a stable sort on the action code alone
+    # (a radix sort for 16-bit codes) gives (action, time) order.
+    if len(ts) > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
+        order = np.lexsort((ts, codes))
+    else:
+        order = np.argsort(small, kind="stable")
+    codes, ts = codes[order], ts[order]
+    changes = np.empty(len(ts), dtype=bool)
+    if len(ts):
+        changes[0] = True
+        np.not_equal(codes[1:], codes[:-1], out=changes[1:])
+        changes[1:] |= ts[1:] != ts[:-1]
+    starts = np.flatnonzero(changes)
+    block_codes = codes[starts]
+    bounds = np.searchsorted(block_codes, np.arange(len(names) + 1), side="left")
+    adversarial = history["adversarial"].to_numpy(dtype=bool)[order]
+    n = history["n"].to_numpy(dtype=np.int64)[order]
+    passed = history["n_passed"].to_numpy(dtype=np.int64)[order]
+    counts = np.zeros((4, len(starts)), dtype=np.int64)
+    if len(starts):
+        counts[0] = np.add.reduceat(np.where(adversarial, 0, n), starts)
+        counts[1] = np.add.reduceat(np.where(adversarial, 0, passed), starts)
+        counts[2] = np.add.reduceat(np.where(adversarial, n, 0), starts)
+        counts[3] = np.add.reduceat(np.where(adversarial, passed, 0), starts)
+    means = {}
+    for column in mean_columns:
+        values = pd.to_numeric(history[column], errors="coerce").to_numpy(np.float64)[order]
+        present = ~np.isnan(values)
+        if len(starts):
+            total = np.add.reduceat(np.where(present, values, 0.0), starts)
+            count = np.add.reduceat(present.astype(np.int64), starts)
+            means[column] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        else:
+            means[column] = np.zeros(0)
+    return Evidence(tuple(names), bounds, ts[starts], counts, means)
+
+
+def window_sums(
+    evidence: Evidence,
+    window: Window,
+    query_ns: np.ndarray,
+    query_bounds: np.ndarray,
+    *,
+    inclusive: bool,
+) -> np.ndarray:
+    """The :data:`COUNT_COLUMNS` in each query's window: the one window definition.
+
+    Queries are grouped by action like the evidence (``query_bounds[i]:query_bounds[i+1]``
+    are the queries of ``evidence.actions[i]``), each a moment in ns. With
+    ``inclusive`` the window ends at and includes the moment (the state graded there);
+    without, it holds only evidence strictly before it (the state in force there).
+    Returns (4, queries) int64.
+    """
+    span = check_window(window)
+    out = np.zeros((4, len(query_ns)), dtype=np.int64)
+    side = "right" if inclusive else "left"
+    cum = np.zeros((4, evidence.counts.shape[1] + 1), dtype=np.int64)
+    np.cumsum(evidence.counts, axis=1, out=cum[:, 1:])
+    cases = cum[0] + cum[2]
+    for i in range(len(evidence.actions)):  # one pass per class, never per row
+        lo_row, hi_row = int(evidence.bounds[i]), int(evidence.bounds[i + 1])
+        q = query_ns[query_bounds[i] : query_bounds[i + 1]]
+        if not len(q):
+            continue
+        own = evidence.time_ns[lo_row:hi_row]
+        end = lo_row + np.searchsorted(own, q, side=side)  # rows [start, end) are in
+        if span is None:
+            start = np.full(len(q), lo_row)
+        elif isinstance(span, int):
+            # the latest row s with cases in rows [s, end) >= K, whole timestamps only
+            need = cases[end] - span
+            start = np.searchsorted(cases[lo_row : hi_row + 1], need, side="right") - 1 + lo_row
+            start = np.clip(start, lo_row, end)
+        else:
+            start = lo_row + np.searchsorted(own, q - span.value, side="right")
+            start = np.minimum(start, end)
+        out[:, query_bounds[i] : query_bounds[i + 1]] = cum[:, end] - cum[:, start]
+    return out
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def class_ceilings(policy: TrustPolicy, actions: Iterable[str]) -> np.ndarray:
+    """Each class's ceiling (:func:`warrantd.graduation.ceiling`), once per class."""
+    return np.array([int(ceiling(policy.action(a))) for a in actions], dtype=np.int8)
+
+
+def graded_states(
+    pass_rate: np.ndarray,
+    adversarial_pass_rate: np.ndarray,
+    sample_size: np.ndarray,
+    thresholds: GraduationThresholds,
+    ceilings: np.ndarray,
+) -> np.ndarray:
+    """Vectorized :meth:`GraduationEngine.allowed_state`: the highest state whose three
+    bars are met (``>=``), never above each row's ceiling; MANUAL is the floor."""
+    state = np.zeros(len(pass_rate), dtype=np.int8)
+    for target in GRADUATION_STATES:  # two states, not rows
+        meets = (
+            (pass_rate >= thresholds.pass_rate[target])
+            & (adversarial_pass_rate >= thresholds.adversarial_pass_rate[target])
+            & (sample_size >= thresholds.min_samples[target])
+            & (ceilings >= target)
+        )
+        state[meets] = int(target)
+    return state
+
+
+def states_at(
+    evidence: Evidence, policy: TrustPolicy, window: Window, when_ns: int
+) -> dict[str, AutonomyState]:
+    """The state each class of the policy had earned at ``when_ns`` (its window measured
+    back from it, the moment included); MANUAL for a class with no evidence."""
+    n = len(evidence.actions)
+    counts = window_sums(
+        evidence, window, np.full(n, when_ns, dtype=np.int64), np.arange(n + 1), inclusive=True
+    )
+    states = graded_states(
+        *rates_from_counts(*counts), policy.thresholds, class_ceilings(policy, evidence.actions)
+    )
+    found = {a: AutonomyState(int(s)) for a, s in zip(evidence.actions, states, strict=True)}
+    return {a: found.get(a, AutonomyState.MANUAL) for a in sorted(policy.actions)}
+
+
+def state_column(levels: np.ndarray) -> pd.Categorical:
+    """States as an ordered categorical of their names."""
+    return pd.Categorical.from_codes(
+        np.asarray(levels, dtype=np.int64), categories=STATE_NAMES, ordered=True
+    )
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def check_coverage(actions: Iterable[str], policy: TrustPolicy, source: str = "history") -> None:
+    """Raise :class:`~warrantd.errors.InputError` naming the actions the policy lacks."""
+    missing = sorted(set(actions) - set(policy.actions))
+    if missing:
+        raise InputError(
+            source,
+            [f"has action(s) the policy does not define: {', '.join(map(repr, missing))}"],
+        )
+
+
+def policy_classes_only(history: pd.DataFrame, policy: TrustPolicy) -> pd.DataFrame:
+    """The rows of ``history`` whose action the policy defines (for callers that list
+    the others themselves, as the report does); an error when none is left."""
+    known = history["action"].isin(list(policy.actions)).to_numpy()
+    if known.all():
+        return history
+    if not known.any():
+        raise InputError(
+            str(history.attrs.get("source", "history")),
+            ["none of its action classes is defined in the policy"],
+        )
+    kept = history[known].reset_index(drop=True)
+    kept.attrs = dict(history.attrs)
+    return kept
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Events:
+    """The gate's event sequence for every class, ready to grade.
+
+    Per class, its moments in time order (see the module docstring), two events each:
+    ``in force at m`` (even positions) then ``graded at m`` (odd positions). Arrays are
+    aligned, one entry per event; ``bounds`` are the event offsets where each class's
+    block starts, plus the end; ``class_ceilings`` is each class's ceiling and
+    ``ceilings`` the same per event. ``moment_counts`` holds, per moment, the cases that
+    arrived at it ((4, moments), zero at a pure expiry moment) and ``graded_counts``
+    the window's counts graded there.
+    """
+
+    evidence: Evidence
+    actions: tuple[str, ...]
+    bounds: np.ndarray
+    action_codes: np.ndarray
+    class_ceilings: np.ndarray
+    ceilings: np.ndarray
+    time_ns: np.ndarray
+    pass_rate: np.ndarray
+    adversarial_pass_rate: np.ndarray
+    sample_size: np.ndarray
+    is_graded: np.ndarray
+    is_expiry: np.ndarray
+    seen: np.ndarray
+    handled: Mapping[str, np.ndarray]
+    duration_days: np.ndarray
+    first_case_ns: np.ndarray
+    end_ns: int
+    true_pass_p: np.ndarray | None
+    moment_counts: np.ndarray
+    graded_counts: np.ndarray
+    window: Window
+
+    def states(self, thresholds: GraduationThresholds) -> np.ndarray:
+        """The state of every event under ``thresholds``."""
+        return graded_states(
+            self.pass_rate, self.adversarial_pass_rate, self.sample_size, thresholds, self.ceilings
+        )
+
+
+def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
+    out = np.empty(2 * len(before), dtype=np.result_type(before, at))
+    out[0::2] = before
+    out[1::2] = at
+    return out
+
+
+def _moments(evidence: Evidence, span: Any, end_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per class, the sorted distinct moments its window changes, and their class bounds.
+
+    Case timestamps always; with a time window also each ``t + w`` up to the end of the
+    history (a case leaves the window exactly then).
+    """
+    if not isinstance(span, pd.Timedelta):
+        return evidence.time_ns, evidence.bounds
+    codes = evidence.codes
+    expiry = evidence.time_ns + span.value
+    keep = expiry <= end_ns
+    all_codes = np.concatenate([codes, codes[keep]])
+    all_times = np.concatenate([evidence.time_ns, expiry[keep]])
+    order = np.lexsort((all_times, all_codes))
+    all_codes, all_times = all_codes[order], all_times[order]
+    distinct = np.ones(len(all_times), dtype=bool)
+    distinct[1:] = (all_codes[1:] != all_codes[:-1]) | (all_times[1:] != all_times[:-1])
+    all_codes, all_times = all_codes[distinct], all_times[distinct]
+    bounds = np.searchsorted(all_codes, np.arange(len(evidence.actions) + 1), side="left")
+    return all_times, bounds
+
+
+def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = None) -> Events:
+    """The event sequence of a history under a policy and window, ready to grade."""
+    span = check_window(window)
+    truth = ("true_pass_p",) if "true_pass_p" in history.columns else ()
+    evidence = evidence_of(history, mean_columns=truth)
+    check_coverage(evidence.actions, policy, str(history.attrs.get("source", "history")))
+    end_ns = int(evidence.time_ns.max()) if len(evidence.time_ns) else 0
+    moments, bounds = _moments(evidence, span, end_ns)
+    before = window_sums(evidence, window, moments, bounds, inclusive=False)
+    graded = window_sums(evidence, window, moments, bounds, inclusive=True)
+    arrived = _arrivals(evidence, moments, bounds)
+    n_actions = len(evidence.actions)
+    codes = np.repeat(np.arange(n_actions, dtype=np.int32), np.diff(bounds))
+    ceilings = class_ceilings(policy, evidence.actions)
+    last = np.zeros(len(moments), dtype=bool)
+    last[bounds[1:][np.diff(bounds) > 0] - 1] = True
+    next_moment = np.empty_like(moments)
+    next_moment[:-1] = moments[1:]
+    if len(moments):
+        next_moment[-1] = end_ns
+    duration = np.where(last, end_ns - moments, next_moment - moments) / NS_PER_DAY
+    n_cases = arrived[0] + arrived[2]
+    cum = np.cumsum(n_cases)
+    class_start = np.repeat(bounds[:-1], np.diff(bounds))
+    seen_through = cum - np.r_[0, cum][class_start]
+    has_cases = n_cases > 0
+    zeros = np.zeros(len(moments), dtype=np.int64)
+    handled = {
+        "normal_cases": arrived[0],
+        "normal_failures": arrived[0] - arrived[1],
+        "adversarial_cases": arrived[2],
+        "adversarial_failures": arrived[2] - arrived[3],
+    }
+    rates = [rates_from_counts(*w) for w in (before, graded)]
+    true_p = None
+    if truth:
+        true_p = _forward_filled(evidence, moments, bounds, evidence.means["true_pass_p"])
+    return Events(
+        evidence=evidence,
+        actions=evidence.actions,
+        bounds=2 * bounds,
+        action_codes=np.repeat(codes, 2),
+        class_ceilings=ceilings,
+        ceilings=np.repeat(ceilings[codes], 2),
+        time_ns=np.repeat(moments, 2),
+        pass_rate=_interleave(rates[0][0], rates[1][0]),
+        adversarial_pass_rate=_interleave(rates[0][1], rates[1][1]),
+        sample_size=_interleave(rates[0][2], rates[1][2]),
+        is_graded=np.tile(np.array([False, True]), len(moments)),
+        is_expiry=np.repeat(~has_cases, 2),
+        seen=_interleave(seen_through - n_cases, seen_through),
+        handled={k: _interleave(v, zeros) for k, v in handled.items()},
+        duration_days=_interleave(np.zeros(len(moments)), duration),
+        first_case_ns=evidence.time_ns[evidence.bounds[:-1]],
+        end_ns=end_ns,
+        true_pass_p=None if true_p is None else np.repeat(true_p, 2),
+        moment_counts=arrived,
+        graded_counts=graded,
+        window=window,
+    )
+
+
+def _arrivals(evidence: Evidence, moments: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The cases that arrived at each moment ((4, moments); zero at pure expiry moments)."""
+    out = np.zeros((4, len(moments)), dtype=np.int64)
+    for i in range(len(evidence.actions)):
+        lo, hi = int(evidence.bounds[i]), int(evidence.bounds[i + 1])
+        mine = moments[bounds[i] : bounds[i + 1]]
+        where = np.searchsorted(mine, evidence.time_ns[lo:hi]) + bounds[i]
+        out[:, where] = evidence.counts[:, lo:hi]
+    return out
+
+
+def _forward_filled(
+    evidence: Evidence, moments: np.ndarray, bounds: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """``values`` (one per evidence row) at each moment: the latest row at or before it."""
+    out = np.full(len(moments), np.nan)
+    for i in range(len(evidence.actions)):
+        lo, hi = int(evidence.bounds[i]), int(evidence.bounds[i + 1])
+        mine = moments[bounds[i] : bounds[i + 1]]
+        row = np.searchsorted(evidence.time_ns[lo:hi], mine, side="right") - 1
+        out[bounds[i] : bounds[i + 1]] = np.where(row >= 0, values[lo:hi][row.clip(0)], np.nan)
+    return out
+
+
+def history_span_days(events: Events) -> float:
+    """Days from the first to the last case of the whole history."""
+    if not len(events.evidence.time_ns):
+        return 0.0
+    return float((events.end_ns - int(events.evidence.time_ns.min())) / NS_PER_DAY)
+
+
+# --------------------------------------------------------------------------- figures
+
+SUMMARY_FIGURES = [
+    "first_supervised",
+    "first_autonomous",
+    "cases_to_supervised",
+    "cases_to_autonomous",
+    "days_to_supervised",
+    "days_to_autonomous",
+    "cases_while_manual",
+    "cases_while_supervised_or_above",
+    "failures_while_supervised_or_above",
+    "normal_cases_while_supervised_or_above",
+    "normal_failures_while_supervised_or_above",
+    "adversarial_cases_while_supervised_or_above",
+    "adversarial_failures_while_supervised_or_above",
+    "cases_while_autonomous",
+    "failures_while_autonomous",
+    "normal_cases_while_autonomous",
+    "normal_failures_while_autonomous",
+    "adversarial_cases_while_autonomous",
+    "adversarial_failures_while_autonomous",
+    "demotions",
+    "demotions_to_manual",
+    "demotions_from_autonomous",
+    "days_manual",
+    "days_supervised",
+    "days_autonomous",
+    "premature_supervised",
+    "premature_autonomous",
+]
+
+
+def figures_from_parts(
+    events: Events,
+    first_idx: Mapping[int, np.ndarray],
+    handled_at_or_above: Mapping[int, Mapping[str, np.ndarray]],
+    drops_across: Mapping[int, np.ndarray],
+    days_at_or_above: Mapping[int, np.ndarray],
+    totals: Mapping[str, np.ndarray],
+    pass_bars: Mapping[int, np.ndarray],
+) -> dict[str, Any]:
+    """Summary figures from their parts, shared by replay and sweep.
+
+    Every argument is keyed by level (1 = SUPERVISED or above, 2 = AUTONOMOUS)
+    and holds one value per (action[, candidate]): ``first_idx`` the first event
+    index at or above the level (-1 if never), ``handled_at_or_above`` handled
+    sums in force at or above it, ``drops_across`` the number of drops from at
+    or above the level to below it, ``days_at_or_above`` the days held,
+    ``totals`` the handled sums and days overall, ``pass_bars`` the pass bar.
+    """
+    out: dict[str, Any] = {}
+    for level, name in ((1, "supervised"), (2, "autonomous")):
+        idx = first_idx[level]
+        reached = idx >= 0
+        safe = np.where(reached, idx, 0)
+        time_ns = np.where(reached, events.time_ns[safe], np.iinfo(np.int64).min)
+        out[f"first_{name}"] = pd.to_datetime(
+            np.where(reached, time_ns, np.datetime64("NaT").astype("int64")), utc=True
+        )
+        cases_to = pd.array(np.where(reached, events.seen[safe], 0), dtype="Int64")
+        cases_to[~reached] = pd.NA
+        out[f"cases_to_{name}"] = cases_to
+        first_case = events.first_case_ns[events.action_codes[safe]]
+        out[f"days_to_{name}"] = np.where(reached, (time_ns - first_case) / NS_PER_DAY, np.nan)
+        if events.true_pass_p is None:
+            out[f"premature_{name}"] = pd.array([pd.NA] * len(idx), dtype="boolean")
+        else:
+            truth = events.true_pass_p[safe]
+            premature = pd.array(truth < pass_bars[level], dtype="boolean")
+            premature[~reached | np.isnan(truth)] = pd.NA
+            out[f"premature_{name}"] = premature
+    for level, suffix in ((1, "supervised_or_above"), (2, "autonomous")):
+        part = handled_at_or_above[level]
+        for kind in ("normal", "adversarial"):
+            out[f"{kind}_cases_while_{suffix}"] = part[f"{kind}_cases"]
+            out[f"{kind}_failures_while_{suffix}"] = part[f"{kind}_failures"]
+        out[f"cases_while_{suffix}"] = part["normal_cases"] + part["adversarial_cases"]
+        out[f"failures_while_{suffix}"] = part["normal_failures"] + part["adversarial_failures"]
+    all_cases = totals["normal_cases"] + totals["adversarial_cases"]
+    out["cases_while_manual"] = all_cases - out["cases_while_supervised_or_above"]
+    out["demotions_to_manual"] = drops_across[1]
+    out["demotions_from_autonomous"] = drops_across[2]
+    out["demotions"] = drops_across[1] + drops_across[2]
+    out["days_autonomous"] = days_at_or_above[2]
+    out["days_supervised"] = days_at_or_above[1] - days_at_or_above[2]
+    out["days_manual"] = totals["days"] - days_at_or_above[1]
+    return out
+
+
+def per_action_figures(
+    events: Events, states: np.ndarray, thresholds: GraduationThresholds
+) -> dict[str, Any]:
+    """:func:`figures_from_parts` for one set of thresholds, one value per class."""
+    # Each class's events are one contiguous block, so per-class figures are block
+    # reductions (reduceat), and handled cases sit on the in-force events (even
+    # positions) only.
+    starts = events.bounds[:-1]
+    index = np.arange(len(states))
+    prev = np.empty_like(states)
+    if len(states):
+        prev[0] = 0
+        prev[1:] = states[:-1]
+    has_prev = np.ones(len(states), dtype=bool)
+    has_prev[starts[starts < len(states)]] = False
+    in_force = states[0::2]
+    handled_in_force = {k: v[0::2] for k, v in events.handled.items()}
+
+    def per_action(values: np.ndarray, event_starts: np.ndarray = starts) -> np.ndarray:
+        return np.add.reduceat(values, event_starts)
+
+    first_idx, handled, drops, days = {}, {}, {}, {}
+    for level in (1, 2):
+        at = states >= level
+        first = np.minimum.reduceat(np.where(at, index, len(states)), starts)
+        first_idx[level] = np.where(first < len(states), first, -1)
+        held = in_force >= level
+        handled[level] = {
+            k: per_action(np.where(held, v, 0), starts // 2) for k, v in handled_in_force.items()
+        }
+        drops[level] = per_action((has_prev & (prev >= level) & ~at).astype(np.int64))
+        days[level] = per_action(np.where(at, events.duration_days, 0.0))
+    totals = {k: per_action(v, starts // 2) for k, v in handled_in_force.items()}
+    totals["days"] = per_action(events.duration_days)
+    n_actions = len(starts)
+    bars = {
+        1: np.full(n_actions, thresholds.pass_rate[AutonomyState.SUPERVISED]),
+        2: np.full(n_actions, thresholds.pass_rate[AutonomyState.AUTONOMOUS]),
+    }
+    return figures_from_parts(events, first_idx, handled, drops, days, totals, bars)
+
+
+def no_evidence_rows(actions: Sequence[str], span_days: float) -> pd.DataFrame:
+    """Summary rows for policy classes with no eval case at all: MANUAL throughout.
+
+    Nothing was reached, handled or lost; ``days_manual`` is the whole history's
+    span. ``no_evidence`` is True.
+    """
+    n = len(actions)
+    zeros = np.zeros(n, dtype=np.int64)
+    rows: dict[str, Any] = {"action": list(actions), "cases": zeros}
+    rows["final_state"] = state_column(np.zeros(n, dtype=np.int64))
+    rows["no_evidence"] = np.ones(n, dtype=bool)
+    for figure in SUMMARY_FIGURES:
+        if figure.startswith("first_"):
+            never = np.full(n, np.datetime64("NaT"), "datetime64[ns]")
+            rows[figure] = pd.to_datetime(never, utc=True)
+        elif figure.startswith("cases_to_"):
+            rows[figure] = pd.array([pd.NA] * n, dtype="Int64")
+        elif figure.startswith("days_to_"):
+            rows[figure] = np.full(n, np.nan)
+        elif figure.startswith("premature_"):
+            rows[figure] = pd.array([pd.NA] * n, dtype="boolean")
+        elif figure.startswith("days_"):
+            rows[figure] = np.full(n, span_days if figure == "days_manual" else 0.0)
+        else:
+            rows[figure] = zeros
+    return pd.DataFrame(rows)
+
+
+def with_no_evidence(
+    summary: pd.DataFrame, policy: TrustPolicy, span_days: float, by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """``summary`` plus a row for each policy class it lacks (see :func:`no_evidence_rows`),
+    per group of the ``by`` columns (e.g. per sweep candidate); sorted by ``by`` and action."""
+    summary = summary.assign(no_evidence=False)
+    missing = sorted(set(policy.actions) - set(summary["action"]))
+    if not missing:
+        return summary
+    extra = no_evidence_rows(missing, span_days)
+    if by:
+        keys = summary[list(by)].drop_duplicates().reset_index(drop=True)
+        extra = (
+            keys.loc[keys.index.repeat(len(missing))]
+            .reset_index(drop=True)
+            .join(pd.concat([extra] * len(keys), ignore_index=True))
+        )
+    out = pd.concat([summary, extra[summary.columns]], ignore_index=True)
+    return out.sort_values([*by, "action"], kind="stable").reset_index(drop=True)
