@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-CORE_COVERED := warrantd/graduation.py warrantd/decision.py warrantd/core.py
+CORE_COVERED := warrantd/graduation.py warrantd/decision.py warrantd/core.py warrantd/keys.py \
+	warrantd/signals.py
 
 .PHONY: install test test-thorough lint typecheck browser report bench datasets lab clean
 

@@ -13,9 +13,13 @@ from decimal import Decimal
 from warrantd import (
     ActionClass,
     ActionRequest,
+    ApprovalHistorySignal,
+    ApprovalRecord,
     AutonomyState,
     EvalMetrics,
+    EvalSuiteSignal,
     GraduationThresholds,
+    InMemoryApprovalHistory,
     RiskTier,
     TrustLayer,
     TrustPolicy,
@@ -37,7 +41,7 @@ class NullAudit:
         return None
 
 
-def build() -> TrustLayer:
+def build(signals: bool = False) -> TrustLayer:
     policy = TrustPolicy(
         actions={
             "read": ActionClass("read", RiskTier.READ),
@@ -55,7 +59,13 @@ def build() -> TrustLayer:
             "auto": EvalMetrics(0.99, 0.95, 500),
         }
     )
-    return TrustLayer(policy, metrics, NullAudit())
+    if not signals:
+        return TrustLayer(policy, metrics, NullAudit())
+    history = InMemoryApprovalHistory()
+    for _ in range(100):
+        history.add(ApprovalRecord("refund", approved=True))
+    evidence = [EvalSuiteSignal(metrics), ApprovalHistorySignal(history, window=50)]
+    return TrustLayer(policy, audit=NullAudit(), signals=evidence)
 
 
 def main() -> None:
@@ -74,6 +84,10 @@ def main() -> None:
     for label, req in cases.items():
         best = min(timeit.repeat(lambda req=req: trust.evaluate(req), number=n, repeat=5))
         print(f"{label:<40} {best / n * 1e6:8.2f}")
+    with_signals = build(signals=True)
+    req = cases["SUPERVISED within auto_cap -> ALLOW"]
+    best = min(timeit.repeat(lambda: with_signals.evaluate(req), number=n // 4, repeat=3))
+    print(f"{'2 signals (evals, 100 approvals) -> ALLOW':<40} {best / (n // 4) * 1e6:8.2f}")
     req = cases["SUPERVISED above auto_cap -> APPROVAL"]
     best = min(timeit.repeat(lambda: TrustLayer.idempotency_key(req), number=n // 4, repeat=3))
     print(f"{'idempotency_key()':<40} {best / (n // 4) * 1e6:8.2f}")

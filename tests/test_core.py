@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import datetime, timezone
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
@@ -18,8 +20,10 @@ from warrantd import (
     TrustLayer,
     TrustPolicy,
     Verdict,
+    normalized_idempotency_key,
 )
 from warrantd.core import TrustLayer as TrustLayerFromModule
+from warrantd.keys import idempotency_key
 
 M, S, A = AutonomyState.MANUAL, AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
 EARN = {
@@ -211,7 +215,19 @@ def test_record_hands_entry_to_sink(policy: TrustPolicy) -> None:
     assert entry.error is None and entry.approved is None
 
 
+def sha(text: str) -> str:
+    """SHA-256 hex of a canonical JSON text written out by hand in a test."""
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 class TestIdempotencyKey:
+    """The published key (warrantd 0.1.0, warrantd-core 0.3.0), byte for byte.
+
+    Each expected key is the SHA-256 of the canonical JSON text written out by
+    hand: sorted keys, no spaces, non-ASCII as \\uXXXX, the value as str(value),
+    anything JSON cannot encode as its str().
+    """
+
     key = staticmethod(TrustLayer.idempotency_key)
 
     def test_is_sha256_hex(self) -> None:
@@ -224,18 +240,75 @@ class TestIdempotencyKey:
             "db292150bdbc79c2c2c71d7957068efa42829b10e22f602fc58151daca64dc73"
         )
 
+    @pytest.mark.parametrize(
+        ("value", "spelled"),
+        [
+            (Decimal("250"), "250"),
+            (Decimal("250.00"), "250.00"),
+            (Decimal("1E+2"), "1E+2"),
+            (Decimal("-0"), "-0"),
+            (Decimal("0.000001"), "0.000001"),
+            (Decimal("1E-7"), "1E-7"),
+        ],
+    )
+    def test_value_is_spelled_as_str(self, value: Decimal, spelled: str) -> None:
+        assert self.key(ActionRequest("a", "t", value)) == sha(
+            f'{{"action":"a","params":{{}},"tenant_id":"t","value":"{spelled}"}}'
+        )
+
+    def test_equal_decimals_spelled_differently_give_different_keys(self) -> None:
+        # As published: a key stored by 0.1.0 for Decimal("250.00") must still match.
+        assert self.key(ActionRequest("a", "t", Decimal("250.00"))) != self.key(
+            ActionRequest("a", "t", Decimal("250"))
+        )
+
+    def test_params_known_bytes(self) -> None:
+        params = {
+            "b": [1, 2.5, {"z": None, "a": True}],
+            "a": Decimal("1.50"),
+            "when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+            "id": UUID("12345678-1234-5678-1234-567812345678"),
+            "f": 1.0,
+            "n": float("nan"),
+            "t": (1, "x"),
+        }
+        expected = (
+            '{"action":"a","params":{"a":"1.50","b":[1,2.5,{"a":true,"z":null}],'
+            '"f":1.0,"id":"12345678-1234-5678-1234-567812345678","n":NaN,"t":[1,"x"],'
+            '"when":"2026-01-02 03:04:05+00:00"},"tenant_id":"t","value":null}'
+        )
+        assert self.key(ActionRequest("a", "t", params=params)) == sha(expected)
+
+    def test_non_ascii_is_escaped(self) -> None:
+        req = ActionRequest(
+            "r\u00e9sum\u00e9", "t\u00fc", None, {"note": "caf\u00e9 \u2713", "\u00e9": 1}
+        )
+        expected = (
+            '{"action":"r\\u00e9sum\\u00e9","params":{"note":"caf\\u00e9 \\u2713","\\u00e9":1},'
+            '"tenant_id":"t\\u00fc","value":null}'
+        )
+        assert self.key(req) == sha(expected)
+
+    def test_other_objects_are_written_as_their_str(self) -> None:
+        class Ticket:
+            def __str__(self) -> str:
+                return "ticket-7"
+
+        assert self.key(ActionRequest("a", "t", params={"x": Ticket()})) == sha(
+            '{"action":"a","params":{"x":"ticket-7"},"tenant_id":"t","value":null}'
+        )
+
+    def test_int_keys_become_strings_and_mixed_keys_cannot_sort(self) -> None:
+        assert self.key(ActionRequest("a", "t", params={"p": {2: "x"}})) == sha(
+            '{"action":"a","params":{"p":{"2":"x"}},"tenant_id":"t","value":null}'
+        )
+        with pytest.raises(TypeError):
+            self.key(ActionRequest("a", "t", params={"p": {2: "x", "y": 1}}))
+
     def test_param_order_does_not_matter(self) -> None:
         a = ActionRequest("a", "t", Decimal(1), {"x": 1, "y": {"p": 1, "q": 2}})
         b = ActionRequest("a", "t", Decimal(1), {"y": {"q": 2, "p": 1}, "x": 1})
         assert self.key(a) == self.key(b)
-
-    def test_equal_decimals_give_equal_keys(self) -> None:
-        assert self.key(ActionRequest("a", "t", Decimal("1.0"))) == self.key(
-            ActionRequest("a", "t", Decimal("1"))
-        )
-        assert self.key(ActionRequest("a", "t", Decimal("100"))) == self.key(
-            ActionRequest("a", "t", Decimal("1E+2"))
-        )
 
     def test_none_differs_from_zero(self) -> None:
         assert self.key(ActionRequest("a", "t", None)) != self.key(
@@ -255,13 +328,39 @@ class TestIdempotencyKey:
     def test_any_field_changes_the_key(self, other: ActionRequest) -> None:
         assert self.key(ActionRequest("a", "t", Decimal(5), {"k": 1})) != self.key(other)
 
+    def test_is_the_keys_module_function(self) -> None:
+        assert TrustLayer.idempotency_key is idempotency_key
+
+
+class TestNormalizedKey:
+    """warrantd's opt-in key: equal values spelled alike."""
+
+    key = staticmethod(normalized_idempotency_key)
+
+    def test_known_value(self) -> None:
+        req = ActionRequest("a", "t", Decimal("250.00"), {"n": 1.0, "note": "caf\u00e9"})
+        expected = (
+            '{"action":"a","params":{"n":1,"note":"caf\u00e9"},"tenant_id":"t","value":"250"}'
+        )
+        assert self.key(req) == hashlib.sha256(expected.encode("utf-8")).hexdigest()
+
+    def test_differs_from_the_published_key(self) -> None:
+        req = ActionRequest("a", "t", Decimal("250.00"))
+        assert self.key(req) != TrustLayer.idempotency_key(req)
+
+    def test_equal_decimals_give_equal_keys(self) -> None:
+        assert self.key(ActionRequest("a", "t", Decimal("1.0"))) == self.key(
+            ActionRequest("a", "t", Decimal("1"))
+        )
+        assert self.key(ActionRequest("a", "t", Decimal("100"))) == self.key(
+            ActionRequest("a", "t", Decimal("1E+2"))
+        )
+
     def test_unencodable_param_is_a_clear_error(self) -> None:
         with pytest.raises(TypeError, match="object"):
             self.key(ActionRequest("a", "t", params={"x": object()}))
-
-
-class TestCanonicalParams:
-    key = staticmethod(TrustLayer.idempotency_key)
+        with pytest.raises(TypeError, match="datetime"):
+            self.key(ActionRequest("a", "t", params={"x": datetime(2026, 1, 1)}))
 
     def test_float_equal_to_int_gives_same_key(self) -> None:
         assert self.key(ActionRequest("a", "t", params={"n": 1.0})) == self.key(

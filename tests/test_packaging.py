@@ -44,9 +44,21 @@ def test_public_api_names() -> None:
         "TrustLayer",
         "TrustPolicy",
         "Verdict",
+        # warrantd-core 0.3.0
+        "ApprovalHistorySignal",
+        "ApprovalHistorySource",
+        "ApprovalRecord",
+        "EvalSuiteSignal",
+        "InMemoryApprovalHistory",
+        "SignalReading",
+        "TrustSignal",
+        "approval_metrics",
+        # ours
         "load_policy",
         "dump_policy",
         "PolicyError",
+        "normalized_idempotency_key",
+        "ceiling",
     }
     assert published <= set(warrantd.__all__)
     for name in published:
@@ -58,11 +70,19 @@ def test_names_importable_from_their_modules() -> None:
     from warrantd.autonomy import AutonomyState
     from warrantd.core import TrustLayer
     from warrantd.decision import ActionClass, ActionRequest, Decision, EvalMetrics, Verdict
-    from warrantd.graduation import GraduationEngine, GraduationThresholds
+    from warrantd.graduation import GraduationEngine, GraduationThresholds, SignalReading
     from warrantd.killswitch import KillSwitch
     from warrantd.policy import TrustPolicy
-    from warrantd.protocols import ApprovalGate, AuditSink, MetricsProvider
+    from warrantd.protocols import ApprovalGate, AuditSink, MetricsProvider, TrustSignal
     from warrantd.risk import RiskTier
+    from warrantd.signals import (
+        ApprovalHistorySignal,
+        ApprovalHistorySource,
+        ApprovalRecord,
+        EvalSuiteSignal,
+        InMemoryApprovalHistory,
+        approval_metrics,
+    )
 
     assert (AuditEntry, AutonomyState, TrustLayer, ActionClass, ActionRequest) == (
         warrantd.AuditEntry,
@@ -88,6 +108,18 @@ def test_names_importable_from_their_modules() -> None:
         warrantd.AuditSink,
         warrantd.MetricsProvider,
     )
+    assert (SignalReading, TrustSignal, ApprovalRecord, ApprovalHistorySource) == (
+        warrantd.SignalReading,
+        warrantd.TrustSignal,
+        warrantd.ApprovalRecord,
+        warrantd.ApprovalHistorySource,
+    )
+    assert (ApprovalHistorySignal, EvalSuiteSignal, InMemoryApprovalHistory) == (
+        warrantd.ApprovalHistorySignal,
+        warrantd.EvalSuiteSignal,
+        warrantd.InMemoryApprovalHistory,
+    )
+    assert approval_metrics is warrantd.approval_metrics
 
 
 def test_enum_members_and_order() -> None:
@@ -101,6 +133,11 @@ def test_enum_members_and_order() -> None:
     ]
     assert AutonomyState.MANUAL < AutonomyState.SUPERVISED < AutonomyState.AUTONOMOUS
     assert [v.name for v in Verdict] == ["ALLOW", "REQUIRE_APPROVAL", "BLOCK"]
+    # The published values: each member's value is its name.
+    assert [v.value for v in Verdict] == ["ALLOW", "REQUIRE_APPROVAL", "BLOCK"]
+    assert [t.value for t in RiskTier] == ["READ", "REVERSIBLE_WRITE", "CONSEQUENTIAL"]
+    assert Verdict("REQUIRE_APPROVAL") is Verdict.REQUIRE_APPROVAL
+    assert RiskTier("CONSEQUENTIAL") is RiskTier.CONSEQUENTIAL
 
 
 def test_dataclasses_take_published_positional_order() -> None:

@@ -4,8 +4,11 @@
 
 1. a tripped kill switch (global or for this action) wins: the configured
    tripped verdict, state MANUAL;
-2. look up the action class and its metrics, compute the earned state with
-   :class:`~warrantd.graduation.GraduationEngine`;
+2. look up the action class, read each trust signal once and compute the
+   earned state with
+   :meth:`~warrantd.graduation.GraduationEngine.combined_allowed_state`
+   (one metrics provider is one adversarial signal: the same state as
+   :meth:`~warrantd.graduation.GraduationEngine.allowed_state`);
 3. READ actions are allowed whatever the value;
 4. a value above ``hard_cap`` is blocked (exactly at the cap is not);
 5. MANUAL needs approval; SUPERVISED allows values within ``auto_cap`` and
@@ -14,19 +17,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from decimal import Decimal
-from typing import Any
+from collections.abc import Sequence
 
 from .audit import AuditEntry
 from .autonomy import AutonomyState
 from .decision import ActionRequest, Decision, Verdict
-from .graduation import GraduationEngine
+from .graduation import GraduationEngine, SignalReading
+from .keys import idempotency_key
 from .killswitch import KillSwitch
 from .policy import TrustPolicy
-from .protocols import AuditSink, MetricsProvider
+from .protocols import AuditSink, MetricsProvider, TrustSignal
 from .risk import RiskTier
+from .signals import EvalSuiteSignal
 
 __all__ = ["TrustLayer"]
 
@@ -37,27 +39,55 @@ _AUTONOMOUS = AutonomyState.AUTONOMOUS
 
 
 class TrustLayer:
-    """Gates agent actions against a policy, live eval metrics and kill switches."""
+    """Gates agent actions against a policy, trust signals and kill switches.
+
+    The evidence comes from exactly one of ``metrics`` (one provider, taken as
+    an adversarial :class:`~warrantd.signals.EvalSuiteSignal`: the 0.1.0 call
+    ``TrustLayer(policy, metrics, audit)``) or ``signals`` (one or more
+    :class:`~warrantd.protocols.TrustSignal`, combined by
+    :meth:`~warrantd.graduation.GraduationEngine.combined_allowed_state`).
+    ``audit`` is required. ``ValueError`` otherwise, and when
+    ``tripped_verdict`` is ALLOW.
+    """
 
     def __init__(
         self,
         policy: TrustPolicy,
-        metrics: MetricsProvider,
-        audit: AuditSink,
+        metrics: MetricsProvider | None = None,
+        audit: AuditSink | None = None,
         kill_switch: KillSwitch | None = None,
         tripped_verdict: Verdict = Verdict.BLOCK,
+        *,
+        signals: Sequence[TrustSignal] | None = None,
     ) -> None:
         if tripped_verdict not in _TRIPPABLE:
             raise ValueError(
                 f"tripped_verdict must be Verdict.BLOCK or Verdict.REQUIRE_APPROVAL, "
                 f"not {tripped_verdict!r}"
             )
+        if audit is None:
+            raise ValueError("an AuditSink is required (audit=None)")
+        if (metrics is None) == (signals is None):
+            raise ValueError("provide exactly one of 'metrics' or 'signals'")
         self.policy = policy
+        #: The metrics provider given (read on every evaluate()), or None with signals.
         self.metrics = metrics
+        self._signals: tuple[TrustSignal, ...] = tuple(signals or ())
         self.audit = audit
         self.kill_switch = kill_switch if kill_switch is not None else KillSwitch()
         self.tripped_verdict = tripped_verdict
         self.engine = GraduationEngine(policy.thresholds)
+
+    @property
+    def signals(self) -> tuple[TrustSignal, ...]:
+        """The trust signals every evaluate() reads once each, in order.
+
+        Built from ``metrics``, that is the one adversarial
+        :class:`~warrantd.signals.EvalSuiteSignal` wrapping it.
+        """
+        if self.metrics is not None:
+            return (EvalSuiteSignal(self.metrics),)
+        return self._signals
 
     def evaluate(self, req: ActionRequest) -> Decision:
         """ALLOW, REQUIRE_APPROVAL or BLOCK for ``req``, with the state and a reason."""
@@ -65,7 +95,13 @@ class TrustLayer:
         if self.kill_switch.is_tripped(name):
             return Decision(self.tripped_verdict, _MANUAL, f"kill switch is tripped for {name!r}")
         action = self.policy.action(name)
-        state = self.engine.allowed_state(action, self.metrics.metrics_for(name))
+        if self.metrics is not None:
+            # One adversarial reading: combined_allowed_state is allowed_state then
+            # (graduation property 5b), without building the reading.
+            state = self.engine.allowed_state(action, self.metrics.metrics_for(name))
+        else:
+            readings = [SignalReading(s.metrics_for(name), s.adversarial) for s in self._signals]
+            state = self.engine.combined_allowed_state(action, readings)
         if action.risk is RiskTier.READ:
             return Decision(Verdict.ALLOW, state, f"{name!r} is a READ action: always allowed")
         value = req.value
@@ -97,48 +133,5 @@ class TrustLayer:
         """Hand ``entry`` to the audit sink."""
         await self.audit.record(entry)
 
-    @staticmethod
-    def idempotency_key(req: ActionRequest) -> str:
-        """SHA-256 hex of a canonical JSON of the request.
-
-        Keys are sorted, so the order of ``params`` never matters; decimals are
-        written as normalized strings, so equal values (``1.0`` and ``1``) give
-        equal keys while ``None`` and ``0`` differ.
-        """
-        body = {
-            "action": req.action,
-            "tenant_id": req.tenant_id,
-            "value": req.value,
-            "params": req.params,
-        }
-        text = json.dumps(
-            _canonical(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _decimal_text(value: Decimal) -> str:
-    if not value.is_finite():
-        return str(value)
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
-
-
-def _canonical(value: Any) -> Any:
-    """A JSON-ready copy of ``value`` in which equal values are spelled alike."""
-    if isinstance(value, Decimal):
-        return _decimal_text(value)
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        # 1.0 == 1 in Python, so equal requests must hash alike.
-        return int(value) if value.is_integer() else value
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
-    raise TypeError(
-        f"idempotency_key cannot encode a {type(value).__name__} in the request: {value!r}"
-    )
+    #: The published idempotency key of a request: see :func:`warrantd.keys.idempotency_key`.
+    idempotency_key = staticmethod(idempotency_key)

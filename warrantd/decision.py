@@ -19,11 +19,15 @@ __all__ = ["ActionClass", "ActionRequest", "Decision", "EvalMetrics", "Verdict"]
 
 
 class Verdict(Enum):
-    """What the gate tells the agent to do with one action."""
+    """What the gate tells the agent to do with one action.
 
-    ALLOW = "allow"
-    REQUIRE_APPROVAL = "require_approval"
-    BLOCK = "block"
+    The values are the names (``Verdict.ALLOW.value == "ALLOW"``), as published:
+    audit rows and logs that store ``verdict.value`` read the same across versions.
+    """
+
+    ALLOW = "ALLOW"
+    REQUIRE_APPROVAL = "REQUIRE_APPROVAL"
+    BLOCK = "BLOCK"
 
 
 @dataclass(frozen=True)

@@ -2,46 +2,54 @@
 
 This module is the single source of truth for graduation. Every other path in
 the project (replay, sweeps, forecasts) is proven equal to
-:meth:`GraduationEngine.allowed_state` by differential tests.
+:meth:`GraduationEngine.allowed_state` by differential tests, and the engine
+itself is proven equal to the published ``warrantd`` 0.1.0 and
+``warrantd-core`` 0.3.0 (``tests/compat``).
 
 The rule, in full:
 
-* A state ``S`` (SUPERVISED or AUTONOMOUS) *qualifies* when all three of its bars
-  are met: ``pass_rate >= pass_rate[S]``, ``adversarial_pass_rate >=
+* A state ``S`` *qualifies* when all three of its bars are met:
+  ``pass_rate >= pass_rate[S]``, ``adversarial_pass_rate >=
   adversarial_pass_rate[S]`` and ``sample_size >= min_samples[S]``. A metric
-  exactly on a bar meets it.
-* The allowed state is the highest qualifying state, ``MANUAL`` when none does,
-  never above the class ceiling: ``min(max_state, RISK_CEILING[risk])``.
-  CONSEQUENTIAL actions are capped at SUPERVISED: no eval result lets an
-  irreversible action run without the auto-cap check.
+  exactly on a bar meets it. The bars are checked in that order and the check
+  stops at the first one missed.
+* :meth:`GraduationEngine.allowed_state`: the states at or below the class's
+  ``max_state`` are tried from the top (AUTONOMOUS, then SUPERVISED) and the
+  first that qualifies is the allowed state; ``MANUAL`` when none does.
+  ``max_state`` is the only ceiling: the risk tier does not cap a class here.
+* :meth:`GraduationEngine.combined_allowed_state`, for several trust signals:
+  a state is earned only when *every* reading qualifies for it (per-state AND);
+  a reading whose signal declares no adversarial coverage is judged without
+  the adversarial bar; AUTONOMOUS on a ``CONSEQUENTIAL`` class also needs at
+  least one adversarial reading; no readings at all is no evidence: MANUAL.
+  A single adversarial reading gives exactly :meth:`allowed_state`.
 
-The function is pure: no I/O, no clock, no randomness, no hidden state.
+The functions are pure: no I/O, no clock, no randomness, no hidden state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .autonomy import GRADUATION_STATES, AutonomyState
+from .autonomy import AutonomyState
 from .decision import ActionClass, EvalMetrics
 from .risk import RiskTier
 
-__all__ = ["RISK_CEILING", "GraduationEngine", "GraduationThresholds", "ceiling"]
+__all__ = ["GraduationEngine", "GraduationThresholds", "SignalReading", "ceiling"]
 
-#: The highest state a risk tier may ever reach, whatever its evals say.
-RISK_CEILING: Mapping[RiskTier, AutonomyState] = {
-    RiskTier.READ: AutonomyState.AUTONOMOUS,
-    RiskTier.REVERSIBLE_WRITE: AutonomyState.AUTONOMOUS,
-    RiskTier.CONSEQUENTIAL: AutonomyState.SUPERVISED,
-}
+_MANUAL = AutonomyState.MANUAL
+_AUTONOMOUS = AutonomyState.AUTONOMOUS
+# Tried from the top: the first state that qualifies is the one earned.
+_TOP_DOWN = (AutonomyState.AUTONOMOUS, AutonomyState.SUPERVISED)
 
 
 @dataclass(frozen=True)
 class GraduationThresholds:
     """The bars a class must clear to reach each state, keyed by target state.
 
-    Each dict maps ``SUPERVISED`` and ``AUTONOMOUS`` to a bar.
+    Each dict maps ``SUPERVISED`` and ``AUTONOMOUS`` to a bar; MANUAL is the
+    floor and needs none.
     """
 
     pass_rate: dict[AutonomyState, float]
@@ -49,9 +57,22 @@ class GraduationThresholds:
     min_samples: dict[AutonomyState, int]
 
 
+@dataclass(frozen=True)
+class SignalReading:
+    """One trust signal's evidence for one action, read once per evaluation.
+
+    ``adversarial`` is the signal's declaration that its
+    ``adversarial_pass_rate`` reflects real adversarial coverage (see
+    :class:`warrantd.protocols.TrustSignal`).
+    """
+
+    metrics: EvalMetrics
+    adversarial: bool
+
+
 def ceiling(action_class: ActionClass) -> AutonomyState:
-    """The highest state ``action_class`` may reach: its ``max_state`` and risk ceiling."""
-    return min(action_class.max_state, RISK_CEILING[action_class.risk])
+    """The highest state ``action_class`` may reach: its ``max_state``."""
+    return action_class.max_state
 
 
 class GraduationEngine:
@@ -62,24 +83,57 @@ class GraduationEngine:
     def __init__(self, thresholds: GraduationThresholds) -> None:
         self.thresholds = thresholds
 
-    def qualifies(self, state: AutonomyState, metrics: EvalMetrics) -> bool:
-        """True when ``metrics`` meet every bar of ``state`` (MANUAL always qualifies)."""
-        if state is AutonomyState.MANUAL:
-            return True
+    def qualifies(
+        self, state: AutonomyState, m: EvalMetrics, *, check_adversarial: bool = True
+    ) -> bool:
+        """True when ``m`` meets every bar of ``state``.
+
+        ``check_adversarial=False`` leaves out the adversarial-pass-rate bar (for
+        signals without adversarial coverage); ``pass_rate`` and ``min_samples``
+        always apply. The bars are looked up for ``state`` as given: MANUAL has
+        none in a valid policy, so asking for it raises ``KeyError``.
+        """
         t = self.thresholds
         return (
-            metrics.pass_rate >= t.pass_rate[state]
-            and metrics.adversarial_pass_rate >= t.adversarial_pass_rate[state]
-            and metrics.sample_size >= t.min_samples[state]
+            m.pass_rate >= t.pass_rate[state]
+            and (not check_adversarial or m.adversarial_pass_rate >= t.adversarial_pass_rate[state])
+            and m.sample_size >= t.min_samples[state]
         )
 
-    def allowed_state(self, action_class: ActionClass, metrics: EvalMetrics) -> AutonomyState:
-        """The highest state whose bars ``metrics`` meet, clamped to the class ceiling."""
-        top = ceiling(action_class)
-        earned = AutonomyState.MANUAL
-        for state in GRADUATION_STATES:
+    def allowed_state(self, ac: ActionClass, m: EvalMetrics) -> AutonomyState:
+        """The highest state at or below ``ac.max_state`` whose bars ``m`` meets."""
+        top = ac.max_state
+        for state in _TOP_DOWN:
             if state > top:
-                break
-            if self.qualifies(state, metrics):
-                earned = state
-        return earned
+                continue
+            if self.qualifies(state, m):
+                return state
+        return min(_MANUAL, top)
+
+    def combined_allowed_state(
+        self, ac: ActionClass, readings: Sequence[SignalReading]
+    ) -> AutonomyState:
+        """The highest state at or below ``ac.max_state`` that every reading earns.
+
+        Conservative AND, per state and independent of the readings' order; a
+        non-adversarial reading is judged without the adversarial bar;
+        AUTONOMOUS on a ``CONSEQUENTIAL`` class needs at least one adversarial
+        reading; no readings means MANUAL.
+        """
+        top = ac.max_state
+        if not readings:
+            return min(_MANUAL, top)
+        for state in _TOP_DOWN:
+            if state > top:
+                continue
+            if (
+                state is _AUTONOMOUS
+                and ac.risk is RiskTier.CONSEQUENTIAL
+                and not any(r.adversarial for r in readings)
+            ):
+                continue
+            if all(
+                self.qualifies(state, r.metrics, check_adversarial=r.adversarial) for r in readings
+            ):
+                return state
+        return min(_MANUAL, top)

@@ -2,7 +2,9 @@
 where the audit trail is written.
 
 warrantd knows nothing about transports, providers or stores; implement these
-three small protocols with whatever your application uses.
+small protocols with whatever your application uses. A :class:`TrustSignal` is
+a :class:`MetricsProvider` that also declares whether its metrics carry
+adversarial coverage; ready-made signals live in :mod:`warrantd.signals`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from .decision import ActionRequest, Decision, EvalMetrics
 if TYPE_CHECKING:
     from .audit import AuditEntry
 
-__all__ = ["ApprovalGate", "AuditSink", "MetricsProvider"]
+__all__ = ["ApprovalGate", "AuditSink", "MetricsProvider", "TrustSignal"]
 
 
 @runtime_checkable
@@ -23,6 +25,23 @@ class MetricsProvider(Protocol):
 
     def metrics_for(self, action: str) -> EvalMetrics:
         """Eval metrics for the action class named ``action``."""
+        ...
+
+
+@runtime_checkable
+class TrustSignal(MetricsProvider, Protocol):
+    """A source of graduation evidence: metrics, and whether they cover adversarial cases.
+
+    ``adversarial`` is True when the signal's ``adversarial_pass_rate`` comes
+    from real adversarial evals. Only such readings are held to the
+    adversarial bars, and AUTONOMOUS on a CONSEQUENTIAL class needs at least
+    one of them. warrantd cannot check the declaration: it is trusted exactly
+    as far as the metrics are.
+    """
+
+    @property
+    def adversarial(self) -> bool:
+        """True when the metrics reflect adversarial eval coverage."""
         ...
 
 

@@ -225,7 +225,8 @@ def test_ceilings_are_respected() -> None:
     )
     policy = TrustPolicy(
         {
-            "a": ActionClass("a", RiskTier.CONSEQUENTIAL),
+            # max_state is the only ceiling (as published): CONSEQUENTIAL pinned by it
+            "a": ActionClass("a", RiskTier.CONSEQUENTIAL, max_state=S),
             "b": ActionClass("b", RiskTier.READ, max_state=M),
         },
         make_thresholds((0.5, 0.5, 5), (0.9, 0.9, 10)),

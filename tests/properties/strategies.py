@@ -11,6 +11,7 @@ from warrantd import (
     EvalMetrics,
     GraduationThresholds,
     RiskTier,
+    SignalReading,
 )
 
 S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
@@ -21,6 +22,7 @@ rates = st.one_of(grid_rates, st.floats(0.0, 1.0, allow_nan=False))
 counts = st.one_of(st.sampled_from([0, 1, 49, 50, 51, 199, 200, 201]), st.integers(0, 10_000))
 
 metrics = st.builds(EvalMetrics, rates, rates, counts)
+readings = st.builds(SignalReading, metrics, st.booleans())
 states = st.sampled_from(list(AutonomyState))
 risks = st.sampled_from(list(RiskTier))
 

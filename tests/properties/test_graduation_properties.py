@@ -16,8 +16,9 @@ from warrantd import (
     GraduationThresholds,
     RiskTier,
 )
+from warrantd.graduation import SignalReading
 
-from .strategies import A, S, action_classes, metrics, states, thresholds
+from .strategies import A, S, action_classes, metrics, rates, readings, states, thresholds
 
 WRITE = ActionClass("w", RiskTier.REVERSIBLE_WRITE)
 FIELDS = ("pass_rate", "adversarial_pass_rate", "sample_size")
@@ -91,13 +92,13 @@ def test_2_higher_bars_never_raise_the_state(
 def test_3_state_never_exceeds_the_ceiling(
     t: GraduationThresholds, action: ActionClass, m: EvalMetrics, lower: AutonomyState
 ) -> None:
-    """The state never exceeds max_state; lowering max_state never raises it; CONSEQUENTIAL
-    never exceeds SUPERVISED."""
+    """The state never exceeds max_state; lowering max_state never raises it; the risk
+    tier plays no part (as published, only max_state caps)."""
     engine = GraduationEngine(t)
     got = engine.allowed_state(action, m)
     assert got <= action.max_state
-    if action.risk is RiskTier.CONSEQUENTIAL:
-        assert got <= AutonomyState.SUPERVISED
+    for risk in RiskTier:
+        assert engine.allowed_state(dataclasses.replace(action, risk=risk), m) is got
     clamped = dataclasses.replace(action, max_state=min(lower, action.max_state))
     assert engine.allowed_state(clamped, m) <= got
 
@@ -131,3 +132,75 @@ def test_5_pure(
     assert again == first == fresh
     assert noise.allowed_state(action, m) == GraduationEngine(other).allowed_state(action, m)
     assert (t, action, m) == before
+
+
+# --- combined_allowed_state --------------------------------------------------------
+
+
+@given(thresholds(), action_classes(), metrics)
+def test_5b_one_adversarial_reading_is_the_single_metrics_rule(
+    t: GraduationThresholds, action: ActionClass, m: EvalMetrics
+) -> None:
+    """One adversarial reading gives exactly allowed_state (the 0.1.0 call form)."""
+    engine = GraduationEngine(t)
+    assert engine.combined_allowed_state(action, [SignalReading(m, True)]) is (
+        engine.allowed_state(action, m)
+    )
+
+
+@given(thresholds(ordered=False), action_classes(), st.lists(readings, max_size=4), st.randoms())
+def test_5c_combination_is_bounded_and_order_free(
+    t: GraduationThresholds, action: ActionClass, drawn: list[SignalReading], rnd
+) -> None:  # type: ignore[no-untyped-def]
+    """The combined state never exceeds max_state nor any reading's own state (judged
+    with or without the adversarial bar as it declares), never depends on the readings'
+    order, and is AUTONOMOUS on a CONSEQUENTIAL class only with an adversarial reading."""
+    engine = GraduationEngine(t)
+    got = engine.combined_allowed_state(action, drawn)
+    assert got <= action.max_state
+    if not drawn:
+        assert got is AutonomyState.MANUAL
+    for r in drawn:
+        own = engine.combined_allowed_state(dataclasses.replace(action, risk=RiskTier.READ), [r])
+        if got is not AutonomyState.MANUAL:
+            assert engine.qualifies(got, r.metrics, check_adversarial=r.adversarial)
+        assert got <= own
+    if got is A and action.risk is RiskTier.CONSEQUENTIAL:
+        assert any(r.adversarial for r in drawn)
+    shuffled = list(drawn)
+    rnd.shuffle(shuffled)
+    assert engine.combined_allowed_state(action, shuffled) is got
+
+
+@given(thresholds(), action_classes(), st.lists(readings, max_size=3), readings)
+def test_5d_another_reading_never_raises_the_state(
+    t: GraduationThresholds, action: ActionClass, drawn: list[SignalReading], extra: SignalReading
+) -> None:
+    """Adding a reading never raises the state, except the first adversarial reading on a
+    CONSEQUENTIAL class (which may unlock AUTONOMOUS), or the first reading of all."""
+    engine = GraduationEngine(t)
+    before = engine.combined_allowed_state(action, drawn)
+    after = engine.combined_allowed_state(action, [*drawn, extra])
+    unlocks = (
+        action.risk is RiskTier.CONSEQUENTIAL
+        and extra.adversarial
+        and not any(r.adversarial for r in drawn)
+    )
+    if drawn and not unlocks:
+        assert after <= before
+    if drawn and unlocks and after > before:
+        # with ordered bars, whoever earns AUTONOMOUS earns SUPERVISED too
+        assert (before, after) == (S, A)
+
+
+@given(thresholds(), action_classes(), metrics, rates)
+def test_5e_a_non_adversarial_reading_ignores_its_adversarial_rate(
+    t: GraduationThresholds, action: ActionClass, m: EvalMetrics, other: float
+) -> None:
+    """A reading without adversarial coverage is judged the same whatever its
+    adversarial_pass_rate says."""
+    engine = GraduationEngine(t)
+    changed = dataclasses.replace(m, adversarial_pass_rate=other)
+    assert engine.combined_allowed_state(action, [SignalReading(m, False)]) is (
+        engine.combined_allowed_state(action, [SignalReading(changed, False)])
+    )
