@@ -47,7 +47,9 @@ def log_files(folder: Path) -> list[Path]:
 
 
 def the_log(folder: Path, task: str) -> Path:
-    (found,) = [p for p in log_files(folder) if read_eval_log(str(p), header_only=True).eval.task == task]
+    (found,) = [
+        p for p in log_files(folder) if read_eval_log(str(p), header_only=True).eval.task == task
+    ]
     return found
 
 
@@ -62,7 +64,7 @@ def expected_from_logs(folder: Path) -> tuple[list[dict], list[dict]]:
             if sample.error is not None:
                 left_out.append({**key, "kind": "error", "message": sample.error.message})
                 continue
-            ((scorer, score),) = sample.scores.items()
+            (score,) = sample.scores.values()
             value = score.value
             passed = {"C": True, "I": False}[value] if isinstance(value, str) else value >= 0.5
             rows.append(
@@ -100,9 +102,8 @@ def test_every_row_matches_the_log(eval_logs: EvalLogs, fmt: str) -> None:
         assert got["model"] == row["model"] and got["score"] == row["score"]
 
     unmapped = unmapped_frame(history)
-    assert sorted(zip(unmapped["log_file"], unmapped["sample_id"], unmapped["epoch"])) == sorted(
-        (u["log_file"], u["sample_id"], u["epoch"]) for u in left_out
-    )
+    got = unmapped[["log_file", "sample_id", "epoch"]].values.tolist()
+    assert sorted(got) == sorted([u["log_file"], u["sample_id"], u["epoch"]] for u in left_out)
     assert set(unmapped["kind"]) == {"error"}
     assert all("customer database unavailable" in r for r in unmapped["reason"])
 
@@ -165,7 +166,12 @@ def test_the_summary_line_counts_what_was_left_out(eval_logs: EvalLogs) -> None:
     assert line.startswith(f"{eval_logs.inspect_eval}: 10 cases from 3 Inspect logs; ")
     assert "3 samples left out (3 errored), e.g. " in line
     assert "sample 'crash' epoch 1: errored: RuntimeError('customer database unavailable')" in line
-    assert import_summary(load_history(pd.DataFrame(history[["timestamp", "action"]].assign(passed=True)))) is None
+    assert (
+        import_summary(
+            load_history(pd.DataFrame(history[["timestamp", "action"]].assign(passed=True)))
+        )
+        is None
+    )
 
 
 def test_strict_makes_a_left_out_sample_an_error(eval_logs: EvalLogs) -> None:
@@ -175,7 +181,10 @@ def test_strict_makes_a_left_out_sample_an_error(eval_logs: EvalLogs) -> None:
             load_history(lookup, format="inspect", **kwargs)
         message = str(caught.value)
         assert message.startswith(f"{lookup}: 3 problems:")
-        assert "sample 'crash' epoch 2: errored: RuntimeError('customer database unavailable')" in message
+        assert (
+            "sample 'crash' epoch 2: errored: RuntimeError('customer database unavailable')"
+            in message
+        )
 
 
 def test_errors_can_count_as_failures(eval_logs: EvalLogs) -> None:
@@ -187,7 +196,9 @@ def test_errors_can_count_as_failures(eval_logs: EvalLogs) -> None:
     assert history.attrs["unmapped"] == ()
 
 
-def test_a_truncated_archive_is_one_line_naming_the_file(eval_logs: EvalLogs, tmp_path: Path) -> None:
+def test_a_truncated_archive_is_one_line_naming_the_file(
+    eval_logs: EvalLogs, tmp_path: Path
+) -> None:
     source = the_log(eval_logs.inspect_eval, "lookup_customer")
     broken = tmp_path / source.name
     broken.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
@@ -354,7 +365,10 @@ def test_replay_and_sweep_run_on_the_loaded_logs(eval_logs: EvalLogs) -> None:
 
 
 def test_the_kit_does_not_import_inspect() -> None:
-    code = "import sys, warrantd.analytics, warrantd.analytics.importers; print('inspect_ai' in sys.modules)"
+    code = (
+        "import sys, warrantd.analytics, warrantd.analytics.importers\n"
+        "print('inspect_ai' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -367,7 +381,9 @@ def test_files_in_the_folder_that_are_not_logs_are_listed(
     (tmp_path / "notes.json").write_text("{}")
     history = load_history(tmp_path, format="inspect", mapping=THRESHOLD)
     assert history.attrs["skipped_files"] == (str(tmp_path / "notes.json"),)
-    assert import_summary(history).endswith(f"; 1 file not read as logs ({tmp_path / 'notes.json'})")
+    assert import_summary(history).endswith(
+        f"; 1 file not read as logs ({tmp_path / 'notes.json'})"
+    )
 
 
 def test_missing_and_empty_sources(tmp_path: Path) -> None:
