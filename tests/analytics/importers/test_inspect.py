@@ -401,3 +401,31 @@ def test_column_map_renames_the_provenance(eval_logs: EvalLogs) -> None:
         column_map={"model": "agent_version"},
     )
     assert set(history["agent_version"]) == {"mockllm/model"}
+
+
+def test_a_bad_value_from_a_mapped_field_names_file_sample_and_field(
+    eval_logs: EvalLogs, tmp_path: Path
+) -> None:
+    source = the_log(eval_logs.inspect_eval, "lookup_customer")
+    target = tmp_path / source.name
+
+    def date_one(log) -> None:  # type: ignore[no-untyped-def]
+        for sample in log.samples:
+            if sample.id == "by-name" and sample.epoch == 3:
+                sample.metadata["evaluated"] = "last tuesday"
+
+    _rewrite(source, target, date_one)
+    mapping = {"timestamp": ["metadata.evaluated", "completed"]}
+    with pytest.raises(HistoryError) as caught:
+        load_history(target, format="inspect", mapping=mapping)
+    assert str(caught.value) == (
+        f"{target}: sample 'by-name' epoch 3: timestamp 'last tuesday' (from metadata.evaluated): "
+        "not a timestamp (expected ISO-8601 text or epoch seconds)"
+    )
+    nowhere = {"timestamp": ["metadata.evaluated"], "action": ["metadata.nothing", "task"]}
+    with pytest.raises(HistoryError) as caught:
+        load_history(source, format="inspect", mapping=nowhere)
+    assert str(caught.value) == (
+        f"{source}: no case could be mapped: 9 samples left out (6 no timestamp, 3 errored); "
+        f"first: {source}: sample 'by-email' epoch 1: no timestamp (none of metadata.evaluated)"
+    )

@@ -109,11 +109,13 @@ def load_logs(
         ]
         raise _error(name, lines)
     if not found.rows:
-        left = len(found.unmapped)
-        line = f"no case could be mapped: {left} samples left out ({_counts(found.unmapped)})"
-        if found.unmapped:
-            first = found.unmapped[0]
-            line += f"; first: {first.log_file}: {first.label}: {first.reason}"
+        if not found.unmapped:
+            raise _error(name, [(None, f"the {tool} logs here hold no samples")])
+        first = found.unmapped[0]
+        line = (
+            f"no case could be mapped: {_plural(len(found.unmapped), 'sample')} left out "
+            f"({_counts(found.unmapped)}); first: {first.log_file}: {first.label}: {first.reason}"
+        )
         raise _error(name, [(None, line)])
     frame = _canonical(found, name, column_map)
     frame.attrs.update(
