@@ -61,7 +61,6 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 if sys.version_info >= (3, 11):
@@ -386,8 +385,3 @@ def _selectors(
             problems.append((key, f"{name!r} is not a {format} field (expected one of {spelled})"))
             ok = False
     return names if ok else None
-
-
-def describe(mapping: LogMapping) -> str:
-    """One line naming where a mapping came from."""
-    return "the default mapping" if mapping.source == "<defaults>" else Path(mapping.source).name
