@@ -26,7 +26,6 @@ from warrantd.analytics.importers import (
     logs_frame,
     unmapped_frame,
 )
-from warrantd.cli import one_line
 
 from ...helpers import make_thresholds
 from ..test_sweep import assert_sweep_equals_replay
@@ -152,11 +151,12 @@ def test_a_score_the_mapping_does_not_cover_names_file_and_sample(eval_logs: Eva
         load_history(eval_logs.inspect_eval, format="inspect")  # no threshold for 0.75 / 0.25
     refund = the_log(eval_logs.inspect_eval, "issue_refund")
     message = str(caught.value)
-    assert message.startswith(f"{refund}: 2 problems:")
-    assert "sample 1 epoch 1: score 'refund_quality' value 0.75 is not covered" in message
-    assert "sample 2 epoch 1: score 'refund_quality' value 0.25 is not covered" in message
-    assert "threshold" not in one_line(caught.value).split("covered")[0]
-    assert "\n" not in one_line(caught.value)
+    covered = "is not covered by the mapping (passed: 'C', True, 1; failed: 'I', False, 0)"
+    assert message == (
+        f"{refund}: 2 problems: "
+        f"sample 1 epoch 1: score 'refund_quality' value 0.75 {covered}; "
+        f"sample 2 epoch 1: score 'refund_quality' value 0.25 {covered}"
+    )
 
 
 def test_the_summary_line_counts_what_was_left_out(eval_logs: EvalLogs) -> None:
@@ -180,11 +180,9 @@ def test_strict_makes_a_left_out_sample_an_error(eval_logs: EvalLogs) -> None:
         with pytest.raises(HistoryError) as caught:
             load_history(lookup, format="inspect", **kwargs)
         message = str(caught.value)
-        assert message.startswith(f"{lookup}: 3 problems:")
-        assert (
-            "sample 'crash' epoch 2: errored: RuntimeError('customer database unavailable')"
-            in message
-        )
+        assert message.startswith(f"{lookup}: 3 problems: sample 'crash' epoch 1: errored: ")
+        crashed = "sample 'crash' epoch 2: errored: RuntimeError('customer database unavailable')"
+        assert crashed in message and "\n" not in message
 
 
 def test_errors_can_count_as_failures(eval_logs: EvalLogs) -> None:
@@ -250,9 +248,10 @@ def test_problems_across_files_name_each_file(eval_logs: EvalLogs, tmp_path: Pat
     with pytest.raises(HistoryError) as caught:
         load_history(tmp_path, format="inspect")
     message = str(caught.value)
-    assert message.startswith(f"{tmp_path}: 3 problems:")
-    assert f"{lookup}: not a readable Inspect log" in message
-    assert f"{refund}: sample 1 epoch 1: score 'refund_quality' value 0.75" in message
+    assert message.startswith(f"{tmp_path}: 3 problems: ")
+    assert f"; {lookup}: not a readable Inspect log" in message
+    assert f": 3 problems: {refund}: sample 1 epoch 1: score 'refund_quality' value 0.75" in message
+    assert "\n" not in message
 
 
 def _rewrite(source: Path, target: Path, change) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ import pytest
 
 from warrantd.analytics import load_history
 from warrantd.analytics.importers import LogMapping, MappingError, default_mapping, load_mapping
+from warrantd.errors import OptionError
 
 
 def test_defaults_cover_the_common_case() -> None:
@@ -91,18 +92,18 @@ plugins = ["*"]
     message = str(caught.value)
     lines = message.splitlines()
     assert lines[0] == f"{path}: 11 problems:"
-    assert "  - colour: unknown key (expected action, adversarial, errors, format," in message
-    assert "  - format: 'promptfoo' does not match the format being read ('inspect')" in lines
-    assert "  - action: 'metadata.' is not a inspect field (expected one of task, model," in message
-    assert "  - timestamp: 3 is not a name or a list of names" in lines
-    assert "  - errors: 'ignore' is not 'exclude' or 'fail'" in lines
-    assert "  - strict: 'yes' is not true or false" in lines
-    assert "  - rename.a: 1 is not an action name" in lines
-    assert "  - score.scorer: '' is not a name" in lines
-    assert "  - score.passed: {'x': 1} is not a score value (text, number or true/false)" in lines
-    assert "  - score.threshold: True is not a number" in lines
+    assert "  colour: unknown key (expected action, adversarial, errors, format," in message
+    assert "  format: 'promptfoo' does not match the format being read ('inspect')" in lines
+    assert "  action: 'metadata.' is not a inspect field (expected one of task, model," in message
+    assert "  timestamp: 3 is not a name or a list of names" in lines
+    assert "  errors: 'ignore' is not 'exclude' or 'fail'" in lines
+    assert "  strict: 'yes' is not true or false" in lines
+    assert "  rename.a: 1 is not an action name" in lines
+    assert "  score.scorer: '' is not a name" in lines
+    assert "  score.passed: {'x': 1} is not a score value (text, number or true/false)" in lines
+    assert "  score.threshold: True is not a number" in lines
     assert (
-        "  - adversarial.plugins: unknown key for inspect (expected metadata, tags, tasks)" in lines
+        "  adversarial.plugins: unknown key for inspect (expected metadata, tags, tasks)" in lines
     )
     assert "action: 'task' is not" not in message  # 'task' is a valid inspect field
 
@@ -123,7 +124,7 @@ def test_file_level_problems(tmp_path: Path) -> None:
 
 
 def test_load_history_dispatch_and_misuse(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="mapping= and strict= apply to format='inspect'"):
+    with pytest.raises(OptionError, match="mapping= and strict= apply to format='inspect'"):
         load_history(tmp_path / "x.csv", mapping={"strict": True})
     with pytest.raises(ValueError, match="unknown log format"):
         default_mapping("langsmith")

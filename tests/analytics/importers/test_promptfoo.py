@@ -133,8 +133,11 @@ def test_a_value_the_mapping_does_not_cover_names_the_test(promptfoo_results: Pa
     with pytest.raises(HistoryError) as caught:
         load_history(promptfoo_results, format="promptfoo", mapping={"score": {"failed": []}})
     message = str(caught.value)
-    assert message.startswith(f"{promptfoo_results}: 2 problems:")
-    assert "test 1 (prompt 0, provider 'echo'): 'success' value False is not covered" in message
+    assert message.startswith(
+        f"{promptfoo_results}: 2 problems: "
+        "test 1 (prompt 0, provider 'echo'): 'success' value False is not covered by the mapping "
+        "(passed: True; failed: (none)); test 5 (prompt 0, provider 'echo'): 'success' value False"
+    )
 
 
 def test_bad_results_files_name_the_file(promptfoo_results: Path, tmp_path: Path) -> None:

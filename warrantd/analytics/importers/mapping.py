@@ -63,6 +63,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ...errors import InputError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -116,20 +118,14 @@ _TIME_SELECTORS = {
 _PROMPTFOO_FIELDS = ("success", "score")
 
 
-class MappingError(ValueError):
+class MappingError(InputError):
     """A mapping that cannot be used, with every problem found: ``file: key: problem``."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
-        self.source = source
         self.problems = list(problems)
-        lines = [f"{key}: {problem}" if key else problem for key, problem in problems]
-        if len(lines) == 1:
-            message = f"{source}: {lines[0]}"
-        else:
-            message = f"{source}: {len(lines)} problems:\n" + "\n".join(
-                f"  - {line}" for line in lines
-            )
-        super().__init__(message)
+        super().__init__(
+            source, [f"{key}: {problem}" if key else problem for key, problem in problems]
+        )
 
 
 @dataclass(frozen=True)
