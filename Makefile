@@ -60,7 +60,7 @@ bench: $(STAMP)
 datasets: $(STAMP)
 	$(BIN)/python datasets/make_datasets.py
 
-eval-logs: $(STAMP) $(PROMPTFOO)
+eval-logs: $(STAMP)
 	$(BIN)/python datasets/make_eval_logs.py
 
 lab: $(STAMP)
