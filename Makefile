@@ -6,15 +6,24 @@ STAMP  := $(VENV)/.installed-stamp
 CORE_COVERED := warrantd/graduation.py warrantd/decision.py warrantd/core.py warrantd/keys.py \
 	warrantd/signals.py
 
-.PHONY: install test test-thorough lint typecheck browser report bench datasets lab clean
+.PHONY: install promptfoo test test-thorough lint typecheck browser report bench datasets eval-logs lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[analytics,notebooks,cluster,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[analytics,notebooks,cluster,inspect,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# promptfoo (an npm package) for the tests that read its logs, pinned in tests/evals/tooling.py,
+# installed once into .cache/promptfoo (about 2 minutes and 1.4 GB; needs node and npm).
+PROMPTFOO := .cache/promptfoo/node_modules/promptfoo/package.json
+$(PROMPTFOO): tests/evals/tooling.py | $(STAMP)
+	$(BIN)/python -c "from tests.evals.tooling import promptfoo_bin; print(promptfoo_bin())"
+	touch $(PROMPTFOO)
+
+promptfoo: $(PROMPTFOO)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,7 +40,7 @@ browser:
 	    chromium chromium-driver) >/dev/null 2>&1; } || \
 	  echo "note: no Chromium, and it could not be installed: the browser tests will skip"
 
-test: lint typecheck browser
+test: lint typecheck browser $(PROMPTFOO)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest --cov=warrantd --cov-report=
 	@for f in $(CORE_COVERED); do \
 	  $(BIN)/coverage report --include=$$f --fail-under=95 --show-missing || exit 1; done
@@ -51,6 +60,9 @@ bench: $(STAMP)
 
 datasets: $(STAMP)
 	$(BIN)/python datasets/make_datasets.py
+
+eval-logs: $(STAMP)
+	$(BIN)/python datasets/make_eval_logs.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_write
-from ..errors import MAX_PROBLEMS, InputError
+from ..errors import MAX_PROBLEMS, InputError, OptionError
 from ..policy import TrustPolicy
 
 __all__ = [
@@ -490,6 +490,8 @@ def load_history(
     column_map: Mapping[str, str] | None = None,
     format: str | None = None,
     encoding: str = "utf-8",
+    mapping: Any = None,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Load an eval history into canonical form (see the module docstring).
 
@@ -499,7 +501,20 @@ def load_history(
     ``column_map`` renames foreign columns first, e.g.
     ``{"tool": "action", "success": "passed"}`` (``--column action=tool`` on
     the command line); every column it names must exist.
+    ``format="inspect"`` or ``"promptfoo"`` reads a tool's logs (a file or a
+    folder), mapped by ``mapping`` (a TOML file or dict; ``strict`` makes a sample
+    left out an error): see :mod:`warrantd.analytics.importers`.
     """
+    if format in ("inspect", "promptfoo") and not isinstance(source, pd.DataFrame):
+        from .importers import load_logs
+
+        return load_logs(
+            source, format=format, mapping=mapping, strict=strict, column_map=column_map
+        )
+    if mapping is not None or strict:
+        raise OptionError(
+            "mapping", "mapping= and strict= apply to format='inspect' or 'promptfoo'"
+        )
     column_map = dict(column_map or {})
     if isinstance(source, pd.DataFrame):
         name = "<DataFrame>"
