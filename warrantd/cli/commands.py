@@ -9,9 +9,11 @@ imported inside the commands that need them.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -24,7 +26,6 @@ from . import EXIT_BAD_INPUT, emit
 F = TypeVar("F", bound=Callable[..., Any])
 
 PRINT_FORMATS = ("table", "csv", "json")
-HISTORY_FORMATS = ("csv", "parquet", "jsonl", "json")
 
 
 def run(args: Sequence[str]) -> int:
@@ -98,6 +99,8 @@ COLUMN = _LibraryChecked("NEW=OLD", _column)
 WINDOW_HELP = (
     "Graduation window: 'cumulative' (default), a case count like 500, or a time span like 30D."
 )
+#: Formats a history is read in; csv, parquet, jsonl and json are also found by suffix.
+HISTORY_FORMATS = ("csv", "parquet", "jsonl", "json", "inspect", "promptfoo")
 
 
 def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -109,37 +112,152 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+@dataclass(frozen=True)
+class HistorySource:
+    """Where and how to read the history: the ``-H`` file or folder and its options."""
+
+    path: str
+    columns: tuple[tuple[str, str], ...]
+    encoding: str
+    format: str | None
+    mapping: str | None
+    strict: bool
+
+    def load(self) -> Any:
+        """The canonical history; a one-line note on what an eval-log import left out."""
+        from ..analytics.history import load_history
+
+        frame = load_history(
+            self.path,
+            column_map={old: new for new, old in self.columns},
+            encoding=self.encoding,
+            format=self.format,
+            mapping=self.mapping,
+            strict=self.strict,
+        )
+        if self.format in ("inspect", "promptfoo"):
+            from ..analytics.importers import import_summary
+
+            line = import_summary(frame)
+            if line:
+                emit(line, err=True)
+        return frame
+
+
+def _split_formats(
+    values: Sequence[str], history_format: str | None, prints: bool
+) -> tuple[str, str | None]:
+    """``--format`` values as (how to print, how to read the history).
+
+    A value names a way of printing (table, csv, json) on a command that prints a
+    table, else a history format; each kind may be given once.
+    """
+    printed: list[str] = []
+    read: list[str] = [history_format] if history_format else []
+    for value in values:
+        if prints and value in PRINT_FORMATS:
+            printed.append(value)
+        elif value in HISTORY_FORMATS:
+            read.append(value)
+        else:
+            known = (PRINT_FORMATS if prints else ()) + HISTORY_FORMATS
+            raise click.BadParameter(
+                f"{value!r} is not one of {', '.join(dict.fromkeys(known))}",
+                param_hint="'--format'",
+            )
+    if len(set(printed)) > 1 or len(set(read)) > 1:
+        raise click.BadParameter(
+            "give at most one way to print and one history format", param_hint="'--format'"
+        )
+    return (printed[0] if printed else "table"), (read[0] if read else None)
+
+
+def history_options(*, prints: bool, required: bool = True) -> Callable[[F], F]:
+    """The history options of every command that reads one, passed on as ``source``
+    (a :class:`HistorySource`, None when not required and not given) and, on commands
+    that print a table, ``fmt``."""
+    format_help = (
+        "How to print the table (table, csv, json), or how to read the history "
+        "(inspect, promptfoo, parquet, jsonl); may be given once for each."
+        if prints
+        else "How to read the history: inspect, promptfoo, csv, parquet, jsonl or json "
+        "(default: from its suffix)."
+    )
+    options = [
+        click.option(
+            "--history",
+            "-H",
+            required=required,
+            default=None,
+            type=click.Path(),
+            help="Eval history: .csv, .parquet, .jsonl, .json (optionally .gz), or a folder "
+            "or file of Inspect / promptfoo logs with --format inspect|promptfoo.",
+        ),
+        click.option(
+            "--format",
+            "formats",
+            multiple=True,
+            metavar="FORMAT",
+            help=format_help,
+        ),
+        click.option(
+            "--history-format",
+            type=click.Choice(HISTORY_FORMATS),
+            default=None,
+            help="How to read the history (the same as --format with a history format).",
+        ),
+        click.option(
+            "--column",
+            "columns",
+            type=COLUMN,
+            multiple=True,
+            metavar="NEW=OLD",
+            help="Read the history's column OLD as NEW (repeatable), e.g. --column action=tool.",
+        ),
+        click.option(
+            "--encoding",
+            default="utf-8",
+            show_default=True,
+            help="Text encoding of a CSV or JSON history.",
+        ),
+        click.option(
+            "--mapping",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="TOML mapping of Inspect / promptfoo logs onto action classes and verdicts.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="A log sample that cannot be mapped is an error (default: left out, counted).",
+        ),
+    ]
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(**kwargs: Any) -> Any:
+            fmt, read = _split_formats(kwargs.pop("formats"), kwargs.pop("history_format"), prints)
+            path = kwargs.pop("history")
+            columns = kwargs.pop("columns")
+            encoding = kwargs.pop("encoding")
+            mapping = kwargs.pop("mapping")
+            strict = kwargs.pop("strict")
+            source = (
+                None
+                if path is None
+                else HistorySource(path, tuple(columns), encoding, read, mapping, strict)
+            )
+            if prints:
+                kwargs["fmt"] = fmt
+            return f(source=source, **kwargs)
+
+        return _options(*options)(cast(F, wrapper))
+
+    return decorate
+
+
 policy_option = click.option(
     "--policy", "-p", required=True, type=click.Path(dir_okay=False), help="TOML policy file."
-)
-history_options = _options(
-    click.option(
-        "--history",
-        "-H",
-        required=True,
-        type=click.Path(),
-        help="Eval history (.csv, .parquet, .jsonl, .json, optionally .gz).",
-    ),
-    click.option(
-        "--column",
-        "columns",
-        type=COLUMN,
-        multiple=True,
-        metavar="NEW=OLD",
-        help="Read the history's column OLD as NEW (repeatable), e.g. --column action=tool.",
-    ),
-    click.option(
-        "--encoding",
-        default="utf-8",
-        show_default=True,
-        help="Text encoding of a CSV or JSON history.",
-    ),
-    click.option(
-        "--history-format",
-        type=click.Choice(HISTORY_FORMATS),
-        default=None,
-        help="Read the history as this format (default: from its suffix).",
-    ),
 )
 window_option = click.option("--window", "-w", type=WINDOW, default=None, help=WINDOW_HELP)
 trend_option = click.option(
@@ -147,14 +265,6 @@ trend_option = click.option(
     default=True,
     show_default=True,
     help="Move pass rates along each class's recent trend (--no-trend: hold them still).",
-)
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(PRINT_FORMATS),
-    default="table",
-    show_default=True,
-    help="How to print the table.",
 )
 quiet_option = click.option(
     "--quiet", "-q", is_flag=True, help="No progress bars and no 'wrote ...' notes on stderr."
@@ -178,16 +288,6 @@ def out_option(what: str) -> Callable[[F], F]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _load_history(
-    path: str, columns: Sequence[tuple[str, str]], encoding: str, fmt: str | None
-) -> Any:
-    from ..analytics.history import load_history
-
-    return load_history(
-        path, column_map={old: new for new, old in columns}, encoding=encoding, format=fmt
-    )
 
 
 def _check_coverage(history: Any, policy: Any, policy_path: str, history_path: str) -> None:
@@ -265,26 +365,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command()
 @click.argument("policy", type=click.Path(dir_okay=False))
-@click.option(
-    "--history",
-    "-H",
-    type=click.Path(),
-    default=None,
-    help="Also load this history, check its actions against the policy, report data quality.",
-)
-@click.option("--column", "columns", type=COLUMN, multiple=True, metavar="NEW=OLD")
-@click.option("--encoding", default="utf-8", show_default=True)
-@click.option("--history-format", type=click.Choice(HISTORY_FORMATS), default=None)
+@history_options(prints=False, required=False)
 @quiet_option
-def validate(
-    policy: str,
-    history: str | None,
-    columns: tuple[tuple[str, str], ...],
-    encoding: str,
-    history_format: str | None,
-    quiet: bool,
-) -> None:
-    """Check a TOML policy file (and optionally a history against it) and summarise it.
+def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
+    """Check a TOML policy file, and optionally a history against it (with data quality).
 
     \b
     Example:
@@ -310,34 +394,29 @@ def validate(
             f"  {name}: {action.risk.name.lower()}, ceiling {ceiling(action).name}"
             + (f", {caps}" if caps else "")
         )
-    if history is not None:
+    if source is not None:
         from ..analytics.quality import data_quality
 
-        frame = _load_history(history, columns, encoding, history_format)
-        _check_coverage(frame, loaded, policy, history)
-        quality = data_quality(frame, loaded)
+        frame = source.load()
+        _check_coverage(frame, loaded, policy, source.path)
         lines.append(
-            f"{history}: {len(frame):,} rows, {int(frame['n'].sum()):,} cases; "
+            f"{source.path}: {len(frame):,} rows, {int(frame['n'].sum()):,} cases; "
             "every action in the history is in the policy"
         )
-        lines.extend(quality.describe_lines())
+        lines.extend(data_quality(frame, loaded).describe_lines())
     emit("\n".join(lines))
 
 
 @cli.command()
 @policy_option
-@history_options
+@history_options(prints=True)
 @window_option
-@out_option("the full per-timestamp timeline")
+@out_option("the full per-moment timeline")
 @force_option
-@format_option
 @quiet_option
 def replay(
     policy: str,
-    history: str,
-    columns: tuple[tuple[str, str], ...],
-    encoding: str,
-    history_format: str | None,
+    source: HistorySource,
     window: Any,
     out: str | None,
     force: bool,
@@ -356,8 +435,8 @@ def replay(
     _check_out(out, force)
     with _steps(["load", "replay"], quiet) as steps:
         pol = load_policy(policy)
-        hist = _load_history(history, columns, encoding, history_format)
-        _check_coverage(hist, pol, policy, history)
+        hist = source.load()
+        _check_coverage(hist, pol, policy, source.path)
         steps.next()
         result = run_replay(hist, pol, window=window)
     columns_shown = [
@@ -377,7 +456,7 @@ def replay(
 
 @cli.command()
 @policy_option
-@history_options
+@history_options(prints=True)
 @click.option(
     "--grid",
     "-g",
@@ -396,14 +475,10 @@ def replay(
 @click.option("--all", "show_all", is_flag=True, help="Print the whole Pareto front.")
 @out_option("the full candidate x action table")
 @force_option
-@format_option
 @quiet_option
 def sweep(
     policy: str,
-    history: str,
-    columns: tuple[tuple[str, str], ...],
-    encoding: str,
-    history_format: str | None,
+    source: HistorySource,
     grid: str,
     window: Any,
     top: int,
@@ -429,8 +504,8 @@ def sweep(
     with _steps(["load", "sweep"], quiet) as steps:
         pol = load_policy(policy)
         candidates = load_grid(grid)
-        hist = _load_history(history, columns, encoding, history_format)
-        _check_coverage(hist, pol, policy, history)
+        hist = source.load()
+        _check_coverage(hist, pol, policy, source.path)
         steps.next()
         result = run_sweep(hist, pol, candidates, window=window, progress=not quiet)
     front = result.pareto()
@@ -467,7 +542,7 @@ def sweep(
 
 @cli.command()
 @policy_option
-@history_options
+@history_options(prints=True)
 @window_option
 @click.option(
     "--horizon",
@@ -487,14 +562,10 @@ def sweep(
 @trend_option
 @out_option("the forecast table")
 @force_option
-@format_option
 @quiet_option
 def forecast(
     policy: str,
-    history: str,
-    columns: tuple[tuple[str, str], ...],
-    encoding: str,
-    history_format: str | None,
+    source: HistorySource,
     window: Any,
     horizon: int,
     seed: int,
@@ -517,11 +588,18 @@ def forecast(
     _check_out(out, force)
     with _steps(["load", "forecast"], quiet) as steps:
         pol = load_policy(policy)
-        hist = _load_history(history, columns, encoding, history_format)
-        _check_coverage(hist, pol, policy, history)
+        hist = source.load()
+        _check_coverage(hist, pol, policy, source.path)
         steps.next()
         result = run_forecast(
-            hist, pol, horizon=horizon, window=window, n_sims=sims, seed=seed, trend=trend
+            hist,
+            pol,
+            horizon=horizon,
+            window=window,
+            n_sims=sims,
+            seed=seed,
+            trend=trend,
+            progress=not quiet,
         )
     emit(_table(result.table, fmt))
     if out:
@@ -530,7 +608,7 @@ def forecast(
 
 @cli.command()
 @policy_option
-@history_options
+@history_options(prints=False)
 @click.option(
     "--grid",
     "-g",
@@ -555,10 +633,7 @@ def forecast(
 @quiet_option
 def report(
     policy: str,
-    history: str,
-    columns: tuple[tuple[str, str], ...],
-    encoding: str,
-    history_format: str | None,
+    source: HistorySource,
     grid: str | None,
     out: str,
     force: bool,
@@ -575,9 +650,10 @@ def report(
     The folder gets a manifest of the files warrantd wrote; a later run replaces
     only those. A non-empty folder that is not a previous report is refused unless
     --force, and even then no file warrantd did not write is replaced.
-    Example:
+    Examples:
       warrantd report -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
           --grid datasets/billing-agent.grid.toml --out reports/billing-agent
+      warrantd report --format inspect -p policy.toml -H logs/ --out reports/mine
     """
     from .._io import OwnedDirectory
     from ..analytics.report import GENERATOR, build_report
@@ -587,7 +663,7 @@ def report(
     with _steps(["load"], quiet):
         pol = load_policy(policy)
         candidates = load_grid(grid) if grid else None
-        hist = _load_history(history, columns, encoding, history_format)
+        hist = source.load()
     files = build_report(
         hist,
         pol,
@@ -598,7 +674,7 @@ def report(
         title=title,
         seed=seed,
         trend=trend,
-        sources={"history": history, "policy": policy},
+        sources={"history": source.path, "policy": policy},
         progress=not quiet,
     )
     emit(f"wrote {out}/index.html and {len(files.files) - 1} other files")
