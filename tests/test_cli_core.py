@@ -88,3 +88,24 @@ def test_help_has_an_example() -> None:
     out = run("validate", "--help")
     assert out.returncode == 0
     assert "warrantd validate datasets/billing-agent.policy.toml" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["validate", str(POLICY)], ["replay", "--help"]], ids=" ".join
+)
+def test_light_commands_load_no_heavy_library(args: list[str]) -> None:
+    # Every call pays for what it imports: help and policy validation need neither the
+    # data stack nor the charts (a second of imports on this machine).
+    code = (
+        "import sys\n"
+        "from warrantd.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "heavy = ('pandas', 'numpy', 'matplotlib', 'jinja2', 'pyarrow', 'tqdm')\n"
+        "print('HEAVY:' + ','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY:"

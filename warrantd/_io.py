@@ -33,12 +33,19 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 __all__ = [
     "INTERRUPTED",
@@ -49,6 +56,7 @@ __all__ = [
     "check_destination",
     "file_mode",
     "raise_if_interrupted",
+    "read_toml",
     "write_bytes",
     "write_text",
 ]
@@ -65,6 +73,25 @@ class OutputError(InputError):
 
     def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         super().__init__(str(path), [problem])
+
+
+def read_toml(path: str | os.PathLike[str], what: str) -> tuple[dict[str, Any] | None, str]:
+    """Read a TOML file: ``(data, "")``, or ``(None, why)`` with the one wording every
+    TOML input (policy, sweep grid, log mapping) uses; ``what`` names the kind of file."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh), ""
+    except FileNotFoundError:
+        return None, "no such file"
+    except IsADirectoryError:
+        return None, f"is a directory, not a {what}"
+    except UnicodeDecodeError as exc:
+        byte = f"byte {exc.object[exc.start]:#04x} at offset {exc.start}"
+        return None, f"not a UTF-8 text file ({byte})"
+    except tomllib.TOMLDecodeError as exc:
+        return None, f"not valid TOML: {exc}"
+    except OSError as exc:
+        return None, f"cannot be read: {exc.strerror or exc}"
 
 
 def raise_if_interrupted() -> None:

@@ -12,7 +12,9 @@ The rule, in full:
   ``pass_rate >= pass_rate[S]``, ``adversarial_pass_rate >=
   adversarial_pass_rate[S]`` and ``sample_size >= min_samples[S]``. A metric
   exactly on a bar meets it. The bars are checked in that order and the check
-  stops at the first one missed.
+  stops at the first one missed. :data:`CRITERIA` is that table (metric, bar,
+  direction, what a bar may be), read by the policy loader, the sweep's grid
+  check, the replay's binding bars and the forecast's ``blocked_on``.
 * :meth:`GraduationEngine.allowed_state`: the states at or below the class's
   ``max_state`` are tried from the top (AUTONOMOUS, then SUPERVISED) and the
   first that qualifies is the allowed state; ``MANUAL`` when none does.
@@ -29,14 +31,24 @@ The functions are pure: no I/O, no clock, no randomness, no hidden state.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .autonomy import AutonomyState
 from .decision import ActionClass, EvalMetrics
 from .risk import RiskTier
 
-__all__ = ["GraduationEngine", "GraduationThresholds", "SignalReading", "ceiling"]
+__all__ = [
+    "CRITERIA",
+    "Criterion",
+    "GraduationEngine",
+    "GraduationThresholds",
+    "SignalReading",
+    "ceiling",
+]
 
 _MANUAL = AutonomyState.MANUAL
 _AUTONOMOUS = AutonomyState.AUTONOMOUS
@@ -68,6 +80,65 @@ class SignalReading:
 
     metrics: EvalMetrics
     adversarial: bool
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One bar of the rule: which metric is held against which threshold, and how.
+
+    ``bar`` names the :class:`GraduationThresholds` field (and the policy-file key),
+    ``metric`` the :class:`~warrantd.EvalMetrics` field it is held against,
+    ``kind`` what a bar value may be (``"rate"``: a number in [0, 1]; ``"count"``: a
+    whole number >= 0), ``label`` the words for people, ``adversarial`` whether it is
+    the bar a signal without adversarial coverage is judged without. The direction
+    is the same for every criterion: higher is better, and a metric exactly on its
+    bar meets it (:meth:`met`).
+    """
+
+    bar: str
+    metric: str
+    kind: str
+    label: str
+    adversarial: bool = False
+
+    @staticmethod
+    def met(value: Any, bar: Any) -> Any:
+        """Whether a metric ``value`` meets ``bar``: ``value >= bar`` (numbers or arrays)."""
+        return value >= bar
+
+    @staticmethod
+    def ordered(supervised_bar: Any, autonomous_bar: Any) -> Any:
+        """Whether an AUTONOMOUS bar is at least the SUPERVISED bar of the same criterion
+        (the rule a valid policy obeys; numbers or arrays)."""
+        return autonomous_bar >= supervised_bar
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` cannot be a bar of this criterion; None when it can."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            what = "a whole number of cases" if self.kind == "count" else "a rate in [0, 1]"
+            return f"{value!r} is not {what}"
+        if self.kind == "count":
+            if not isinstance(value, numbers.Integral):
+                return f"{value!r} is not a whole number of cases"
+            return f"{value} is negative" if value < 0 else None
+        number = float(value)
+        if math.isnan(number) or not 0.0 <= number <= 1.0:
+            return f"{value} is outside [0, 1]"
+        return None
+
+
+#: The three bars, in the order the rule checks them (the published order).
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion("pass_rate", "pass_rate", "rate", "pass rate"),
+    Criterion(
+        "adversarial_pass_rate",
+        "adversarial_pass_rate",
+        "rate",
+        "adversarial pass rate",
+        adversarial=True,
+    ),
+    Criterion("min_samples", "sample_size", "count", "samples"),
+)
 
 
 def ceiling(action_class: ActionClass) -> AutonomyState:

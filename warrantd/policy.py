@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from .autonomy import GRADUATION_STATES, AutonomyState
 from .decision import ActionClass
-from .graduation import GraduationThresholds
+from .graduation import CRITERIA, GraduationThresholds
 
 __all__ = ["TrustPolicy", "action_problems", "policy_problems", "threshold_problems"]
 
@@ -41,49 +41,32 @@ class TrustPolicy:
 def threshold_problems(thresholds: GraduationThresholds) -> list[Problem]:
     """Every way ``thresholds`` break the rules, empty when they are valid.
 
-    Rules: both SUPERVISED and AUTONOMOUS bars exist for each criterion; rates
-    lie in [0, 1]; ``min_samples`` is a non-negative integer; no AUTONOMOUS bar
-    is lower than the SUPERVISED bar of the same criterion.
+    Rules: both SUPERVISED and AUTONOMOUS bars exist for each criterion of
+    :data:`~warrantd.graduation.CRITERIA`, each a valid bar of its kind (a rate in
+    [0, 1], a whole number of cases >= 0); no AUTONOMOUS bar is lower than the
+    SUPERVISED bar of the same criterion.
     """
     problems: list[Problem] = []
-    criteria: dict[str, Mapping[AutonomyState, float]] = {
-        "pass_rate": thresholds.pass_rate,
-        "adversarial_pass_rate": thresholds.adversarial_pass_rate,
-        "min_samples": thresholds.min_samples,
-    }
-    for criterion, bars in criteria.items():
+    for criterion in CRITERIA:
+        bars: Mapping[AutonomyState, object] = getattr(thresholds, criterion.bar)
         found: list[Problem] = []
         for state in GRADUATION_STATES:
-            key = f"thresholds.{state.name.lower()}.{criterion}"
+            key = f"thresholds.{state.name.lower()}.{criterion.bar}"
             if state not in bars:
                 found.append((key, f"missing the {state.name} bar"))
-            else:
-                found.extend(_bar_problems(key, criterion, bars[state]))
+            elif (problem := criterion.problem(bars[state])) is not None:
+                found.append((key, problem))
         if not found:
             sup, aut = (bars[s] for s in GRADUATION_STATES)
-            if aut < sup:
+            if not criterion.ordered(sup, aut):
                 found.append(
                     (
-                        f"thresholds.autonomous.{criterion}",
+                        f"thresholds.autonomous.{criterion.bar}",
                         f"AUTONOMOUS bar {aut} is lower than the SUPERVISED bar {sup}",
                     )
                 )
         problems.extend(found)
     return problems
-
-
-def _bar_problems(key: str, criterion: str, value: object) -> list[Problem]:
-    if criterion == "min_samples":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return [(key, f"{value!r} is not a whole number of cases")]
-        if value < 0:
-            return [(key, f"{value} is negative")]
-        return []
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return [(key, f"{value!r} is not a number")]
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        return [(key, f"{value} is outside [0, 1]")]
-    return []
 
 
 def _action_problems(key: str, action: ActionClass) -> list[Problem]:

@@ -26,26 +26,20 @@ file, the dotted key and what is wrong. The validity rules themselves live in
 from __future__ import annotations
 
 import os
-import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ._io import check_destination, write_text
+from ._io import check_destination, read_toml, write_text
 from .autonomy import GRADUATION_STATES, AutonomyState
 from .decision import ActionClass
 from .errors import InputError
-from .graduation import GraduationThresholds
+from .graduation import CRITERIA, GraduationThresholds
 from .policy import Problem, TrustPolicy, action_problems, policy_problems, threshold_problems
 from .risk import RiskTier
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 __all__ = ["PolicyError", "dump_policy", "load_policy"]
 
-_CRITERIA = ("pass_rate", "adversarial_pass_rate", "min_samples")
+_CRITERIA = tuple(criterion.bar for criterion in CRITERIA)
 _ACTION_KEYS = {"risk", "auto_cap", "hard_cap", "max_state"}
 
 
@@ -65,20 +59,9 @@ class PolicyError(InputError):
 
 def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
     """Read and validate the TOML policy at ``path``."""
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise PolicyError(path, [("", "no such file")]) from None
-    except IsADirectoryError:
-        raise PolicyError(path, [("", "is a directory, not a policy file")]) from None
-    except UnicodeDecodeError as exc:
-        byte = f"byte {exc.object[exc.start]:#04x} at offset {exc.start}"
-        raise PolicyError(path, [("", f"not a UTF-8 text file ({byte})")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(path, [("", f"not valid TOML: {exc}")]) from None
-    except OSError as exc:
-        raise PolicyError(path, [("", f"cannot be read: {exc.strerror or exc}")]) from None
+    data, unreadable = read_toml(path, "policy file")
+    if data is None:
+        raise PolicyError(path, [("", unreadable)])
     problems: list[Problem] = []
     thresholds, actions = _parse(data, problems)
     if thresholds is not None:

@@ -77,7 +77,7 @@ def test_validity_agrees_with_the_policy_rules() -> None:
     ("grid", "message"),
     [
         ({"supervised.speed": [1]}, "unknown sweep knob"),
-        ({"supervised.pass_rate": [1.5]}, "not a rate"),
+        ({"supervised.pass_rate": [1.5]}, r"1\.5 is outside \[0, 1\]"),
         ({"autonomous.min_samples": [2.5]}, "not a whole number"),
         ({"window": ["soon"]}, "window"),
         ({"supervised.pass_rate": []}, "has no values"),

@@ -35,19 +35,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
 from ..autonomy import GRADUATION_STATES, AutonomyState
 from ..errors import InputError, OptionError
-from ..graduation import GraduationThresholds, ceiling
+from ..graduation import CRITERIA, GraduationThresholds, ceiling
 from ..policy import TrustPolicy
 
 __all__ = [
     "COUNT_COLUMNS",
-    "CRITERIA_COLUMNS",
+    "LEVELS",
     "NS_PER_DAY",
     "STATE_NAMES",
     "SUMMARY_FIGURES",
@@ -79,12 +79,8 @@ Window = int | str | pd.Timedelta | None
 #: The four counts every metric is computed from, in this order.
 COUNT_COLUMNS = ("n_normal", "passed_normal", "n_adversarial", "passed_adversarial")
 STATE_NAMES = [s.name for s in AutonomyState]
-#: (metric, bar) pairs of the rule: which metric is held against which threshold.
-CRITERIA_COLUMNS = (
-    ("pass_rate", "pass_rate"),
-    ("adversarial_pass_rate", "adversarial_pass_rate"),
-    ("sample_size", "min_samples"),
-)
+#: Levels of the figures: "at or above SUPERVISED" and "AUTONOMOUS".
+LEVELS = GRADUATION_STATES
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -98,11 +94,7 @@ def check_window(window: Window) -> int | pd.Timedelta | None:
     """
     if window is None:
         return None
-    if (
-        isinstance(window, (bool, np.bool_))
-        or window is pd.NaT
-        or (isinstance(window, float) and np.isnan(window))
-    ):
+    if isinstance(window, (bool, np.bool_)) or _is_missing(window):
         raise OptionError(
             "window", f"{window!r} is not a window (expected 'cumulative', a case count or '30D')"
         )
@@ -123,6 +115,11 @@ def check_window(window: Window) -> int | pd.Timedelta | None:
     if span <= pd.Timedelta(0):
         raise OptionError("window", f"a time window must be positive, not {window!r}")
     return span
+
+
+def _is_missing(value: object) -> bool:
+    """NaN or NaT (a missing window in a table), which is no window at all."""
+    return value is pd.NaT or (isinstance(value, float) and np.isnan(value))
 
 
 def parse_window(text: str | None) -> int | str | None:
@@ -296,7 +293,7 @@ def window_sums(
     """
     span = check_window(window)
     out = np.zeros((4, len(query_ns)), dtype=np.int64)
-    side = "right" if inclusive else "left"
+    side: Literal["left", "right"] = "right" if inclusive else "left"
     cum = np.zeros((4, evidence.counts.shape[1] + 1), dtype=np.int64)
     np.cumsum(evidence.counts, axis=1, out=cum[:, 1:])
     cases = cum[0] + cum[2]
@@ -338,14 +335,17 @@ def graded_states(
 ) -> np.ndarray:
     """Vectorized :meth:`GraduationEngine.allowed_state`: the highest state whose three
     bars are met (``>=``), never above each row's ceiling; MANUAL is the floor."""
+    metrics = {
+        "pass_rate": pass_rate,
+        "adversarial_pass_rate": adversarial_pass_rate,
+        "sample_size": sample_size,
+    }
     state = np.zeros(len(pass_rate), dtype=np.int8)
-    for target in GRADUATION_STATES:  # two states, not rows
-        meets = (
-            (pass_rate >= thresholds.pass_rate[target])
-            & (adversarial_pass_rate >= thresholds.adversarial_pass_rate[target])
-            & (sample_size >= thresholds.min_samples[target])
-            & (ceilings >= target)
-        )
+    for target in GRADUATION_STATES:  # two states and three criteria, not rows
+        meets = ceilings >= target
+        for criterion in CRITERIA:
+            bar = getattr(thresholds, criterion.bar)[target]
+            meets &= criterion.met(metrics[criterion.metric], bar)
         state[meets] = int(target)
     return state
 
@@ -368,9 +368,12 @@ def states_at(
 
 def state_column(levels: np.ndarray) -> pd.Categorical:
     """States as an ordered categorical of their names."""
-    return pd.Categorical.from_codes(
-        np.asarray(levels, dtype=np.int64), categories=STATE_NAMES, ordered=True
+    codes = np.asarray(levels, dtype=np.int64)
+    # pandas-stubs' overloads of from_codes take no plain list of category names.
+    categorical = pd.Categorical.from_codes(  # type: ignore[call-overload]
+        codes, categories=STATE_NAMES, ordered=True
     )
+    return cast(pd.Categorical, categorical)
 
 
 # --------------------------------------------------------------------------- coverage
@@ -604,16 +607,17 @@ SUMMARY_FIGURES = [
 
 def figures_from_parts(
     events: Events,
-    first_idx: Mapping[int, np.ndarray],
-    handled_at_or_above: Mapping[int, Mapping[str, np.ndarray]],
-    drops_across: Mapping[int, np.ndarray],
-    days_at_or_above: Mapping[int, np.ndarray],
+    first_idx: Mapping[AutonomyState, np.ndarray],
+    handled_at_or_above: Mapping[AutonomyState, Mapping[str, np.ndarray]],
+    drops_across: Mapping[AutonomyState, np.ndarray],
+    days_at_or_above: Mapping[AutonomyState, np.ndarray],
     totals: Mapping[str, np.ndarray],
-    pass_bars: Mapping[int, np.ndarray],
+    pass_bars: Mapping[AutonomyState, np.ndarray],
 ) -> dict[str, Any]:
     """Summary figures from their parts, shared by replay and sweep.
 
-    Every argument is keyed by level (1 = SUPERVISED or above, 2 = AUTONOMOUS)
+    Every argument is keyed by level (:data:`LEVELS`: SUPERVISED meaning "SUPERVISED
+    or above", AUTONOMOUS)
     and holds one value per (action[, candidate]): ``first_idx`` the first event
     index at or above the level (-1 if never), ``handled_at_or_above`` handled
     sums in force at or above it, ``drops_across`` the number of drops from at
@@ -621,7 +625,8 @@ def figures_from_parts(
     ``totals`` the handled sums and days overall, ``pass_bars`` the pass bar.
     """
     out: dict[str, Any] = {}
-    for level, name in ((1, "supervised"), (2, "autonomous")):
+    for level in LEVELS:
+        name = level.name.lower()
         idx = first_idx[level]
         reached = idx >= 0
         safe = np.where(reached, idx, 0)
@@ -641,7 +646,7 @@ def figures_from_parts(
             premature = pd.array(truth < pass_bars[level], dtype="boolean")
             premature[~reached | np.isnan(truth)] = pd.NA
             out[f"premature_{name}"] = premature
-    for level, suffix in ((1, "supervised_or_above"), (2, "autonomous")):
+    for level, suffix in zip(LEVELS, ("supervised_or_above", "autonomous"), strict=True):
         part = handled_at_or_above[level]
         for kind in ("normal", "adversarial"):
             out[f"{kind}_cases_while_{suffix}"] = part[f"{kind}_cases"]
@@ -650,12 +655,13 @@ def figures_from_parts(
         out[f"failures_while_{suffix}"] = part["normal_failures"] + part["adversarial_failures"]
     all_cases = totals["normal_cases"] + totals["adversarial_cases"]
     out["cases_while_manual"] = all_cases - out["cases_while_supervised_or_above"]
-    out["demotions_to_manual"] = drops_across[1]
-    out["demotions_from_autonomous"] = drops_across[2]
-    out["demotions"] = drops_across[1] + drops_across[2]
-    out["days_autonomous"] = days_at_or_above[2]
-    out["days_supervised"] = days_at_or_above[1] - days_at_or_above[2]
-    out["days_manual"] = totals["days"] - days_at_or_above[1]
+    supervised, autonomous = LEVELS
+    out["demotions_to_manual"] = drops_across[supervised]
+    out["demotions_from_autonomous"] = drops_across[autonomous]
+    out["demotions"] = drops_across[supervised] + drops_across[autonomous]
+    out["days_autonomous"] = days_at_or_above[autonomous]
+    out["days_supervised"] = days_at_or_above[supervised] - days_at_or_above[autonomous]
+    out["days_manual"] = totals["days"] - days_at_or_above[supervised]
     return out
 
 
@@ -681,7 +687,7 @@ def per_action_figures(
         return np.add.reduceat(values, event_starts)
 
     first_idx, handled, drops, days = {}, {}, {}, {}
-    for level in (1, 2):
+    for level in LEVELS:
         at = states >= level
         first = np.minimum.reduceat(np.where(at, index, len(states)), starts)
         first_idx[level] = np.where(first < len(states), first, -1)
@@ -694,10 +700,7 @@ def per_action_figures(
     totals = {k: per_action(v, starts // 2) for k, v in handled_in_force.items()}
     totals["days"] = per_action(events.duration_days)
     n_actions = len(starts)
-    bars = {
-        1: np.full(n_actions, thresholds.pass_rate[AutonomyState.SUPERVISED]),
-        2: np.full(n_actions, thresholds.pass_rate[AutonomyState.AUTONOMOUS]),
-    }
+    bars = {level: np.full(n_actions, thresholds.pass_rate[level]) for level in LEVELS}
     return figures_from_parts(events, first_idx, handled, drops, days, totals, bars)
 
 

@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import IO, TYPE_CHECKING, Any, ParamSpec
 
 import matplotlib
 import matplotlib.dates as mdates
@@ -116,7 +116,7 @@ def _styled(chart: Callable[P, Figure]) -> Callable[P, Figure]:
     return wrapper
 
 
-def save(fig: Figure, path: str | os.PathLike[str]) -> None:
+def save(fig: Figure, path: str | os.PathLike[str] | IO[bytes]) -> None:
     """Write ``fig`` as a PNG with no timestamp or version metadata (reproducible bytes)."""
     fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
 

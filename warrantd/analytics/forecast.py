@@ -42,14 +42,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from ..autonomy import AutonomyState
 from ..errors import OptionError
-from ..graduation import GraduationThresholds, ceiling
+from ..graduation import CRITERIA, GraduationThresholds, ceiling
 from ..policy import TrustPolicy
 from ._engine import (
     COUNT_COLUMNS,
@@ -163,22 +163,23 @@ def _shown(value: float, bar: float) -> tuple[str, str]:
     return repr(value), repr(bar)
 
 
-def _blocked_on(metrics: pd.Series, bars: dict[str, float], level: float) -> list[str]:
-    """Every bar of the next state not yet cleared, with its distance."""
-    notes = []
-    if metrics["sample_size"] < bars["min_samples"]:
-        notes.append(f"needs {int(bars['min_samples'] - metrics['sample_size']):,} more cases")
-    pct = f"{level:.0%}"
-    for label, column in (
-        ("pass rate", "pass_rate"),
-        ("adversarial pass rate", "adversarial_pass_rate"),
-    ):
-        value, bar_value = float(metrics[column]), float(bars[column])
-        if value < bar_value:
-            lo, hi = metrics[f"{column}_lo"], metrics[f"{column}_hi"]
-            a, b = _shown(value, bar_value)
-            notes.append(f"{label} {a} < {b} ({pct} CI {lo:.2f}-{hi:.2f})")
-    return notes
+def _blocked_on(
+    metrics: pd.Series, thresholds: GraduationThresholds, target: AutonomyState, level: float
+) -> list[str]:
+    """Every bar of ``target`` not yet cleared (by :data:`~warrantd.graduation.CRITERIA`),
+    with its distance: cases still needed, or the rate against its bar and interval."""
+    counts, rates = [], []
+    for criterion in CRITERIA:
+        value, bar = metrics[criterion.metric], getattr(thresholds, criterion.bar)[target]
+        if criterion.met(value, bar):
+            continue
+        if criterion.kind == "count":
+            counts.append(f"needs {int(bar - value):,} more cases")
+        else:
+            lo, hi = metrics[f"{criterion.metric}_lo"], metrics[f"{criterion.metric}_hi"]
+            a, b = _shown(float(value), float(bar))
+            rates.append(f"{criterion.label} {a} < {b} ({level:.0%} CI {lo:.2f}-{hi:.2f})")
+    return counts + rates
 
 
 FORECAST_COLUMNS = [
@@ -416,14 +417,9 @@ def forecast(
                 _not_forecast({**row, "blocked_on": "no evidence"}, "not forecast: no eval cases")
             )
             continue
-        metrics = now.loc[action]
+        metrics = cast(pd.Series, now.loc[action])
         t = policy.thresholds
-        bars = {
-            "pass_rate": t.pass_rate[target],
-            "min_samples": t.min_samples[target],
-            "adversarial_pass_rate": t.adversarial_pass_rate[target],
-        }
-        row["blocked_on"] = "; ".join(_blocked_on(metrics, bars, level)) or "clears every bar"
+        row["blocked_on"] = "; ".join(_blocked_on(metrics, t, target, level)) or "clears every bar"
         index = evidence.actions.index(action)
         past = _class_now(evidence, index)
         rate_normal, rate_adv = _arrival_rates(past, first_day_ns)
@@ -537,7 +533,8 @@ def _drifting(p0: np.ndarray, trend: _Trend | None, age: float, days: int, rng: 
     slopes = rng.normal(trend.slope, trend.slope_se, len(p0))
     ahead = np.minimum(age + np.arange(1, days + 1), TREND_DAYS)
     start = _logit(np.clip(p0, 1e-9, 1 - 1e-9))
-    return 1 / (1 + np.exp(-(start[:, None] + slopes[:, None] * ahead[None, :])))
+    drifted: np.ndarray = 1 / (1 + np.exp(-(start[:, None] + slopes[:, None] * ahead[None, :])))
+    return drifted
 
 
 def _past_days(history: pd.DataFrame, span: Any) -> int:
@@ -605,7 +602,7 @@ def backtest(
     made = fc.table[(fc.table["next_state"] != "") & (fc.table["note"] == "")]
     rows = []
     for row in made.itertuples(index=False):
-        level = AutonomyState[row.next_state]
+        level = AutonomyState[str(row.next_state)]
         mine = timeline[(timeline["action"] == row.action) & (timeline["timestamp"] > fc.as_of)]
         hit = mine[mine["state"].cat.codes >= int(level)]
         actual = hit["timestamp"].min() if len(hit) else pd.NaT

@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ import pandas as pd
 from .._io import atomic_write
 from ..errors import MAX_PROBLEMS, InputError, OptionError
 from ..policy import TrustPolicy
+from ._engine import timestamps_ns
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -112,7 +113,7 @@ class Problem:
 _NO_VALUE = object()
 
 
-def _is_missing(value: object) -> bool:
+def _is_missing(value: Any) -> bool:
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # list-likes have no single truth value
@@ -222,7 +223,7 @@ def _read_csv(
     as_text = {orig: str for orig in _source_names(column_map)}
     return pd.read_csv(
         path,
-        compression=compression,
+        compression=cast(Any, compression),
         dtype=as_text,
         keep_default_na=False,
         na_values=[""],
@@ -277,8 +278,15 @@ def _read_json_lines(
     path: Path, compression: str | None, source: str, encoding: str
 ) -> pd.DataFrame:
     try:
-        return pd.read_json(
-            path, lines=True, compression=compression, encoding=encoding, **_NO_JSON_CONVERSION
+        return cast(
+            pd.DataFrame,
+            pd.read_json(
+                path,
+                lines=True,
+                compression=cast(Any, compression),
+                encoding=encoding,
+                **_NO_JSON_CONVERSION,
+            ),
         )
     except ValueError:
         pass  # find which lines are bad, below: only on this error path
@@ -358,9 +366,9 @@ class _Collector:
 
 def _parse_timestamps(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -> pd.Series:
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return cast(pd.Series, raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"))
     if pd.api.types.is_datetime64_dtype(raw.dtype):
-        return raw.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+        return cast(pd.Series, raw.dt.tz_localize("UTC").astype("datetime64[ns, UTC]"))
     missing = raw.isna().to_numpy()
     numeric = pd.to_numeric(raw, errors="coerce")
     is_number = numeric.notna().to_numpy()
@@ -542,11 +550,6 @@ def load_history(
     return frame
 
 
-def timestamps_ns(timestamps: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 nanoseconds since the epoch (fast to sort and search)."""
-    return timestamps.dt.as_unit("ns").astype("int64").to_numpy()
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -576,7 +579,7 @@ def _write(history: pd.DataFrame, tmp: Path, fmt: str, compression: str | None) 
             # pandas spells full precision ("2026-01-05 00:35:28.5+00:00"), ISO-8601.
             frame[column] = frame[column].dt.tz_convert("UTC").astype(str)
     if fmt == "csv":
-        frame.to_csv(tmp, index=False, compression=compression)
+        frame.to_csv(tmp, index=False, compression=cast(Any, compression))
         return
     records = frame.to_dict(orient="records")
     text = (

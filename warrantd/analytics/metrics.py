@@ -125,7 +125,8 @@ def _add_metrics(frame: pd.DataFrame, level: float) -> None:
 
 
 def _names(evidence: Evidence) -> np.ndarray:
-    return np.asarray(evidence.actions, dtype=object)[evidence.codes]
+    names: np.ndarray = np.asarray(evidence.actions, dtype=object)
+    return np.asarray(names[evidence.codes])
 
 
 def metrics_timeline(
@@ -179,10 +180,14 @@ def metrics_at(
     """``{action: EvalMetrics}`` in force at ``at`` (default: the latest case)."""
     frame = metrics_frame_at(history, at, window=window)
     return {
-        str(row.action): EvalMetrics(
-            float(row.pass_rate), float(row.adversarial_pass_rate), int(row.sample_size)
+        str(action): EvalMetrics(float(p), float(a), int(n))
+        for action, p, a, n in zip(
+            frame["action"],
+            frame["pass_rate"].to_numpy(),
+            frame["adversarial_pass_rate"].to_numpy(),
+            frame["sample_size"].to_numpy(),
+            strict=True,
         )
-        for row in frame.itertuples(index=False)
     }
 
 

@@ -53,10 +53,9 @@ import numpy as np
 import pandas as pd
 
 from ..autonomy import AutonomyState
-from ..graduation import GraduationThresholds
+from ..graduation import CRITERIA, GraduationThresholds
 from ..policy import TrustPolicy
 from ._engine import (
-    CRITERIA_COLUMNS,
     SUMMARY_FIGURES,
     Events,
     Window,
@@ -154,10 +153,11 @@ def _transitions(
         "sample_size": events.sample_size,
     }
     binding = []
-    for metric, bar_name in CRITERIA_COLUMNS:
-        bars = np.array([getattr(thresholds, bar_name)[AutonomyState(int(h))] for h in higher])
-        missed = metrics[metric][lower_side] < bars if len(moved) else np.zeros(0, bool)
-        binding.append(np.where(missed, bar_name, ""))
+    for criterion in CRITERIA:
+        bars = np.array([getattr(thresholds, criterion.bar)[AutonomyState(int(h))] for h in higher])
+        met = criterion.met(metrics[criterion.metric][lower_side], bars)
+        missed = ~met if len(moved) else np.zeros(0, bool)
+        binding.append(np.where(missed, criterion.bar, ""))
     labels = [", ".join(p for p in parts if p) for parts in zip(*binding, strict=True)]
     # A change on an in-force event, or at a moment where nothing arrived, is evidence
     # leaving the window; a change when cases arrived is new evidence.
@@ -197,7 +197,7 @@ def replay(
     summary = pd.DataFrame({"action": list(events.actions), **figures})
     cases = np.add.reduceat(evidence.n_cases, starts) if len(starts) else np.zeros(0, np.int64)
     summary.insert(1, "cases", cases)
-    summary.insert(2, "final_state", state_column(states[events.bounds[1:] - 1]))
+    summary.insert(2, "final_state", pd.Series(state_column(states[events.bounds[1:] - 1])))
     summary = with_no_evidence(
         summary[["action", "cases", "final_state", *SUMMARY_FIGURES]],
         policy,

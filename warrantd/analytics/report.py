@@ -1,11 +1,18 @@
 """The graduation report: one HTML page (self-contained) and a Markdown twin.
 
-:func:`build_report` runs the whole chain (replay, sweep, forecast, backtest,
-charts) and writes ``index.html`` (charts embedded, no network fetches),
-``report.md`` and the PNG charts into ``out_dir``. Every string from the data
-is untrusted: the HTML template autoescapes, the Markdown escapes. The output
-is written to a temporary directory and renamed into place, so a failure never
-leaves a half report; the same inputs and options give byte-identical files.
+:func:`build_report` runs the chain (replay, sweep, forecast, backtest, data
+quality, charts) and writes ``index.html`` (charts embedded, no network
+fetches), ``report.md``, the PNG charts and a manifest into a folder
+(:class:`~warrantd._io.OwnedDirectory`: only files it wrote are ever replaced).
+
+The page is built from small pieces: one builder per section returns a small
+typed value (:class:`Header`, :class:`SummaryRow`, :class:`Quality`,
+:class:`ActionDetail`, :class:`Sensitivity`, :class:`ForecastSection`,
+:class:`Calibration`, :class:`Provenance`) holding figures already formatted for
+reading; the prose around them lives in the templates (``templates/``, with the
+sentences both formats share in ``prose.j2``). Every string from the data is
+untrusted: the HTML template autoescapes, the Markdown escapes. The same inputs
+and options give byte-identical files.
 """
 
 from __future__ import annotations
@@ -26,26 +33,34 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .. import __version__
 from .._io import OwnedDirectory
+from ..autonomy import GRADUATION_STATES
 from ..graduation import ceiling
 from ..policy import TrustPolicy
 from ..policyfile import policy_to_toml
 from . import charts
+from ._engine import policy_classes_only
 from ._progress import Steps
 from .forecast import TREND_DAYS, Forecast, backtests, forecast
 from .metrics import Window, window_label
-from .quality import data_quality
-from .replay import Replay, policy_classes_only, replay
+from .quality import DataQuality, data_quality
+from .replay import Replay, replay
 from .sweep import KNOBS, SweepResult, candidates_frame, sweep
 
-__all__ = ["ReportFiles", "build_report", "default_grid"]
+__all__ = ["GENERATOR", "ReportFiles", "build_report", "default_grid"]
+
+GENERATOR = "warrantd report"
+#: Report steps, in order, as the progress bar names them.
+STEPS = ("replay", "sweep", "forecast", "backtest", "charts", "write")
+#: Transitions listed per class before the rest are summed up in one line.
+MAX_TRANSITIONS = 12
+#: Candidates of the Pareto front shown in the best-candidates table.
+MAX_BEST = 10
 
 
 def default_grid(policy: TrustPolicy) -> dict[str, list[Any]]:
     """A small grid around the policy's SUPERVISED bars, cumulative and 30-day windows."""
-    from ..autonomy import AutonomyState
-
     t = policy.thresholds
-    sup = AutonomyState.SUPERVISED
+    sup = GRADUATION_STATES[0]
     p, n = t.pass_rate[sup], t.min_samples[sup]
     return {
         "supervised.pass_rate": sorted(
@@ -69,42 +84,7 @@ class ReportFiles:
     calibration: float | None
 
 
-def _md(text: Any) -> str:
-    """Escape a string for Markdown tables and text."""
-    out = str(text).replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
-    for ch in "|*_`[]<>#":
-        out = out.replace(ch, "\\" + ch)
-    return out
-
-
-def _environment(autoescape: bool) -> Environment:
-    env = Environment(
-        loader=PackageLoader("warrantd.analytics", "templates"),
-        autoescape=autoescape,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=False,
-    )
-    env.filters["md"] = _md
-    env.filters["fence"] = _fence
-    env.filters["breakable"] = _breakable
-    return env
-
-
-def _breakable(text: str) -> str:
-    """``text`` with a zero-width space after each ``.`` and ``_``, where a long knob
-    name such as ``supervised.adversarial_pass_rate`` may wrap in a table header."""
-    return text.replace(".", ".\u200b").replace("_", "_\u200b")
-
-
-def _knob_text(knob: str, value: Any) -> str:
-    return "cumulative" if knob == "window" and value is None else str(value)
-
-
-def _fence(text: str) -> str:
-    """A backtick fence longer than any backtick run in ``text``, so it cannot be closed early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return "`" * max(3, longest + 1)
+# --------------------------------------------------------------------------- formatting
 
 
 def _date(value: Any) -> str:
@@ -131,19 +111,243 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def _hash_inputs(history: pd.DataFrame, policy: TrustPolicy) -> str:
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(history, index=False).to_numpy().tobytes())
-    digest.update(policy_to_toml(policy).encode())
-    return digest.hexdigest()
+def _flag(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return "yes" if bool(value) else "no"
 
 
-def _best(result: SweepResult, limit: int = 10) -> tuple[list[str], list[list[str]]]:
-    front = result.pareto()
-    if len(front) > limit:
-        picks = np.unique(np.linspace(0, len(front) - 1, limit).round().astype(int))
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class Header:
+    """The title and the one-line description of what was read."""
+
+    title: str
+    history_rows: str
+    cases: str
+    n_classes: int
+    span: str
+    window: str
+    horizon_days: int
+
+
+def _header(
+    history: pd.DataFrame, policy: TrustPolicy, title: str, window: Window, fc: Forecast
+) -> Header:
+    stamps = history["timestamp"]
+    return Header(
+        title=title,
+        history_rows=f"{len(history):,}",
+        cases=f"{int(history['n'].sum()):,}",
+        n_classes=len(policy.actions),
+        span=f"{_date(stamps.min())} to {_date(stamps.max())}",
+        window=window_label(window),
+        horizon_days=fc.horizon.days,
+    )
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One class in the summary table."""
+
+    action: str
+    risk: str
+    state: str
+    no_evidence: bool
+    first_supervised: str
+    first_autonomous: str
+    burden: str
+    failures: str
+    next_state: str
+    p_within: str
+    p50: str
+
+
+def _summary(result: Replay, fc: Forecast, policy: TrustPolicy) -> list[SummaryRow]:
+    ahead = fc.table.set_index("action")
+    rows = []
+    for row in result.summary.to_dict("records"):
+        f = ahead.loc[row["action"]]
+        rows.append(
+            SummaryRow(
+                action=str(row["action"]),
+                risk=policy.action(str(row["action"])).risk.name.lower(),
+                state=str(row["final_state"]),
+                no_evidence=bool(row["no_evidence"]),
+                first_supervised=_date(row["first_supervised"]),
+                first_autonomous=_date(row["first_autonomous"]),
+                burden=_num(row["cases_while_manual"]),
+                failures=_num(row["failures_while_supervised_or_above"]),
+                next_state=str(f["next_state"]) or "at its ceiling",
+                p_within=_pct(f["p_within_horizon"]),
+                p50=_date(f["p50_date"]),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Quality:
+    """The data-quality findings, and the history's classes the policy lacks."""
+
+    findings: list[str]
+    left_out: list[str]
+
+
+def _quality(quality: DataQuality, left_out: pd.Series) -> Quality:
+    return Quality(
+        findings=list(quality.findings),
+        left_out=[f"{name!r} ({int(n):,} cases)" for name, n in left_out.items()],
+    )
+
+
+@dataclass(frozen=True)
+class TransitionRow:
+    """One state change of a class, formatted."""
+
+    time: str
+    frm: str
+    to: str
+    cause: str
+    pass_rate: str
+    adversarial: str
+    samples: str
+    binding: str
+
+
+@dataclass(frozen=True)
+class ActionDetail:
+    """One class's figures, transitions and chart (no chart when it has no evidence)."""
+
+    action: str
+    image: str | None
+    figures: list[tuple[str, str]]
+    transitions: list[TransitionRow]
+    more_transitions: int
+
+
+def _action_image(index: int) -> str:
+    # Action names are untrusted: image file names come from their position.
+    return f"metrics-{index + 1:02d}.png"
+
+
+def _reached(when: Any, cases: Any, days: Any) -> str:
+    if pd.isna(when):
+        return "not reached"
+    return f"{_time(when)} UTC, after {_num(cases)} cases and {_num(days, 1)} days"
+
+
+def _details(result: Replay, policy: TrustPolicy) -> list[ActionDetail]:
+    details = []
+    for i, row in enumerate(result.summary.to_dict("records")):
+        action = str(row["action"])
+        cls = policy.action(action)
+        tier = ("risk / ceiling", f"{cls.risk.name.lower()} / {ceiling(cls).name}")
+        if row["no_evidence"]:
+            details.append(
+                ActionDetail(
+                    action,
+                    None,
+                    [
+                        tier,
+                        ("evidence", "none: no eval case of this class in the history"),
+                        ("state", "MANUAL throughout (every call needs a human)"),
+                    ],
+                    [],
+                    0,
+                )
+            )
+            continue
+        moves = result.transitions[result.transitions["action"] == action]
+        figures = [
+            tier,
+            ("cases", _num(row["cases"])),
+            (
+                "reached SUPERVISED",
+                _reached(
+                    row["first_supervised"], row["cases_to_supervised"], row["days_to_supervised"]
+                ),
+            ),
+            (
+                "reached AUTONOMOUS",
+                _reached(
+                    row["first_autonomous"], row["cases_to_autonomous"], row["days_to_autonomous"]
+                ),
+            ),
+            ("approval burden", _num(row["cases_while_manual"])),
+            (
+                "failures while SUPERVISED or above",
+                f"{_num(row['normal_failures_while_supervised_or_above'])} of "
+                f"{_num(row['normal_cases_while_supervised_or_above'])} normal, "
+                f"{_num(row['adversarial_failures_while_supervised_or_above'])} of "
+                f"{_num(row['adversarial_cases_while_supervised_or_above'])} adversarial",
+            ),
+            (
+                "failures while AUTONOMOUS",
+                f"{_num(row['failures_while_autonomous'])} of "
+                f"{_num(row['cases_while_autonomous'])}",
+            ),
+            ("demotions", _num(row["demotions"])),
+            (
+                "days MANUAL / SUPERVISED / AUTONOMOUS",
+                f"{row['days_manual']:.1f} / {row['days_supervised']:.1f} / "
+                f"{row['days_autonomous']:.1f}",
+            ),
+            (
+                "premature graduation (ground truth)",
+                f"SUPERVISED: {_flag(row['premature_supervised'])}, "
+                f"AUTONOMOUS: {_flag(row['premature_autonomous'])}",
+            ),
+        ]
+        transitions = [
+            TransitionRow(
+                time=_time(t["time"]),
+                frm=str(t["from"]),
+                to=str(t["to"]),
+                cause=str(t["cause"]),
+                pass_rate=_num(t["pass_rate"]),
+                adversarial=_num(t["adversarial_pass_rate"]),
+                samples=_num(int(t["sample_size"])),
+                binding=str(t["binding"]) or "—",
+            )
+            for t in moves.head(MAX_TRANSITIONS).to_dict("records")
+        ]
+        details.append(
+            ActionDetail(
+                action,
+                _action_image(i),
+                figures,
+                transitions,
+                max(len(moves) - MAX_TRANSITIONS, 0),
+            )
+        )
+    return details
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The sweep: how many candidates, which knobs, and the best of the Pareto front."""
+
+    candidates: str
+    skipped: int
+    knobs: str
+    heatmap: bool
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _grid_knobs(grid: Mapping[str, Sequence[Any]]) -> list[str]:
+    return [k for k in KNOBS if k in grid and len(grid[k]) > 1]
+
+
+def _sensitivity(swept: SweepResult, grid: Mapping[str, Sequence[Any]]) -> Sensitivity:
+    front = swept.pareto()
+    if len(front) > MAX_BEST:
+        picks = np.unique(np.linspace(0, len(front) - 1, MAX_BEST).round().astype(int))
         front = front.iloc[picks]
-    varied = [k for k in KNOBS if result.table[k].map(repr).nunique() > 1]
+    varied = [k for k in KNOBS if swept.table[k].nunique() > 1]
     header = [
         "candidate",
         *varied,
@@ -152,28 +356,250 @@ def _best(result: SweepResult, limit: int = 10) -> tuple[list[str], list[list[st
         "failure rate",
         "median days to SUPERVISED",
     ]
-    rows = []
-    for row in front.to_dict("records"):
-        rows.append(
-            [
-                str(row["candidate"]),
-                *[_knob_text(k, row[k]) for k in varied],
-                _num(row["approval_burden"]),
-                _num(row["failures_while_supervised_or_above"]),
-                _pct(row["failure_rate_while_supervised_or_above"]),
-                _num(row["median_days_to_supervised"], 1),
-            ]
+    rows = [
+        [
+            str(row["candidate"]),
+            *[str(row[k]) for k in varied],
+            _num(row["approval_burden"]),
+            _num(row["failures_while_supervised_or_above"]),
+            _pct(row["failure_rate_while_supervised_or_above"]),
+            _num(row["median_days_to_supervised"], 1),
+        ]
+        for row in front.to_dict("records")
+    ]
+    knobs = _grid_knobs(grid)
+    return Sensitivity(
+        candidates=f"{swept.n_candidates:,}",
+        skipped=swept.n_skipped,
+        knobs=", ".join(knobs) or "none",
+        heatmap=len(knobs) >= 2,
+        header=header,
+        rows=rows,
+    )
+
+
+@dataclass(frozen=True)
+class ForecastRow:
+    """One class's forecast, formatted."""
+
+    action: str
+    state: str
+    next_state: str
+    blocked_on: str
+    rate: str
+    trend: str
+    p: str
+    p10: str
+    p50: str
+    p90: str
+
+
+@dataclass(frozen=True)
+class ForecastSection:
+    """The forecast: when it was made, how, and one row per class."""
+
+    as_of: str
+    horizon_days: int
+    n_sims: str
+    seed: int
+    trend: bool
+    trend_days: int
+    rows: list[ForecastRow]
+
+
+def _forecast_section(fc: Forecast) -> ForecastSection:
+    rows = [
+        ForecastRow(
+            action=str(r["action"]),
+            state=str(r["state"]),
+            next_state=str(r["next_state"]) or "—",
+            blocked_on=str(r["blocked_on"]) + (f" ({r['note']})" if r["note"] else ""),
+            rate=_num(r["cases_per_day"], 1),
+            trend=f"{_change(r['pass_rate_trend'])} / {_change(r['adversarial_pass_rate_trend'])}",
+            p=_pct(r["p_within_horizon"]),
+            p10=_date(r["p10_date"]),
+            p50=_date(r["p50_date"]),
+            p90=_date(r["p90_date"]),
         )
-    return header, rows
+        for r in fc.table.to_dict("records")
+    ]
+    return ForecastSection(
+        as_of=_time(fc.as_of),
+        horizon_days=fc.horizon.days,
+        n_sims=f"{fc.n_sims:,}",
+        seed=fc.seed,
+        trend=fc.trend,
+        trend_days=TREND_DAYS,
+        rows=rows,
+    )
 
 
-def _grid_knobs(grid: Mapping[str, Sequence[Any]]) -> list[str]:
-    return [k for k in KNOBS if k in grid and len(grid[k]) > 1]
+@dataclass(frozen=True)
+class BacktestRow:
+    """One backtest forecast against what happened, formatted."""
+
+    cut: str
+    as_of: str
+    action: str
+    next_state: str
+    p: str
+    p10: str
+    p90: str
+    actual: str
+    inside: str
 
 
-GENERATOR = "warrantd report"
-#: Report steps, in order, as the progress bar names them.
-STEPS = ("replay", "sweep", "forecast", "backtest", "charts", "write")
+@dataclass(frozen=True)
+class Calibration:
+    """How the forecasts made at past cuts did: counts, not prose (the template says it)."""
+
+    made: int
+    inside: int
+    share: str
+    as_of: list[str]
+    trend: bool
+    rows: list[BacktestRow]
+
+
+def _calibration(bt: pd.DataFrame, fc: Forecast) -> Calibration:
+    rows = [
+        BacktestRow(
+            cut=_date(r["cut"]),
+            as_of=_time(r["as_of"]),
+            action=str(r["action"]),
+            next_state=str(r["next_state"]),
+            p=_pct(r["p_within_horizon"]),
+            p10=_date(r["p10_date"]),
+            p90=_date(r["p90_date"]),
+            actual=_date(r["actual_date"]),
+            inside="yes" if r["within_band"] else "no",
+        )
+        for r in bt.to_dict("records")
+    ]
+    inside = int(bt["within_band"].sum()) if len(bt) else 0
+    return Calibration(
+        made=len(bt),
+        inside=inside,
+        share=_pct(inside / len(bt)) if len(bt) else "—",
+        as_of=sorted({_time(a) for a in bt["as_of"]}) if len(bt) else [],
+        trend=fc.trend,
+        rows=rows,
+    )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the figures come from: inputs, options, digests, the policy itself."""
+
+    items: list[tuple[str, str]]
+    policy_toml: str
+    version: str
+
+
+def _hash_inputs(history: pd.DataFrame, policy: TrustPolicy) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(history, index=False).to_numpy().tobytes())
+    digest.update(policy_to_toml(policy).encode())
+    return digest.hexdigest()
+
+
+def _provenance(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    grid: Mapping[str, Sequence[Any]],
+    fc: Forecast,
+    sources: Mapping[str, str],
+) -> Provenance:
+    stamps = history["timestamp"]
+    items = [
+        ("history", sources.get("history", "in-memory DataFrame")),
+        ("policy", sources.get("policy", "in-memory TrustPolicy")),
+        ("history rows / cases", f"{len(history):,} / {int(history['n'].sum()):,}"),
+        ("date span", f"{_time(stamps.min())} to {_time(stamps.max())} UTC"),
+        ("action classes", ", ".join(sorted(policy.actions))),
+        ("sweep grid", "; ".join(f"{k} = {list(v)}" for k, v in grid.items())),
+        (
+            "options",
+            f"window={window_label(fc.window)}, horizon={fc.horizon.days} days, "
+            f"n_sims={fc.n_sims}, seed={fc.seed}, trend={'on' if fc.trend else 'off'}",
+        ),
+        ("SHA-256 of inputs", _hash_inputs(history, policy)),
+    ]
+    return Provenance(items, policy_to_toml(policy).strip(), __version__)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _md(text: Any) -> str:
+    """Escape a string for Markdown tables and text."""
+    out = str(text).replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
+    for ch in "|*_`[]<>#":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any backtick run in ``text``, so it cannot be closed early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _breakable(text: str) -> str:
+    """``text`` with a zero-width space after each ``.`` and ``_``, where a long knob
+    name such as ``supervised.adversarial_pass_rate`` may wrap in a table header."""
+    return text.replace(".", ".\u200b").replace("_", "_\u200b")
+
+
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=PackageLoader("warrantd.analytics", "templates"),
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+    )
+    env.filters["md"] = _md
+    env.filters["fence"] = _fence
+    env.filters["breakable"] = _breakable
+    return env
+
+
+def _draw_charts(
+    result: Replay,
+    swept: SweepResult,
+    fc: Forecast,
+    grid: Mapping[str, Sequence[Any]],
+    held_at: pd.Series,
+) -> dict[str, bytes]:
+    """Every chart of the report as PNG bytes, by file name."""
+    figures = {
+        "timeline.png": charts.state_timeline_chart(result),
+        "forecast.png": charts.forecast_chart(fc),
+    }
+    evidence = result.summary[~result.summary["no_evidence"]]
+    for i, action in zip(evidence.index, evidence["action"], strict=True):
+        figures[_action_image(int(i))] = charts.metrics_chart(result, str(action))
+    knobs = _grid_knobs(grid)
+    if len(knobs) >= 2:
+        # The other knobs sit at the candidate nearest the policy in force, so the
+        # heatmap reads as "around what we run today".
+        figures["sweep-heatmap.png"] = charts.sweep_heatmap(
+            swept,
+            knobs[0],
+            knobs[1],
+            fixed={str(k): v for k, v in held_at.items()},
+            mark="the candidate nearest the policy in force",
+        )
+    totals = result.totals()
+    current = (totals["approval_burden"], totals["failures_while_supervised_or_above"])
+    figures["pareto.png"] = charts.pareto_chart(swept, current)
+    images = {}
+    for name, fig in figures.items():
+        buffer = io.BytesIO()
+        charts.save(fig, buffer)
+        images[name] = buffer.getvalue()
+    return images
 
 
 def build_report(
@@ -227,19 +653,10 @@ def build_report(
             history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
         )
         steps.next()
-        start, end = history["timestamp"].min(), history["timestamp"].max()
-        if backtest_cuts is None:
-            # The history's last day counts whole: a cut at day 90 of a 180-day
-            # history opens a 90-day horizon that ends with the last day's cases.
-            backtest_cuts = [
-                start.floor("D") + pd.Timedelta(days=d)
-                for d in (60, 90, 120)
-                if start.floor("D") + pd.Timedelta(days=d) + fc.horizon <= end.ceil("D")
-            ]
         bt = backtests(
             history,
             policy,
-            backtest_cuts,
+            _default_cuts(history, fc) if backtest_cuts is None else backtest_cuts,
             horizon=horizon,
             window=window,
             n_sims=n_sims,
@@ -248,312 +665,42 @@ def build_report(
         )
         calibration = float(bt["within_band"].mean()) if len(bt) else None
         steps.next()
-        quality = data_quality(history, policy, now=end)
         held_at = swept.closest_candidate(policy.thresholds, window)
         images = _draw_charts(result, swept, fc, grid, held_at)
         steps.next()
-        context = _context(
-            history,
-            policy,
-            result,
-            swept,
-            fc,
-            bt,
-            calibration,
-            grid,
-            window,
-            title,
-            {name: base64.b64encode(data).decode("ascii") for name, data in images.items()},
-            sources or {},
-            n_sims,
-            seed,
-        )
-        context["quality"] = quality.findings
-        context["left_out"] = [f"{name!r} ({int(n):,} cases)" for name, n in left_out.items()]
+        context = {
+            "header": _header(history, policy, title, window, fc),
+            "summary": _summary(result, fc, policy),
+            "quality": _quality(
+                data_quality(history, policy, now=history["timestamp"].max()), left_out
+            ),
+            "details": _details(result, policy),
+            "sensitivity": _sensitivity(swept, grid),
+            "forecast": _forecast_section(fc),
+            "calibration": _calibration(bt, fc),
+            "provenance": _provenance(history, policy, grid, fc, sources or {}),
+            "images": {
+                name: base64.b64encode(data).decode("ascii") for name, data in images.items()
+            },
+        }
         files = dict(images)
-        files["index.html"] = (
-            _environment(True).get_template("report.html.j2").render(**context).encode("utf-8")
-        )
-        files["report.md"] = (
-            _environment(False).get_template("report.md.j2").render(**context).encode("utf-8")
-        )
+        for name, template, escaped in (
+            ("index.html", "report.html.j2", True),
+            ("report.md", "report.md.j2", False),
+        ):
+            text = _environment(escaped).get_template(template).render(**context)
+            files[name] = text.encode("utf-8")
         written = target.commit(files)
         steps.next()
     return ReportFiles(target.path, written, result, swept, fc, bt, calibration)
 
 
-def _action_image(index: int) -> str:
-    # Action names are untrusted: image file names come from their position.
-    return f"metrics-{index + 1:02d}.png"
+def _default_cuts(history: pd.DataFrame, fc: Forecast) -> list[pd.Timestamp]:
+    """Days 60, 90 and 120 after the first case, where a whole horizon follows.
 
-
-def _draw_charts(
-    result: Replay,
-    swept: SweepResult,
-    fc: Forecast,
-    grid: Mapping[str, Sequence[Any]],
-    held_at: pd.Series,
-) -> dict[str, bytes]:
-    """Every chart of the report as PNG bytes, by file name."""
-    figures = {
-        "timeline.png": charts.state_timeline_chart(result),
-        "forecast.png": charts.forecast_chart(fc),
-    }
-    evidence = result.summary[~result.summary["no_evidence"]]
-    for i, action in zip(evidence.index, evidence["action"], strict=True):
-        figures[_action_image(int(i))] = charts.metrics_chart(result, action)
-    knobs = _grid_knobs(grid)
-    if len(knobs) >= 2:
-        # The other knobs sit at the candidate nearest the policy in force, so the
-        # heatmap reads as "around what we run today".
-        figures["sweep-heatmap.png"] = charts.sweep_heatmap(
-            swept,
-            knobs[0],
-            knobs[1],
-            fixed=held_at.to_dict(),
-            mark="the candidate nearest the policy in force",
-        )
-    current = (
-        float(result.summary["cases_while_manual"].sum()),
-        float(result.summary["failures_while_supervised_or_above"].sum()),
-    )
-    figures["pareto.png"] = charts.pareto_chart(swept, current)
-    images = {}
-    for name, fig in figures.items():
-        buffer = io.BytesIO()
-        charts.save(fig, buffer)
-        images[name] = buffer.getvalue()
-    return images
-
-
-def _context(
-    history: pd.DataFrame,
-    policy: TrustPolicy,
-    result: Replay,
-    swept: SweepResult,
-    fc: Forecast,
-    bt: pd.DataFrame,
-    calibration: float | None,
-    grid: Mapping[str, Sequence[Any]],
-    window: Window,
-    title: str,
-    images: dict[str, str],
-    sources: Mapping[str, str],
-    n_sims: int,
-    seed: int,
-) -> dict[str, Any]:
-    s = result.summary
-    ft = fc.table.set_index("action")
-    summary = []
-    for row in s.itertuples(index=False):
-        f = ft.loc[row.action]
-        summary.append(
-            {
-                "action": row.action,
-                "risk": policy.action(row.action).risk.name.lower(),
-                "state": str(row.final_state),
-                "no_evidence": bool(row.no_evidence),
-                "first_supervised": _date(row.first_supervised),
-                "first_autonomous": _date(row.first_autonomous),
-                "burden": _num(row.cases_while_manual),
-                "failures": _num(row.failures_while_supervised_or_above),
-                "next_state": f["next_state"] or "at its ceiling",
-                "p_within": _pct(f["p_within_horizon"]),
-                "p50": _date(f["p50_date"]),
-            }
-        )
-    details = []
-    for i, row in enumerate(s.itertuples(index=False)):
-        cls = policy.action(row.action)
-        if row.no_evidence:
-            details.append(
-                {
-                    "action": row.action,
-                    "image": None,
-                    "figures": [
-                        ("risk / ceiling", f"{cls.risk.name.lower()} / {ceiling(cls).name}"),
-                        ("evidence", "none: no eval case of this class in the history"),
-                        ("state", "MANUAL throughout (every call needs a human)"),
-                    ],
-                    "transitions": [],
-                    "more_transitions": 0,
-                }
-            )
-            continue
-        moves = result.transitions[result.transitions["action"] == row.action]
-        details.append(
-            {
-                "action": row.action,
-                "image": _action_image(i),
-                "figures": [
-                    ("risk / ceiling", f"{cls.risk.name.lower()} / {ceiling(cls).name}"),
-                    ("cases", _num(row.cases)),
-                    (
-                        "reached SUPERVISED",
-                        _reached(
-                            row.first_supervised, row.cases_to_supervised, row.days_to_supervised
-                        ),
-                    ),
-                    (
-                        "reached AUTONOMOUS",
-                        _reached(
-                            row.first_autonomous, row.cases_to_autonomous, row.days_to_autonomous
-                        ),
-                    ),
-                    ("approval burden", _num(row.cases_while_manual)),
-                    (
-                        "failures while SUPERVISED or above",
-                        f"{_num(row.normal_failures_while_supervised_or_above)} of "
-                        f"{_num(row.normal_cases_while_supervised_or_above)} normal, "
-                        f"{_num(row.adversarial_failures_while_supervised_or_above)} of "
-                        f"{_num(row.adversarial_cases_while_supervised_or_above)} adversarial",
-                    ),
-                    (
-                        "failures while AUTONOMOUS",
-                        f"{_num(row.failures_while_autonomous)} of "
-                        f"{_num(row.cases_while_autonomous)}",
-                    ),
-                    ("demotions", _num(row.demotions)),
-                    (
-                        "days MANUAL / SUPERVISED / AUTONOMOUS",
-                        f"{row.days_manual:.1f} / {row.days_supervised:.1f} / "
-                        f"{row.days_autonomous:.1f}",
-                    ),
-                    (
-                        "premature graduation (ground truth)",
-                        f"SUPERVISED: {_flag(row.premature_supervised)}, "
-                        f"AUTONOMOUS: {_flag(row.premature_autonomous)}",
-                    ),
-                ],
-                "transitions": [
-                    {
-                        "time": _time(t["time"]),
-                        "frm": str(t["from"]),
-                        "to": str(t["to"]),
-                        "cause": t["cause"],
-                        "pass_rate": _num(t["pass_rate"]),
-                        "adversarial": _num(t["adversarial_pass_rate"]),
-                        "samples": _num(int(t["sample_size"])),
-                        "binding": t["binding"] or "—",
-                    }
-                    for t in moves.head(12).to_dict("records")
-                ],
-                "more_transitions": max(len(moves) - 12, 0),
-            }
-        )
-    header, best = _best(swept) if not swept.table.empty else ([], [])
-    forecast_rows = [
-        {
-            "action": r.action,
-            "state": r.state,
-            "next_state": r.next_state or "—",
-            "blocked_on": r.blocked_on + (f" ({r.note})" if r.note else ""),
-            "rate": _num(r.cases_per_day, 1),
-            "trend": f"{_change(r.pass_rate_trend)} / {_change(r.adversarial_pass_rate_trend)}",
-            "p": _pct(r.p_within_horizon),
-            "p10": _date(r.p10_date),
-            "p50": _date(r.p50_date),
-            "p90": _date(r.p90_date),
-        }
-        for r in fc.table.itertuples(index=False)
-    ]
-    backtest_rows = (
-        [
-            {
-                "cut": _date(r.cut),
-                "as_of": _time(r.as_of),
-                "action": r.action,
-                "next_state": r.next_state,
-                "p": _pct(r.p_within_horizon),
-                "p10": _date(r.p10_date),
-                "p90": _date(r.p90_date),
-                "actual": _date(r.actual_date),
-                "inside": "yes" if r.within_band else "no",
-            }
-            for r in bt.itertuples(index=False)
-        ]
-        if len(bt)
-        else []
-    )
-    if calibration is None:
-        calibration_text = (
-            "No backtest: no cut leaves a full horizon of history after it, or no class "
-            "had enough evidence at a cut to be forecast."
-        )
-    else:
-        as_of_times = sorted({_time(a) for a in bt["as_of"]})
-        calibration_text = (
-            f"{len(bt)} forecast(s) were made, as of the last evidence before each cut "
-            f"({', '.join(as_of_times)} UTC; cuts falling in one gap of the history give one "
-            f"forecast, counted once), and compared with what the replay of the full history "
-            f"shows. The actual outcome fell inside the forecast's 10-90% band (compared by "
-            f"UTC date at both ends) for {int(bt['within_band'].sum())} of {len(bt)} "
-            f"({calibration:.0%}; a calibrated forecast would score about 80%). "
-            + (
-                "The model moves pass rates along each class's recent trend, extrapolated no "
-                "further than it was measured over; a class whose learning speeds up or "
-                "stalls still surprises it."
-                if fc.trend
-                else "The model holds pass rates where recent evidence puts them (no trend), so "
-                "it is slow on classes that are still learning."
-            )
-        )
-    window_text = window_label(window)
-    provenance = [
-        ("history", sources.get("history", "in-memory DataFrame")),
-        ("policy", sources.get("policy", "in-memory TrustPolicy")),
-        ("history rows / cases", f"{len(history):,} / {int(history['n'].sum()):,}"),
-        (
-            "date span",
-            f"{_time(history['timestamp'].min())} to {_time(history['timestamp'].max())} UTC",
-        ),
-        ("action classes", ", ".join(s["action"])),
-        ("sweep grid", "; ".join(f"{k} = {list(v)}" for k, v in grid.items())),
-        (
-            "options",
-            f"window={window_text}, horizon={fc.horizon.days} days, n_sims={n_sims}, seed={seed}, "
-            f"trend={'on' if fc.trend else 'off'}",
-        ),
-        ("SHA-256 of inputs", _hash_inputs(history, policy)),
-    ]
-    return {
-        "title": title,
-        "history_rows": f"{len(history):,}",
-        "cases": f"{int(history['n'].sum()):,}",
-        "actions": list(s["action"]),
-        "span": f"{_date(history['timestamp'].min())} to {_date(history['timestamp'].max())}",
-        "window_label": window_text,
-        "horizon_days": fc.horizon.days,
-        "summary": summary,
-        "action_details": details,
-        "images": images,
-        "heatmap": "sweep-heatmap.png" in images,
-        "sweep_count": f"{swept.table['candidate'].nunique():,}",
-        "sweep_skipped": swept.n_skipped,
-        "sweep_knobs": ", ".join(_grid_knobs(grid)) or "none",
-        "best_header": header,
-        "best_rows": best,
-        "forecast_rows": forecast_rows,
-        "forecast_as_of": _time(fc.as_of) + " UTC",
-        "n_sims": f"{n_sims:,}",
-        "seed": seed,
-        "trend": fc.trend,
-        "trend_days": TREND_DAYS,
-        "calibration_text": calibration_text,
-        "backtest_rows": backtest_rows,
-        "provenance": provenance,
-        "policy_toml": policy_to_toml(policy).strip(),
-        "version": __version__,
-    }
-
-
-def _reached(when: Any, cases: Any, days: Any) -> str:
-    if pd.isna(when):
-        return "not reached"
-    return f"{_time(when)} UTC, after {_num(cases)} cases and {_num(days, 1)} days"
-
-
-def _flag(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "n/a"
-    return "yes" if bool(value) else "no"
+    The history's last day counts whole: a cut at day 90 of a 180-day history opens
+    a 90-day horizon that ends with the last day's cases.
+    """
+    start, end = history["timestamp"].min().floor("D"), history["timestamp"].max().ceil("D")
+    cuts = [start + pd.Timedelta(days=d) for d in (60, 90, 120)]
+    return [cut for cut in cuts if cut + fc.horizon <= end]

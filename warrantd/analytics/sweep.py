@@ -49,12 +49,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._io import read_toml
 from ..autonomy import AutonomyState
 from ..errors import InputError
-from ..graduation import GraduationThresholds
+from ..graduation import CRITERIA, GraduationThresholds
 from ..policy import TrustPolicy
-from ..policyfile import tomllib
 from ._engine import (
+    LEVELS,
     SUMMARY_FIGURES,
     Events,
     Window,
@@ -72,9 +73,10 @@ from ._progress import bar as progress_bar
 __all__ = ["KNOBS", "Pick", "SweepResult", "candidates_frame", "load_grid", "sweep"]
 
 S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
-_STATE_KEYS = {"supervised": S, "autonomous": A}
-_CRITERIA = ("pass_rate", "adversarial_pass_rate", "min_samples")
-THRESHOLD_KNOBS = tuple(f"{state}.{c}" for state in _STATE_KEYS for c in _CRITERIA)
+_STATE_KEYS = {state.name.lower(): state for state in LEVELS}
+THRESHOLD_KNOBS = tuple(f"{state}.{c.bar}" for state in _STATE_KEYS for c in CRITERIA)
+#: Each threshold knob's criterion, from the one table in the core.
+_KNOB_CRITERIA = {f"{state}.{c.bar}": c for state in _STATE_KEYS for c in CRITERIA}
 KNOBS = (*THRESHOLD_KNOBS, "window")
 #: Grid cells allowed per candidate before a chunk falls back to per-candidate replays.
 _MAX_CELLS_PER_CANDIDATE = 64
@@ -88,21 +90,24 @@ MAX_CANDIDATES = 10_000_000
 
 def _thresholds_row(t: GraduationThresholds) -> dict[str, Any]:
     return {
-        f"{name}.{c}": getattr(t, c)[state]
+        f"{name}.{c.bar}": getattr(t, c.bar)[state]
         for name, state in _STATE_KEYS.items()
-        for c in _CRITERIA
+        for c in CRITERIA
     }
 
 
 def to_thresholds(row: Mapping[str, Any]) -> GraduationThresholds:
     """The :class:`GraduationThresholds` of one candidate row."""
-    bars = {
-        c: {state: row[f"{name}.{c}"] for name, state in _STATE_KEYS.items()} for c in _CRITERIA
-    }
-    bars["min_samples"] = {k: int(v) for k, v in bars["min_samples"].items()}
-    bars["pass_rate"] = {k: float(v) for k, v in bars["pass_rate"].items()}
-    bars["adversarial_pass_rate"] = {k: float(v) for k, v in bars["adversarial_pass_rate"].items()}
-    return GraduationThresholds(**bars)
+
+    def bars(bar: str, kind: type[Any]) -> dict[AutonomyState, Any]:
+        return {state: kind(row[f"{name}.{bar}"]) for name, state in _STATE_KEYS.items()}
+
+    kinds = {c.bar: int if c.kind == "count" else float for c in CRITERIA}
+    return GraduationThresholds(
+        pass_rate=bars("pass_rate", kinds["pass_rate"]),
+        adversarial_pass_rate=bars("adversarial_pass_rate", kinds["adversarial_pass_rate"]),
+        min_samples=bars("min_samples", kinds["min_samples"]),
+    )
 
 
 def candidates_frame(
@@ -147,11 +152,15 @@ def candidates_frame(
             _source(grid),
             [f"{len(frame):,} candidates: more than {MAX_CANDIDATES:,}; sweep a coarser grid"],
         )
-    inverted = [frame[f"autonomous.{c}"] < frame[f"supervised.{c}"] for c in _CRITERIA]
-    bad = np.logical_or.reduce([s.to_numpy() for s in inverted])
+    # The policy rule (Criterion.ordered), vectorized over the candidates.
+    inverted = [
+        ~c.ordered(frame[f"supervised.{c.bar}"].to_numpy(), frame[f"autonomous.{c.bar}"].to_numpy())
+        for c in CRITERIA
+    ]
+    bad = np.logical_or.reduce(inverted)
     reason = np.full(len(frame), "", dtype=object)
-    for criterion, mask in zip(_CRITERIA, inverted, strict=True):
-        reason = np.where(mask, reason + f"AUTONOMOUS {criterion} below SUPERVISED; ", reason)
+    for criterion, mask in zip(CRITERIA, inverted, strict=True):
+        reason = np.where(mask, reason + f"AUTONOMOUS {criterion.bar} below SUPERVISED; ", reason)
     skipped = frame[bad].assign(reason=[r.rstrip("; ") for r in reason[bad]])
     valid = frame[~bad].reset_index(drop=True)
     valid.insert(0, "candidate", np.arange(len(valid)))
@@ -194,15 +203,9 @@ def _knob_problems(knob: str, values: Iterable[Any]) -> list[str]:
             except InputError as exc:
                 problems.append(f"{knob}: {exc.lines[0]}")
             continue
-        if isinstance(value, (bool, np.bool_)):
-            ok = False
-        elif knob.endswith("min_samples"):
-            ok = isinstance(value, (int, np.integer)) and value >= 0
-        else:
-            ok = isinstance(value, (int, float, np.number)) and 0.0 <= float(value) <= 1.0
-        if not ok:
-            what = "a whole number >= 0" if knob.endswith("min_samples") else "a rate in [0, 1]"
-            problems.append(f"{knob}: {value!r} is not {what}")
+        problem = _KNOB_CRITERIA[knob].problem(value)
+        if problem is not None:
+            problems.append(f"{knob}: {problem}")
     return problems
 
 
@@ -219,17 +222,9 @@ def load_grid(path: str | os.PathLike[str]) -> Grid:
     problem is reported at once in an :class:`~warrantd.errors.InputError`
     naming the file and the key.
     """
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(str(path), ["no such file"]) from None
-    except IsADirectoryError:
-        raise InputError(str(path), ["is a directory, not a grid file"]) from None
-    except UnicodeDecodeError:
-        raise InputError(str(path), ["not a UTF-8 text file"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), [f"not valid TOML: {exc}"]) from None
+    data, unreadable = read_toml(path, "grid file")
+    if data is None:
+        raise InputError(str(path), [unreadable])
     grid = Grid()
     grid.source = str(path)
     problems = []
@@ -280,6 +275,7 @@ class _Grid:
             for v, p in zip(values, points, strict=True)
         )
         shape = tuple(len(v) + 1 for v in values)
+        # numpy types ravel_multi_index's result as possibly a tuple; for arrays it is one.
         return cls(values, idx, np.ravel_multi_index(idx, shape), shape)  # type: ignore[arg-type]
 
     def cell_of(self, bars: pd.DataFrame) -> np.ndarray:
@@ -333,8 +329,8 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
 
 def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any]:
     parts = {}
-    for level, name in ((1, "supervised"), (2, "autonomous")):
-        bars = candidates[[f"{name}.{c}" for c in _CRITERIA]]
+    for level in LEVELS:
+        bars = candidates[[f"{level.name.lower()}.{c.bar}" for c in CRITERIA]]
         grid = _Grid.build(events, bars)
         parts[level] = _level_parts(events, grid, grid.cell_of(bars), level)
     n_actions, n_cand = len(events.actions), len(candidates)
@@ -353,27 +349,32 @@ def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any
     totals["days"] = np.repeat(
         np.bincount(codes, weights=events.duration_days, minlength=n_actions)[:, None], n_cand, 1
     )
-    bars = {
-        1: np.broadcast_to(candidates["supervised.pass_rate"].to_numpy(), (n_actions, n_cand)),
-        2: np.broadcast_to(candidates["autonomous.pass_rate"].to_numpy(), (n_actions, n_cand)),
+    pass_bars = {
+        level: np.broadcast_to(
+            candidates[f"{level.name.lower()}.pass_rate"].to_numpy(), (n_actions, n_cand)
+        )
+        for level in LEVELS
     }
     # Lay every (action, candidate) array out candidate-major: one table row each.
     t = {k: np.ascontiguousarray(v.T).ravel() for k, v in totals.items()}
     return figures_from_parts(
         events,
-        {lvl: parts[lvl]["first"].T.ravel() for lvl in (1, 2)},
-        {lvl: {k: v.T.ravel() for k, v in parts[lvl]["handled"].items()} for lvl in (1, 2)},
-        {lvl: parts[lvl]["drops"].T.ravel() for lvl in (1, 2)},
-        {lvl: parts[lvl]["days"].T.ravel() for lvl in (1, 2)},
+        {lvl: parts[lvl]["first"].T.ravel() for lvl in LEVELS},
+        {lvl: {k: v.T.ravel() for k, v in parts[lvl]["handled"].items()} for lvl in LEVELS},
+        {lvl: parts[lvl]["drops"].T.ravel() for lvl in LEVELS},
+        {lvl: parts[lvl]["days"].T.ravel() for lvl in LEVELS},
         t,
-        {lvl: np.ascontiguousarray(b.T).ravel() for lvl, b in bars.items()},
+        {lvl: np.ascontiguousarray(b.T).ravel() for lvl, b in pass_bars.items()},
     )
 
 
 def _evaluate_one_by_one(events: Events, candidates: pd.DataFrame) -> dict[str, Any]:
     per_candidate = [
         per_action_figures(events, events.states(t), t)
-        for t in (to_thresholds(row) for row in candidates.to_dict("records"))
+        for t in (
+            to_thresholds({str(k): v for k, v in row.items()})
+            for row in candidates.to_dict("records")
+        )
     ]
     return {k: _concat([p[k] for p in per_candidate]) for k in per_candidate[0]}
 
@@ -498,8 +499,8 @@ class SweepResult:
             point = np.cumsum(first_of_point)
             point_risk = risk_values[first_of_point][point - 1]
             on_front = risk_values == point_risk
-            return c[on_front].drop(columns="_strict").reset_index(drop=True)
-        return c[first_of_point].drop(columns="_strict").reset_index(drop=True)
+            return pd.DataFrame(c[on_front].drop(columns="_strict").reset_index(drop=True))
+        return pd.DataFrame(c[first_of_point].drop(columns="_strict").reset_index(drop=True))
 
     def strictness(self, frame: pd.DataFrame | None = None) -> pd.Series:
         """How strict each candidate's bars are: the sum over the threshold knobs of the

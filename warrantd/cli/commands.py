@@ -54,6 +54,7 @@ def _one_line(text: str) -> str:
 # --------------------------------------------------------------------------- option types
 
 
+# click >= 8.2 types ParamType as a generic; older click cannot subscript it at runtime.
 class _LibraryChecked(click.ParamType):  # type: ignore[type-arg]
     """A parameter checked by a library parser; its OptionError becomes a click error."""
 
@@ -188,7 +189,6 @@ def history_options(*, prints: bool, required: bool = True) -> Callable[[F], F]:
             "--history",
             "-H",
             required=required,
-            default=None,
             type=click.Path(),
             help="Eval history: .csv, .parquet, .jsonl, .json (optionally .gz), or a folder "
             "or file of Inspect / promptfoo logs with --format inspect|promptfoo.",
@@ -650,7 +650,7 @@ def report(
     The folder gets a manifest of the files warrantd wrote; a later run replaces
     only those. A non-empty folder that is not a previous report is refused unless
     --force, and even then no file warrantd did not write is replaced.
-    Examples:
+    Example:
       warrantd report -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
           --grid datasets/billing-agent.grid.toml --out reports/billing-agent
       warrantd report --format inspect -p policy.toml -H logs/ --out reports/mine

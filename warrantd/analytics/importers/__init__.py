@@ -103,7 +103,7 @@ def load_logs(
     if found.problems:
         raise _error(name, found.problems)
     if (strict or chosen.strict) and found.unmapped:
-        lines = [
+        lines: list[tuple[str | None, str]] = [
             (u.log_file, f"{u.label}: {u.reason} (strict: no sample may be left out)")
             for u in found.unmapped
         ]

@@ -58,17 +58,12 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..._io import read_toml
 from ...errors import InputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 __all__ = ["LOG_FORMATS", "LogMapping", "MappingError", "default_mapping", "load_mapping"]
 
@@ -232,15 +227,10 @@ def load_mapping(
         source, data = "<mapping>", dict(mapping)
     else:
         source = str(mapping)
-        try:
-            with open(mapping, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise MappingError(source, [("", "no such file")]) from None
-        except IsADirectoryError:
-            raise MappingError(source, [("", "is a folder, not a TOML file")]) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise MappingError(source, [("", f"not valid TOML: {exc}")]) from None
+        read, unreadable = read_toml(mapping, "mapping file")
+        if read is None:
+            raise MappingError(source, [("", unreadable)])
+        data = read
     problems: list[tuple[str, str]] = []
     changes = _parse(data, format, problems)
     if problems:

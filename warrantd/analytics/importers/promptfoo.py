@@ -66,8 +66,8 @@ def read_promptfoo_results(files: list[Path], mapping: LogMapping, found: Collec
 def _read_results(
     name: str, data: dict[str, Any], results: dict[str, Any], mapping: LogMapping, found: Collected
 ) -> None:
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    config = data["config"] if isinstance(data.get("config"), dict) else {}
+    meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
     header = {
         "suite": config.get("description"),
         "created": results.get("timestamp") or meta.get("evaluationCreatedAt"),
@@ -85,7 +85,7 @@ def _read_results(
         LogSummary(
             log_file=name,
             task=str(header["suite"] or ""),
-            eval_id=header["eval_id"],
+            eval_id=str(header["eval_id"]),
             model=", ".join(providers),
             status="complete",
             samples=len(items),
