@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check --quiet .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict warrantd
+	$(BIN)/mypy --strict warrantd _warrantd_cli.py
 
 # The report and notebook tests drive a real headless Chromium: install Debian's when it
 # is missing (as root; elsewhere those tests skip and say why).

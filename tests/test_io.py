@@ -105,14 +105,30 @@ def test_a_previous_report_is_replaced_file_by_file(tmp_path: Path) -> None:
     assert (out / "index.html").read_bytes() == b"2"
 
 
-def test_a_file_the_user_edited_is_not_replaced_without_force(tmp_path: Path) -> None:
+def test_a_file_the_user_edited_is_never_replaced(tmp_path: Path) -> None:
     out = tmp_path / "report"
     OwnedDirectory.prepare(out, generator="test").commit({"report.md": b"ours"})
     (out / "report.md").write_text("ours, with my notes")
-    with pytest.raises(OutputError, match=r"'report\.md' was changed since warrantd wrote it"):
-        OwnedDirectory.prepare(out, generator="test")
-    OwnedDirectory.prepare(out, generator="test", force=True).commit({"report.md": b"new"})
+    for force in (False, True):
+        with pytest.raises(OutputError, match=r"'report\.md' was changed since warrantd wrote it"):
+            OwnedDirectory.prepare(out, generator="test", force=force)
+    assert (out / "report.md").read_text() == "ours, with my notes"
+    # Moved away, the folder is a report folder again.
+    (out / "report.md").rename(tmp_path / "my-notes.md")
+    OwnedDirectory.prepare(out, generator="test").commit({"report.md": b"new"})
     assert (out / "report.md").read_bytes() == b"new"
+
+
+def test_a_name_collision_is_found_before_the_work(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "index.html").write_text("my page")
+    (out / "notes.txt").write_text("my notes")
+    with pytest.raises(OutputError, match=r"holds 'index\.html', which warrantd did not write"):
+        OwnedDirectory.prepare(
+            out, generator="test", force=True, may_write=lambda name: name == "index.html"
+        )
+    assert (out / "index.html").read_text() == "my page"
 
 
 def test_an_interrupted_commit_leaves_the_previous_report_whole(tmp_path: Path) -> None:

@@ -62,3 +62,34 @@ def test_replay_notebook_runs_on_the_counts_per_run_dataset(tmp_path: Path) -> N
     book = execute(path, path.parent, HISTORY="../datasets/billing-agent-runs.csv", WINDOW=None)
     text = "".join(o.get("text", "") for o in outputs(book))
     assert "1,830 rows, 19,265 cases" in text
+
+
+def test_forecast_notebook_on_a_history_that_cannot_be_forecast(tmp_path: Path) -> None:
+    # The AgentDojo leaderboard: every class seen on a day or two, so nothing is
+    # forecast and no backtest is possible; the notebook says so instead of failing.
+    import pandas as pd
+
+    root = NOTEBOOKS[0].parents[1]
+    names = sorted(pd.read_csv(root / "datasets" / "agentdojo.csv")["action"].unique())
+    policy = tmp_path / "agentdojo.policy.toml"
+    policy.write_text(
+        "[thresholds.supervised]\npass_rate = 0.5\nadversarial_pass_rate = 0.8\nmin_samples = 500\n"
+        "[thresholds.autonomous]\npass_rate = 0.7\nadversarial_pass_rate = 0.95\n"
+        "min_samples = 1000\n"
+        + "".join(f'[actions."{n}"]\nrisk = "reversible_write"\n' for n in names)
+    )
+    path = NOTEBOOKS[2]
+    book = execute(
+        path,
+        path.parent,
+        HISTORY=str(root / "datasets" / "agentdojo.csv"),
+        POLICY=str(policy),
+        WINDOW=None,
+        CUT="2024-07-01",
+        N_SIMS=100,
+    )
+    found = outputs(book)
+    assert not [o for o in found if o.get("output_type") == "error"]
+    assert not [o for o in found if o.get("name") == "stderr" and "Warning" in o.get("text", "")]
+    text = "".join(o.get("text", "") for o in found)
+    assert "no backtest from this cut" in text

@@ -191,3 +191,19 @@ def test_protocols_are_runtime_checkable() -> None:
 
     assert isinstance(Provider(), MetricsProvider)
     assert not isinstance(object(), MetricsProvider)
+
+
+def test_a_core_only_install_gets_a_one_line_message_from_the_command() -> None:
+    # Without the analytics extra there is no click: the command says what to install.
+    code = "import sys\nsys.modules['click'] = None\nfrom _warrantd_cli import main\nmain()\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "validate", "x.toml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "warrantd: error: this command needs the analytics extra (click is missing): "
+        "pip install 'warrantd[analytics]'"
+    )

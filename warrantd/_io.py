@@ -77,10 +77,12 @@ class OutputError(InputError):
 
 def read_toml(path: str | os.PathLike[str], what: str) -> tuple[dict[str, Any] | None, str]:
     """Read a TOML file: ``(data, "")``, or ``(None, why)`` with the one wording every
-    TOML input (policy, sweep grid, log mapping) uses; ``what`` names the kind of file."""
+    TOML input (policy, sweep grid, log mapping) uses; ``what`` names the kind of file.
+    A UTF-8 byte-order mark (as some Windows editors write) is skipped."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh), ""
+            text = fh.read().decode("utf-8")
+        return tomllib.loads(text.removeprefix("\ufeff")), ""
     except FileNotFoundError:
         return None, "no such file"
     except IsADirectoryError:
@@ -194,7 +196,9 @@ def _probe_directory(directory: Path, shown: str | os.PathLike[str]) -> None:
         fd, name = tempfile.mkstemp(dir=existing, prefix=".warrantd-probe-")
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise OutputError(shown, f"cannot be written: {reason} ({str(existing)!r})") from None
+        raise OutputError(
+            shown, f"cannot be written: no new file can be made in {str(existing)!r} ({reason})"
+        ) from None
     os.close(fd)
     os.unlink(name)
 
@@ -237,9 +241,20 @@ class OwnedDirectory:
 
     @classmethod
     def prepare(
-        cls, path: str | os.PathLike[str], *, generator: str, force: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        generator: str,
+        force: bool = False,
+        may_write: Callable[[str], bool] = lambda name: False,
     ) -> OwnedDirectory:
-        """Check ``path`` may hold files written by ``generator``; raise :class:`OutputError`."""
+        """Check ``path`` may hold files written by ``generator``; raise :class:`OutputError`.
+
+        ``may_write(name)`` says which names the generator may write, so that a user's
+        file of such a name is found now, before the work, not at the commit.
+        A file warrantd wrote and the user has since changed is theirs: it is never
+        replaced, not even with ``force``.
+        """
         out = Path(path)
         if out.exists() and not out.is_dir():
             raise OutputError(path, "exists and is not a directory")
@@ -251,7 +266,25 @@ class OwnedDirectory:
                 for name in os.listdir(out)
                 if name != MANIFEST and not name.startswith(_STAGING_PREFIX)
             )
+            edited = [
+                name
+                for name, digest in previous.items()
+                if (out / name).is_file() and _sha256(out / name) != digest
+            ]
+            if edited:
+                raise OutputError(
+                    path,
+                    f"{edited[0]!r} was changed since warrantd wrote it, so it is yours now and "
+                    "is never replaced: move it away, or choose another folder",
+                )
             foreign = [name for name in entries if name not in previous]
+            colliding = [name for name in foreign if may_write(name)]
+            if colliding:
+                raise OutputError(
+                    path,
+                    f"holds {colliding[0]!r}, which warrantd did not write and would replace; "
+                    "move it away, or choose another folder",
+                )
             if foreign and not force:
                 shown = ", ".join(repr(n) for n in foreign[:3])
                 more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
@@ -259,17 +292,6 @@ class OwnedDirectory:
                     path,
                     f"is not empty and holds files warrantd did not write ({shown}{more}); "
                     "choose an empty or new folder, or pass --force to write beside them",
-                )
-            edited = [
-                name
-                for name, digest in previous.items()
-                if (out / name).is_file() and _sha256(out / name) != digest
-            ]
-            if edited and not force:
-                raise OutputError(
-                    path,
-                    f"{edited[0]!r} was changed since warrantd wrote it; "
-                    "pass --force to replace it, or choose another folder",
                 )
         _probe_directory(out, path)
         return cls(out, generator, previous)

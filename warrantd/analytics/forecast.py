@@ -163,6 +163,10 @@ def _shown(value: float, bar: float) -> tuple[str, str]:
     return repr(value), repr(bar)
 
 
+#: The count a rate is measured over, by metric.
+_CASES_OF = {"pass_rate": "n_normal", "adversarial_pass_rate": "n_adversarial"}
+
+
 def _blocked_on(
     metrics: pd.Series, thresholds: GraduationThresholds, target: AutonomyState, level: float
 ) -> list[str]:
@@ -175,6 +179,8 @@ def _blocked_on(
             continue
         if criterion.kind == "count":
             counts.append(f"needs {int(bar - value):,} more cases")
+        elif metrics[_CASES_OF[criterion.metric]] == 0:
+            rates.append(f"{criterion.label}: no such cases in the window (counts as 0)")
         else:
             lo, hi = metrics[f"{criterion.metric}_lo"], metrics[f"{criterion.metric}_hi"]
             a, b = _shown(float(value), float(bar))
@@ -434,7 +440,7 @@ def forecast(
         if distinct < MIN_EVIDENCE_DAYS:
             rows.append(
                 _not_forecast(
-                    row,
+                    {**row, "cases_per_day": np.nan},
                     f"not forecast: evidence on only {distinct} distinct day"
                     f"{'s' if distinct != 1 else ''} (needs {MIN_EVIDENCE_DAYS} to estimate "
                     "how fast cases arrive)",
@@ -623,7 +629,7 @@ def backtest(
                 "within_band": bool(inside),
             }
         )
-    return pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
+    return _typed_backtest(rows)
 
 
 def within_band(actual: Any, p10: Any, p90: Any) -> bool:
@@ -663,5 +669,15 @@ def backtests(
         by_as_of.setdefault(earlier.max(), moment)
     frames = [backtest(history, policy, cut, **options) for cut in by_as_of.values()]
     if not frames:
-        return pd.DataFrame(columns=BACKTEST_COLUMNS)
+        return _typed_backtest([])
     return pd.concat(frames, ignore_index=True)
+
+
+def _typed_backtest(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Backtest rows as a frame whose columns have their types even when it is empty."""
+    frame = pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
+    for column in ("cut", "as_of", "p10_date", "p50_date", "p90_date", "actual_date"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["p_within_horizon"] = frame["p_within_horizon"].astype(np.float64)
+    frame["within_band"] = frame["within_band"].astype(bool)
+    return frame

@@ -29,6 +29,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import json
 import os
 import re
@@ -96,10 +97,13 @@ class Problem:
     value: object
     message: str
     unit: str = "row"  # "row": a data row (a CSV header is not counted); "line": a text line
+    renamed_from: str | None = None  # the user's own name of a renamed column
 
     def describe(self) -> str:
         where = [f"{self.unit} {self.row}"] if self.row is not None else []
-        if self.column is not None:
+        if self.column is not None and self.renamed_from is not None:
+            where.append(f"column {self.renamed_from!r} (read as {self.column!r})")
+        elif self.column is not None:
             where.append(f"column {self.column!r}")
         if self.value is _NO_VALUE:
             shown = ""
@@ -155,7 +159,7 @@ def _format_of(path: Path, fmt: str | None, source: str) -> tuple[str, str | Non
     raise _fail(
         source,
         f"unsupported file suffix {suffix or '(none)'!r} (supported: {supported}, "
-        "optionally gzip-compressed as .gz; or pass format=)",
+        "optionally gzip-compressed as .gz; or say the format: --format / format=)",
     )
 
 
@@ -226,6 +230,8 @@ def _read_csv(
         compression=cast(Any, compression),
         dtype=as_text,
         keep_default_na=False,
+        # A trailing comma on every data row must not make the first column an index.
+        index_col=False,
         na_values=[""],
         encoding=encoding,
     )
@@ -244,6 +250,17 @@ def _open_text(path: Path, compression: str | None, encoding: str) -> Any:
     if compression:
         return gzip.open(path, "rt", encoding=encoding)
     return open(path, encoding=encoding)
+
+
+_JSON_NAMES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+}
 
 
 def _read_json(path: Path, compression: str | None, source: str, encoding: str) -> pd.DataFrame:
@@ -269,7 +286,8 @@ def _read_json(path: Path, compression: str | None, source: str, encoding: str) 
         return pd.DataFrame(data)
     raise _fail(
         source,
-        f"holds a JSON {type(data).__name__}: expected an array of row objects "
+        f"holds a JSON {_JSON_NAMES.get(type(data), type(data).__name__)}: expected an "
+        "array of row objects "
         "or an object of column arrays",
     )
 
@@ -313,7 +331,12 @@ def _read_json_lines(
 def _undecodable(
     path: Path, compression: str | None, source: str, encoding: str, fmt: str
 ) -> HistoryError:
-    """Where the first byte that ``encoding`` cannot decode sits: row (or line) and column."""
+    """Where the first byte that ``encoding`` cannot decode sits: row (or line) and column.
+
+    The file is decoded with every undecodable byte kept as a stand-in character
+    (``surrogateescape``), then read as CSV records, so quoted commas and quoted
+    line breaks put the byte in the right row and column.
+    """
     if compression:
         with gzip.open(path) as fh:
             raw = fh.read()
@@ -325,43 +348,60 @@ def _undecodable(
         start = exc.start
     else:  # pragma: no cover - the reader failed, so decoding fails too
         start = 0
-    line_start = raw.rfind(b"\n", 0, start) + 1
-    line_end = raw.find(b"\n", start)
-    line_end = len(raw) if line_end < 0 else line_end
-    line_number = raw.count(b"\n", 0, start) + 1
     advice = (
         f"cannot be decoded as {encoding} (byte {raw[start]:#04x}); pass the file's "
         "encoding, e.g. --encoding latin-1 (encoding= in Python)"
     )
     if fmt != "csv":
+        line_number = raw.count(b"\n", 0, start) + 1
         return HistoryError(source, [Problem(line_number, None, _NO_VALUE, advice, "line")])
-    header = next(csv.reader([raw[: raw.find(b"\n")].decode(encoding, errors="replace")]), [])
-    before = raw[line_start:start].decode(encoding, errors="replace")
-    fields = next(csv.reader([before]), [""])
-    index = len(fields) - 1
-    column = header[index] if 0 <= index < len(header) else None
-    line = raw[line_start:line_end]
-    cells = line.split(b",")
-    value = cells[index] if index < len(cells) else line
-    return HistoryError(source, [Problem(line_number - 1, column, value, advice)])
+    text = raw.decode(encoding, errors="surrogateescape")
+    records = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    for number, record in enumerate(records):  # only on this error path
+        for index, cell in enumerate(record):
+            if not any("\udc80" <= ch <= "\udcff" for ch in cell):
+                continue
+            value = cell.encode(encoding, errors="surrogateescape")
+            if number == 0:
+                return HistoryError(
+                    source, [Problem(None, None, _NO_VALUE, f"the header: {value!r} {advice}")]
+                )
+            column = header[index] if index < len(header) else None
+            return HistoryError(source, [Problem(number, column, value, advice)])
+        if number == 0:
+            header = record
+    line_number = raw.count(b"\n", 0, start) + 1  # pragma: no cover - found above
+    return HistoryError(source, [Problem(line_number, None, _NO_VALUE, advice, "line")])
 
 
 # --------------------------------------------------------------------------- parsing
 
 
 class _Collector:
-    """Gathers problems across columns; counts them all, keeps the first few."""
+    """Gathers problems across columns; counts them all, keeps the first by row.
 
-    def __init__(self) -> None:
+    Each check keeps its first :data:`MAX_PROBLEMS` rows, so the first of all the
+    problems, by row, are among those kept whatever column they are in.
+    """
+
+    def __init__(self, shown: Mapping[str, str] | None = None) -> None:
         self.problems: list[Problem] = []
         self.total = 0
+        # The user's own name of a renamed column (--column / column_map), by our name.
+        self.shown = dict(shown or {})
 
     def add_rows(self, frame: pd.DataFrame, bad: np.ndarray, column: str, message: str) -> None:
         rows = np.flatnonzero(bad)
         self.total += len(rows)
-        room = MAX_PROBLEMS - len(self.problems)
-        for i in rows[: max(room, 0)]:
-            self.problems.append(Problem(int(i) + 1, column, frame[column].iat[i], message))
+        original = self.shown.get(column)
+        for i in rows[:MAX_PROBLEMS]:
+            value = frame[column].iat[i]
+            self.problems.append(Problem(int(i) + 1, column, value, message, "row", original))
+
+    def first(self) -> list[Problem]:
+        """The first :data:`MAX_PROBLEMS` problems by row."""
+        return sorted(self.problems, key=lambda p: p.row or 0)[:MAX_PROBLEMS]
 
 
 def _parse_timestamps(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -> pd.Series:
@@ -373,9 +413,34 @@ def _parse_timestamps(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -
     numeric = pd.to_numeric(raw, errors="coerce")
     is_number = numeric.notna().to_numpy()
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-    if is_number.any():
-        seconds = numeric[is_number].astype("float64")
-        out[is_number] = pd.to_datetime(seconds * 1e9, unit="ns", utc=True, errors="coerce")
+    # Numbers are epoch seconds; two shapes of number are not, and are said so rather
+    # than read as a date in 1970 or in the year 5000.
+    values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+    compact = is_number & (values >= 19_000_101) & (values <= 21_001_231) & (values % 1 == 0)
+    compact &= (
+        pd.to_datetime(
+            numeric.where(compact).astype("Int64").astype(str), format="%Y%m%d", errors="coerce"
+        )
+        .notna()
+        .to_numpy()
+    )
+    millis = is_number & (np.abs(values) >= 1e11)
+    plain = is_number & ~compact & ~millis
+    if plain.any():
+        seconds = numeric[plain].astype("float64")
+        out[plain] = pd.to_datetime(seconds * 1e9, unit="ns", utc=True, errors="coerce")
+    issues.add_rows(
+        frame,
+        compact,
+        "timestamp",
+        "looks like a date written YYYYMMDD; write it as ISO-8601 (2026-01-05) or epoch seconds",
+    )
+    issues.add_rows(
+        frame,
+        millis,
+        "timestamp",
+        "looks like epoch milliseconds (or later); timestamps are ISO-8601 text or epoch seconds",
+    )
     text = ~is_number & ~missing
     if text.any():
         parsed = pd.to_datetime(
@@ -383,7 +448,7 @@ def _parse_timestamps(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -
         )
         out[text] = parsed
     issues.add_rows(frame, missing, "timestamp", "missing value in a required field")
-    bad = out.isna().to_numpy() & ~missing
+    bad = out.isna().to_numpy() & ~missing & ~compact & ~millis
     issues.add_rows(
         frame, bad, "timestamp", "not a timestamp (expected ISO-8601 text or epoch seconds)"
     )
@@ -436,7 +501,9 @@ def _parse_actions(raw: pd.Series, issues: _Collector, frame: pd.DataFrame) -> p
     return text.astype(object)
 
 
-def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+def _canonicalize(
+    raw: pd.DataFrame, source: str, shown: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     columns = list(raw.columns)
     has_case_form = "passed" in columns
     has_count_form = "n" in columns or "n_passed" in columns
@@ -458,7 +525,7 @@ def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         )
     if raw.empty:
         raise _fail(source, "no rows (the file has a header but no data)")
-    issues = _Collector()
+    issues = _Collector(shown)
     frame = raw.reset_index(drop=True)
     out = pd.DataFrame(index=frame.index)
     out["timestamp"] = _parse_timestamps(frame["timestamp"], issues, frame)
@@ -480,7 +547,7 @@ def _canonicalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         over = valid_n & valid_passed & (out["n_passed"] > out["n"]).to_numpy()
         issues.add_rows(frame, over, "n_passed", "n_passed is greater than n")
     if issues.total:
-        raise HistoryError(source, issues.problems, issues.total)
+        raise HistoryError(source, issues.first(), issues.total)
     for column in STRING_COLUMNS:
         if column in columns:
             values = frame[column]
@@ -538,14 +605,20 @@ def load_history(
         found = ", ".join(repr(c) for c in raw.columns) or "none"
         raise _fail(
             name,
-            f"column map names column(s) the file lacks: {', '.join(map(repr, absent))} "
+            f"the column mapping (--column / column_map) names column(s) the file lacks: "
+            f"{', '.join(map(repr, absent))} "
             f"(columns found: {found})",
         )
     raw = raw.rename(columns=column_map)
     duplicated = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
     if duplicated:
-        raise _fail(name, f"duplicate column(s) after column_map: {', '.join(duplicated)}")
-    frame = _canonicalize(raw, name)
+        raise _fail(
+            name,
+            f"two columns would be called {', '.join(map(repr, duplicated))} after renaming "
+            "(--column / column_map): rename only one of them",
+        )
+    shown = {new: old for old, new in column_map.items()}
+    frame = _canonicalize(raw, name, shown)
     frame.attrs["source"] = name
     return frame
 

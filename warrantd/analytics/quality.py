@@ -55,12 +55,12 @@ class DataQuality:
     """What :func:`data_quality` found.
 
     ``classes``: one row per action class of the history (and of the policy, with
-    zero cases), columns ``action``, ``cases``, ``distinct_timestamps``,
-    ``distinct_days``, ``largest_tie_share`` (share of the class's cases at its most
-    crowded timestamp), ``median_gap_days`` and ``largest_gap_days`` (between
-    consecutive distinct timestamps), ``outlier_gap`` (the largest gap is more than
-    :data:`OUTLIER_GAP_FACTOR` times the median and over a week),
-    ``pooled_timestamps`` (timestamps holding cases of several agents),
+    zero cases), columns ``action``, ``cases``, ``adversarial_cases``,
+    ``distinct_timestamps``, ``distinct_days``, ``largest_tie_share`` (share of the
+    class's cases at its most crowded timestamp), ``median_gap_days`` and
+    ``largest_gap_days`` (between consecutive distinct timestamps), ``outlier_gap``
+    (the largest gap is more than :data:`OUTLIER_GAP_FACTOR` times the median and over
+    a week), ``pooled_timestamps`` (timestamps holding cases of several agents),
     ``future_cases``, ``below_supervised_min_samples``, ``in_policy``, ``in_history``.
     ``findings``: one sentence per problem, most serious first; empty when none.
     ``tie_share``: the share of all cases at the single most crowded timestamp.
@@ -105,6 +105,10 @@ def data_quality(
         .reset_index()
     )
     cases = np.bincount(codes, weights=n, minlength=len(names)).astype(np.int64)
+    adversarial = history["adversarial"].to_numpy(dtype=bool)
+    adversarial_cases = np.bincount(
+        codes, weights=np.where(adversarial, n, 0), minlength=len(names)
+    ).astype(np.int64)
     stamps = per_stamp.groupby("code")
     distinct = stamps.size().reindex(range(len(names)), fill_value=0).to_numpy()
     crowded = stamps["n"].max().reindex(range(len(names)), fill_value=0).to_numpy()
@@ -130,6 +134,7 @@ def data_quality(
         {
             "action": [str(a) for a in names],
             "cases": cases,
+            "adversarial_cases": adversarial_cases,
             "distinct_timestamps": distinct,
             "distinct_days": days,
             "largest_tie_share": np.where(cases > 0, crowded / np.maximum(cases, 1), 0.0),
@@ -185,7 +190,8 @@ def _with_policy(classes: pd.DataFrame, policy: TrustPolicy | None) -> pd.DataFr
     if missing:
         empty = pd.DataFrame({"action": missing, "in_history": False})
         classes = pd.concat([classes, empty], ignore_index=True)
-        for column in ("cases", "distinct_timestamps", "distinct_days", "pooled_timestamps"):
+        counted = ("cases", "adversarial_cases", "distinct_timestamps", "distinct_days")
+        for column in (*counted, "pooled_timestamps"):
             classes[column] = classes[column].fillna(0).astype(np.int64)
         classes["future_cases"] = classes["future_cases"].fillna(0).astype(np.int64)
         classes["largest_tie_share"] = classes["largest_tie_share"].fillna(0.0)
@@ -221,8 +227,9 @@ def _findings(
             found.append(
                 f"{len(foreign)} class(es) of the history are not in the policy: " + _names(foreign)
             )
-    if tie_share >= 0.25 and distinct_total > 1:
-        busiest = pd.Series(history["n"].to_numpy()).groupby(history["timestamp"]).sum()
+    busiest = pd.Series(history["n"].to_numpy()).groupby(history["timestamp"]).sum()
+    # A quarter of the cases on one moment, and a real crowd of them (not 1 of 3).
+    if tie_share >= 0.25 and distinct_total > 1 and busiest.max() >= 10:
         when = busiest.idxmax()
         found.append(
             f"{tie_share:.0%} of all {total:,} cases share one timestamp ({when:%Y-%m-%d %H:%M} "
@@ -257,6 +264,15 @@ def _findings(
     if len(outliers) > 5:
         found.append(f"... and {len(outliers) - 5} more classes with an outlier gap")
     if policy is not None:
+        bar = policy.thresholds.adversarial_pass_rate[AutonomyState.SUPERVISED]
+        blind = classes[classes["in_history"] & classes["in_policy"]]
+        blind = blind[blind["adversarial_cases"] == 0]
+        if bar > 0 and len(blind):
+            found.append(
+                f"{len(blind)} class(es) have no adversarial cases: their adversarial pass rate "
+                f"counts as 0, so the adversarial bar ({bar:g} for SUPERVISED) is never met "
+                f"and they stay MANUAL: " + _names(blind["action"])
+            )
         small = classes[classes["below_supervised_min_samples"] & classes["in_history"]]
         if len(small):
             bar = policy.thresholds.min_samples[AutonomyState.SUPERVISED]

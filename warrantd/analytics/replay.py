@@ -124,7 +124,8 @@ class Replay:
     def totals(self) -> dict[str, float]:
         """The policy-wide figures a candidate is weighed by, summed over the classes:
         ``approval_burden``, ``failures_while_supervised_or_above``,
-        ``failures_while_autonomous`` and ``cases_while_supervised_or_above``
+        ``failures_while_autonomous``, ``cases_while_autonomous`` and
+        ``cases_while_supervised_or_above``
         (the names :attr:`SweepResult.by_candidate` uses)."""
         s = self.summary
         return {
@@ -133,6 +134,7 @@ class Replay:
                 s["failures_while_supervised_or_above"].sum()
             ),
             "failures_while_autonomous": float(s["failures_while_autonomous"].sum()),
+            "cases_while_autonomous": float(s["cases_while_autonomous"].sum()),
             "cases_while_supervised_or_above": float(s["cases_while_supervised_or_above"].sum()),
         }
 

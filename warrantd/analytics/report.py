@@ -46,9 +46,19 @@ from .quality import DataQuality, data_quality
 from .replay import Replay, replay
 from .sweep import KNOBS, SweepResult, candidates_frame, sweep
 
-__all__ = ["GENERATOR", "ReportFiles", "build_report", "default_grid"]
+__all__ = ["GENERATOR", "ReportFiles", "build_report", "default_grid", "writes"]
 
 GENERATOR = "warrantd report"
+_FILE_NAMES = re.compile(
+    r"(index\.html|report\.md|(timeline|forecast|pareto|sweep-heatmap|metrics-\d+)\.png)"
+)
+
+
+def writes(name: str) -> bool:
+    """Whether a report may write a file called ``name`` (its manifest aside)."""
+    return _FILE_NAMES.fullmatch(name) is not None
+
+
 #: Report steps, in order, as the progress bar names them.
 STEPS = ("replay", "sweep", "forecast", "backtest", "charts", "write")
 #: Transitions listed per class before the rest are summed up in one line.
@@ -57,8 +67,9 @@ MAX_TRANSITIONS = 12
 MAX_BEST = 10
 
 
-def default_grid(policy: TrustPolicy) -> dict[str, list[Any]]:
-    """A small grid around the policy's SUPERVISED bars, cumulative and 30-day windows."""
+def default_grid(policy: TrustPolicy, window: Window = None) -> dict[str, list[Any]]:
+    """A small grid around the policy's SUPERVISED bars, with the cumulative window, a
+    30-day window and the report's own ``window``."""
     t = policy.thresholds
     sup = GRADUATION_STATES[0]
     p, n = t.pass_rate[sup], t.min_samples[sup]
@@ -67,7 +78,7 @@ def default_grid(policy: TrustPolicy) -> dict[str, list[Any]]:
             {round(min(max(p + d, 0.0), 1.0), 3) for d in (-0.05, 0.0, 0.05)}
         ),
         "supervised.min_samples": sorted({max(int(n * f), 0) for f in (0.5, 1, 2)}),
-        "window": [None, "30D"],
+        "window": list(dict.fromkeys(["cumulative", "30D", window_label(window)])),
     }
 
 
@@ -496,6 +507,12 @@ class Provenance:
     version: str
 
 
+def _grid_values(knob: str, values: Sequence[Any]) -> str:
+    """A grid knob's values as the tables spell them (windows by their label)."""
+    shown = [window_label(v) if knob == "window" else str(v) for v in values]
+    return "[" + ", ".join(shown) + "]"
+
+
 def _hash_inputs(history: pd.DataFrame, policy: TrustPolicy) -> str:
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(history, index=False).to_numpy().tobytes())
@@ -517,7 +534,7 @@ def _provenance(
         ("history rows / cases", f"{len(history):,} / {int(history['n'].sum()):,}"),
         ("date span", f"{_time(stamps.min())} to {_time(stamps.max())} UTC"),
         ("action classes", ", ".join(sorted(policy.actions))),
-        ("sweep grid", "; ".join(f"{k} = {list(v)}" for k, v in grid.items())),
+        ("sweep grid", "; ".join(f"{k} = {_grid_values(k, v)}" for k, v in grid.items())),
         (
             "options",
             f"window={window_label(fc.window)}, horizon={fc.horizon.days} days, "
@@ -637,12 +654,12 @@ def build_report(
     target = (
         out_dir
         if isinstance(out_dir, OwnedDirectory)
-        else OwnedDirectory.prepare(out_dir, generator=GENERATOR, force=force)
+        else OwnedDirectory.prepare(out_dir, generator=GENERATOR, force=force, may_write=writes)
     )
     foreign = ~history["action"].isin(list(policy.actions))
     left_out = history[foreign].groupby("action", sort=True)["n"].sum()
     history = policy_classes_only(history, policy)
-    grid = sweep_grid if sweep_grid is not None else default_grid(policy)
+    grid = sweep_grid if sweep_grid is not None else default_grid(policy, window)
     candidates_frame(policy, grid, window)  # a grid with no valid candidate fails now, not later
     with Steps(STEPS, enabled=progress) as steps:
         result = replay(history, policy, window=window)

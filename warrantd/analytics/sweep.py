@@ -82,7 +82,7 @@ KNOBS = (*THRESHOLD_KNOBS, "window")
 _MAX_CELLS_PER_CANDIDATE = 64
 _DEFAULT_CHUNK = 20_000
 #: Candidates one sweep may expand to (a grid beyond it is a typo, not a plan).
-MAX_CANDIDATES = 10_000_000
+MAX_CANDIDATES = 1_000_000
 
 
 # --------------------------------------------------------------------------- candidates
@@ -215,6 +215,19 @@ def _check_knob_values(knob: str, values: Iterable[Any], source: str = "sweep gr
         raise InputError(source, problems)
 
 
+def _flattened(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Knobs written as TOML tables too: ``supervised.pass_rate = [..]`` unquoted (TOML
+    reads it as a table) or under ``[supervised]`` mean ``"supervised.pass_rate"``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _STATE_KEYS and isinstance(value, dict):
+            for inner, values in value.items():
+                flat[f"{key}.{inner}"] = values
+        else:
+            flat[key] = value
+    return flat
+
+
 def load_grid(path: str | os.PathLike[str]) -> Grid:
     """Read a sweep grid from TOML: each key a knob, each value a list of candidates.
 
@@ -228,7 +241,7 @@ def load_grid(path: str | os.PathLike[str]) -> Grid:
     grid = Grid()
     grid.source = str(path)
     problems = []
-    for knob, values in data.items():
+    for knob, values in _flattened(data).items():
         if knob not in KNOBS:
             problems.append(f"{knob}: unknown sweep knob (known: {', '.join(KNOBS)})")
             continue
@@ -517,41 +530,52 @@ class SweepResult:
 
     def pick(self, baseline: Mapping[str, float]) -> Pick:
         """The candidate that beats ``baseline`` (e.g. :meth:`Replay.totals` of the policy
-        in force) by the most approval burden saved, never by letting more through.
+        in force), never by letting more through or by taking autonomy away.
 
-        A candidate *beats* the baseline when it is no worse on approval burden, on
-        failures let through while SUPERVISED or above, and on failures let through
-        while AUTONOMOUS, and better on at least one. Among those: the lowest burden,
-        then the fewest failures of each kind, then the strictest bars
-        (:meth:`strictness`), then the lowest candidate number. When none beats it,
-        :attr:`Pick.candidate` is None and :attr:`Pick.reason` says so.
+        The figures weighed are :data:`PICK_FIGURES`: approval burden, failures let
+        through while SUPERVISED or above and while AUTONOMOUS (lower is better), and
+        cases handled while AUTONOMOUS (higher is better: autonomy granted). A candidate
+        *beats* the baseline when it is no worse on all four and better on one. Among
+        those: the lowest burden, then the fewest failures of each kind, then the most
+        autonomy, then the strictest bars (:meth:`strictness`), then the lowest
+        candidate number. When none beats it, :attr:`Pick.candidate` is None and
+        :attr:`Pick.reason` says so.
         """
         by = self.by_candidate
-        weighed = [*PICK_FIGURES]
-        no_worse = np.logical_and.reduce(
-            [by[f].to_numpy(dtype=np.float64) <= float(baseline[f]) for f in weighed]
-        )
-        better = np.logical_or.reduce(
-            [by[f].to_numpy(dtype=np.float64) < float(baseline[f]) for f in weighed]
-        )
-        winners = by[no_worse & better].assign(_strict=self.strictness(by)[no_worse & better])
+        sign = {f: 1.0 if d == "lower" else -1.0 for f, d in PICK_FIGURES.items()}
+        # Each figure as "lower is better": autonomy granted counts negatively.
+        worse = [
+            sign[f] * by[f].to_numpy(dtype=np.float64) > sign[f] * float(baseline[f])
+            for f in PICK_FIGURES
+        ]
+        better = [
+            sign[f] * by[f].to_numpy(dtype=np.float64) < sign[f] * float(baseline[f])
+            for f in PICK_FIGURES
+        ]
+        beats = ~np.logical_or.reduce(worse) & np.logical_or.reduce(better)
+        winners = by[beats].assign(_strict=self.strictness(by)[beats])
         if winners.empty:
             return Pick(
                 None,
-                "no candidate beats the policy in force: none has a lower approval burden "
-                "(or fewer failures) without letting more failures through, while SUPERVISED "
-                "or above or while AUTONOMOUS",
+                "no candidate beats the policy in force: none lowers the approval burden or "
+                "the failures let through without letting more through (while SUPERVISED or "
+                "above, or while AUTONOMOUS) or granting less autonomy",
             )
         ranked = winners.sort_values(
-            [*weighed, "_strict", "candidate"],
-            ascending=[True, True, True, False, True],
+            [*PICK_FIGURES, "_strict", "candidate"],
+            ascending=[d == "lower" for d in PICK_FIGURES.values()] + [False, True],
             kind="stable",
         )
         best = ranked.iloc[0].drop(labels="_strict")
-        labels = ("approval burden", "failures let through", "failures while AUTONOMOUS")
+        labels = (
+            "approval burden",
+            "failures let through",
+            "failures while AUTONOMOUS",
+            "cases while AUTONOMOUS",
+        )
         changes = ", ".join(
             f"{label} {float(best[f]):,.0f} ({float(best[f]) - float(baseline[f]):+,.0f})"
-            for label, f in zip(labels, weighed, strict=True)
+            for label, f in zip(labels, PICK_FIGURES, strict=True)
         )
         return Pick(
             best, f"candidate {int(best['candidate'])} beats the policy in force: {changes}"
@@ -581,12 +605,13 @@ class SweepResult:
         return by.iloc[int(np.argmin(distance))]
 
 
-#: The figures :meth:`SweepResult.pick` weighs, lower is better on each.
-PICK_FIGURES = (
-    "approval_burden",
-    "failures_while_supervised_or_above",
-    "failures_while_autonomous",
-)
+#: The figures :meth:`SweepResult.pick` weighs, and which way is better on each.
+PICK_FIGURES = {
+    "approval_burden": "lower",
+    "failures_while_supervised_or_above": "lower",
+    "failures_while_autonomous": "lower",
+    "cases_while_autonomous": "higher",
+}
 
 
 @dataclass(frozen=True)

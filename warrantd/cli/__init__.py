@@ -78,12 +78,14 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     INTERRUPTED.clear()
     signal.signal(signal.SIGINT, _on_sigint)
     args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is taken anywhere on the line, before or after the command.
     debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     _pending.clear()
     try:
         from .commands import run
 
-        code = run(args)
+        code = run(args, debug=debug)
         if INTERRUPTED.is_set():  # swallowed somewhere: still an interrupted run
             raise KeyboardInterrupt
         _flush()

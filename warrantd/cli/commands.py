@@ -10,7 +10,9 @@ imported inside the commands that need them.
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -28,8 +30,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 PRINT_FORMATS = ("table", "csv", "json")
 
 
-def run(args: Sequence[str]) -> int:
-    """Run the command line on ``args``; return the exit code (errors of the input raise)."""
+def run(args: Sequence[str], *, debug: bool = False) -> int:
+    """Run the command line on ``args``; return the exit code (errors of the input raise).
+
+    ``debug`` (``--debug`` anywhere on the line) adds the traceback to a usage error;
+    the exit code stays 2.
+    """
     try:
         # make_context + invoke, not cli.main: main() catches KeyboardInterrupt to echo a
         # blank line before its own Abort, and Ctrl-C must print one line only.
@@ -40,8 +46,8 @@ def run(args: Sequence[str]) -> int:
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None
     except click.ClickException as exc:
-        if "--debug" in args:
-            raise
+        if debug:
+            traceback.print_exc()
         sys.stderr.write(f"warrantd: error: {_one_line(exc.format_message())}\n")
         return EXIT_BAD_INPUT
     return 0
@@ -296,7 +302,7 @@ def _check_coverage(history: Any, policy: Any, policy_path: str, history_path: s
 
     coverage = validate_against(history, policy)
     if not coverage.ok:
-        names = ", ".join(map(repr, coverage.missing_from_policy))
+        names = _names(coverage.missing_from_policy)
         raise InputError(
             policy_path,
             [f"does not define action class(es) {names}, found in {history_path}"],
@@ -309,11 +315,20 @@ def _steps(labels: Sequence[str], quiet: bool) -> Any:
     return Steps(labels, enabled=not quiet)
 
 
-def _check_out(out: str | None, force: bool) -> None:
-    if out is not None:
-        from .._io import check_destination
+def _check_out(out: str | None, force: bool, *inputs: str | None) -> None:
+    """Check ``--out`` before the work: writable, not replaced without ``--force``, and
+    never one of the command's own inputs (not even with ``--force``)."""
+    if out is None:
+        return
+    from .._io import OutputError, check_destination
 
-        check_destination(out, overwrite=force)
+    for given in inputs:
+        if given is None:
+            continue
+        same = os.path.abspath(given) == os.path.abspath(out)
+        if same or (os.path.exists(given) and os.path.exists(out) and os.path.samefile(given, out)):
+            raise OutputError(out, "is one of this command's inputs or outputs; choose another")
+    check_destination(out, overwrite=force)
 
 
 def _write_csv(frame: Any, path: str, quiet: bool) -> None:
@@ -322,6 +337,16 @@ def _write_csv(frame: Any, path: str, quiet: bool) -> None:
     write_csv(frame, path)
     if not quiet:
         emit(f"wrote {len(frame):,} rows to {path}", err=True)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _names(names: Sequence[str], limit: int = 10) -> str:
+    """Names for a message: quoted, at most ``limit``, then how many more."""
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _table(frame: Any, fmt: str) -> str:
@@ -412,6 +437,13 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
 @history_options(prints=True)
 @window_option
 @out_option("the full per-moment timeline")
+@click.option(
+    "--transitions",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write every state change (time, from, to, cause, metrics, binding bars) to this "
+    "CSV file (refused if it exists, unless --force).",
+)
 @force_option
 @quiet_option
 def replay(
@@ -419,6 +451,7 @@ def replay(
     source: HistorySource,
     window: Any,
     out: str | None,
+    transitions: str | None,
     force: bool,
     fmt: str,
     quiet: bool,
@@ -432,7 +465,8 @@ def replay(
     """
     from ..analytics.replay import replay as run_replay
 
-    _check_out(out, force)
+    _check_out(out, force, policy, source.path, source.mapping, transitions)
+    _check_out(transitions, force, policy, source.path, source.mapping, out)
     with _steps(["load", "replay"], quiet) as steps:
         pol = load_policy(policy)
         hist = source.load()
@@ -442,6 +476,7 @@ def replay(
     columns_shown = [
         "action",
         "cases",
+        "no_evidence",
         "final_state",
         "first_supervised",
         "first_autonomous",
@@ -452,6 +487,8 @@ def replay(
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
     if out:
         _write_csv(result.timeline, out, quiet)
+    if transitions:
+        _write_csv(result.transitions, transitions, quiet)
 
 
 @cli.command()
@@ -500,7 +537,7 @@ def sweep(
     from ..analytics.sweep import KNOBS, load_grid
     from ..analytics.sweep import sweep as run_sweep
 
-    _check_out(out, force)
+    _check_out(out, force, policy, source.path, source.mapping, grid)
     with _steps(["load", "sweep"], quiet) as steps:
         pol = load_policy(policy)
         candidates = load_grid(grid)
@@ -510,10 +547,16 @@ def sweep(
         result = run_sweep(hist, pol, candidates, window=window, progress=not quiet)
     front = result.pareto()
     emit(
-        f"{result.n_candidates:,} candidates replayed, {result.n_skipped:,} skipped "
-        f"(AUTONOMOUS bar below SUPERVISED); Pareto front: {len(front):,} distinct points",
+        f"{_plural(result.n_candidates, 'candidate')} replayed, {result.n_skipped:,} skipped "
+        f"(AUTONOMOUS bar below SUPERVISED); Pareto front: "
+        f"{_plural(len(front), 'distinct point')}",
         err=True,
     )
+    silent = sorted(set(result.table.loc[result.table["no_evidence"], "action"]))
+    if silent:
+        emit(f"no evidence, MANUAL throughout: {_names(silent)}", err=True)
+    if window is not None and "window" in candidates:
+        emit("--window is not used: the grid sweeps its own window knob", err=True)
     shown = front if show_all else front.head(top)
     if fmt == "table":
         varied = [k for k in KNOBS if result.table[k].nunique() > 1]
@@ -551,7 +594,13 @@ def sweep(
     show_default=True,
     help="How far ahead: whole days, e.g. 90D or 90 (at most 3650).",
 )
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Random seed (same seed, same forecast).",
+)
 @click.option(
     "--sims",
     default=2000,
@@ -585,7 +634,7 @@ def forecast(
     """
     from ..analytics.forecast import forecast as run_forecast
 
-    _check_out(out, force)
+    _check_out(out, force, policy, source.path, source.mapping)
     with _steps(["load", "forecast"], quiet) as steps:
         pol = load_policy(policy)
         hist = source.load()
@@ -626,10 +675,24 @@ def forecast(
 )
 @force_option
 @window_option
-@click.option("--horizon", type=HORIZON, default="90D", show_default=True)
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--horizon",
+    type=HORIZON,
+    default="90D",
+    show_default=True,
+    help="Forecast horizon: whole days, e.g. 90D or 90 (at most 3650).",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Random seed of the forecast (same seed, same report).",
+)
 @trend_option
-@click.option("--title", default="warrantd graduation report", show_default=True)
+@click.option(
+    "--title", default="warrantd graduation report", show_default=True, help="The report's title."
+)
 @quiet_option
 def report(
     policy: str,
@@ -677,4 +740,5 @@ def report(
         sources={"history": source.path, "policy": policy},
         progress=not quiet,
     )
-    emit(f"wrote {out}/index.html and {len(files.files) - 1} other files")
+    if not quiet:
+        emit(f"wrote {out}/index.html and {len(files.files) - 1} other files", err=True)
