@@ -110,7 +110,9 @@ def test_broken_json_lines_name_the_line(tmp_path: Path) -> None:
 def test_a_json_scalar_says_what_was_expected(tmp_path: Path) -> None:
     path = tmp_path / "h.json"
     path.write_text("42\n")
-    error_line(run("validate", POLICY, "-H", path), f"{path}: holds a JSON int: expected an array")
+    error_line(
+        run("validate", POLICY, "-H", path), f"{path}: holds a JSON number: expected an array"
+    )
 
 
 def test_an_undecodable_csv_names_row_and_column_and_suggests_an_encoding(tmp_path: Path) -> None:
@@ -238,7 +240,7 @@ def test_columns_can_be_renamed(tmp_path: Path) -> None:
     assert "2 rows, 2 cases" in out.stdout
     error_line(
         run("validate", POLICY, "-H", path, *renamed, "--column", "passed=okay"),
-        "column map names column(s) the file lacks: 'okay'",
+        "the column mapping (--column / column_map) names column(s) the file lacks: 'okay'",
     )
     error_line(run("validate", POLICY, "-H", path, "--column", "action"), "--column", "NEW=OLD")
 
@@ -267,7 +269,8 @@ def test_sweep_prints_a_deduplicated_front_at_most_top_rows(tmp_path: Path) -> N
     assert out.returncode == 0, out.stderr
     rows = out.stdout.strip().splitlines()[1:]
     assert len(rows) == 5
-    summary, left_off = out.stderr.strip().splitlines()
+    summary, unused, left_off = out.stderr.strip().splitlines()
+    assert unused == "--window is not used: the grid sweeps its own window knob"
     assert summary.startswith("540 candidates replayed, 0 skipped")
     front_size = int(summary.rsplit(": ", 1)[1].split()[0])
     assert left_off.startswith(f"... {front_size - 5:,} more rows of the front left off")
