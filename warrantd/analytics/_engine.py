@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -256,7 +257,8 @@ def evidence_of(history: pd.DataFrame, mean_columns: Sequence[str] = ()) -> Evid
     adversarial = history["adversarial"].to_numpy(dtype=bool)[order]
     n = history["n"].to_numpy(dtype=np.int64)[order]
     passed = history["n_passed"].to_numpy(dtype=np.int64)[order]
-    counts = np.zeros((4, len(starts)), dtype=np.int64)
+    # 32-bit counts: a history holds at most two billion cases (a window never more).
+    counts = np.zeros((4, len(starts)), dtype=np.int32)
     if len(starts):
         counts[0] = np.add.reduceat(np.where(adversarial, 0, n), starts)
         counts[1] = np.add.reduceat(np.where(adversarial, 0, passed), starts)
@@ -292,7 +294,7 @@ def window_sums(
     Returns (4, queries) int64.
     """
     span = check_window(window)
-    out = np.zeros((4, len(query_ns)), dtype=np.int64)
+    out = np.zeros((4, len(query_ns)), dtype=np.int32)
     side: Literal["left", "right"] = "right" if inclusive else "left"
     cum = np.zeros((4, evidence.counts.shape[1] + 1), dtype=np.int64)
     np.cumsum(evidence.counts, axis=1, out=cum[:, 1:])
@@ -412,36 +414,89 @@ def policy_classes_only(history: pd.DataFrame, policy: TrustPolicy) -> pd.DataFr
 class Events:
     """The gate's event sequence for every class, ready to grade.
 
-    Per class, its moments in time order (see the module docstring), two events each:
-    ``in force at m`` (even positions) then ``graded at m`` (odd positions). Arrays are
-    aligned, one entry per event; ``bounds`` are the event offsets where each class's
-    block starts, plus the end; ``class_ceilings`` is each class's ceiling and
-    ``ceilings`` the same per event. ``moment_counts`` holds, per moment, the cases that
-    arrived at it ((4, moments), zero at a pure expiry moment) and ``graded_counts``
-    the window's counts graded there.
+    Per class, its *moments* in time order (see the module docstring), two events
+    each: "in force at m" (even positions) then "graded at m" (odd positions). The
+    event metrics (``pass_rate``, ``adversarial_pass_rate``, ``sample_size``) are
+    aligned one per event; everything else is kept once per moment and read per
+    event through the methods, so memory stays near the size of the evidence.
+    ``moment_bounds[i]:moment_bounds[i + 1]`` are the moments of ``actions[i]``;
+    ``arrived`` holds the cases that arrived at each moment ((4, moments), zero at a
+    pure expiry moment), ``graded_counts`` the window's counts graded there,
+    ``duration_days`` how long each graded state is held (to the next moment, the
+    last one to the end of the history), ``seen_through`` the class's cases so far.
     """
 
     evidence: Evidence
     actions: tuple[str, ...]
-    bounds: np.ndarray
-    action_codes: np.ndarray
+    moments: np.ndarray
+    moment_bounds: np.ndarray
+    moment_codes: np.ndarray
     class_ceilings: np.ndarray
-    ceilings: np.ndarray
-    time_ns: np.ndarray
     pass_rate: np.ndarray
     adversarial_pass_rate: np.ndarray
     sample_size: np.ndarray
-    is_graded: np.ndarray
-    is_expiry: np.ndarray
-    seen: np.ndarray
-    handled: Mapping[str, np.ndarray]
+    arrived: np.ndarray
+    graded_counts: np.ndarray
     duration_days: np.ndarray
+    seen_through: np.ndarray
     first_case_ns: np.ndarray
     end_ns: int
     true_pass_p: np.ndarray | None
-    moment_counts: np.ndarray
-    graded_counts: np.ndarray
     window: Window
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """Event offsets where each class's block starts, plus the end."""
+        return np.asarray(2 * self.moment_bounds)
+
+    @cached_property
+    def action_codes(self) -> np.ndarray:
+        """Each event's class index."""
+        return np.repeat(self.moment_codes, 2)
+
+    @property
+    def ceilings(self) -> np.ndarray:
+        """Each event's class ceiling."""
+        return np.asarray(self.class_ceilings[self.action_codes])
+
+    @cached_property
+    def handled(self) -> dict[str, np.ndarray]:
+        """Per moment, the cases that arrived at it (handled under the state in force
+        then) and their failures, normal and adversarial."""
+        a = self.arrived
+        return {
+            "normal_cases": a[0],
+            "normal_failures": a[0] - a[1],
+            "adversarial_cases": a[2],
+            "adversarial_failures": a[2] - a[3],
+        }
+
+    def event_time(self, index: np.ndarray) -> np.ndarray:
+        """The time (ns) of each event in ``index``."""
+        return np.asarray(self.moments[index // 2])
+
+    def event_code(self, index: np.ndarray) -> np.ndarray:
+        """The class index of each event in ``index``."""
+        return np.asarray(self.moment_codes[index // 2])
+
+    def event_seen(self, index: np.ndarray) -> np.ndarray:
+        """Cases the class had seen by each event: before its moment's cases when in
+        force, with them when graded."""
+        moment = index // 2
+        arrived = self.arrived[0, moment] + self.arrived[2, moment]
+        return np.asarray(self.seen_through[moment] - np.where(index % 2 == 0, arrived, 0))
+
+    def event_truth(self, index: np.ndarray) -> np.ndarray:
+        """The ground truth (``true_pass_p`` at the latest case) at each event."""
+        assert self.true_pass_p is not None
+        return np.asarray(self.true_pass_p[index // 2])
+
+    def is_expiry(self, index: np.ndarray) -> np.ndarray:
+        """Whether a state change at each event came from evidence leaving the window:
+        on an in-force event, or at a moment where no case arrived."""
+        moment = index // 2
+        empty = (self.arrived[0, moment] + self.arrived[2, moment]) == 0
+        return np.asarray((index % 2 == 0) | empty)
 
     def states(self, thresholds: GraduationThresholds) -> np.ndarray:
         """The state of every event under ``thresholds``."""
@@ -479,6 +534,28 @@ def _moments(evidence: Evidence, span: Any, end_ns: int) -> tuple[np.ndarray, np
     return all_times, bounds
 
 
+def _row_windows(evidence: Evidence, span: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(in force, graded) window counts at every evidence row, for windows that change
+    only when cases arrive (cumulative and case-count): the same definition as
+    :func:`window_sums`, read off one cumulative sum with no search per class."""
+    counts = evidence.counts
+    rows = counts.shape[1]
+    cum = np.zeros((4, rows + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=cum[:, 1:])
+    class_start = np.repeat(evidence.bounds[:-1], np.diff(evidence.bounds))
+    index = np.arange(rows)
+    if span is None:  # everything of the class so far
+        graded = (cum[:, 1:] - cum[:, class_start]).astype(np.int32)
+        return graded - counts, graded
+    windows = []
+    cases = cum[0] + cum[2]
+    for end in (index, index + 1):  # rows [start, end): before the row, then with it
+        start = np.searchsorted(cases, cases[end] - span, side="right") - 1
+        start = np.clip(start, class_start, end)
+        windows.append((cum[:, end] - cum[:, start]).astype(np.int32))
+    return windows[0], windows[1]
+
+
 def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = None) -> Events:
     """The event sequence of a history under a policy and window, ready to grade."""
     span = check_window(window)
@@ -486,32 +563,25 @@ def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = No
     evidence = evidence_of(history, mean_columns=truth)
     check_coverage(evidence.actions, policy, str(history.attrs.get("source", "history")))
     end_ns = int(evidence.time_ns.max()) if len(evidence.time_ns) else 0
-    moments, bounds = _moments(evidence, span, end_ns)
-    before = window_sums(evidence, window, moments, bounds, inclusive=False)
-    graded = window_sums(evidence, window, moments, bounds, inclusive=True)
-    arrived = _arrivals(evidence, moments, bounds)
-    n_actions = len(evidence.actions)
-    codes = np.repeat(np.arange(n_actions, dtype=np.int32), np.diff(bounds))
-    ceilings = class_ceilings(policy, evidence.actions)
+    if isinstance(span, pd.Timedelta):
+        moments, bounds = _moments(evidence, span, end_ns)
+        before = window_sums(evidence, window, moments, bounds, inclusive=False)
+        graded = window_sums(evidence, window, moments, bounds, inclusive=True)
+        arrived = _arrivals(evidence, moments, bounds)
+    else:  # the window changes only when cases arrive: the moments are the rows
+        moments, bounds = evidence.time_ns, evidence.bounds
+        before, graded = _row_windows(evidence, span)
+        arrived = evidence.counts
+    codes = np.repeat(np.arange(len(evidence.actions), dtype=np.int32), np.diff(bounds))
     last = np.zeros(len(moments), dtype=bool)
     last[bounds[1:][np.diff(bounds) > 0] - 1] = True
-    next_moment = np.empty_like(moments)
-    next_moment[:-1] = moments[1:]
+    following = np.empty_like(moments)
+    following[:-1] = moments[1:]
     if len(moments):
-        next_moment[-1] = end_ns
-    duration = np.where(last, end_ns - moments, next_moment - moments) / NS_PER_DAY
-    n_cases = arrived[0] + arrived[2]
-    cum = np.cumsum(n_cases)
-    class_start = np.repeat(bounds[:-1], np.diff(bounds))
-    seen_through = cum - np.r_[0, cum][class_start]
-    has_cases = n_cases > 0
-    zeros = np.zeros(len(moments), dtype=np.int64)
-    handled = {
-        "normal_cases": arrived[0],
-        "normal_failures": arrived[0] - arrived[1],
-        "adversarial_cases": arrived[2],
-        "adversarial_failures": arrived[2] - arrived[3],
-    }
+        following[-1] = end_ns
+    duration = np.where(last, end_ns - moments, following - moments) / NS_PER_DAY
+    cum = np.cumsum(arrived[0] + arrived[2])
+    seen_through = cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]
     rates = [rates_from_counts(*w) for w in (before, graded)]
     true_p = None
     if truth:
@@ -519,31 +589,27 @@ def build_events(history: pd.DataFrame, policy: TrustPolicy, window: Window = No
     return Events(
         evidence=evidence,
         actions=evidence.actions,
-        bounds=2 * bounds,
-        action_codes=np.repeat(codes, 2),
-        class_ceilings=ceilings,
-        ceilings=np.repeat(ceilings[codes], 2),
-        time_ns=np.repeat(moments, 2),
+        moments=moments,
+        moment_bounds=bounds,
+        moment_codes=codes,
+        class_ceilings=class_ceilings(policy, evidence.actions),
         pass_rate=_interleave(rates[0][0], rates[1][0]),
         adversarial_pass_rate=_interleave(rates[0][1], rates[1][1]),
         sample_size=_interleave(rates[0][2], rates[1][2]),
-        is_graded=np.tile(np.array([False, True]), len(moments)),
-        is_expiry=np.repeat(~has_cases, 2),
-        seen=_interleave(seen_through - n_cases, seen_through),
-        handled={k: _interleave(v, zeros) for k, v in handled.items()},
-        duration_days=_interleave(np.zeros(len(moments)), duration),
+        arrived=arrived,
+        graded_counts=graded,
+        duration_days=duration,
+        seen_through=seen_through,
         first_case_ns=evidence.time_ns[evidence.bounds[:-1]],
         end_ns=end_ns,
-        true_pass_p=None if true_p is None else np.repeat(true_p, 2),
-        moment_counts=arrived,
-        graded_counts=graded,
+        true_pass_p=true_p,
         window=window,
     )
 
 
 def _arrivals(evidence: Evidence, moments: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """The cases that arrived at each moment ((4, moments); zero at pure expiry moments)."""
-    out = np.zeros((4, len(moments)), dtype=np.int64)
+    out = np.zeros((4, len(moments)), dtype=np.int32)
     for i in range(len(evidence.actions)):
         lo, hi = int(evidence.bounds[i]), int(evidence.bounds[i + 1])
         mine = moments[bounds[i] : bounds[i + 1]]
@@ -630,19 +696,19 @@ def figures_from_parts(
         idx = first_idx[level]
         reached = idx >= 0
         safe = np.where(reached, idx, 0)
-        time_ns = np.where(reached, events.time_ns[safe], np.iinfo(np.int64).min)
+        time_ns = np.where(reached, events.event_time(safe), np.iinfo(np.int64).min)
         out[f"first_{name}"] = pd.to_datetime(
             np.where(reached, time_ns, np.datetime64("NaT").astype("int64")), utc=True
         )
-        cases_to = pd.array(np.where(reached, events.seen[safe], 0), dtype="Int64")
+        cases_to = pd.array(np.where(reached, events.event_seen(safe), 0), dtype="Int64")
         cases_to[~reached] = pd.NA
         out[f"cases_to_{name}"] = cases_to
-        first_case = events.first_case_ns[events.action_codes[safe]]
+        first_case = events.first_case_ns[events.event_code(safe)]
         out[f"days_to_{name}"] = np.where(reached, (time_ns - first_case) / NS_PER_DAY, np.nan)
         if events.true_pass_p is None:
             out[f"premature_{name}"] = pd.array([pd.NA] * len(idx), dtype="boolean")
         else:
-            truth = events.true_pass_p[safe]
+            truth = events.event_truth(safe)
             premature = pd.array(truth < pass_bars[level], dtype="boolean")
             premature[~reached | np.isnan(truth)] = pd.NA
             out[f"premature_{name}"] = premature
@@ -681,7 +747,7 @@ def per_action_figures(
     has_prev = np.ones(len(states), dtype=bool)
     has_prev[starts[starts < len(states)]] = False
     in_force = states[0::2]
-    handled_in_force = {k: v[0::2] for k, v in events.handled.items()}
+    handled_in_force = events.handled  # per moment: handled under the in-force state
 
     def per_action(values: np.ndarray, event_starts: np.ndarray = starts) -> np.ndarray:
         return np.add.reduceat(values, event_starts)
@@ -696,9 +762,10 @@ def per_action_figures(
             k: per_action(np.where(held, v, 0), starts // 2) for k, v in handled_in_force.items()
         }
         drops[level] = per_action((has_prev & (prev >= level) & ~at).astype(np.int64))
-        days[level] = per_action(np.where(at, events.duration_days, 0.0))
+        graded_at = states[1::2] >= level  # the graded state is the one held
+        days[level] = per_action(np.where(graded_at, events.duration_days, 0.0), starts // 2)
     totals = {k: per_action(v, starts // 2) for k, v in handled_in_force.items()}
-    totals["days"] = per_action(events.duration_days)
+    totals["days"] = per_action(events.duration_days, starts // 2)
     n_actions = len(starts)
     bars = {level: np.full(n_actions, thresholds.pass_rate[level]) for level in LEVELS}
     return figures_from_parts(events, first_idx, handled, drops, days, totals, bars)
@@ -738,7 +805,7 @@ def with_no_evidence(
     """``summary`` plus a row for each policy class it lacks (see :func:`no_evidence_rows`),
     per group of the ``by`` columns (e.g. per sweep candidate); sorted by ``by`` and action."""
     summary = summary.assign(no_evidence=False)
-    missing = sorted(set(policy.actions) - set(summary["action"]))
+    missing = sorted(set(policy.actions) - {str(a) for a in summary["action"].unique()})
     if not missing:
         return summary
     extra = no_evidence_rows(missing, span_days)

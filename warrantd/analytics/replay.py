@@ -106,10 +106,9 @@ class Replay:
     def timeline(self) -> pd.DataFrame:
         """Per class and moment: counts, metrics, ``state_in_force`` and ``state``."""
         e = self.events
-        moments = e.time_ns[1::2]
-        names = np.asarray(e.actions, dtype=object)[e.action_codes[1::2]]
-        arrived = e.moment_counts[0] + e.moment_counts[2]
-        frame = timeline_frame(names, moments, arrived, e.graded_counts, self.window)
+        names = np.asarray(e.actions, dtype=object)[e.moment_codes]
+        arrived = e.arrived[0] + e.arrived[2]
+        frame = timeline_frame(names, e.moments, arrived, e.graded_counts, self.window)
         frame["state_in_force"] = state_column(self.states[0::2])
         frame["state"] = state_column(self.states[1::2])
         return frame
@@ -161,16 +160,13 @@ def _transitions(
         missed = ~met if len(moved) else np.zeros(0, bool)
         binding.append(np.where(missed, criterion.bar, ""))
     labels = [", ".join(p for p in parts if p) for parts in zip(*binding, strict=True)]
-    # A change on an in-force event, or at a moment where nothing arrived, is evidence
-    # leaving the window; a change when cases arrived is new evidence.
-    expiry = ~events.is_graded[moved] | events.is_expiry[moved]
     return pd.DataFrame(
         {
-            "action": np.asarray(events.actions, dtype=object)[events.action_codes[moved]],
-            "time": pd.to_datetime(events.time_ns[moved], utc=True),
+            "action": np.asarray(events.actions, dtype=object)[events.event_code(moved)],
+            "time": pd.to_datetime(events.event_time(moved), utc=True),
             "from": state_column(frm),
             "to": state_column(to),
-            "cause": np.where(expiry, "expiry", "evidence"),
+            "cause": np.where(events.is_expiry(moved), "expiry", "evidence"),
             "pass_rate": events.pass_rate[moved],
             "adversarial_pass_rate": events.adversarial_pass_rate[moved],
             "sample_size": events.sample_size[moved],

@@ -288,8 +288,9 @@ class _Grid:
             for v, p in zip(values, points, strict=True)
         )
         shape = tuple(len(v) + 1 for v in values)
-        # numpy types ravel_multi_index's result as possibly a tuple; for arrays it is one.
-        return cls(values, idx, np.ravel_multi_index(idx, shape), shape)  # type: ignore[arg-type]
+        flat = np.ravel_multi_index(idx, shape)
+        # A cell index fits 32 bits for any grid a sweep allows: half the memory of int64.
+        return cls(values, idx, flat.astype(np.int32), shape)  # type: ignore[arg-type]
 
     def cell_of(self, bars: pd.DataFrame) -> np.ndarray:
         """Each candidate's cell: one past the index of its bar value on each axis."""
@@ -304,11 +305,12 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
     """Per (action, candidate) figures of one level, read off suffix-reduced histograms."""
     n_actions, n_cells = len(events.actions), int(np.prod(grid.shape))
     codes = events.action_codes
-    flat = codes.astype(np.int64) * n_cells + grid.bins
+    index_type = np.int32 if n_actions * n_cells < 2**31 else np.int64
+    flat = codes.astype(index_type) * index_type(n_cells) + grid.bins
     size = n_actions * n_cells
     shape = (n_actions, *grid.shape)
 
-    def summed(weights: np.ndarray, where: np.ndarray = flat) -> np.ndarray:
+    def summed(weights: np.ndarray | None, where: np.ndarray = flat) -> np.ndarray:
         hist = np.bincount(where, weights=weights, minlength=size).reshape(shape)
         return _suffix(hist, np.add).reshape(n_actions, n_cells)[:, cells]
 
@@ -317,20 +319,18 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
     np.minimum.at(first, flat, np.arange(len(codes)))
     first = _suffix(first.reshape(shape), np.minimum).reshape(n_actions, n_cells)[:, cells]
     # Cases are handled on in-force events (even positions) and time is held on
-    # graded ones (odd positions); the other half of each array is zero.
+    # graded ones (odd positions); the engine keeps both once per moment.
     handled = {
-        k: np.rint(summed(v[0::2].astype(np.float64), flat[0::2])).astype(np.int64)
+        k: np.rint(summed(v.astype(np.float64), flat[0::2])).astype(np.int64)
         for k, v in events.handled.items()
     }
-    days = summed(events.duration_days[1::2], flat[1::2])
+    days = summed(events.duration_days, flat[1::2])
     # consecutive event pairs within an action: (prev, cur)
     same = codes[1:] == codes[:-1]
-    prev_bins = grid.bins[:-1][same]
-    pair_codes = codes[1:][same].astype(np.int64) * n_cells
+    pair_codes = codes[1:][same].astype(index_type) * index_type(n_cells)
     pair_min = tuple(np.minimum(b[:-1], b[1:])[same] for b in grid.axis_bins)
-    min_bins = np.ravel_multi_index(pair_min, grid.shape)
-    ones = np.ones(len(prev_bins))
-    drops = np.rint(summed(ones, pair_codes + prev_bins) - summed(ones, pair_codes + min_bins))
+    min_bins = np.ravel_multi_index(pair_min, grid.shape).astype(index_type)
+    drops = summed(None, pair_codes + grid.bins[:-1][same]) - summed(None, pair_codes + min_bins)
     allowed = (events.class_ceilings >= level)[:, None]
     return {
         "first": np.where(allowed & (first < never), first, -1),
@@ -347,13 +347,10 @@ def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any
         grid = _Grid.build(events, bars)
         parts[level] = _level_parts(events, grid, grid.cell_of(bars), level)
     n_actions, n_cand = len(events.actions), len(candidates)
-    codes = events.action_codes
-    in_force_codes = codes[0::2]  # handled cases sit on the in-force events
+    codes = events.moment_codes
     totals = {
         k: np.repeat(
-            np.bincount(in_force_codes, weights=v[0::2], minlength=n_actions).astype(np.int64)[
-                :, None
-            ],
+            np.bincount(codes, weights=v, minlength=n_actions).astype(np.int64)[:, None],
             n_cand,
             axis=1,
         )
