@@ -9,7 +9,10 @@ histories with no adversarial cases or classes with no evidence at all.
 from __future__ import annotations
 
 import dataclasses
+import io
 import itertools
+import random
+import re
 import subprocess
 import sys
 import warnings
@@ -17,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kiwisolver
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,7 +29,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-from warrantd import ActionClass, RiskTier, TrustPolicy, load_policy
+from warrantd import ActionClass, AutonomyState, RiskTier, TrustPolicy, load_policy
 from warrantd.analytics import charts, generate, load_history, synth
 from warrantd.analytics.forecast import Forecast, forecast
 from warrantd.analytics.replay import Replay, replay
@@ -316,6 +321,60 @@ def test_an_agentdojo_forecast_names_the_classes_it_could_not_simulate(
     assert "Not simulated (no curve)" in notes(fig)
 
 
+def test_a_forecast_without_curves_does_not_say_every_class_is_at_its_ceiling(
+    agentdojo: tuple[pd.DataFrame, TrustPolicy],
+) -> None:
+    # Three classes capped at SUPERVISED, which they hold: at their ceiling. The other
+    # 21 are not simulated (evidence on one day). The chart used to say "every action
+    # is at its ceiling" in the middle, and dropped the note naming the three.
+    history, policy = agentdojo
+    capped = ["claude-3-5-sonnet-20241022", "gemini-1.5-pro-002", "gpt-4o-2024-05-13"]
+    policy = TrustPolicy(
+        {
+            a: dataclasses.replace(c, max_state=AutonomyState.SUPERVISED) if a in capped else c
+            for a, c in policy.actions.items()
+        },
+        policy.thresholds,
+    )
+    fc = forecast(history, policy, horizon="30D", n_sims=50)
+    assert fc.cdfs == {}
+    assert sorted(fc.table.loc[fc.table["next_state"] == "", "action"]) == capped
+    fig = charts.forecast_chart(fc)
+    assert_fits_canvas(fig)
+    text = notes(fig).replace("\n", " ")
+    assert "every action is at its ceiling" not in text
+    assert "no class was simulated" in text
+    assert "21 of 24 not simulated" in text and "3 at their ceiling" in text
+    assert "At their ceiling, nothing to forecast: " + ", ".join(capped[:2]) in text
+    assert "Not simulated (no curve)" in text and "only 1 distinct day" in text  # and why
+    # When it is true, it is still said.
+    top = dataclasses.replace(fc, table=fc.table[fc.table["action"].isin(capped)])
+    assert "every action is at its ceiling" in notes(charts.forecast_chart(top))
+
+
+def few_classes(fc: Forecast, n: int) -> Forecast:
+    """``fc`` with only its first ``n`` simulated classes."""
+    kept = dict(list(fc.cdfs.items())[:n])
+    return dataclasses.replace(fc, cdfs=kept, table=fc.table[fc.table["action"].isin(kept)])
+
+
+@pytest.mark.parametrize("n", [4, 7])
+def test_forecast_curves_are_not_black_and_show_at_zero(fifty_forecast: Forecast, n: int) -> None:
+    # Black read as an axis, and was the seventh colour of a shared panel; a curve at
+    # probability 0 lay on the x axis, hidden.
+    fc = few_classes(fifty_forecast, n)
+    assert any((cdf["probability"] == 0).any() for cdf in fc.cdfs.values())
+    fig = charts.forecast_chart(fc)
+    drawn(fig)
+    curves = class_curves(fig)
+    assert set(curves) == set(fc.cdfs)
+    assert not {colour.lower() for _, colour in curves.values()} & {"#000000", "black", "k"}
+    for i in {i for i, _ in curves.values()}:
+        ax = fig.axes[i]
+        zero = ax.transData.transform((0, 0))[1]
+        assert zero - ax.bbox.y0 >= 1.5, "a curve at 0 shows above the x axis"
+
+
 def test_forecast_of_many_classes_tells_every_class_apart(fifty_forecast: Forecast) -> None:
     fc = fifty_forecast
     assert len(fc.cdfs) > 8  # more than any palette of distinct line colours
@@ -413,6 +472,91 @@ def test_date_axes_over_years_draw_without_warnings(
     assert {"2022", "2023", "2024", "2025"} <= set(labels) and len(labels) <= 8
 
 
+def test_a_class_whose_only_evidence_is_an_outlier_keeps_it_on_its_chart(
+    agentdojo: tuple[pd.DataFrame, TrustPolicy],
+) -> None:
+    # Llama-3-70b's one run is dated 2021-09-05, the rest of the leaderboard 2024-25.
+    # Its chart used the leaderboard's axis: its only evidence was left off, and its
+    # rate drawn flat across 2024-25, where it has none.
+    result = replay(*agentdojo)
+    action = "meta-llama/Llama-3-70b-chat-hf"
+    fig = charts.metrics_chart(result, action)
+    assert_fits_canvas(fig)
+    mine = result.timeline.loc[result.timeline["action"] == action, "timestamp"]
+    days = mdates.date2num(mine.dt.tz_convert(None))
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        assert lo <= days.min() and days.max() <= hi, "its evidence is on its axis"
+        [step] = [line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]
+        x = np.asarray(step.get_xdata(), dtype=float)
+        y = np.asarray(step.get_ydata(), dtype=float)
+        assert x[np.isfinite(y)].min() >= days.min(), "nothing drawn before its evidence"
+        for band in ax.collections:
+            for path in band.get_paths():
+                assert path.vertices[:, 0].min() >= days.min()
+    text = notes(fig).replace("\n", " ")
+    assert "2021-09-05" in text and "2024-06-05 to 2025-02-24" in text
+    # The other classes keep the leaderboard's axis, the 2021 run left off it.
+    other = charts.metrics_chart(result, "claude-3-5-sonnet-20240620")
+    drawn(other)
+    assert axis_days(other.axes[0]) < 300
+
+
+def history_between(start: str, seconds: float, actions: int = 3) -> Replay:
+    """A replay of ``actions`` classes whose cases all fall within ``seconds``."""
+    t0 = pd.Timestamp(start, tz="UTC")
+    rows = [
+        {
+            "timestamp": t0 + pd.Timedelta(seconds=seconds * (k * actions + a) / (30 * actions)),
+            "action": f"action_{a}",
+            "passed": k % 7 != 0,
+        }
+        for a in range(actions)
+        for k in range(30)
+    ]
+    history = load_history(pd.DataFrame(rows))
+    policy = TrustPolicy(
+        {f"action_{a}": ActionClass(f"action_{a}", RiskTier.REVERSIBLE_WRITE) for a in range(3)},
+        make_thresholds((0.8, 0.0, 10), (0.95, 0.0, 40)),
+    )
+    return replay(history, policy)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "label", "xlabel"),
+    [
+        (0.8, r"09:00:0\d\.\d", "time (UTC) on 2026-09-07"),  # a fresh folder of eval logs
+        (230, r"09:0\d(:\d\d)?", "time (UTC) on 2026-09-07"),
+        (13_000, r"\d\d:\d\d", "time (UTC) on 2026-09-07"),
+        (3.5 * 86_400, r"\w+", "date (UTC)"),
+    ],
+    ids=["a second", "minutes", "hours", "days"],
+)
+def test_a_history_of_seconds_to_days_gets_a_readable_time_axis(
+    seconds: float, label: str, xlabel: str
+) -> None:
+    # A history run within a second was labelled "03.8 ... 04.6", the date in a
+    # corner; spans of about four minutes, four hours or four days fitted no step of
+    # the date locator, which warned.
+    result = history_between("2026-09-07 09:00:03.8", seconds)
+    for fig in (charts.state_timeline_chart(result), charts.metrics_chart(result, "action_1")):
+        drawn(fig)
+        ax = fig.axes[-1]
+        ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert len(ticks) >= 3 and all(re.fullmatch(label, t) for t in ticks), ticks
+        assert ax.get_xlabel() == xlabel
+        assert_fits_canvas(fig)
+
+
+def test_a_short_history_across_midnight_dates_its_ticks() -> None:
+    fig = charts.state_timeline_chart(history_between("2026-09-07 23:59:59.6", 0.8))
+    drawn(fig)
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert ticks[0].endswith("\n2026-09-07")
+    assert [t for t in ticks if t.startswith("00:00:00.0")] == ["00:00:00.0\n2026-09-08"]
+    assert fig.axes[0].get_xlabel() == "time (UTC)"
+
+
 # --------------------------------------------------------------------------- 50 classes
 
 
@@ -427,6 +571,48 @@ def test_timeline_of_fifty_classes_fits_and_keeps_every_lane(
     # Lane labels do not overlap one another.
     boxes = [t.get_window_extent() for t in ax.get_yticklabels()]
     assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
+
+
+def with_long_names(history: pd.DataFrame, policy: TrustPolicy) -> Replay:
+    """A 30-day replay of ``history`` with every class but the first renamed long."""
+    first = sorted(policy.actions)[0]
+    names = {
+        a: a if a == first else f"{a}_via_the_legacy_billing_gateway_v2_with_manual_override"
+        for a in policy.actions
+    }
+    renamed = load_history(history.assign(action=history["action"].map(names)))
+    policy = TrustPolicy(
+        {names[a]: dataclasses.replace(c, name=names[a]) for a, c in policy.actions.items()},
+        policy.thresholds,
+    )
+    return replay(renamed, policy, window="30D")
+
+
+@pytest.mark.parametrize("fixture", ["billing", "fifty"])
+def test_long_action_names_leave_the_timeline_most_of_its_width(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    # Names of 80 characters squeezed the plot to about 40% of the figure's width.
+    result = with_long_names(*request.getfixturevalue(fixture))
+    fig = charts.state_timeline_chart(result)
+    assert_fits_canvas(fig)
+    ax = fig.axes[0]
+    assert ax.bbox.width >= 0.6 * fig.bbox.width
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    lanes = list(result.summary["action"])
+    text = notes(fig).replace("\n", "")
+    for label, name in zip(labels, lanes, strict=True):
+        if "…" in label:  # shortened: the note names it in full
+            assert name in text
+            head, tail = label.replace("\n", "").split("…")
+            assert name.startswith(head) and name.endswith(tail)
+        else:  # wrapped, or short enough as it is
+            assert label.replace("\n", "") == name
+    assert ("…" in "".join(labels)) == (fixture == "fifty")  # 50 lanes have room for one line
+    boxes = [t.get_window_extent() for t in ax.get_yticklabels()]
+    assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
+    # A metrics chart's title wraps a long name instead of running off the figure.
+    assert_fits_canvas(charts.metrics_chart(result, lanes[-1]))
 
 
 # --------------------------------------------------------------------------- heatmap
@@ -556,6 +742,16 @@ def test_rates_are_not_drawn_where_a_window_has_no_cases(billing_replay: Replay)
         assert (shown == (mine[count] > 0).to_numpy()).all()
 
 
+def test_a_rate_of_zero_shows_above_the_x_axis(billing_replay: Replay) -> None:
+    fig = charts.metrics_chart(billing_replay, "cancel_subscription")
+    drawn(fig)
+    tl = billing_replay.timeline
+    mine = tl[(tl["action"] == "cancel_subscription") & (tl["n_adversarial"] > 0)]
+    assert (mine["adversarial_pass_rate"] == 0).any()
+    ax = fig.axes[1]
+    assert ax.transData.transform((0, 0))[1] - ax.bbox.y0 >= 1.5
+
+
 def with_silent_class(result: Replay, action: str) -> Replay:
     """``result`` with one more class in its summary that has no evidence at all."""
     row = {column: pd.NA for column in result.summary.columns}
@@ -593,6 +789,39 @@ def test_new_charts_are_reproducible_byte_for_byte(
         first = (tmp_path / f"{name}-1.png").read_bytes()
         assert first == (tmp_path / f"{name}-2.png").read_bytes(), name
         assert b"tEXt" not in first, "no metadata chunk"
+
+
+def shuffled_heap(seed: int) -> list[Any]:
+    """Layout-solver variables allocated, then half of them freed in an order set by
+    ``seed``: the state a process is left in by what it drew before, which decides
+    where the next chart's solver variables live in memory. Keep the list alive
+    while drawing."""
+    junk: list[Any] = [kiwisolver.Variable() for _ in range(20_000)]
+    random.Random(seed).shuffle(junk)
+    kept = junk[::2]
+    for i in range(1, len(junk), 2):
+        junk[i] = None
+    return kept
+
+
+def test_a_chart_does_not_depend_on_what_the_process_drew_before(
+    fifty_forecast: Forecast,
+) -> None:
+    # A report of 50 classes drew forecast.png with two different hashes in one
+    # process: constrained layout solved the panels' positions to different last bits
+    # depending on where its variables were allocated, and a few pixels came out one
+    # intensity level apart. Positions and bytes must not depend on the heap.
+    layouts, images = set(), set()
+    for seed in range(6):
+        kept = shuffled_heap(seed)
+        fig = charts.forecast_chart(fifty_forecast)
+        buffer = io.BytesIO()
+        charts.save(fig, buffer)
+        del kept
+        layouts.add(tuple(tuple(ax.get_position().bounds) for ax in fig.axes))
+        images.add(buffer.getvalue())
+    assert len(layouts) == 1, "the same figure was laid out differently"
+    assert len(images) == 1
 
 
 def test_charts_never_load_pyplot() -> None:

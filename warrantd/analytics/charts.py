@@ -2,7 +2,8 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` drawn on the Agg
 canvas (never through pyplot, never ``plt.show()``); :func:`save` writes one
-as a PNG, byte-for-byte reproducibly.
+as a PNG, byte-for-byte reproducibly: the same inputs give the same bytes,
+whatever the process drew before (see :class:`_SteadyLayout`).
 
 Colours come from the Okabe-Ito palette, which stays distinct under the
 common forms of colour blindness. A chart that would need more series colours
@@ -13,9 +14,12 @@ Charts are meant to survive real data:
 * time axes cover the bulk of the history: a few timestamps far before (or
   after) the rest, more than the rest's whole span away, are left off the axis
   and a note under the title says what was left out (``clip_outliers=False``
-  draws everything);
-* legends sit outside the plotting area, and notes and subtitles are wrapped to
-  the width of the axes they belong to;
+  draws everything); a class whose evidence all lies in what was left out gets
+  its own span on its metrics chart instead;
+* a time axis under a day long reads in times of day, with the date;
+* legends sit outside the plotting area, and notes, subtitles and titles are
+  wrapped to the width of the axes they belong to; long lane labels are wrapped,
+  or shortened with an ellipsis and named in full in a note;
 * a class with no evidence, a history with no adversarial cases, a sweep where
   no cell has a value: each is drawn, with a note, instead of failing or
   showing an empty panel or a meaningless colour scale.
@@ -29,7 +33,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any, ParamSpec
 
 import matplotlib
@@ -37,14 +41,16 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
-from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import offset_copy
+from matplotlib.ticker import Formatter, MaxNLocator
+from matplotlib.transforms import Bbox, offset_copy
 
 from ..autonomy import AutonomyState
 from .forecast import Forecast
@@ -68,8 +74,9 @@ __all__ = [
 STATE_COLOURS = {"MANUAL": "#D55E00", "SUPERVISED": "#E69F00", "AUTONOMOUS": "#009E73"}
 SERIES = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 #: One colour per series when series share a panel: Okabe-Ito without its yellow,
-#: which does not read as a line on white. More series than this get a panel each.
-CLASS_COLOURS = [c for c in SERIES if c != "#F0E442"]
+#: which does not read as a line on white, and its black, which reads as an axis.
+#: More series than this get a panel each.
+CLASS_COLOURS = [c for c in SERIES if c not in ("#F0E442", "#000000")]
 NOTE_COLOUR = "#444444"
 P = ParamSpec("P")
 _STYLE: dict[RcKeyType, Any] = {
@@ -80,11 +87,20 @@ _STYLE: dict[RcKeyType, Any] = {
     "axes.spines.right": False,
 }
 _NOTE_SIZE = 7.5
+#: Figures are laid out at 100 dpi and saved by :func:`save` at this resolution.
+_SAVE_DPI = 110
+#: The most of a timeline's width its lane labels may take.
+_LANE_LABEL_SHARE = 0.3
 #: Leading (or trailing) timestamps are left off a time axis when they are at most
 #: this share of the distinct timestamps (at least one) and their gap to the rest
 #: is longer than the rest's whole span.
 _OUTLIER_SHARE = 0.05
 _DAY_NS = 86_400 * 10**9
+#: Probability axes start a little below 0, so a curve at 0 shows above the x axis.
+_PROBABILITY_LIMITS = (-0.02, 1.02)
+#: Axes positions are rounded to this many decimals of the figure's size (a
+#: thousandth of a pixel) once laid out: see :class:`_SteadyLayout`.
+_LAYOUT_DECIMALS = 6
 
 
 class ChartFigure(Figure):
@@ -96,10 +112,32 @@ class ChartFigure(Figure):
         return buffer.getvalue()
 
 
+class _SteadyLayout(ConstrainedLayoutEngine):
+    """Constrained layout whose result does not depend on the process's past.
+
+    Constrained layout solves for the axes positions with kiwisolver, which orders
+    the terms of each constraint by the memory addresses of their variables. The
+    order of the solver's pivots, and with it the last bits of the positions, then
+    depends on what the process allocated (and freed) before: a chart of many
+    panels came out a few pixels different, by one intensity level, from one build
+    to the next in the same process. Rounding every position, well below a pixel,
+    leaves the same figure whatever was drawn before.
+    """
+
+    def execute(self, fig: Figure) -> Any:
+        grids = super().execute(fig)
+        for ax in fig.axes:
+            if ax.get_in_layout():
+                points = ax.get_position(original=True).get_points()
+                ax.set_position(Bbox(np.round(points, _LAYOUT_DECIMALS)), which="both")
+                ax.set_in_layout(True)  # set_position takes it out of the layout
+        return grids
+
+
 def _figure(width: float, height: float) -> Figure:
     # Figures are built on the Agg canvas directly, never through pyplot, so library
     # code neither opens windows nor changes the backend of the caller's session.
-    fig = ChartFigure(figsize=(width, height), dpi=100, layout="constrained")
+    fig = ChartFigure(figsize=(width, height), dpi=100, layout=_SteadyLayout())
     FigureCanvasAgg(fig)
     return fig
 
@@ -118,7 +156,7 @@ def _styled(chart: Callable[P, Figure]) -> Callable[P, Figure]:
 
 def save(fig: Figure, path: str | os.PathLike[str] | IO[bytes]) -> None:
     """Write ``fig`` as a PNG with no timestamp or version metadata (reproducible bytes)."""
-    fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
+    fig.savefig(path, format="png", dpi=_SAVE_DPI, metadata={"Software": None})
 
 
 # --------------------------------------------------------------------------- helpers
@@ -135,21 +173,84 @@ def _naive(times: pd.Series) -> np.ndarray:
     return np.asarray(times.dt.tz_convert(None).to_numpy())
 
 
+class _ClockFormatter(Formatter):
+    """Times of day (UTC) of date numbers, as precise as the ticks need and alike for
+    all of them: ``09:00``, ``09:00:30`` or ``09:00:03.8``. With ``dated``, the first
+    tick and every tick on a new day also give the date, on a second line."""
+
+    def __init__(self, dated: bool) -> None:
+        super().__init__()
+        self.dated = dated
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self.format_ticks([x])[0]
+
+    def format_ticks(self, values: list[float]) -> list[str]:
+        self.set_locs(values)
+        # Date numbers carry about a microsecond of float noise: round it away.
+        stamps = [pd.Timestamp(mdates.num2date(v)).tz_convert(None) for v in values]  # type: ignore[no-untyped-call]
+        decimals = next(
+            d
+            for d in range(7)
+            if all(
+                abs(t - t.round(pd.Timedelta(microseconds=10 ** (6 - d))))
+                <= pd.Timedelta(microseconds=2 if d < 6 else 1)
+                for t in stamps
+            )
+        )
+        stamps = [t.round(pd.Timedelta(microseconds=10 ** (6 - decimals))) for t in stamps]
+        minutes = decimals == 0 and all(t.second == 0 for t in stamps)
+        labels, day = [], None
+        for t in stamps:
+            text = f"{t:%H:%M}" if minutes else f"{t:%H:%M:%S}"
+            if decimals:
+                text += f".{t.microsecond:06d}"[: decimals + 1]
+            if self.dated and t.date() != day:
+                text += f"\n{t:%Y-%m-%d}"
+            day = t.date()
+            labels.append(text)
+        return labels
+
+
 def _dates(ax: Axes) -> None:
+    """Date ticks and label on the x axis of ``ax``, its limits already set.
+
+    An axis under a day long is labelled with times of day, the date in the axis
+    label (or, across midnight, under the first tick and each new day's first).
+    """
     locator = mdates.AutoDateLocator(minticks=4, maxticks=8)  # type: ignore[no-untyped-call]
     # Spans of three to five years fit no default monthly step within 8 ticks
     # (matplotlib then warns and falls back); a yearly step in months does.
     locator.intervald[mdates.MONTHLY] = [1, 2, 3, 4, 6, 12]
+    # Likewise spans of three to four days, hours or minutes (or months, in days).
+    locator.intervald[mdates.DAILY] = [1, 2, 4, 7, 14, 21]
+    locator.intervald[mdates.HOURLY] = [1, 2, 3, 4, 6, 12, 24]
+    locator.intervald[mdates.MINUTELY] = [1, 2, 5, 10, 15, 30, 60]
+    locator.intervald[mdates.SECONDLY] = [1, 2, 5, 10, 15, 30, 60]
     ax.xaxis.set_major_locator(locator)
-    formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_formatter(formatter)
+    lo, hi = ax.get_xlim()
+    if hi - lo >= 1.0:
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        ax.set_xlabel("date (UTC)")
+        return
+    first, last = (mdates.num2date(x).date() for x in (lo, hi))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(_ClockFormatter(dated=first != last))
+    ax.set_xlabel(f"time (UTC) on {first:%Y-%m-%d}" if first == last else "time (UTC)")
 
 
-def _text_width(fig: Figure, text: str, fontsize: float) -> float:
+def _text_width(fig: Figure, text: str, fontsize: float, weight: str = "normal") -> float:
     """Width of ``text`` in display pixels of ``fig``."""
-    probe = Text(0, 0, text, fontsize=fontsize)
+    probe = Text(0, 0, text, fontsize=fontsize, fontweight=weight)
     probe.set_figure(fig)
     return float(probe.get_window_extent().width)
+
+
+def _text_height(fig: Figure, text: str, fontsize: float, dpi: float) -> float:
+    """Height of ``text`` in points, as drawn at ``dpi``."""
+    probe = Text(0, 0, text, fontsize=fontsize)
+    probe.set_figure(fig)
+    renderer = RendererAgg(1, 1, dpi)  # type: ignore[no-untyped-call]
+    return float(probe.get_window_extent(renderer, dpi=dpi).height) * 72 / dpi
 
 
 def _pieces(word: str) -> list[str]:
@@ -157,27 +258,31 @@ def _pieces(word: str) -> list[str]:
     return [p for p in re.findall(r"[^_\-+/.:@]*[_\-+/.:@]?", word) if p]
 
 
-def _wrap(fig: Figure, text: str, width: float, fontsize: float) -> str:
+def _wrap(fig: Figure, text: str, width: float, fontsize: float, weight: str = "normal") -> str:
     """``text`` with line breaks so that no line is wider than ``width`` pixels.
 
     Lines break at spaces; a word too long for a line breaks after ``_ - + / . : @``
     and, failing that, between characters. Existing line breaks are kept.
     """
+
+    def fits(part: str) -> bool:
+        return _text_width(fig, part, fontsize, weight) <= width
+
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split(" "):
             candidate = f"{line} {word}" if line else word
-            if _text_width(fig, candidate, fontsize) <= width:
+            if fits(candidate):
                 line = candidate
                 continue
             if line:
                 lines.append(line)
             line = ""
             # The word starts a new line; if it is still too wide, break it up.
-            for piece in _pieces(word) if _text_width(fig, word, fontsize) > width else [word]:
-                for char in piece if _text_width(fig, piece, fontsize) > width else [piece]:
-                    if line and _text_width(fig, line + char, fontsize) > width:
+            for piece in [word] if fits(word) else _pieces(word):
+                for char in [piece] if fits(piece) else piece:
+                    if line and not fits(line + char):
                         lines.append(line)
                         line = ""
                     line += char
@@ -185,21 +290,49 @@ def _wrap(fig: Figure, text: str, width: float, fontsize: float) -> str:
     return "\n".join(lines)
 
 
+def _shortened(fig: Figure, name: str, width: float, fontsize: float, lines: int) -> str:
+    """``name`` wrapped (see :func:`_wrap`) to at most ``lines`` lines of ``width``
+    pixels; when it does not fit, its middle is cut out and marked with an ellipsis,
+    keeping as much of its start (two thirds) and end (a third) as fits."""
+
+    def label(kept: int) -> str:
+        tail = kept // 3
+        text = name if kept >= len(name) else name[: kept - tail] + "…" + name[len(name) - tail :]
+        return _wrap(fig, text, width, fontsize)
+
+    if label(len(name)).count("\n") < lines:
+        return label(len(name))
+    fits, too_long = 1, len(name)  # binary search for the most characters that fit
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if label(middle).count("\n") < lines:
+            fits = middle
+        else:
+            too_long = middle
+    return label(fits)
+
+
 def _subtitle(ax: Axes, title: str, notes: Sequence[str], width: float | None = None) -> None:
     """``title`` over ``ax`` with ``notes`` in small type between it and the axes,
     wrapped to ``width`` pixels (default: the width the axes get once the figure is
-    laid out)."""
-    ax.set_title(title)
-    notes = [n for n in notes if n]
-    if not notes:
-        return
+    laid out). A title too long for the figure (a long action name) is wrapped too."""
     fig = ax.figure
     assert isinstance(fig, Figure)
-    if width is None:
+    size = FontProperties(size=matplotlib.rcParams["axes.titlesize"]).get_size_in_points()
+    weight = str(matplotlib.rcParams["axes.titleweight"])
+    notes = [n for n in notes if n]
+    ax.set_title(_wrap(fig, title, width or fig.bbox.width * 0.9, size, weight))
+    if width is None and (notes or _text_width(fig, title, size, weight) > fig.bbox.width * 0.7):
         fig.draw_without_rendering()  # lay the figure out: the axes width is now final
         width = ax.get_window_extent().width * 0.98
+    if width is not None:
+        title = _wrap(fig, title, width, size, weight)
+        ax.set_title(title)
+    if not notes:
+        return
+    assert width is not None
     text = "\n".join(_wrap(fig, note, width, _NOTE_SIZE) for note in notes)
-    note = ax.text(
+    ax.text(
         0.5,
         1.0,
         text,
@@ -209,7 +342,9 @@ def _subtitle(ax: Axes, title: str, notes: Sequence[str], width: float | None = 
         fontsize=_NOTE_SIZE,
         color=NOTE_COLOUR,
     )
-    height = note.get_window_extent().height * 72 / fig.dpi
+    # Text does not scale exactly with the resolution (lines are fitted to whole
+    # pixels): leave room for the note as drawn on screen and as saved.
+    height = max(_text_height(fig, text, _NOTE_SIZE, dpi) for dpi in (fig.dpi, _SAVE_DPI))
     ax.set_title(title, pad=height + 10)
 
 
@@ -320,6 +455,41 @@ def _time_span(timeline: pd.DataFrame, clip: bool) -> _Span | None:
     )
 
 
+def _class_span(timeline: pd.DataFrame, action: str, clip: bool) -> tuple[_Span, str]:
+    """The span to show of ``action``'s metrics, and a note on what it leaves out.
+
+    The replay's span (:func:`_time_span`) when some of the class's timestamps lie on
+    it. When every one of them was left off it (the class's only evidence lies far
+    from the rest of the history), the class's own span instead, from its first
+    timestamp to the end of the history (its last rates hold until then): a class's
+    chart never leaves out all of its evidence, nor shows a span where it has none.
+    """
+    span = _time_span(timeline, clip)
+    mine = timeline[timeline["action"] == action]
+    assert span is not None and len(mine)
+    stamps = mine["timestamp"]
+    if ((stamps >= span.first) & (stamps <= span.last)).any():
+        return span, span.note(action)
+    own = _time_span(mine, clip)
+    assert own is not None
+    own = replace(own, last=max(own.last, span.end), end=span.end, after=own.after.iloc[:0])
+    days = sorted({f"{t:%Y-%m-%d}" for t in stamps})
+    when = _listing(days) if len(days) <= 3 else f"{days[0]} to {days[-1]}"
+    if stamps.max() < span.first:
+        gap = f"{(span.first - stamps.max()) / pd.Timedelta(days=1):,.0f} days before"
+    elif stamps.min() > span.last:
+        gap = f"{(stamps.min() - span.last) / pd.Timedelta(days=1):,.0f} days after"
+    else:
+        gap = "outside"
+    note = (
+        f"All of this class's evidence ({when}) lies {gap} the span the other charts "
+        f"show ({span.first:%Y-%m-%d} to {span.last:%Y-%m-%d}): this time axis runs from "
+        f"it to the end of the history ({span.end:%Y-%m-%d}), its last rates held until then."
+    )
+    left_off = own.note(action)
+    return own, f"{note} {left_off}" if left_off else note
+
+
 # --------------------------------------------------------------------------- charts
 
 
@@ -337,7 +507,10 @@ def state_timeline_chart(result: Replay, *, clip_outliers: bool = True) -> Figur
 
     A class with no evidence (no timeline rows) gets a greyed MANUAL lane marked
     "no evidence". With ``clip_outliers`` (the default), a few timestamps far from
-    the rest are left off the time axis and the chart says which.
+    the rest are left off the time axis and the chart says which. Lane labels take
+    at most 30% of the width: a longer name is wrapped on as many lines as its lane
+    holds, or shortened with an ellipsis and named in full in a note (the figure
+    grows to hold it).
     """
     tl = result.timeline
     actions = _lanes(result)
@@ -403,16 +576,25 @@ def state_timeline_chart(result: Replay, *, clip_outliers: bool = True) -> Figur
                 markersize=4,
                 linestyle="none",
             )
-    ax.set_yticks(range(len(actions)), actions)
+    # Lane labels take at most _LANE_LABEL_SHARE of the width, on as many lines as a
+    # lane holds: longer names are wrapped, then shortened, and named in full in a note.
+    size = FontProperties(size=matplotlib.rcParams["ytick.labelsize"]).get_size_in_points()
+    lines = int((lane * fig.dpi - 8) // (size * 1.2 * fig.dpi / 72))
+    labels = [
+        _shortened(fig, a, fig.bbox.width * _LANE_LABEL_SHARE, size, max(1, min(lines, 3)))
+        for a in actions
+    ]
+    shortened = [a for a, label in zip(actions, labels, strict=True) if "…" in label]
+    ax.set_yticks(range(len(actions)), labels)
     for label, action in zip(ax.get_yticklabels(), actions, strict=True):
         if action not in with_rows:
             label.set_color("#777777")
     ax.set_ylim(len(actions) - 0.4, -0.6)
     ax.set_xlim(lo, hi)
-    ax.set_xlabel("date (UTC)")
     if span is not None:
         _dates(ax)
     else:
+        ax.set_xlabel("date (UTC)")
         ax.set_xticks([])
     handles: list[Artist] = [Patch(color=c, label=s.title()) for s, c in STATE_COLOURS.items()]
     handles.append(
@@ -422,11 +604,15 @@ def state_timeline_chart(result: Replay, *, clip_outliers: bool = True) -> Figur
         handles.append(Patch(color=manual, alpha=0.25, label="no evidence"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     window = result.window if result.window is not None else "cumulative"
-    _subtitle(
-        ax,
-        f"Autonomy state over time (window: {window})",
-        [span.note() if span is not None else "No class has any evidence."],
-    )
+    notes = [span.note() if span is not None else "No class has any evidence."]
+    if shortened:
+        names = "Lane labels shortened (…); in full, top to bottom: " + "; ".join(shortened) + "."
+        notes.append(names)
+        # The figure grows by the height of the names, so the lanes keep theirs.
+        room = fig.bbox.width * (1 - _LANE_LABEL_SHARE) * 0.9
+        grow = _text_height(fig, _wrap(fig, names, room, _NOTE_SIZE), _NOTE_SIZE, _SAVE_DPI)
+        fig.set_size_inches(fig.get_figwidth(), fig.get_figheight() + grow / 72)
+    _subtitle(ax, f"Autonomy state over time (window: {window})", notes)
     return fig
 
 
@@ -466,7 +652,9 @@ def metrics_chart(result: Replay, action: str, *, clip_outliers: bool = True) ->
     bands and the SUPERVISED / AUTONOMOUS bars.
 
     The time axis is the replay's (outliers left off as in
-    :func:`state_timeline_chart`); the last value holds until the history ends. A
+    :func:`state_timeline_chart`), unless every timestamp of ``action`` was left off
+    it: then it runs from the class's first timestamp to the end of the history, and
+    a note says so. The last value holds until the history ends. A
     rate is drawn only where its window has cases. A class with no adversarial
     cases gets one panel and a note; a class of the replay with no evidence at all
     gets an empty chart that says so.
@@ -495,8 +683,7 @@ def metrics_chart(result: Replay, action: str, *, clip_outliers: bool = True) ->
         )
         _subtitle(ax, title, [])
         return fig
-    span = _time_span(result.timeline, clip_outliers)
-    assert span is not None
+    span, span_note = _class_span(result.timeline, action, clip_outliers)
     panels, notes = _rate_panels(tl, result)
     fig = _figure(9, 1.5 + 1.8 * len(panels))
     axes = list(fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0])
@@ -528,9 +715,9 @@ def metrics_chart(result: Replay, action: str, *, clip_outliers: bool = True) ->
             ax.axhline(bars[state], color=STATE_COLOURS[state.name], linestyle=style, linewidth=1.3)
         ax.set_ylabel(f"{label} (fraction)")
         lowest = float(np.nanmin(drawn(f"{column}_lo"), initial=1.0))
-        ax.set_ylim(max(0.0, min(lowest, *bars.values()) - 0.05), 1.0)
+        # Down to just below 0 at most, so a rate of 0 shows above the x axis.
+        ax.set_ylim(max(_PROBABILITY_LIMITS[0], min(lowest, *bars.values()) - 0.05), 1.0)
     axes[-1].set_xlim(*span.limits())
-    axes[-1].set_xlabel("date (UTC)")
     _dates(axes[-1])
 
     def bar_label(state: AutonomyState) -> str:
@@ -560,7 +747,7 @@ def metrics_chart(result: Replay, action: str, *, clip_outliers: bool = True) ->
         ),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
-    _subtitle(axes[0], title, [*notes, span.note(action)])
+    _subtitle(axes[0], title, [*notes, span_note])
     return fig
 
 
@@ -743,18 +930,33 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
     return fig
 
 
-def _forecast_notes(fc: Forecast, drawn: Iterable[str]) -> list[str]:
-    """Notes on the forecast table's classes that have no curve."""
+def _without_curve(fc: Forecast, drawn: Iterable[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The forecast table's rows without a curve: those at their ceiling, and the
+    others (not simulated)."""
     drawn = set(drawn)
     rows = fc.table[~fc.table["action"].astype(str).isin(drawn)]
-    top = rows["next_state"].fillna("").astype(str) == ""
+    top = (rows["next_state"].fillna("").astype(str) == "").to_numpy()
+    return rows[top], rows[~top]
+
+
+def _forecast_notes(fc: Forecast, drawn: Iterable[str]) -> list[str]:
+    """Notes on the forecast table's classes that have no curve: at their ceiling, or
+    not simulated (with the forecast's reason, when it gives one)."""
+    ceiling, skipped = _without_curve(fc, drawn)
     notes = []
-    if top.any():
-        names = [str(a) for a in rows.loc[top, "action"]]
+    if len(ceiling):
+        names = [str(a) for a in ceiling["action"]]
         notes.append(f"At their ceiling, nothing to forecast: {_listing(names, 8)}.")
-    if (~top).any():
-        names = [str(a) for a in rows.loc[~top, "action"]]
-        notes.append(f"Not simulated (no curve): {_listing(names, 8)}.")
+    if len(skipped):
+        reasons = (
+            skipped["note"].fillna("").astype(str).str.removeprefix("not forecast: ").str.strip()
+            if "note" in skipped
+            else pd.Series("", index=skipped.index)
+        )
+        for reason in dict.fromkeys(reasons):
+            names = [str(a) for a in skipped.loc[reasons == reason, "action"]]
+            why = f"; {reason}" if reason else ""
+            notes.append(f"Not simulated (no curve): {_listing(names, 8)}{why}.")
     return notes
 
 
@@ -800,7 +1002,7 @@ def forecast_chart(fc: Forecast, *, max_lines: int = len(CLASS_COLOURS)) -> Figu
             label=_wrap(fig, f"{action} → {nxt[action]}", room, 8),
         )
     ax.set_xlim(0, fc.horizon.days)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(*_PROBABILITY_LIMITS)
     ax.set_xlabel(f"days after {fc.as_of:%Y-%m-%d}")
     ax.set_ylabel("P(graduated by then)")
     if order:
@@ -813,9 +1015,18 @@ def forecast_chart(fc: Forecast, *, max_lines: int = len(CLASS_COLOURS)) -> Figu
             handles=handles, loc="outside lower center", ncols=ncols, fontsize=8, frameon=False
         )
     else:
-        empty = "every action is at its ceiling" if len(fc.table) else "no action to forecast"
-        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center")
-        notes = [n for n in notes if not n.startswith("At their ceiling")]
+        ceiling, skipped = _without_curve(fc, order)
+        if not len(fc.table):
+            empty = "no action to forecast"
+        elif not len(skipped):
+            empty = "every action is at its ceiling"
+            notes = [n for n in notes if not n.startswith("At their ceiling")]
+        else:
+            counts = [f"{len(skipped):,} of {len(fc.table):,} not simulated"]
+            if len(ceiling):
+                counts.append(f"{len(ceiling):,} at their ceiling")
+            empty = f"no class was simulated: see the notes\n({', '.join(counts)})"
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center")
     _subtitle(ax, title, notes)
     return fig
 
@@ -856,7 +1067,7 @@ def _forecast_facets(
         ax.set_xticks([d for d in days if 0 <= d <= fc.horizon.days])
         ax.set_yticks([0, 0.5, 1])
         ax.set_xlim(0, fc.horizon.days)
-        ax.set_ylim(0, 1.02)
+        ax.set_ylim(*_PROBABILITY_LIMITS)
     fig.supxlabel(f"days after {fc.as_of:%Y-%m-%d}", fontsize=9)
     fig.supylabel("P(graduated by then)", fontsize=9)
     _subtitle(
