@@ -249,24 +249,31 @@ def main() -> None:
         fast = speeds(path)
         print()
         print(f"{'stage':<58} {'seconds':>9} {'target':>10}")
-        print(f"{'plain loop over GraduationEngine, same figures (scaled)':<58} "
-              f"{fast['loop']:>9.2f}")
-        print(f"{'replay, cumulative':<58} {fast['replay']:>9.2f} "
-              f"{fast['loop'] / 20:>9.2f}s")
+        print(
+            f"{'plain loop over GraduationEngine, same figures (scaled)':<58} {fast['loop']:>9.2f}"
+        )
+        print(f"{'replay, cumulative':<58} {fast['replay']:>9.2f} {fast['loop'] / 20:>9.2f}s")
         print(f"{'  = loop / replay':<58} {fast['loop'] / fast['replay']:>8.1f}x {'>= 20x':>10}")
-        print(f"{'replay, 30-day window (evidence expiring on the clock)':<58} "
-              f"{fast['replay_30D']:>9.2f}")
-        print(f"{'sweep, 1,000 candidates x 50 classes':<58} {fast['sweep_1000']:>9.2f} "
-              f"{'0.30s':>10}")
-        print(f"{'sweep, 5,000 candidates (1,000 x 5 windows) x 50 classes':<58} "
-              f"{fast['sweep_5000']:>9.2f}")
+        print(
+            f"{'replay, 30-day window (evidence expiring on the clock)':<58} "
+            f"{fast['replay_30D']:>9.2f}"
+        )
+        print(
+            f"{'sweep, 1,000 candidates x 50 classes':<58} {fast['sweep_1000']:>9.2f} {'0.30s':>10}"
+        )
+        print(
+            f"{'sweep, 5,000 candidates (1,000 x 5 windows) x 50 classes':<58} "
+            f"{fast['sweep_5000']:>9.2f}"
+        )
         label = f"sweep, 100,000 candidates x 5 classes ({fast['sweep_100000_cases']:,} cases)"
         print(f"{label:<58} {fast['sweep_100000']:>9.2f} {'1.00s':>10}")
         times, peak = pipeline(path)
         print()
-        print(f"{'load + replay + sweep(1,000) in one process':<58} "
-              f"{times['load'] + times['replay'] + times['sweep']:>9.2f}   "
-              f"peak RSS {peak:,.0f} MB (target 500)")
+        print(
+            f"{'load + replay + sweep(1,000) in one process':<58} "
+            f"{times['load'] + times['replay'] + times['sweep']:>9.2f}   "
+            f"peak RSS {peak:,.0f} MB (target 500)"
+        )
         for command in (
             ["replay", "-p", "{policy}", "-H", str(path), "-q"],
             ["sweep", "-p", "{policy}", "-H", str(path), "-g", "{grid}", "-q"],
@@ -283,19 +290,28 @@ def main() -> None:
             print()
             print(f"generated {options.big:,} cases in {took:.1f} s")
             times, peak = pipeline(big)
-            print(f"{'load + replay + sweep(1,000), ' + f'{options.big:,} cases':<58} "
-                  f"{times['load'] + times['replay'] + times['sweep']:>9.2f}   "
-                  f"peak RSS {peak:,.0f} MB (target 3,000)")
-            print(f"{'  of which load / replay / sweep':<58} {times['load']:.1f} / "
-                  f"{times['replay']:.1f} / {times['sweep']:.1f}")
+            print(
+                f"{'load + replay + sweep(1,000), ' + f'{options.big:,} cases':<58} "
+                f"{times['load'] + times['replay'] + times['sweep']:>9.2f}   "
+                f"peak RSS {peak:,.0f} MB (target 3,000)"
+            )
+            print(
+                f"{'  of which load / replay / sweep':<58} {times['load']:.1f} / "
+                f"{times['replay']:.1f} / {times['sweep']:.1f}"
+            )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
 def _write_inputs(policy: Path, grid: Path) -> None:
     lines = [
-        "[thresholds.supervised]", "pass_rate = 0.85", "adversarial_pass_rate = 0.75",
-        "min_samples = 150", "[thresholds.autonomous]", "pass_rate = 0.95",
-        "adversarial_pass_rate = 0.9", "min_samples = 600",
+        "[thresholds.supervised]",
+        "pass_rate = 0.85",
+        "adversarial_pass_rate = 0.75",
+        "min_samples = 150",
+        "[thresholds.autonomous]",
+        "pass_rate = 0.95",
+        "adversarial_pass_rate = 0.9",
+        "min_samples = 600",
     ]
     for i in range(CLASSES):
         lines += [f"[actions.action_{i:03d}]", 'risk = "reversible_write"']
