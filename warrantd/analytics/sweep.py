@@ -288,7 +288,7 @@ class _Grid:
             for v, p in zip(values, points, strict=True)
         )
         shape = tuple(len(v) + 1 for v in values)
-        flat = np.ravel_multi_index(idx, shape)
+        flat = np.ravel_multi_index(idx, shape)  # type: ignore[arg-type]
         # A cell index fits 32 bits for any grid a sweep allows: half the memory of int64.
         return cls(values, idx, flat.astype(np.int32), shape)  # type: ignore[arg-type]
 
@@ -298,7 +298,7 @@ class _Grid:
             np.searchsorted(v, bars[c].to_numpy(), side="left") + 1
             for v, c in zip(self.values, bars.columns, strict=True)
         ]
-        return np.ravel_multi_index(idx, self.shape)
+        return np.asarray(np.ravel_multi_index(tuple(idx), self.shape))
 
 
 def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> dict[str, Any]:
@@ -306,7 +306,7 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
     n_actions, n_cells = len(events.actions), int(np.prod(grid.shape))
     codes = events.action_codes
     index_type = np.int32 if n_actions * n_cells < 2**31 else np.int64
-    flat = codes.astype(index_type) * index_type(n_cells) + grid.bins
+    flat: np.ndarray = codes.astype(index_type) * n_cells + grid.bins
     size = n_actions * n_cells
     shape = (n_actions, *grid.shape)
 
