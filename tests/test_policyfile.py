@@ -10,6 +10,7 @@ import pytest
 from warrantd import (
     ActionClass,
     AutonomyState,
+    GraduationSettings,
     PolicyError,
     RiskTier,
     TrustPolicy,
@@ -17,6 +18,7 @@ from warrantd import (
     load_policy,
     policy_problems,
 )
+from warrantd.window import parse_window
 
 from .helpers import make_thresholds
 
@@ -272,3 +274,83 @@ def test_policy_action_lookup() -> None:
     assert policy.action("a").name == "a"
     with pytest.raises(KeyError, match="'zzz'"):
         policy.action("zzz")
+
+
+# ---------------------------------------------------------------- the [graduation] table
+
+
+def test_a_policy_without_graduation_table_has_the_published_defaults(tmp_path: Path) -> None:
+    settings = load_policy(write(tmp_path, GOOD)).graduation
+    assert settings == GraduationSettings()
+    assert (settings.window, settings.evidence, settings.alpha) == (None, "point", 0.05)
+    assert (settings.demotion_margin, settings.reset_on) == (0.0, None)
+    out = tmp_path / "out.toml"
+    dump_policy(load_policy(write(tmp_path, GOOD)), out)
+    assert "[graduation]" not in out.read_text(), "defaults are not written out"
+
+
+@pytest.mark.parametrize(
+    ("written", "read_back", "dumped"),
+    [
+        ('window = "30D"', "30D", 'window = "30D"'),
+        ('window = "36 hours"', "36 hours", 'window = "36h"'),
+        ("window = 500", 500, "window = 500"),
+        ('window = "500 cases"', "500 cases", "window = 500"),
+        ('window = "2W"', "2W", 'window = "14D"'),
+    ],
+)
+def test_the_window_is_read_validated_and_written(
+    tmp_path: Path, written: str, read_back: object, dumped: str
+) -> None:
+    policy = load_policy(write(tmp_path, GOOD + f"\n[graduation]\n{written}\n"))
+    assert policy.graduation.window == read_back
+    out = tmp_path / "out.toml"
+    dump_policy(policy, out)
+    assert f"[graduation]\n{dumped}\n" in out.read_text()
+    assert parse_window(load_policy(out).graduation.window) == parse_window(read_back)
+
+
+def test_cumulative_window_is_no_window(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, GOOD + '\n[graduation]\nwindow = "cumulative"\n'))
+    assert parse_window(policy.graduation.window) is None
+
+
+def test_every_graduation_key_round_trips(tmp_path: Path) -> None:
+    table = (
+        '\n[graduation]\nwindow = "30D"\nevidence = "anytime"\nalpha = 0.01\n'
+        'demotion_margin = 0.02\nreset_on = "agent_version"\n'
+    )
+    policy = load_policy(write(tmp_path, GOOD + table))
+    assert policy.graduation == GraduationSettings("30D", "anytime", 0.01, 0.02, "agent_version")
+    out = tmp_path / "out.toml"
+    dump_policy(policy, out)
+    assert load_policy(out).graduation == policy.graduation
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "words"),
+    [
+        ('window = "soon"', "graduation.window", "neither a case count nor a time span"),
+        ("window = 0", "graduation.window", "must be positive, not 0"),
+        ('window = "-3D"', "graduation.window", "must be positive"),
+        ("window = true", "graduation.window", "is not a window"),
+        ('evidence = "bayes"', "graduation.evidence", "unknown rule 'bayes'"),
+        ("alpha = 0", "graduation.alpha", "strictly between 0 and 1"),
+        ("alpha = 1.5", "graduation.alpha", "strictly between 0 and 1"),
+        ('alpha = "0.05"', "graduation.alpha", "'0.05' is not a level"),
+        ("demotion_margin = -0.1", "graduation.demotion_margin", "not a rate in [0, 1]"),
+        ('reset_on = ""', "graduation.reset_on", "is not a column name"),
+        ("windw = 3", "graduation.windw", "unknown key"),
+    ],
+)
+def test_graduation_problems_name_the_key(tmp_path: Path, table: str, key: str, words: str) -> None:
+    path = write(tmp_path, GOOD + f"\n[graduation]\n{table}\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert f"{key}: " in str(caught.value) and words in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_graduation_must_be_a_table(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"graduation: must be a table"):
+        load_policy(write(tmp_path, 'graduation = "30D"\n' + GOOD))

@@ -10,7 +10,13 @@ from .audit import AuditEntry
 from .autonomy import AutonomyState
 from .core import TrustLayer
 from .decision import ActionClass, ActionRequest, Decision, EvalMetrics, Verdict
-from .graduation import GraduationEngine, GraduationThresholds, SignalReading, ceiling
+from .graduation import (
+    GraduationEngine,
+    GraduationSettings,
+    GraduationThresholds,
+    SignalReading,
+    ceiling,
+)
 from .keys import normalized_idempotency_key
 from .killswitch import KillSwitch
 from .policy import TrustPolicy, policy_problems, threshold_problems
@@ -42,6 +48,7 @@ __all__ = [
     "EvalMetrics",
     "EvalSuiteSignal",
     "GraduationEngine",
+    "GraduationSettings",
     "GraduationThresholds",
     "InMemoryApprovalHistory",
     "KillSwitch",

@@ -43,8 +43,10 @@ from .risk import RiskTier
 
 __all__ = [
     "CRITERIA",
+    "EVIDENCE_RULES",
     "Criterion",
     "GraduationEngine",
+    "GraduationSettings",
     "GraduationThresholds",
     "SignalReading",
     "ceiling",
@@ -67,6 +69,32 @@ class GraduationThresholds:
     pass_rate: dict[AutonomyState, float]
     adversarial_pass_rate: dict[AutonomyState, float]
     min_samples: dict[AutonomyState, int]
+
+
+#: The evidence rules a policy may choose (``[graduation] evidence``): ``point`` holds
+#: the observed rate against the bar (the published rule, the default).
+EVIDENCE_RULES = ("point", "wilson", "anytime")
+
+
+@dataclass(frozen=True)
+class GraduationSettings:
+    """How evidence is gathered and judged, beyond the bars: a policy's ``[graduation]``.
+
+    ``window`` says which past cases count (:mod:`warrantd.window`: None for
+    cumulative, a case count, or a span such as ``"30D"``; kept as written).
+    ``evidence`` names the rule a rate is held to its bar by (one of
+    :data:`EVIDENCE_RULES`) at level ``alpha``; ``demotion_margin`` lets a class
+    keep a state until its rate falls that far below the bar; ``reset_on`` names a
+    history column (e.g. ``agent_version``) whose change restarts a class's
+    evidence. The defaults are the published behaviour: a policy without a
+    ``[graduation]`` table graduates exactly as warrantd 0.1.0 does.
+    """
+
+    window: int | str | None = None
+    evidence: str = "point"
+    alpha: float = 0.05
+    demotion_margin: float = 0.0
+    reset_on: str | None = None
 
 
 @dataclass(frozen=True)

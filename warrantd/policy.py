@@ -7,15 +7,24 @@ an in-code policy all apply the same rules.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .autonomy import GRADUATION_STATES, AutonomyState
 from .decision import ActionClass
-from .graduation import CRITERIA, GraduationThresholds
+from .graduation import CRITERIA, EVIDENCE_RULES, GraduationSettings, GraduationThresholds
+from .window import parse_window
 
-__all__ = ["TrustPolicy", "action_problems", "policy_problems", "threshold_problems"]
+__all__ = [
+    "TrustPolicy",
+    "action_problems",
+    "policy_problems",
+    "settings_problems",
+    "threshold_problems",
+]
 
 #: (key, problem) pairs; the key is a dotted path such as
 #: ``thresholds.supervised.pass_rate`` or ``actions.issue_refund.auto_cap``.
@@ -24,10 +33,13 @@ Problem = tuple[str, str]
 
 @dataclass(frozen=True)
 class TrustPolicy:
-    """Action classes by name, and the thresholds every class graduates by."""
+    """Action classes by name, the thresholds every class graduates by, and how
+    evidence is gathered and judged (``graduation``: optional, after the published
+    fields; its defaults are the published behaviour)."""
 
     actions: dict[str, ActionClass]
     thresholds: GraduationThresholds
+    graduation: GraduationSettings = field(default_factory=GraduationSettings)
 
     def action(self, name: str) -> ActionClass:
         """The class called ``name``; ``KeyError`` naming it when the policy lacks it."""
@@ -92,6 +104,42 @@ def action_problems(actions: dict[str, ActionClass]) -> list[Problem]:
     return problems
 
 
+def settings_problems(settings: GraduationSettings) -> list[Problem]:
+    """Every way the ``[graduation]`` settings break the rules, keyed ``graduation.<key>``."""
+    problems: list[Problem] = []
+    try:
+        parse_window(settings.window)
+    except ValueError as exc:
+        problems.append(("graduation.window", str(exc)))
+    if settings.evidence not in EVIDENCE_RULES:
+        rules = ", ".join(EVIDENCE_RULES)
+        problems.append(
+            ("graduation.evidence", f"unknown rule {settings.evidence!r} (expected one of {rules})")
+        )
+    alpha = settings.alpha
+    if not _is_number(alpha) or not 0.0 < float(alpha) < 1.0:
+        problems.append(("graduation.alpha", f"{alpha!r} is not a level strictly between 0 and 1"))
+    margin = settings.demotion_margin
+    if not _is_number(margin) or not 0.0 <= float(margin) <= 1.0:
+        problems.append(("graduation.demotion_margin", f"{margin!r} is not a rate in [0, 1]"))
+    reset = settings.reset_on
+    if reset is not None and (not isinstance(reset, str) or not reset.strip()):
+        problems.append(("graduation.reset_on", f"{reset!r} is not a column name"))
+    return problems
+
+
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and not math.isnan(float(value))
+    )
+
+
 def policy_problems(policy: TrustPolicy) -> list[Problem]:
-    """Every way ``policy`` breaks the rules (thresholds and action caps)."""
-    return threshold_problems(policy.thresholds) + action_problems(policy.actions)
+    """Every way ``policy`` breaks the rules (thresholds, action caps, graduation settings)."""
+    return (
+        threshold_problems(policy.thresholds)
+        + action_problems(policy.actions)
+        + settings_problems(policy.graduation)
+    )

@@ -18,6 +18,13 @@ The format::
     hard_cap = "1000"
     max_state = "autonomous"      # optional: manual | supervised | autonomous
 
+    [graduation]                  # optional, every key too; the defaults are shown
+    window = "cumulative"         # or a case count (500) or a span ("30D", "36h", "2W")
+    evidence = "point"            # point | wilson | anytime
+    alpha = 0.05
+    demotion_margin = 0.0
+    # reset_on = "agent_version"  # a history column whose change restarts the evidence
+
 Every problem found is reported in one :class:`PolicyError` that names the
 file, the dotted key and what is wrong. The validity rules themselves live in
 :func:`warrantd.policy.policy_problems`.
@@ -33,14 +40,25 @@ from ._io import check_destination, read_toml, write_text
 from .autonomy import GRADUATION_STATES, AutonomyState
 from .decision import ActionClass
 from .errors import InputError
-from .graduation import CRITERIA, GraduationThresholds
-from .policy import Problem, TrustPolicy, action_problems, policy_problems, threshold_problems
+from .graduation import CRITERIA, GraduationSettings, GraduationThresholds
+from .policy import (
+    Problem,
+    TrustPolicy,
+    action_problems,
+    policy_problems,
+    settings_problems,
+    threshold_problems,
+)
 from .risk import RiskTier
+from .window import parse_window, window_text
 
 __all__ = ["PolicyError", "dump_policy", "load_policy"]
 
 _CRITERIA = tuple(criterion.bar for criterion in CRITERIA)
 _ACTION_KEYS = {"risk", "auto_cap", "hard_cap", "max_state"}
+_SETTINGS = GraduationSettings()
+_SETTING_KEYS = ("window", "evidence", "alpha", "demotion_margin", "reset_on")
+_TOP_LEVEL = ("thresholds", "actions", "graduation")
 
 
 class PolicyError(InputError):
@@ -67,17 +85,44 @@ def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
     if thresholds is not None:
         problems.extend(threshold_problems(thresholds))
     problems.extend(action_problems(actions))
+    settings = _parse_settings(data.get("graduation"), problems)
     if problems or thresholds is None:
         raise PolicyError(path, problems)
-    return TrustPolicy(actions=actions, thresholds=thresholds)
+    return TrustPolicy(actions=actions, thresholds=thresholds, graduation=settings)
+
+
+def _parse_settings(table: object, problems: list[Problem]) -> GraduationSettings:
+    """The ``[graduation]`` table (absent: the published defaults)."""
+    if table is None:
+        return _SETTINGS
+    if not isinstance(table, dict):
+        problems.append(("graduation", f"must be a table, not {table!r}"))
+        return _SETTINGS
+    for extra in sorted(set(table) - set(_SETTING_KEYS)):
+        problems.append(
+            (f"graduation.{extra}", f"unknown key (expected {', '.join(_SETTING_KEYS)})")
+        )
+    values = {key: table[key] for key in _SETTING_KEYS if key in table}
+    if isinstance(values.get("alpha"), int) and not isinstance(values["alpha"], bool):
+        values["alpha"] = float(values["alpha"])
+    if isinstance(values.get("demotion_margin"), int) and not isinstance(
+        values["demotion_margin"], bool
+    ):
+        values["demotion_margin"] = float(values["demotion_margin"])
+    settings = GraduationSettings(**values)
+    found = settings_problems(settings)
+    problems.extend(found)
+    return _SETTINGS if found else settings
 
 
 def _parse(
     data: dict[str, Any], problems: list[Problem]
 ) -> tuple[GraduationThresholds | None, dict[str, ActionClass]]:
     """The thresholds and action classes that parse; what does not is a problem."""
-    for key in sorted(set(data) - {"thresholds", "actions"}):
-        problems.append((key, "unknown top-level key (expected 'thresholds' and 'actions')"))
+    for key in sorted(set(data) - set(_TOP_LEVEL)):
+        problems.append(
+            (key, "unknown top-level key (expected 'thresholds', 'actions' and 'graduation')")
+        )
     thresholds = _parse_thresholds(_table(data, "thresholds", problems), problems)
     actions_table = _table(data, "actions", problems)
     if not actions_table and "actions" in data:
@@ -223,11 +268,35 @@ def policy_to_toml(policy: TrustPolicy) -> str:
         if action.max_state is not AutonomyState.AUTONOMOUS:
             lines.append(f'max_state = "{action.max_state.name.lower()}"')
         lines.append("")
+    lines += _settings_lines(policy.graduation)
     return "\n".join(lines)
+
+
+def _settings_lines(settings: GraduationSettings) -> list[str]:
+    """The ``[graduation]`` table, with only the keys that differ from the defaults."""
+    lines: list[str] = []
+    window = parse_window(settings.window)
+    if window is not None:
+        lines.append(
+            f"window = {window}" if isinstance(window, int) else f'window = "{window_text(window)}"'
+        )
+    if settings.evidence != _SETTINGS.evidence:
+        lines.append(f'evidence = "{settings.evidence}"')
+    if settings.alpha != _SETTINGS.alpha:
+        lines.append(f"alpha = {float(settings.alpha)!r}")
+    if settings.demotion_margin != _SETTINGS.demotion_margin:
+        lines.append(f"demotion_margin = {float(settings.demotion_margin)!r}")
+    if settings.reset_on is not None:
+        lines.append(f"reset_on = {_toml_string(settings.reset_on)}")
+    return ["[graduation]", *lines, ""] if lines else []
 
 
 def _toml_key(name: str) -> str:
     if name and all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
         return name
-    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\U{ord(c):08x}" for c in name)
+    return _toml_string(name)
+
+
+def _toml_string(text: str) -> str:
+    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\U{ord(c):08x}" for c in text)
     return f'"{escaped}"'

@@ -87,9 +87,18 @@ def test_enum_values_names_and_signatures_match(workers: dict[str, Worker]) -> N
 
 def api_differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     problems = []
-    for key in ("enum", "module", "fields", "frozen"):
+    for key in ("enum", "module", "frozen"):
         if key in theirs and ours.get(key) != theirs[key]:
             problems.append(f" {key}: ours {ours.get(key)!r}, published {theirs[key]!r}")
+    if "fields" in theirs:
+        # The published fields, in order, are a prefix of ours; what we add is optional.
+        published, mine = theirs["fields"], ours.get("fields") or []
+        if mine[: len(published)] != published:
+            problems.append(f" fields: ours {mine!r}, published {published!r}")
+        optional = ours.get("optional_fields", [])
+        for name, _ in mine[len(published) :]:
+            if name not in optional:
+                problems.append(f" fields: ours adds a required field {name!r}")
     if "signature" in theirs:
         problems += [
             f"{p}" for p in signature_differences(ours.get("signature"), theirs["signature"])

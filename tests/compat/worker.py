@@ -401,6 +401,13 @@ def describe(obj: Any) -> Any:
                 [f.name, repr(f.default) if f.default is not dataclasses.MISSING else None]
                 for f in dataclasses.fields(obj)
             ]
+            # Fields we add after the published ones must be optional (no call form breaks).
+            out["optional_fields"] = [
+                f.name
+                for f in dataclasses.fields(obj)
+                if f.default is not dataclasses.MISSING
+                or f.default_factory is not dataclasses.MISSING
+            ]
             out["frozen"] = obj.__dataclass_params__.frozen  # type: ignore[attr-defined]
         members = {}
         for name, member in vars(obj).items():

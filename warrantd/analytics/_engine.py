@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, Literal, cast
 
@@ -45,6 +46,8 @@ from ..autonomy import GRADUATION_STATES, AutonomyState
 from ..errors import InputError, OptionError
 from ..graduation import CRITERIA, GraduationThresholds, ceiling
 from ..policy import TrustPolicy
+from ..window import parse_window as core_parse_window
+from ..window import window_text
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -91,31 +94,23 @@ NS_PER_DAY = 86_400 * 10**9
 def check_window(window: Window) -> int | pd.Timedelta | None:
     """``window`` in its one checked form: None, a positive case count or a positive span.
 
+    The grammar is the core's (:func:`warrantd.window.parse_window`), so a window
+    typed on the command line, in a sweep grid or in a policy file reads the same.
     Raises :class:`~warrantd.errors.OptionError` (``window``) for anything else.
     """
-    if window is None:
-        return None
-    if isinstance(window, (bool, np.bool_)) or _is_missing(window):
+    if isinstance(window, np.integer):
+        window = int(window)
+    if _is_missing(window):
         raise OptionError(
             "window", f"{window!r} is not a window (expected 'cumulative', a case count or '30D')"
         )
-    if isinstance(window, (int, np.integer)):
-        if window <= 0:
-            raise OptionError("window", f"a case-count window must be positive, not {window}")
-        return int(window)
-    if isinstance(window, str):
-        parsed = parse_window(window)
-        if not isinstance(parsed, str):
-            return check_window(parsed)
     try:
-        span = pd.Timedelta(window)
-    except (ValueError, TypeError):
-        raise OptionError(
-            "window", f"{window!r} is neither a case count nor a time offset such as '30D'"
-        ) from None
-    if span <= pd.Timedelta(0):
-        raise OptionError("window", f"a time window must be positive, not {window!r}")
-    return span
+        checked = core_parse_window(window)
+    except ValueError as exc:
+        raise OptionError("window", str(exc)) from None
+    if isinstance(checked, timedelta):
+        return pd.Timedelta(checked)
+    return checked
 
 
 def _is_missing(value: object) -> bool:
@@ -125,32 +120,25 @@ def _is_missing(value: object) -> bool:
 
 def parse_window(text: str | None) -> int | str | None:
     """Window text as a user writes it: ``cumulative`` (or ``none``, or nothing) is None,
-    digits (optionally followed by ``cases``) a case count, anything else a time offset."""
+    digits (optionally followed by ``cases``) a case count, anything else the text itself
+    (a time span, checked by :func:`check_window`)."""
     if text is None:
         return None
-    stripped = text.strip().lower()
-    if stripped in ("", "cumulative", "none"):
-        return None
-    number = stripped.removesuffix("cases").strip()
-    return int(number) if number.isdigit() else text.strip()
+    try:
+        parsed = core_parse_window(text)
+    except ValueError:
+        return text.strip()
+    return text.strip() if isinstance(parsed, timedelta) else parsed
 
 
 def window_label(window: Window) -> str:
     """The one spelling of a window in every table, chart and report.
 
-    ``cumulative``, ``500 cases`` or a time span such as ``30D``, ``36h``;
-    :func:`parse_window` reads every label back.
+    ``cumulative``, ``500 cases`` or a time span such as ``30D``, ``36h``
+    (:func:`warrantd.window.window_text`); :func:`parse_window` reads every label back.
     """
     checked = check_window(window)
-    if checked is None:
-        return "cumulative"
-    if isinstance(checked, int):
-        return f"{checked} cases"
-    for unit, label in ((86_400, "D"), (3_600, "h"), (60, "min"), (1, "s")):
-        seconds = checked.total_seconds()
-        if seconds >= unit and seconds % unit == 0:
-            return f"{int(seconds // unit)}{label}"
-    return str(checked)
+    return window_text(checked.to_pytimedelta() if isinstance(checked, pd.Timedelta) else checked)
 
 
 # --------------------------------------------------------------------------- metrics
