@@ -185,13 +185,16 @@ class Verdicts:
 
 def _verdicts(result: Replay, sources: Mapping[str, str]) -> Verdicts:
     def row(action: str, r: Mapping[Any, Any]) -> VerdictRow:
+        def count(name: str) -> str:  # whole requests, however the sum was kept
+            return _num(int(round(float(r[name]))))
+
         return VerdictRow(
             action,
-            _num(r["requests"]),
-            _num(r["allowed"]),
-            _num(r["approval_burden"]),
-            _num(r["blocked"]),
-            _num(r["failures_let_through"]),
+            count("requests"),
+            count("allowed"),
+            count("approval_burden"),
+            count("blocked"),
+            count("failures_let_through"),
         )
 
     log = result.traffic is not None and "verdict" in result.traffic.columns
