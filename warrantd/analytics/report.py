@@ -186,7 +186,7 @@ class Verdicts:
 def _verdicts(result: Replay, sources: Mapping[str, str]) -> Verdicts:
     def row(action: str, r: Mapping[Any, Any]) -> VerdictRow:
         def count(name: str) -> str:  # whole requests, however the sum was kept
-            return _num(int(round(float(r[name]))))
+            return _num(round(float(r[name])))
 
         return VerdictRow(
             action,
