@@ -415,9 +415,14 @@ def verify_chain(
             at_checkpoint = digest
     if checkpoint is not None:
         if count < checkpoint.rows:
+            removed = (
+                f"row {checkpoint.rows:,} was"
+                if checkpoint.rows == count + 1
+                else f"rows {count + 1:,}-{checkpoint.rows:,} were"
+            )
             why = (
                 f"the log holds {count:,} rows, the checkpoint {checkpoint.rows:,}: "
-                f"rows {count + 1:,}-{checkpoint.rows:,} were removed from the end"
+                f"{removed} removed from the end"
             )
             return broken("truncated", count + 1, why, count, previous)
         if checkpoint.rows and at_checkpoint != checkpoint.head:

@@ -336,23 +336,38 @@ class _SQLiteReader:
         return [row[1] for row in self.conn.execute("PRAGMA table_info(entries)")]
 
     def rows(self) -> Iterator[Sequence[object] | BadRow]:
+        last: int | None = None  # the seq of the last row handed out
         cursor = self.conn.execute(_SELECT_ALL)
-        last = 0
         while True:
             try:
                 batch = cursor.fetchmany(4096)
-            except sqlite3.OperationalError as exc:
-                # Text that is not UTF-8 (a byte edited in place) cannot even be read back.
-                row = self.conn.execute(
-                    "SELECT seq FROM entries WHERE seq > ? ORDER BY seq LIMIT 1", (last,)
-                ).fetchone()
-                seq = int(row[0]) if row else last + 1
-                yield BadRow(seq, f"a stored value cannot be read back ({exc}): it was edited")
+            except sqlite3.OperationalError:
+                # Text that is not UTF-8 (a byte edited in place) cannot be read back and
+                # fails the whole batch: re-read from the last good row, one row at a time.
+                yield from self._rows_one_by_one(last)
                 return
             if not batch:
                 return
             yield from batch
             last = batch[-1][0]
+
+    def _rows_one_by_one(self, after: int | None) -> Iterator[Sequence[object] | BadRow]:
+        where = "" if after is None else f"WHERE seq > {int(after)} "
+        cursor = self.conn.execute(_SELECT_ALL.replace("ORDER BY", f"{where}ORDER BY"))
+        while True:
+            try:
+                row = cursor.fetchone()
+            except sqlite3.OperationalError as exc:
+                found = self.conn.execute(
+                    f"SELECT seq FROM entries {where}ORDER BY seq LIMIT 1"
+                ).fetchone()
+                yield BadRow(int(found[0]), f"a stored value cannot be read back ({exc})")
+                return
+            if row is None:
+                return
+            yield row
+            after = row[0]
+            where = f"WHERE seq > {int(after)} "
 
     def seqs_with_hash(self, digest: str) -> list[int]:
         rows = self.conn.execute("SELECT seq FROM entries WHERE hash = ? ORDER BY seq", (digest,))
