@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .approvals import APPROVAL_COLUMNS, ApprovalsError, approval_history, load_approvals
+from .auditlog import DECISION_COLUMNS, AuditFrames, load_audit
 from .forecast import Forecast, backtest, backtests, forecast, within_band
 from .history import (
     CANONICAL_COLUMNS,
@@ -50,9 +52,13 @@ from .sweep import (
 from .synth import counts_per_run, generate
 
 __all__ = [
+    "APPROVAL_COLUMNS",
     "CANONICAL_COLUMNS",
+    "DECISION_COLUMNS",
     "KNOBS",
     "PICK_FIGURES",
+    "ApprovalsError",
+    "AuditFrames",
     "DataQuality",
     "Forecast",
     "HistoryError",
@@ -61,6 +67,7 @@ __all__ = [
     "PolicyCoverage",
     "Replay",
     "SweepResult",
+    "approval_history",
     "backtest",
     "backtests",
     "build_report",
@@ -74,6 +81,8 @@ __all__ = [
     "forecast",
     "generate",
     "graded_states",
+    "load_approvals",
+    "load_audit",
     "load_grid",
     "load_history",
     "metrics_at",
