@@ -511,3 +511,24 @@ def test_timestamps_keep_their_offset(tmp_path: Path) -> None:
     record = ApprovalRecord("x", True, timestamp=datetime(2026, 1, 1, 12, tzinfo=timezone.utc))
     sink.append_approval(record)
     assert sink.records_for("x")[0].timestamp == record.timestamp
+
+
+def test_the_audited_gate_example_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "audited_gate.py"
+    out = subprocess.run(
+        [sys.executable, str(example), str(tmp_path / "audit.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Seeded: 20 approvals while MANUAL (and one BLOCK above hard_cap), then SUPERVISED.
+    assert "issue_refund became SUPERVISED at request 21" in out.stdout
+    assert "intact, 283 rows" in out.stdout and "matches the checkpoint" in out.stdout
+    assert verify_audit(tmp_path / "audit.db", tmp_path / "audit.checkpoint.json").ok
+    again = subprocess.run(
+        [sys.executable, str(example), str(tmp_path / "audit.db")], capture_output=True, text=True
+    )
+    assert again.returncode == 1 and "exists" in again.stderr
