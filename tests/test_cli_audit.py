@@ -98,3 +98,10 @@ def test_bad_input_is_exit_2_and_one_line(tmp_path: Path) -> None:
         line = one_line(out.stderr)
         assert needle in line and "Traceback" not in out.stderr, line
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_help_has_an_example() -> None:
+    for command in ("verify", "checkpoint"):
+        out = run("audit", command, "--help")
+        assert out.returncode == 0
+        assert "Example:" in out.stdout and f"warrantd audit {command}" in out.stdout

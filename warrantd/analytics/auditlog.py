@@ -58,6 +58,7 @@ DECISION_COLUMNS = [
     "executed",
     "error",
 ]
+_CHUNK = 100_000
 _READ = (
     "SELECT seq, kind, recorded_at, timestamp, action, tenant_id, value, params, verdict, "
     "state, reason, approved, overridden, executed, failed, error, idempotency_key, approver "
@@ -110,17 +111,39 @@ def load_audit(
                 f"{verification.reason} (verify=False reads it anyway)",
             )
         limit = verification.rows
+    decisions: list[pd.DataFrame] = []
+    approvals: list[pd.DataFrame] = []
     conn = open_readonly(path)
     try:
         cursor = conn.execute(_READ, (2**62 if limit is None else limit,))
         names = [d[0] for d in cursor.description]
-        rows = pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+        # In chunks, each turned into typed columns at once: a million rows as Python
+        # objects would cost gigabytes.
+        while True:
+            chunk = cursor.fetchmany(_CHUNK)
+            if not chunk and decisions:
+                break
+            rows = pd.DataFrame.from_records(chunk, columns=names)
+            decisions.append(_decisions(rows))
+            approvals.append(_approvals(rows))
+            if not chunk:
+                break
     finally:
         conn.close()
-    return AuditFrames(_decisions(rows, source), _approvals(rows, source), verification)
+    return AuditFrames(
+        _in_time_order(decisions, source), _in_time_order(approvals, source), verification
+    )
 
 
-def _decisions(rows: pd.DataFrame, source: str) -> pd.DataFrame:
+def _in_time_order(chunks: list[pd.DataFrame], source: str) -> pd.DataFrame:
+    frame = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+    order = np.argsort(frame["timestamp"].to_numpy(), kind="stable")
+    frame = frame.take(order).reset_index(drop=True)
+    frame.attrs["source"] = source
+    return frame
+
+
+def _decisions(rows: pd.DataFrame) -> pd.DataFrame:
     chosen = rows[rows["kind"] == KIND_DECISION]
     value_text = chosen["value"]
     # 1 / 0 / NULL -> True / False / missing (NULL: no approval step ran).
@@ -147,13 +170,10 @@ def _decisions(rows: pd.DataFrame, source: str) -> pd.DataFrame:
     )
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
     frame["recorded_at"] = frame["recorded_at"].astype("datetime64[ns, UTC]")
-    order = np.argsort(frame["timestamp"].to_numpy(), kind="stable")
-    frame = frame.take(order).reset_index(drop=True)
-    frame.attrs["source"] = source
     return frame
 
 
-def _approvals(rows: pd.DataFrame, source: str) -> pd.DataFrame:
+def _approvals(rows: pd.DataFrame) -> pd.DataFrame:
     chosen = rows[rows["kind"] == KIND_APPROVAL]
     recorded = _utc(chosen["recorded_at"])
     own = chosen["timestamp"]
@@ -174,5 +194,4 @@ def _approvals(rows: pd.DataFrame, source: str) -> pd.DataFrame:
         extras,
     )
     frame["recorded_at"] = frame["recorded_at"].astype("datetime64[ns, UTC]")
-    frame.attrs["source"] = source
     return frame
