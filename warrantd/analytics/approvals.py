@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..signals import ApprovalRecord, InMemoryApprovalHistory
+from ._engine import timestamps_ns
 from .tables import (
     NO_VALUE,
     Problem,
@@ -83,7 +84,7 @@ def approvals_frame(
     """The approvals table in the schema above, sorted by time (stably)."""
     frame = pd.DataFrame(
         {
-            "timestamp": timestamp.to_numpy(),
+            "timestamp": timestamp.array,
             "action": action.astype(object).to_numpy(),
             "approved": np.asarray(approved, dtype=bool),
             "overridden": np.asarray(overridden, dtype=bool),
@@ -99,7 +100,7 @@ def approvals_frame(
     if extras is not None:
         for column in extras.columns:
             frame[column] = extras[column].to_numpy()
-    order = np.argsort(frame["timestamp"].to_numpy(), kind="stable")
+    order = np.argsort(timestamps_ns(frame["timestamp"]), kind="stable")
     return frame.take(order).reset_index(drop=True)
 
 

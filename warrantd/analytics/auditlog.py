@@ -42,6 +42,7 @@ import pandas as pd
 from ..auditlog import AuditLogError, Checkpoint, Verification, verify_audit
 from ..auditlog.chain import KIND_APPROVAL, KIND_DECISION
 from ..auditlog.sqlite import open_readonly
+from ._engine import timestamps_ns
 from .approvals import approvals_frame
 
 __all__ = ["DECISION_COLUMNS", "AuditFrames", "load_audit"]
@@ -137,7 +138,7 @@ def load_audit(
 
 def _in_time_order(chunks: list[pd.DataFrame], source: str) -> pd.DataFrame:
     frame = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
-    order = np.argsort(frame["timestamp"].to_numpy(), kind="stable")
+    order = np.argsort(timestamps_ns(frame["timestamp"]), kind="stable")
     frame = frame.take(order).reset_index(drop=True)
     frame.attrs["source"] = source
     return frame
@@ -151,7 +152,7 @@ def _decisions(rows: pd.DataFrame) -> pd.DataFrame:
     approved = pd.arrays.BooleanArray(flags == 1, np.isnan(flags))
     frame = pd.DataFrame(
         {
-            "timestamp": _utc(chosen["timestamp"]).to_numpy(),
+            "timestamp": _utc(chosen["timestamp"]).array,
             "action": chosen["action"].astype(object).to_numpy(),
             "tenant_id": _text(chosen["tenant_id"]),
             "value": pd.to_numeric(value_text, errors="coerce").astype("float64").to_numpy(),
@@ -164,7 +165,7 @@ def _decisions(rows: pd.DataFrame) -> pd.DataFrame:
             "reason": _text(chosen["reason"]),
             "idempotency_key": _text(chosen["idempotency_key"]),
             "params": _text(chosen["params"]),
-            "recorded_at": _utc(chosen["recorded_at"]).to_numpy(),
+            "recorded_at": _utc(chosen["recorded_at"]).array,
             "seq": chosen["seq"].astype("int64").to_numpy(),
         }
     )
@@ -180,7 +181,7 @@ def _approvals(rows: pd.DataFrame) -> pd.DataFrame:
     stamps = _utc(own.where(own.notna(), chosen["recorded_at"]))
     extras = pd.DataFrame(
         {
-            "recorded_at": recorded.to_numpy(),
+            "recorded_at": recorded.array,
             "seq": chosen["seq"].astype("int64").to_numpy(),
         }
     )
