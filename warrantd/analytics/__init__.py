@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .approvals import APPROVAL_COLUMNS, ApprovalsError, approval_history, load_approvals
+from .auditlog import DECISION_COLUMNS, AuditFrames, load_audit
 from .forecast import Forecast, backtest, backtests, forecast, within_band
 from .history import (
     CANONICAL_COLUMNS,
@@ -51,10 +53,14 @@ from .synth import counts_per_run, generate
 from .traffic import TrafficError, load_traffic
 
 __all__ = [
+    "APPROVAL_COLUMNS",
     "CANONICAL_COLUMNS",
+    "DECISION_COLUMNS",
     "KNOBS",
     "PICK_FIGURES",
     "POLICY_WINDOW",
+    "ApprovalsError",
+    "AuditFrames",
     "DataQuality",
     "Forecast",
     "HistoryError",
@@ -64,6 +70,7 @@ __all__ = [
     "Replay",
     "SweepResult",
     "TrafficError",
+    "approval_history",
     "backtest",
     "backtests",
     "build_report",
@@ -77,6 +84,8 @@ __all__ = [
     "forecast",
     "generate",
     "graded_states",
+    "load_approvals",
+    "load_audit",
     "load_grid",
     "load_history",
     "load_traffic",

@@ -808,3 +808,72 @@ def report(
     )
     if not quiet:
         emit(f"wrote {out}/index.html and {len(files.files) - 1} other files", err=True)
+
+
+@cli.group()
+def audit() -> None:
+    """Check a tamper-evident audit log (written by SQLiteAuditSink)."""
+
+
+@audit.command("verify")
+@click.argument("path", type=click.Path())
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A checkpoint file (warrantd audit checkpoint): also detect rows removed from the "
+    "end and a chain recomputed since.",
+)
+@click.pass_context
+def audit_verify(ctx: click.Context, path: str, checkpoint_file: str | None) -> None:
+    """Verify an audit log's hash chain: one line; exit 0 intact, 1 broken, 2 bad input.
+
+    \b
+    Example:
+      warrantd audit verify audit.db --checkpoint audit.checkpoint.json
+    """
+    from ..auditlog import verify_audit
+
+    result = verify_audit(path, checkpoint_file)
+    emit(result.describe())
+    if not result.ok:
+        ctx.exit(1)
+
+
+@audit.command("checkpoint")
+@click.argument("path", type=click.Path())
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the checkpoint to this file (refused if it exists, unless --force); "
+    "default: print it.",
+)
+@force_option
+@quiet_option
+def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> None:
+    """Take a checkpoint (row count and head hash) of an intact audit log, to keep elsewhere.
+
+    \b
+    The log is verified first: a broken log gets no checkpoint (exit 1).
+    Without --out the checkpoint file's text is printed.
+    Example:
+      warrantd audit checkpoint audit.db --out /secure/audit.checkpoint.json
+    """
+    from ..auditlog import Checkpoint, verify_audit, write_checkpoint
+    from ..auditlog.chain import checkpoint_json
+
+    _check_out(out, force, path)
+    result = verify_audit(path)
+    if not result.ok:
+        emit(result.describe())
+        raise click.exceptions.Exit(1)
+    checkpoint = Checkpoint(result.rows, result.head)
+    if out:
+        write_checkpoint(checkpoint, out)
+        if not quiet:
+            emit(f"wrote the checkpoint of {result.rows:,} rows to {out}", err=True)
+    else:
+        emit(checkpoint_json(checkpoint))
