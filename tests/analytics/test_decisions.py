@@ -389,3 +389,30 @@ def test_the_sweep_over_traffic_equals_replay_for_every_candidate(seed: int) -> 
         ).summary.set_index("action")[figures]
         got = rows.set_index("action")[figures].loc[expected.index]
         pd.testing.assert_frame_equal(got, expected, check_dtype=False), candidate
+
+
+def test_a_gates_audit_log_is_traffic_with_its_verdicts(tmp_path: Any) -> None:
+    from ..auditlog_helpers import build_log
+
+    build_log(tmp_path / "gate.sqlite", rows=30)
+    traffic = load_traffic(tmp_path / "gate.sqlite")
+    # 30 rows, approvals at seq 7, 14, 21, 28: 26 decisions, verdicts cycling by seq (seq 1 asks for approval).
+    assert len(traffic) == 26
+    assert traffic["verdict"].astype(str).tolist()[:3] == ["REQUIRE_APPROVAL", "BLOCK", "ALLOW"]
+    assert traffic["value_text"].tolist()[:2] == ["1.50", "2.50"]
+    # Replayed on evidence that never clears a bar: MANUAL throughout, so every request
+    # of 1.50 to 30.50 (below the hard cap of 1000) needs approval.
+    history = load_history(pd.DataFrame(cases("issue_refund", -1, [False] * 3)))
+    pol = TrustPolicy(
+        {
+            "issue_refund": ActionClass(
+                "issue_refund", RiskTier.REVERSIBLE_WRITE, Decimal(100), Decimal(1000)
+            )
+        },
+        BARS,
+    )
+    r = replay(history, pol, traffic=traffic)
+    assert set(r.decisions["verdict"].astype(str)) == {"REQUIRE_APPROVAL"}
+    gated = r.would_have_gated.set_index("actual")
+    assert gated.loc["ALLOW", "requests"] == (traffic["verdict"] == "ALLOW").sum()
+    assert gated.loc["BLOCK", "sentence"].startswith("would have required approval for")

@@ -22,6 +22,9 @@ column           dtype                       meaning
 ===============  ==========================  ===========================================
 
 followed by any extra columns, untouched. Rows are sorted by time, stably.
+A warrantd audit log (:class:`~warrantd.auditlog.SQLiteAuditSink`; ``.sqlite``,
+``.sqlite3`` or ``.db``, or ``format="audit"``) is read as its decision log, verified
+first: the gate's own record of what it was asked and what it said.
 Bad input raises :class:`TrafficError` naming the file, the 1-based data row, the
 column and the value, with up to 20 problems in one message; no row is dropped.
 """
@@ -77,6 +80,8 @@ def load_traffic(
     ``column_map`` renames foreign columns first, e.g. ``{"tool": "action",
     "amount": "value"}``.
     """
+    if _is_audit_log(source, format):
+        return _from_audit_log(source)
     try:
         raw, name, shown = read_table(
             source,
@@ -92,6 +97,30 @@ def load_traffic(
     except TableError as exc:  # a reading problem: said as a traffic problem
         raise TrafficError(exc.source, exc.problems, exc.total) from None
     frame.attrs["source"] = name
+    frame.attrs["stand_in"] = False
+    return frame
+
+
+_AUDIT_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
+def _is_audit_log(source: object, format: str | None) -> bool:
+    if format == "audit":
+        return True
+    if format is not None or isinstance(source, pd.DataFrame):
+        return False
+    return str(source).lower().endswith(_AUDIT_SUFFIXES)
+
+
+def _from_audit_log(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The decision log of a warrantd audit log, verified, in the traffic schema."""
+    from .auditlog import load_audit
+
+    frame = load_audit(path).decisions.copy()
+    frame["action"] = categories(frame["action"])
+    frame["tenant_id"] = categories(frame["tenant_id"])
+    frame["verdict"] = pd.Categorical(frame["verdict"].astype(object), categories=VERDICTS)
+    frame.attrs["source"] = str(path)
     frame.attrs["stand_in"] = False
     return frame
 
