@@ -70,11 +70,14 @@ from .replay import replay
 
 __all__ = [
     "ACCRUAL_DAYS",
+    "COMMITTED_P",
     "MAX_HORIZON_DAYS",
     "MIN_EVIDENCE_DAYS",
     "TREND_DAYS",
+    "BacktestScores",
     "Forecast",
     "backtest",
+    "backtest_scores",
     "backtests",
     "check_horizon",
     "forecast",
@@ -564,6 +567,7 @@ BACKTEST_COLUMNS = [
     "p50_date",
     "p90_date",
     "actual_date",
+    "graduated",
     "within_band",
 ]
 
@@ -626,6 +630,7 @@ def backtest(
                 "p50_date": row.p50_date,
                 "p90_date": row.p90_date,
                 "actual_date": actual,
+                "graduated": bool(pd.notna(actual)),
                 "within_band": bool(inside),
             }
         )
@@ -679,5 +684,100 @@ def _typed_backtest(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for column in ("cut", "as_of", "p10_date", "p50_date", "p90_date", "actual_date"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["p_within_horizon"] = frame["p_within_horizon"].astype(np.float64)
+    frame["graduated"] = frame["graduated"].astype(bool)
     frame["within_band"] = frame["within_band"].astype(bool)
     return frame
+
+
+#: A forecast *commits* to a date when it gives at least this probability of reaching
+#: the next state within the horizon.
+COMMITTED_P = 0.9
+#: Bins of the reliability table: P(within horizon) in tenths.
+RELIABILITY_BINS = np.linspace(0.0, 1.0, 11)
+
+
+@dataclass(frozen=True)
+class BacktestScores:
+    """How honest a set of backtest forecasts was (:func:`backtest_scores`).
+
+    * ``graduated_coverage``: among forecasts whose class did reach its next state
+      within the horizon (``graduated`` of them), the share whose date fell inside
+      the 10-90% band (``graduated_inside``); a calibrated forecast scores about 80%.
+    * ``committed_accuracy``: among forecasts that committed to a date
+      (P(within horizon) >= :data:`COMMITTED_P`; ``committed`` of them), the share
+      whose class did graduate inside the band (``committed_right``).
+    * ``brier``: the mean squared error of P(within horizon) against what happened
+      (1 graduated within the horizon, 0 not); ``brier_baseline`` the same for the
+      no-skill forecast that gives every row the ``base_rate`` (the share of rows that
+      graduated); ``brier_skill`` = 1 - brier / brier_baseline (above 0: better than
+      the base rate; NaN when every row had the same outcome, where the base rate is
+      perfect).
+    * ``inside``: the pooled share inside the band (graduated or not), the old
+      headline, kept for comparison: forecasts of "not within the horizon" that came
+      true dominate it.
+    * ``reliability``: per tenth of P(within horizon) (``bin_lo``, ``bin_hi``), the
+      ``forecasts`` in it, their ``mean_p`` and the ``observed`` share that
+      graduated.
+
+    Shares over no rows are NaN.
+    """
+
+    forecasts: int
+    graduated: int
+    graduated_inside: int
+    graduated_coverage: float
+    committed: int
+    committed_right: int
+    committed_accuracy: float
+    brier: float
+    base_rate: float
+    brier_baseline: float
+    brier_skill: float
+    inside: float
+    reliability: pd.DataFrame
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else float("nan")
+
+
+def backtest_scores(bt: pd.DataFrame) -> BacktestScores:
+    """Score backtest rows (:func:`backtest` / :func:`backtests`); see :class:`BacktestScores`."""
+    p = bt["p_within_horizon"].to_numpy(dtype=np.float64)
+    y = bt["graduated"].to_numpy(dtype=bool)
+    inside = bt["within_band"].to_numpy(dtype=bool)
+    n = len(bt)
+    committed = p >= COMMITTED_P
+    base = float(y.mean()) if n else float("nan")
+    brier = float(np.mean((p - y) ** 2)) if n else float("nan")
+    baseline = base * (1 - base) if n else float("nan")  # mean of (base - y)^2
+    skill = 1 - brier / baseline if n and baseline > 0 else float("nan")
+    which = np.clip(np.searchsorted(RELIABILITY_BINS, p, side="right") - 1, 0, 9)
+    count = np.bincount(which, minlength=10)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(which, weights=p, minlength=10) / count
+        observed = np.bincount(which, weights=y.astype(np.float64), minlength=10) / count
+    reliability = pd.DataFrame(
+        {
+            "bin_lo": RELIABILITY_BINS[:-1],
+            "bin_hi": RELIABILITY_BINS[1:],
+            "forecasts": count,
+            "mean_p": mean_p,
+            "observed": observed,
+        }
+    )
+    return BacktestScores(
+        forecasts=n,
+        graduated=int(y.sum()),
+        graduated_inside=int((y & inside).sum()),
+        graduated_coverage=_share(int((y & inside).sum()), int(y.sum())),
+        committed=int(committed.sum()),
+        committed_right=int((committed & y & inside).sum()),
+        committed_accuracy=_share(int((committed & y & inside).sum()), int(committed.sum())),
+        brier=brier,
+        base_rate=base,
+        brier_baseline=baseline,
+        brier_skill=skill,
+        inside=_share(int(inside.sum()), n),
+        reliability=reliability,
+    )
