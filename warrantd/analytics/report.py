@@ -40,7 +40,7 @@ from ..policyfile import policy_to_toml
 from . import charts
 from ._engine import policy_classes_only
 from ._progress import Steps
-from .forecast import TREND_DAYS, Forecast, backtests, forecast
+from .forecast import LOOKBACK_DAYS, Forecast, backtests, forecast
 from .metrics import Window, window_label
 from .quality import DataQuality, data_quality
 from .replay import Replay, replay
@@ -414,7 +414,7 @@ class ForecastSection:
     n_sims: str
     seed: int
     trend: bool
-    trend_days: int
+    lookback_days: int
     rows: list[ForecastRow]
 
 
@@ -440,7 +440,7 @@ def _forecast_section(fc: Forecast) -> ForecastSection:
         n_sims=f"{fc.n_sims:,}",
         seed=fc.seed,
         trend=fc.trend,
-        trend_days=TREND_DAYS,
+        lookback_days=LOOKBACK_DAYS,
         rows=rows,
     )
 

@@ -74,7 +74,6 @@ BILLING_AGENT: tuple[ActionProfile, ...] = (
 )
 
 
-
 @dataclass(frozen=True)
 class SuiteProfile:
     """One class of a run-based history: a fixed suite of tasks run whole each time.
