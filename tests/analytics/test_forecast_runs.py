@@ -243,3 +243,30 @@ def test_backtest_plan_shortens_the_horizon_of_a_short_history_and_says_so() -> 
     assert plan.cuts == [T0 + pd.Timedelta(days=d) for d in (45, 60, 75)]
     # 80 days leave 5: no backtest.
     assert backtest_plan(_span(79.5), 90).cuts == []
+
+
+def test_backtest_on_run_based_histories_beats_the_base_rate() -> None:
+    """The honest score on run-based synthetic histories (several seeds): cuts every
+    15 days from day 45, 60-day horizon, cumulative window, default regimes.
+
+    Measured (seeds 0-3, 500 simulations): Brier skill about +0.2 against the base
+    rate; graduated-class coverage about 45%, well short of the 80% a calibrated
+    forecast would score (agent swaps that lift a class are not foreseen well: see
+    the issue-20 report). The test holds what is achieved, so a change that loses
+    the skill fails it.
+    """
+    from warrantd import load_policy
+    from warrantd.analytics.forecast import backtests
+    from warrantd.analytics.synth import generate
+
+    policy = load_policy("datasets/coding-agent.policy.toml")
+    frames = []
+    for seed in range(4):
+        h = load_history(generate(seed, mode="runs"))
+        start = h["timestamp"].min().floor("D")
+        cuts = [start + pd.Timedelta(days=d) for d in range(45, 121, 15)]
+        frames.append(backtests(h, policy, cuts, horizon="60D", n_sims=500))
+    scores = backtest_scores(pd.concat(frames))
+    assert scores.graduated >= 10
+    assert scores.brier_skill > 0.05, scores
+    assert scores.graduated_coverage >= 0.3, scores
