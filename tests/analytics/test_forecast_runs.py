@@ -31,7 +31,9 @@ POLICY = TrustPolicy(
 )
 
 
-def runs_history(days: list[int], sizes: list[int], passed: list[int], **extra: list[str]) -> pd.DataFrame:
+def runs_history(
+    days: list[int], sizes: list[int], passed: list[int], **extra: list[str]
+) -> pd.DataFrame:
     """One run of class ``a`` at noon of each day, in counts-per-run form with a run id."""
     frame = pd.DataFrame(
         {

@@ -1110,10 +1110,15 @@ def reliability_chart(scores: BacktestScores) -> Figure:
             zorder=3,
             label="forecasts (area: how many)",
         )
-        for row in used.itertuples(index=False):
+        for count, x, y in zip(
+            used["forecasts"].to_numpy(dtype=np.int64),
+            used["mean_p"].to_numpy(dtype=np.float64),
+            used["observed"].to_numpy(dtype=np.float64),
+            strict=True,
+        ):
             ax.annotate(
-                f"{int(row.forecasts)}",
-                (float(row.mean_p), float(row.observed)),
+                f"{count}",
+                (x, y),
                 textcoords="offset points",
                 xytext=(7, -9),
                 fontsize=7,

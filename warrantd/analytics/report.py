@@ -431,7 +431,7 @@ class ForecastSection:
     rows: list[ForecastRow]
 
 
-def _runs_text(r: Mapping[str, Any]) -> str:
+def _runs_text(r: Mapping[Any, Any]) -> str:
     """Runs seen, and how often they arrive with how many cases (the lookback's)."""
     if not r["runs"]:
         return "—"
@@ -440,7 +440,7 @@ def _runs_text(r: Mapping[str, Any]) -> str:
     return f"{int(r['runs']):,}: {7 * r['runs_per_day']:.1f}/week x {r['cases_per_run']:.1f}"
 
 
-def _trend_text(r: Mapping[str, Any], adversarial: bool) -> str:
+def _trend_text(r: Mapping[Any, Any], adversarial: bool) -> str:
     """The trend the forecast used, or why it has none."""
     if r["trend_note"]:
         return str(r["trend_note"])
@@ -717,9 +717,9 @@ def build_report(
     :func:`~warrantd.analytics.forecast.backtest_plan`'s (cuts every 15 days from
     day 45, each followed by a whole horizon; on a history too short for the
     forecast's horizon, a shorter backtest horizon, which the report states).
-    ``sources`` names the input files for the provenance section. Classes of the history that the policy lacks
-    are left out and listed; classes of the policy with no evidence are shown
-    MANUAL throughout.
+    ``sources`` names the input files for the provenance section. Classes of the
+    history that the policy lacks are left out and listed; classes of the policy
+    with no evidence are shown MANUAL throughout.
     """
     target = (
         out_dir

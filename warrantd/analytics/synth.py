@@ -285,13 +285,14 @@ def _run_schedule(
     first run uses it; with probability one half a later run of the burst goes
     back to the agent before (a comparison run).
     """
-    starts, agents = [], []
+    starts: list[float] = []
+    agents: list[int] = []
     agent = 0
     day = float(rng.exponential(bursts_every / 2))
     while day < days:
         first = int(day)
         new = agent + 1 if rng.random() < new_agent_share and starts else agent
-        burst = []
+        burst: list[float] = []
         for d in range(first, min(first + int(rng.integers(1, 4)), days)):
             hours = np.sort(rng.uniform(0, 22, int(rng.integers(1, 4))))
             burst.extend(d + hours / 24)
