@@ -36,7 +36,7 @@ from .metrics import (
     window_label,
 )
 from .quality import DataQuality, data_quality
-from .replay import Replay, compare, graded_states, replay
+from .replay import POLICY_WINDOW, Replay, compare, graded_states, replay
 from .sweep import (
     KNOBS,
     PICK_FIGURES,
@@ -48,11 +48,13 @@ from .sweep import (
     to_thresholds,
 )
 from .synth import counts_per_run, generate
+from .traffic import TrafficError, load_traffic
 
 __all__ = [
     "CANONICAL_COLUMNS",
     "KNOBS",
     "PICK_FIGURES",
+    "POLICY_WINDOW",
     "DataQuality",
     "Forecast",
     "HistoryError",
@@ -61,6 +63,7 @@ __all__ = [
     "PolicyCoverage",
     "Replay",
     "SweepResult",
+    "TrafficError",
     "backtest",
     "backtests",
     "build_report",
@@ -76,6 +79,7 @@ __all__ = [
     "graded_states",
     "load_grid",
     "load_history",
+    "load_traffic",
     "metrics_at",
     "metrics_frame_at",
     "metrics_timeline",
