@@ -471,6 +471,27 @@ class Events:
     end_ns: int
     true_pass_p: np.ndarray | None
     window: Window
+    #: Per event, the approval signal's pass rate and sample size (None without one).
+    approval_pass_rate: np.ndarray | None = None
+    approval_sample_size: np.ndarray | None = None
+
+    def rule_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The (pass rate, adversarial pass rate, samples) each event is graded on.
+
+        With an approval signal, a state is earned only when both signals earn it
+        (:meth:`warrantd.GraduationEngine.combined_allowed_state`: the approval signal
+        has no adversarial coverage, so it is held to the pass-rate and sample bars
+        only). Every bar applies to both signals alike, so "both meet the bar" is
+        "the smaller of the two meets it": the point is the componentwise minimum,
+        and the rule (and the sweep's grid) need nothing else.
+        """
+        if self.approval_pass_rate is None or self.approval_sample_size is None:
+            return self.pass_rate, self.adversarial_pass_rate, self.sample_size
+        return (
+            np.minimum(self.pass_rate, self.approval_pass_rate),
+            self.adversarial_pass_rate,
+            np.minimum(self.sample_size, self.approval_sample_size),
+        )
 
     @property
     def bounds(self) -> np.ndarray:
@@ -527,10 +548,22 @@ class Events:
         return np.asarray((index % 2 == 0) | empty)
 
     def states(self, thresholds: GraduationThresholds) -> np.ndarray:
-        """The state of every event under ``thresholds``."""
-        return graded_states(
+        """The state of every event under ``thresholds`` (both signals, when there are two)."""
+        return graded_states(*self.rule_points(), thresholds, self.ceilings)
+
+    def signal_states(self, thresholds: GraduationThresholds) -> tuple[np.ndarray, np.ndarray]:
+        """(evals, approvals): the state each signal alone earns at every event; the
+        approvals' is the class ceiling when there is no approval signal."""
+        evals = graded_states(
             self.pass_rate, self.adversarial_pass_rate, self.sample_size, thresholds, self.ceilings
         )
+        if self.approval_pass_rate is None or self.approval_sample_size is None:
+            return evals, self.ceilings.astype(np.int8)
+        ones = np.ones(len(self.approval_pass_rate))
+        approvals = graded_states(
+            self.approval_pass_rate, ones, self.approval_sample_size, thresholds, self.ceilings
+        )
+        return evals, approvals
 
 
 def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -540,19 +573,103 @@ def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
     return out
 
 
-def _moments(evidence: Evidence, span: Any, end_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per class, the sorted distinct moments its window changes, and their class bounds.
+@dataclass(frozen=True)
+class ApprovalStream:
+    """Human approval records for the second signal, grouped by the evidence's classes
+    (``codes`` index ``evidence.actions``), in time order within each class; records of
+    classes without evidence are left out (no evidence earns no state to hold back)."""
+
+    codes: np.ndarray
+    time_ns: np.ndarray
+    bounds: np.ndarray
+    clean_cum: np.ndarray  # clean records before each position, from the class's start
+    window: int | None
+
+
+def approval_stream(
+    approvals: pd.DataFrame, evidence: Evidence, window: int | None
+) -> ApprovalStream:
+    """The :class:`ApprovalStream` of an approvals table (a record is clean when it was
+    approved, not overridden and raised no error, as :func:`warrantd.approval_metrics`
+    counts it)."""
+    if window is not None and (isinstance(window, bool) or int(window) < 0):
+        raise OptionError("approval_window", f"must be a whole number >= 0, not {window!r}")
+    position = {name: i for i, name in enumerate(evidence.actions)}
+    names = approvals["action"].astype(str).to_numpy()
+    codes = np.array([position.get(n, -1) for n in np.unique(names)], dtype=np.int64)
+    code_of = codes[np.unique(names, return_inverse=True)[1]] if len(names) else codes
+    kept = code_of >= 0
+    times = timestamps_ns(approvals["timestamp"])[kept]
+    code_of = code_of[kept]
+    clean = (
+        approvals["approved"].to_numpy(dtype=bool)
+        & ~approvals["overridden"].to_numpy(dtype=bool)
+        & ~approvals["error"].to_numpy(dtype=bool)
+    )[kept]
+    order = np.lexsort((np.arange(len(times)), times, code_of))  # stable within a time
+    code_of, times, clean = code_of[order], times[order], clean[order]
+    bounds = np.searchsorted(code_of, np.arange(len(evidence.actions) + 1))
+    cum = np.zeros(len(clean) + 1, dtype=np.int64)
+    np.cumsum(clean, out=cum[1:])
+    return ApprovalStream(code_of.astype(np.int32), times, bounds, cum, window)
+
+
+def _approval_metrics(
+    stream: ApprovalStream | None, moments: np.ndarray, bounds: np.ndarray
+) -> dict[str, np.ndarray | None]:
+    """Per event, the approval signal's pass rate and samples: the last ``window``
+    records strictly before the moment (in force) and at or before it (graded)."""
+    if stream is None:
+        return {"approval_pass_rate": None, "approval_sample_size": None}
+    out = []
+    for side in ("left", "right"):
+        rate = np.zeros(len(moments))
+        size = np.zeros(len(moments), dtype=np.int64)
+        for i in range(len(bounds) - 1):  # one pass per class, never per row
+            lo, hi = int(stream.bounds[i]), int(stream.bounds[i + 1])
+            mine = moments[bounds[i] : bounds[i + 1]]
+            end = lo + np.searchsorted(stream.time_ns[lo:hi], mine, side=side)
+            start = (
+                np.full(len(mine), lo)
+                if stream.window is None
+                else np.maximum(end - stream.window, lo)
+            )
+            n = end - start
+            clean = stream.clean_cum[end] - stream.clean_cum[start]
+            rate[bounds[i] : bounds[i + 1]] = np.where(n > 0, clean / np.maximum(n, 1), 0.0)
+            size[bounds[i] : bounds[i + 1]] = n
+        out.append((rate, size))
+    return {
+        "approval_pass_rate": _interleave(out[0][0], out[1][0]),
+        "approval_sample_size": _interleave(out[0][1], out[1][1]),
+    }
+
+
+def _moments(
+    evidence: Evidence, span: Any, end_ns: int, approvals: ApprovalStream | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per class, the sorted distinct moments its state may change, and their class bounds.
 
     Case timestamps always; with a time window also each ``t + w`` up to the end of the
-    history (a case leaves the window exactly then).
+    history (a case leaves the window exactly then); with an approval signal, each
+    approval record's time.
     """
-    if not isinstance(span, pd.Timedelta):
-        return evidence.time_ns, evidence.bounds
     codes = evidence.codes
-    expiry = evidence.time_ns + span.value
-    keep = expiry <= end_ns
-    all_codes = np.concatenate([codes, codes[keep]])
-    all_times = np.concatenate([evidence.time_ns, expiry[keep]])
+    all_codes, all_times = [codes], [evidence.time_ns]
+    if isinstance(span, pd.Timedelta):
+        expiry = evidence.time_ns + span.value
+        keep = expiry <= end_ns
+        all_codes.append(codes[keep])
+        all_times.append(expiry[keep])
+    if approvals is not None:
+        all_codes.append(approvals.codes)
+        all_times.append(approvals.time_ns)
+    return _distinct_moments(np.concatenate(all_codes), np.concatenate(all_times), evidence)
+
+
+def _distinct_moments(
+    all_codes: np.ndarray, all_times: np.ndarray, evidence: Evidence
+) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((all_times, all_codes))
     all_codes, all_times = all_codes[order], all_times[order]
     distinct = np.ones(len(all_times), dtype=bool)
@@ -585,12 +702,21 @@ def _row_windows(evidence: Evidence, span: int | None) -> tuple[np.ndarray, np.n
 
 
 def build_events(
-    history: pd.DataFrame, policy: TrustPolicy, window: Window = None, until_ns: int | None = None
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    window: Window = None,
+    until_ns: int | None = None,
+    approvals: pd.DataFrame | None = None,
+    approval_window: int | None = None,
 ) -> Events:
     """The event sequence of a history under a policy and window, ready to grade.
 
     The timeline runs to the last case, or to ``until_ns`` when that is later (the
     last request of the traffic): evidence keeps expiring on the clock until then.
+    ``approvals`` (timestamp, action, approved, overridden, error: the kit's approvals
+    schema) add the second signal, the last ``approval_window`` records (all when
+    None) before each moment, as :class:`warrantd.signals.ApprovalHistorySignal` reads
+    them.
     """
     span = check_window(window)
     truth = ("true_pass_p",) if "true_pass_p" in history.columns else ()
@@ -599,8 +725,9 @@ def build_events(
     end_ns = int(evidence.time_ns.max()) if len(evidence.time_ns) else 0
     if until_ns is not None:
         end_ns = max(end_ns, int(until_ns))
-    if isinstance(span, pd.Timedelta):
-        moments, bounds = _moments(evidence, span, end_ns)
+    stream = None if approvals is None else approval_stream(approvals, evidence, approval_window)
+    if isinstance(span, pd.Timedelta) or stream is not None:
+        moments, bounds = _moments(evidence, span, end_ns, stream)
         before = window_sums(evidence, window, moments, bounds, inclusive=False)
         graded = window_sums(evidence, window, moments, bounds, inclusive=True)
         arrived = _arrivals(evidence, moments, bounds)
@@ -640,6 +767,7 @@ def build_events(
         end_ns=end_ns,
         true_pass_p=true_p,
         window=window,
+        **_approval_metrics(stream, moments, bounds),
     )
 
 

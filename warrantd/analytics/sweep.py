@@ -292,7 +292,7 @@ class _Grid:
     @classmethod
     def build(cls, events: Events, bars: pd.DataFrame) -> _Grid:
         values = tuple(np.unique(bars[c].to_numpy()) for c in bars.columns)
-        points = (events.pass_rate, events.adversarial_pass_rate, events.sample_size)
+        points = events.rule_points()
         small = np.int16 if max(len(v) for v in values) < 2**15 else np.int64
         idx = tuple(
             np.searchsorted(v, p, side="right").astype(small)
@@ -673,6 +673,8 @@ def sweep(
     *,
     traffic: pd.DataFrame | None = None,
     window: Any = POLICY_WINDOW,
+    approvals: pd.DataFrame | None = None,
+    approval_window: int | None = None,
     progress: bool = True,
     executor: Executor | None = None,
     chunk_size: int = _DEFAULT_CHUNK,
@@ -684,7 +686,8 @@ def sweep(
     for ``autonomous``, and ``window``) to lists of values, expanded as a
     cartesian product over the policy's thresholds; or it is a list of
     :class:`GraduationThresholds`. ``traffic`` and ``window`` (for candidates that do
-    not sweep it) as in :func:`~warrantd.analytics.replay.replay`: every candidate's
+    not sweep it), ``approvals`` and ``approval_window`` as in
+    :func:`~warrantd.analytics.replay.replay`: every candidate's
     verdict figures are those replay gives it. ``executor`` (any
     ``concurrent.futures.Executor``) runs chunks of candidates in parallel; the
     default runs them in-process. A progress bar shows on a terminal unless
@@ -697,7 +700,9 @@ def sweep(
     span_days = 0.0
     requests: Requests | None = fixed
     for label, group in candidates.groupby("window", sort=False):
-        events = build_events(history, policy, parse_window(str(label)), until)
+        events = build_events(
+            history, policy, parse_window(str(label)), until, approvals, approval_window
+        )
         requests = fixed if fixed is not None else stand_in_requests(events.evidence, policy)
         weights = request_weights(events, requests, request_events(events, requests))
         job = _Job(events, weights, unvalued_kinds(policy, events.actions))
