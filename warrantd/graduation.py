@@ -227,8 +227,9 @@ class CountsMissingError(ValueError):
 
 
 def wilson_z(alpha: float) -> float:
-    """The normal quantile of a one-sided bound at confidence ``1 - alpha``."""
-    return NormalDist().inv_cdf(1.0 - alpha)
+    """The normal quantile of a one-sided bound at confidence ``1 - alpha``; 0 for an
+    ``alpha`` of 0.5 or more, where the bound is the observed rate itself."""
+    return max(NormalDist().inv_cdf(1.0 - alpha), 0.0)
 
 
 def wilson_bounds(rate: Any, n: Any, z: float, sqrt: Callable[[Any], Any] = math.sqrt) -> Any:
