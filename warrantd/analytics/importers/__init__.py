@@ -40,7 +40,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..history import HistoryError, Problem, load_history
+from ..history import HistoryError, load_history
+from ..tables import Problem
 from .base import KINDS, Collected, LogSummary, UnmappedSample
 from .mapping import LOG_FORMATS, LogMapping, MappingError, default_mapping, load_mapping
 

@@ -1,0 +1,520 @@
+"""Reading tables of rows (eval histories, traffic) with errors that say where.
+
+The loaders of :mod:`~warrantd.analytics.history` and
+:mod:`~warrantd.analytics.traffic` share this module: the file formats (CSV,
+Parquet, JSON Lines, JSON; each optionally gzip-compressed), column renaming,
+and the parsers of the columns they have in common (timestamps, booleans,
+names), each collecting :class:`Problem` s that name the 1-based data row, the
+column as the user wrote it, and the value. What a *valid* history or traffic
+table is stays in those modules.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from ..errors import MAX_PROBLEMS, InputError
+
+__all__ = [
+    "FORMATS",
+    "NO_VALUE",
+    "Problem",
+    "ProblemCollector",
+    "TableError",
+    "categories",
+    "parse_bools",
+    "parse_names",
+    "parse_timestamps",
+    "read_table",
+    "table_error",
+    "table_format",
+]
+
+#: Reading formats by name, and the file suffixes that select them.
+FORMATS = {
+    "csv": (".csv",),
+    "parquet": (".parquet", ".pq"),
+    "jsonl": (".jsonl", ".ndjson"),
+    "json": (".json",),
+}
+# pandas 3 deprecates convert_dates (dtype=False covers it); pandas 2 needs it said.
+_NO_JSON_CONVERSION: dict[str, Any] = (
+    {"dtype": False}
+    if int(pd.__version__.split(".")[0]) >= 3
+    else {"dtype": False, "convert_dates": False}
+)
+_TRUE = {"true", "t", "1", "1.0", "yes", "y", "pass", "passed"}
+_FALSE = {"false", "f", "0", "0.0", "no", "n", "fail", "failed"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad value: where (1-based ``row`` or ``line``, ``column``), the value and why."""
+
+    row: int | None
+    column: str | None
+    value: object
+    message: str
+    unit: str = "row"  # "row": a data row (a CSV header is not counted); "line": a text line
+    renamed_from: str | None = None  # the user's own name of a renamed column
+
+    def describe(self) -> str:
+        where = [f"{self.unit} {self.row}"] if self.row is not None else []
+        if self.column is not None and self.renamed_from is not None:
+            where.append(f"column {self.renamed_from!r} (read as {self.column!r})")
+        elif self.column is not None:
+            where.append(f"column {self.column!r}")
+        if self.value is NO_VALUE:
+            shown = ""
+        elif _is_missing(self.value):
+            shown = ": (empty)"  # an empty CSV cell reads as NaN; say what the user wrote
+        else:
+            shown = f": {self.value!r}"
+        return f"{', '.join(where)}{shown}: {self.message}" if where else self.message
+
+
+NO_VALUE = object()
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-likes have no single truth value
+        return False
+
+
+class TableError(InputError):
+    """A table (history, traffic) that cannot be loaded, with every problem found (up to
+    :data:`MAX_PROBLEMS` kept, the first by row)."""
+
+    def __init__(self, source: str, problems: list[Problem], total: int | None = None) -> None:
+        self.problems = sorted(problems[:MAX_PROBLEMS], key=lambda p: p.row or 0)
+        super().__init__(
+            source, [p.describe() for p in self.problems], len(problems) if total is None else total
+        )
+
+
+def table_error(source: str, message: str, column: str | None = None) -> TableError:
+    """A :class:`TableError` with one problem that has no row."""
+    return TableError(source, [Problem(None, column, NO_VALUE, message)])
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def table_format(path: Path, fmt: str | None, source: str) -> tuple[str, str | None]:
+    """The reading format and compression of ``path`` (``fmt`` when given)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = "gzip" if suffixes and suffixes[-1] == ".gz" else None
+    if compression:
+        suffixes = suffixes[:-1]
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise table_error(
+                source, f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})"
+            )
+        return fmt, compression
+    suffix = suffixes[-1] if suffixes else ""
+    for name, known in FORMATS.items():
+        if suffix in known:
+            return name, compression
+    supported = ", ".join(s for known in FORMATS.values() for s in known)
+    raise table_error(
+        source,
+        f"unsupported file suffix {suffix or '(none)'!r} (supported: {supported}, "
+        "optionally gzip-compressed as .gz; or say the format: --format / format=)",
+    )
+
+
+def _read_file(
+    path: Path,
+    fmt: str,
+    compression: str | None,
+    text_columns: Mapping[str, str],
+    source: str,
+    encoding: str,
+    what: str,
+) -> pd.DataFrame:
+    if path.is_dir():
+        raise table_error(source, f"is a directory, not a {what} file")
+    if not path.exists():
+        raise table_error(source, "no such file")
+    if path.stat().st_size == 0:
+        raise table_error(source, "the file is empty")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise table_error(source, f"unknown text encoding {encoding!r}") from None
+    try:
+        if fmt == "csv":
+            return _read_csv(path, compression, text_columns, encoding)
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        if fmt == "json":
+            return _read_json(path, compression, source, encoding)
+        return _read_json_lines(path, compression, source, encoding)
+    except TableError:
+        raise
+    except UnicodeDecodeError:
+        raise _undecodable(path, compression, source, encoding, fmt) from None
+    except pd.errors.EmptyDataError:
+        raise table_error(source, "the file is empty (no header, no rows)") from None
+    except pd.errors.ParserError as exc:
+        raise table_error(source, _parser_message(str(exc), fmt)) from None
+    except (ValueError, OSError) as exc:
+        raise table_error(source, f"not a valid {fmt} file ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _parser_message(text: str, fmt: str) -> str:
+    # pandas: "Error tokenizing data. C error: Expected 3 fields in line 5, saw 4"
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if match:
+        want, line, saw = match.groups()
+        return f"line {line}: {saw} fields where the header has {want}"
+    first = text.strip().splitlines()[0] if text.strip() else "unreadable"
+    return f"not a valid {fmt} file ({first})"
+
+
+def _read_csv(
+    path: Path,
+    compression: str | None,
+    text_columns: Mapping[str, str],
+    encoding: str,
+) -> pd.DataFrame:
+    # Known columns are read as text so that error messages quote the value as written.
+    as_text = {orig: str for orig in text_columns}
+    return pd.read_csv(
+        path,
+        compression=cast(Any, compression),
+        dtype=as_text,
+        keep_default_na=False,
+        # A trailing comma on every data row must not make the first column an index.
+        index_col=False,
+        na_values=[""],
+        encoding=encoding,
+    )
+
+
+def _text_columns(known: Iterable[str], column_map: Mapping[str, str]) -> dict[str, str]:
+    """Source column name -> our name, for the known columns (read as text)."""
+    names = {c: c for c in known}
+    for orig, new in column_map.items():
+        if new in names:
+            names[orig] = new
+    return names
+
+
+def _open_text(path: Path, compression: str | None, encoding: str) -> Any:
+    if compression:
+        return gzip.open(path, "rt", encoding=encoding)
+    return open(path, encoding=encoding)
+
+
+_JSON_NAMES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+}
+
+
+def _read_json(path: Path, compression: str | None, source: str, encoding: str) -> pd.DataFrame:
+    """A JSON array of row objects, or one object of equal-length column arrays."""
+    with _open_text(path, compression, encoding) as fh:
+        try:
+            data = json.load(fh)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise table_error(source, f"{where}: not valid JSON ({exc.msg})") from None
+    if isinstance(data, list):
+        bad = next((i for i, row in enumerate(data) if not isinstance(row, dict)), None)
+        if bad is not None:
+            raise TableError(
+                source,
+                [Problem(bad + 1, None, data[bad], "not a JSON object (one object per row)")],
+            )
+        return pd.DataFrame.from_records(data)
+    if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+        lengths = {len(v) for v in data.values()}
+        if len(lengths) > 1:
+            raise table_error(source, "the column arrays of the JSON object differ in length")
+        return pd.DataFrame(data)
+    raise table_error(
+        source,
+        f"holds a JSON {_JSON_NAMES.get(type(data), type(data).__name__)}: expected an "
+        "array of row objects "
+        "or an object of column arrays",
+    )
+
+
+def _read_json_lines(
+    path: Path, compression: str | None, source: str, encoding: str
+) -> pd.DataFrame:
+    try:
+        return cast(
+            pd.DataFrame,
+            pd.read_json(
+                path,
+                lines=True,
+                compression=cast(Any, compression),
+                encoding=encoding,
+                **_NO_JSON_CONVERSION,
+            ),
+        )
+    except ValueError:
+        pass  # find which lines are bad, below: only on this error path
+    problems: list[Problem] = []
+    with _open_text(path, compression, encoding) as fh:
+        for number, line in enumerate(fh, 1):
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                why = f"not valid JSON ({exc.msg} at column {exc.colno})"
+                problems.append(Problem(number, None, NO_VALUE, why, "line"))
+                continue
+            if not isinstance(value, dict):
+                why = "not a JSON object (one per line)"
+                problems.append(Problem(number, None, value, why, "line"))
+    if problems:
+        raise TableError(source, problems)
+    raise table_error(source, "not a valid jsonl file (each line must be one JSON object)")
+
+
+def _undecodable(
+    path: Path, compression: str | None, source: str, encoding: str, fmt: str
+) -> TableError:
+    """Where the first byte that ``encoding`` cannot decode sits: row (or line) and column.
+
+    The file is decoded with every undecodable byte kept as a stand-in character
+    (``surrogateescape``), then read as CSV records, so quoted commas and quoted
+    line breaks put the byte in the right row and column.
+    """
+    if compression:
+        with gzip.open(path) as fh:
+            raw = fh.read()
+    else:
+        raw = path.read_bytes()
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    else:  # pragma: no cover - the reader failed, so decoding fails too
+        start = 0
+    advice = (
+        f"cannot be decoded as {encoding} (byte {raw[start]:#04x}); pass the file's "
+        "encoding, e.g. --encoding latin-1 (encoding= in Python)"
+    )
+    if fmt != "csv":
+        line_number = raw.count(b"\n", 0, start) + 1
+        return TableError(source, [Problem(line_number, None, NO_VALUE, advice, "line")])
+    text = raw.decode(encoding, errors="surrogateescape")
+    records = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    for number, record in enumerate(records):  # only on this error path
+        for index, cell in enumerate(record):
+            if not any("\udc80" <= ch <= "\udcff" for ch in cell):
+                continue
+            value = cell.encode(encoding, errors="surrogateescape")
+            if number == 0:
+                return TableError(
+                    source, [Problem(None, None, NO_VALUE, f"the header: {value!r} {advice}")]
+                )
+            column = header[index] if index < len(header) else None
+            return TableError(source, [Problem(number, column, value, advice)])
+        if number == 0:
+            header = record
+    line_number = raw.count(b"\n", 0, start) + 1  # pragma: no cover - found above
+    return TableError(source, [Problem(line_number, None, NO_VALUE, advice, "line")])
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class ProblemCollector:
+    """Gathers problems across columns; counts them all, keeps the first by row.
+
+    Each check keeps its first :data:`MAX_PROBLEMS` rows, so the first of all the
+    problems, by row, are among those kept whatever column they are in.
+    """
+
+    def __init__(self, shown: Mapping[str, str] | None = None) -> None:
+        self.problems: list[Problem] = []
+        self.total = 0
+        # The user's own name of a renamed column (--column / column_map), by our name.
+        self.shown = dict(shown or {})
+
+    def add_rows(self, frame: pd.DataFrame, bad: np.ndarray, column: str, message: str) -> None:
+        rows = np.flatnonzero(bad)
+        self.total += len(rows)
+        original = self.shown.get(column)
+        for i in rows[:MAX_PROBLEMS]:
+            value = frame[column].iat[i]
+            self.problems.append(Problem(int(i) + 1, column, value, message, "row", original))
+
+    def first(self) -> list[Problem]:
+        """The first :data:`MAX_PROBLEMS` problems by row."""
+        return sorted(self.problems, key=lambda p: p.row or 0)[:MAX_PROBLEMS]
+
+
+def parse_timestamps(raw: pd.Series, issues: ProblemCollector, frame: pd.DataFrame) -> pd.Series:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return cast(pd.Series, raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"))
+    if pd.api.types.is_datetime64_dtype(raw.dtype):
+        return cast(pd.Series, raw.dt.tz_localize("UTC").astype("datetime64[ns, UTC]"))
+    missing = raw.isna().to_numpy()
+    numeric = pd.to_numeric(raw, errors="coerce")
+    is_number = numeric.notna().to_numpy()
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    # Numbers are epoch seconds; two shapes of number are not, and are said so rather
+    # than read as a date in 1970 or in the year 5000.
+    values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+    compact = is_number & (values >= 19_000_101) & (values <= 21_001_231) & (values % 1 == 0)
+    compact &= (
+        pd.to_datetime(
+            numeric.where(compact).astype("Int64").astype(str), format="%Y%m%d", errors="coerce"
+        )
+        .notna()
+        .to_numpy()
+    )
+    millis = is_number & (np.abs(values) >= 1e11)
+    plain = is_number & ~compact & ~millis
+    if plain.any():
+        seconds = numeric[plain].astype("float64")
+        out[plain] = pd.to_datetime(seconds * 1e9, unit="ns", utc=True, errors="coerce")
+    issues.add_rows(
+        frame,
+        compact,
+        "timestamp",
+        "looks like a date written YYYYMMDD; write it as ISO-8601 (2026-01-05) or epoch seconds",
+    )
+    issues.add_rows(
+        frame,
+        millis,
+        "timestamp",
+        "looks like epoch milliseconds (or later); timestamps are ISO-8601 text or epoch seconds",
+    )
+    text = ~is_number & ~missing
+    if text.any():
+        parsed = pd.to_datetime(
+            raw[text].astype(str).str.strip(), utc=True, errors="coerce", format="ISO8601"
+        )
+        out[text] = parsed
+    issues.add_rows(frame, missing, "timestamp", "missing value in a required field")
+    bad = out.isna().to_numpy() & ~missing & ~compact & ~millis
+    issues.add_rows(
+        frame, bad, "timestamp", "not a timestamp (expected ISO-8601 text or epoch seconds)"
+    )
+    return out
+
+
+def parse_bools(
+    raw: pd.Series, column: str, issues: ProblemCollector, frame: pd.DataFrame, required: bool
+) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype(bool)
+    missing = raw.isna().to_numpy()
+    text = raw.astype(str).str.strip().str.lower()
+    out = pd.Series(np.where(text.isin(_TRUE), True, False), index=raw.index)
+    bad = ~(text.isin(_TRUE) | text.isin(_FALSE)).to_numpy() & ~missing
+    if required:
+        issues.add_rows(frame, missing, column, "missing value in a required field")
+    else:
+        issues.add_rows(frame, missing, column, "missing value (leave out the column for False)")
+    issues.add_rows(
+        frame, bad, column, "not a boolean (expected true/false, 1/0, yes/no or pass/fail)"
+    )
+    return out
+
+
+def parse_names(
+    raw: pd.Series, issues: ProblemCollector, frame: pd.DataFrame, column: str = "action"
+) -> pd.Series:
+    """A required name column (e.g. ``action``) as categories; missing or blank is a problem."""
+    missing = raw.isna().to_numpy()
+    names = categories(raw)
+    empty = ~missing & (names.astype(str).str.strip() == "").to_numpy()
+    issues.add_rows(frame, missing, column, "missing value in a required field")
+    issues.add_rows(frame, empty, column, f"empty {column} name")
+    return names
+
+
+def categories(raw: pd.Series) -> pd.Series:
+    """Text as a categorical column of its distinct values, sorted (NaN stays missing)."""
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        present = raw.cat.remove_unused_categories()
+        text = present.cat.rename_categories([str(c) for c in present.cat.categories])
+        return text.cat.reorder_categories(sorted(text.cat.categories))
+    missing = raw.isna()
+    text = raw.where(missing, raw.astype(str))
+    return text.astype(pd.CategoricalDtype(sorted(text[~missing].unique())))
+
+
+def read_table(
+    source: pd.DataFrame | str | os.PathLike[str],
+    *,
+    known_columns: Iterable[str],
+    column_map: Mapping[str, str] | None = None,
+    format: str | None = None,
+    encoding: str = "utf-8",
+    what: str = "history",
+) -> tuple[pd.DataFrame, str, dict[str, str]]:
+    """Read ``source`` (a DataFrame or a file) into a raw frame with its columns renamed.
+
+    Returns (frame, source name, {our column name: the user's name} for renamed
+    columns). ``known_columns`` are read from CSV as text, so problems quote
+    values as written. ``column_map`` renames ``{"theirs": "ours"}``; every column
+    it names must exist, and no two columns may end up with one name.
+    """
+    column_map = dict(column_map or {})
+    if isinstance(source, pd.DataFrame):
+        name = "<DataFrame>"
+        raw = source.copy()
+    else:
+        path = Path(source)
+        name = str(path)
+        fmt, compression = table_format(path, format, name)
+        text_columns = _text_columns(known_columns, column_map)
+        raw = _read_file(path, fmt, compression, text_columns, name, encoding, what)
+    raw.columns = [str(c) for c in raw.columns]
+    absent = [old for old in column_map if old not in raw.columns]
+    if absent:
+        found = ", ".join(repr(c) for c in raw.columns) or "none"
+        raise table_error(
+            name,
+            f"the column mapping (--column / column_map) names column(s) the file lacks: "
+            f"{', '.join(map(repr, absent))} "
+            f"(columns found: {found})",
+        )
+    raw = raw.rename(columns=column_map)
+    duplicated = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
+    if duplicated:
+        raise table_error(
+            name,
+            f"two columns would be called {', '.join(map(repr, duplicated))} after renaming "
+            "(--column / column_map): rename only one of them",
+        )
+    return raw, name, {new: old for old, new in column_map.items()}
