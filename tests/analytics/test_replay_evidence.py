@@ -21,11 +21,13 @@ from warrantd import (
 )
 from warrantd.analytics import load_history
 from warrantd.analytics.replay import replay
+from warrantd.analytics.sweep import sweep
 from warrantd.errors import InputError
 from warrantd.graduation import GraduationSettings
 
 from ..helpers import make_thresholds, reference_window_counts
 from .test_replay import T0, random_case
+from .test_sweep import assert_sweep_equals_replay
 
 N_DIFFERENTIAL = 3000 if os.environ.get("WARRANTD_THOROUGH") else 240
 
@@ -180,3 +182,22 @@ def test_reset_on_a_missing_column_or_mixed_values_is_an_input_error() -> None:
     other = dataclasses.replace(POLICY, graduation=GraduationSettings(reset_on="build"))
     with pytest.raises(InputError, match="reset_on names the column 'build'"):
         replay(history, other)
+
+
+@pytest.mark.parametrize("seed", range(36))
+def test_sweep_equals_replay_under_every_rule(seed: int) -> None:
+    """The sweep grades every candidate with the policy's evidence rule, margin and resets:
+    equal, figure for figure, to replaying each candidate (itself equal to the engine)."""
+    history, policy, window = with_settings(seed)
+    t = policy.thresholds
+    grid = {
+        "supervised.pass_rate": sorted({t.pass_rate[S], t.pass_rate[S] / 2}),
+        "autonomous.min_samples": sorted({t.min_samples[A], t.min_samples[A] + 3}),
+        "window": [window, None],
+    }
+    try:
+        result = sweep(history, policy, grid, progress=False)
+    except InputError as exc:  # every candidate inverted: one clear error instead
+        assert "no valid candidate" in str(exc)
+        return
+    assert_sweep_equals_replay(history, policy, result)

@@ -52,7 +52,7 @@ import pandas as pd
 from .._io import read_toml
 from ..autonomy import AutonomyState
 from ..errors import InputError
-from ..graduation import CRITERIA, GraduationThresholds
+from ..graduation import CRITERIA, GraduationSettings, GraduationThresholds
 from ..policy import TrustPolicy
 from ._engine import (
     LEVELS,
@@ -378,9 +378,11 @@ def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any
     )
 
 
-def _evaluate_one_by_one(events: Events, candidates: pd.DataFrame) -> dict[str, Any]:
+def _evaluate_one_by_one(
+    events: Events, candidates: pd.DataFrame, settings: GraduationSettings | None = None
+) -> dict[str, Any]:
     per_candidate = [
-        per_action_figures(events, events.states(t), t)
+        per_action_figures(events, events.states(t, settings), t)
         for t in (
             to_thresholds({str(k): v for k, v in row.items()})
             for row in candidates.to_dict("records")
@@ -404,10 +406,21 @@ def _grid_is_compact(candidates: pd.DataFrame) -> bool:
     return cells <= max(_MAX_CELLS_PER_CANDIDATE * len(candidates), 100_000)
 
 
-def evaluate_chunk(events: Events, candidates: pd.DataFrame) -> pd.DataFrame:
-    """The sweep table rows (candidate x action) for ``candidates`` over ``events``."""
-    compact = _grid_is_compact(candidates)
-    figures = (_evaluate_on_grid if compact else _evaluate_one_by_one)(events, candidates)
+def evaluate_chunk(
+    events: Events, candidates: pd.DataFrame, settings: GraduationSettings | None = None
+) -> pd.DataFrame:
+    """The sweep table rows (candidate x action) for ``candidates`` over ``events``, graded
+    under the evidence rule and margin of ``settings`` (the published rule when None).
+
+    The grid (one pass over the events for every candidate) serves the published rule;
+    under ``wilson``, ``anytime`` or a demotion margin each candidate is replayed over the
+    events (vectorized, O(events) per candidate).
+    """
+    published = settings is None or (settings.evidence == "point" and settings.demotion_margin <= 0)
+    if published and _grid_is_compact(candidates):
+        figures = _evaluate_on_grid(events, candidates)
+    else:
+        figures = _evaluate_one_by_one(events, candidates, settings)
     n_actions = len(events.actions)
     table = candidates.loc[candidates.index.repeat(n_actions)].reset_index(drop=True)
     table["action"] = np.tile(np.asarray(events.actions, dtype=object), len(candidates))
@@ -652,17 +665,20 @@ def sweep(
     jobs: list[tuple[Events, pd.DataFrame]] = []
     span_days = 0.0
     for label, group in candidates.groupby("window", sort=False):
-        events = build_events(history, policy, parse_window(str(label)))
+        events = build_events(history, policy, parse_window(str(label)), policy.graduation.reset_on)
         span_days = history_span_days(events)
         jobs.extend((events, chunk) for chunk in _chunks(group, chunk_size))
     bar = progress_bar(len(jobs), f"sweep {len(candidates):,} candidates", progress, "chunk")
     if executor is None:
         results = []
         for events, chunk in jobs:
-            results.append(evaluate_chunk(events, chunk))
+            results.append(evaluate_chunk(events, chunk, policy.graduation))
             bar.update(1)
     else:
-        futures = [executor.submit(evaluate_chunk, events, chunk) for events, chunk in jobs]
+        futures = [
+            executor.submit(evaluate_chunk, events, chunk, policy.graduation)
+            for events, chunk in jobs
+        ]
         results = []
         for future in futures:
             results.append(future.result())
