@@ -49,6 +49,7 @@ test-thorough: $(STAMP) browser
 	HYPOTHESIS_PROFILE=thorough WARRANTD_THOROUGH=1 $(BIN)/python -m pytest -x
 
 REPORT_ARGS := --policy datasets/billing-agent.policy.toml --history datasets/billing-agent.csv \
+	--traffic datasets/billing-agent.traffic.csv \
 	--grid datasets/billing-agent.grid.toml --window 30D --title "Billing agent: graduation report" \
 	--out reports/billing-agent
 

@@ -101,6 +101,8 @@ def test_committed_sample_report_regenerates_byte_for_byte(tmp_path: Path) -> No
         "datasets/billing-agent.policy.toml",
         "--history",
         "datasets/billing-agent.csv",
+        "--traffic",
+        "datasets/billing-agent.traffic.csv",
         "--grid",
         "datasets/billing-agent.grid.toml",
         "--window",

@@ -93,7 +93,7 @@ def test_sweep_on_the_streak_by_hand() -> None:
     t = result.table.set_index("window")
     # Worked out in test_replay: burden 27 cumulative, 35 with the 20-case window.
     assert t["cases_while_manual"].tolist() == [27, 35]
-    assert t["failures_while_supervised_or_above"].tolist() == [13, 5]
+    assert t["failures_let_through"].tolist() == [13, 5]
     by = result.by_candidate
     assert by["approval_burden"].tolist() == [27, 35]
     assert by["failure_rate_while_supervised_or_above"].tolist() == [13 / 43, 5 / 35]
@@ -200,7 +200,7 @@ def test_pareto_front_is_exactly_the_undominated_candidates() -> None:
     result = sweep(history, policy, grid, progress=False)
     by = result.by_candidate
     every = result.pareto(keep_ties=True)
-    points = list(zip(by["approval_burden"], by["failures_while_supervised_or_above"], strict=True))
+    points = list(zip(by["approval_burden"], by["failures_let_through"], strict=True))
     on_front = set(every["candidate"])
 
     def dominated(p: tuple[int, int]) -> bool:
@@ -211,9 +211,7 @@ def test_pareto_front_is_exactly_the_undominated_candidates() -> None:
     assert every["approval_burden"].is_monotonic_increasing
     # Deduplicated: each point of the front once, as its strictest candidate.
     front = result.pareto()
-    front_points = list(
-        zip(front["approval_burden"], front["failures_while_supervised_or_above"], strict=True)
-    )
+    front_points = list(zip(front["approval_burden"], front["failures_let_through"], strict=True))
     assert (
         len(front_points)
         == len(set(front_points))
@@ -221,7 +219,7 @@ def test_pareto_front_is_exactly_the_undominated_candidates() -> None:
             set(
                 zip(
                     every["approval_burden"],
-                    every["failures_while_supervised_or_above"],
+                    every["failures_let_through"],
                     strict=True,
                 )
             )
@@ -231,10 +229,7 @@ def test_pareto_front_is_exactly_the_undominated_candidates() -> None:
     for row in front.itertuples(index=False):
         tied = every[
             (every["approval_burden"] == row.approval_burden)
-            & (
-                every["failures_while_supervised_or_above"]
-                == row.failures_while_supervised_or_above
-            )
+            & (every["failures_let_through"] == row.failures_let_through)
         ]
         assert strictness[by["candidate"] == row.candidate].iloc[0] == max(
             strictness[by["candidate"].isin(tied["candidate"])]
@@ -293,5 +288,5 @@ def test_sweep_rows_by_hand() -> None:
     assert rows.loc[0.85, "adversarial_failures_while_autonomous"] == 4
     assert rows.loc[0.9, "adversarial_cases_while_autonomous"] == 13
     assert rows.loc[0.85, "adversarial_cases_while_autonomous"] == 14
-    assert rows.loc[0.9, "adversarial_failures_while_supervised_or_above"] == 10
+    assert rows.loc[0.9, "adversarial_failures_let_through"] == 10
     assert rows.loc[0.9, "cases_while_manual"] == rows.loc[0.85, "cases_while_manual"] == 10

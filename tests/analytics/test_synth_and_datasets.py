@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from warrantd import load_policy
-from warrantd.analytics import counts_per_run, generate, load_history, validate_against
+from warrantd.analytics import (
+    counts_per_run,
+    generate,
+    load_history,
+    load_traffic,
+    validate_against,
+)
 from warrantd.analytics.synth import BILLING_AGENT, random_profiles
 
 DATA = Path(__file__).resolve().parents[2] / "datasets"
@@ -102,3 +108,38 @@ def test_agentdojo_dataset_loads_with_whole_counts() -> None:
     assert int(row.loc[False, "n_passed"]) == 86
     assert int(row.loc[True, "n_passed"]) == 629 - 46
     assert np.issubdtype(h["n_passed"].dtype, np.integer)
+
+
+def test_generated_traffic_has_values_around_the_caps_and_quiet_weekends() -> None:
+    from warrantd.analytics.synth import generate_traffic
+
+    traffic = load_traffic(generate_traffic(3, days=28))
+    assert traffic["timestamp"].is_monotonic_increasing
+    refunds = traffic.loc[traffic["action"] == "issue_refund", "value"]
+    assert refunds.notna().all()
+    # Log-normal around 55: most within the auto_cap of 100, a few above the hard_cap.
+    assert 0.6 < (refunds <= 100).mean() < 0.85 and (refunds > 1000).sum() >= 1
+    cancels = traffic.loc[traffic["action"] == "cancel_subscription", "value"]
+    assert 0.1 < (cancels == 0).mean() < 0.4
+    assert traffic.loc[traffic["action"] == "read_ledger", "value"].isna().all()
+    weekend = traffic["timestamp"].dt.day_of_week >= 5
+    per_weekday = (~weekend).sum() / 20
+    per_weekend_day = weekend.sum() / 8
+    assert per_weekend_day < 0.6 * per_weekday
+    pd.testing.assert_frame_equal(
+        load_traffic(generate_traffic(3, days=28)), traffic, check_dtype=False
+    )
+
+
+def test_bundled_traffic_is_the_generator_with_the_verdicts_a_cumulative_gate_returned() -> None:
+    from warrantd.analytics import replay
+    from warrantd.analytics.synth import generate_traffic
+
+    traffic = load_traffic(DATA / "billing-agent.traffic.csv")
+    regenerated = load_traffic(generate_traffic(7))
+    columns = ["timestamp", "action", "tenant_id", "value", "value_text"]
+    pd.testing.assert_frame_equal(traffic[columns], regenerated[columns], check_dtype=False)
+    history = load_history(DATA / "billing-agent.csv")
+    policy = load_policy(DATA / "billing-agent.policy.toml")
+    returned = replay(history, policy, traffic=traffic, window=None).decisions["verdict"]
+    assert (traffic["verdict"].astype(str) == returned.astype(str)).all()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .approvals import APPROVAL_COLUMNS, ApprovalsError, approval_history, load_approvals
+from .auditlog import DECISION_COLUMNS, AuditFrames, load_audit
 from .forecast import Forecast, backtest, backtests, forecast, within_band
 from .history import (
     CANONICAL_COLUMNS,
@@ -36,7 +38,7 @@ from .metrics import (
     window_label,
 )
 from .quality import DataQuality, data_quality
-from .replay import Replay, compare, graded_states, replay
+from .replay import POLICY_WINDOW, Replay, compare, graded_states, replay
 from .sweep import (
     KNOBS,
     PICK_FIGURES,
@@ -48,11 +50,17 @@ from .sweep import (
     to_thresholds,
 )
 from .synth import counts_per_run, generate
+from .traffic import TrafficError, load_traffic
 
 __all__ = [
+    "APPROVAL_COLUMNS",
     "CANONICAL_COLUMNS",
+    "DECISION_COLUMNS",
     "KNOBS",
     "PICK_FIGURES",
+    "POLICY_WINDOW",
+    "ApprovalsError",
+    "AuditFrames",
     "DataQuality",
     "Forecast",
     "HistoryError",
@@ -61,6 +69,8 @@ __all__ = [
     "PolicyCoverage",
     "Replay",
     "SweepResult",
+    "TrafficError",
+    "approval_history",
     "backtest",
     "backtests",
     "build_report",
@@ -74,8 +84,11 @@ __all__ = [
     "forecast",
     "generate",
     "graded_states",
+    "load_approvals",
+    "load_audit",
     "load_grid",
     "load_history",
+    "load_traffic",
     "metrics_at",
     "metrics_frame_at",
     "metrics_timeline",

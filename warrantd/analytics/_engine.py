@@ -33,10 +33,12 @@ names below (none with a leading underscore). Where each rule lives:
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal, cast
 
@@ -53,6 +55,7 @@ from ..graduation import (
     evidence_met,
 )
 from ..policy import TrustPolicy
+from ..risk import RiskTier
 from ..window import parse_window as core_parse_window
 from ..window import window_text
 
@@ -60,10 +63,17 @@ __all__ = [
     "COUNT_COLUMNS",
     "LEVELS",
     "NS_PER_DAY",
+    "POLICY_WINDOW",
+    "REASON_CODES",
+    "REQUEST_KINDS",
     "STATE_NAMES",
     "SUMMARY_FIGURES",
+    "TRAFFIC_FIGURES",
+    "VERDICT_NAMES",
+    "VERDICT_TABLE",
     "Events",
     "Evidence",
+    "Requests",
     "Window",
     "build_events",
     "check_coverage",
@@ -74,20 +84,50 @@ __all__ = [
     "graded_states",
     "history_span_days",
     "no_evidence_rows",
+    "no_evidence_states",
+    "no_evidence_traffic",
     "parse_window",
     "per_action_figures",
     "policy_classes_only",
     "rate_met",
     "rates_from_counts",
+    "request_events",
+    "request_kinds",
+    "request_weights",
+    "requests_by_kind",
+    "resolve_window",
+    "stand_in_requests",
     "state_column",
     "states_at",
     "timestamps_ns",
+    "traffic_figures",
+    "traffic_requests",
+    "unvalued_kinds",
+    "verdicts",
     "window_label",
     "window_sums",
     "with_no_evidence",
 ]
 
 Window = int | str | pd.Timedelta | None
+
+
+class _FromPolicy(enum.Enum):
+    WINDOW = "the policy's [graduation] window"
+
+
+#: The default window of every function that takes a policy: the policy's own
+#: ``[graduation] window`` (cumulative when the policy sets none).
+POLICY_WINDOW = _FromPolicy.WINDOW
+
+
+def resolve_window(window: Window | _FromPolicy, policy: TrustPolicy) -> Window:
+    """``window``, or the policy's ``[graduation] window`` for :data:`POLICY_WINDOW`."""
+    if window is POLICY_WINDOW:
+        return policy.graduation.window
+    return window
+
+
 #: The four counts every metric is computed from, in this order.
 COUNT_COLUMNS = ("n_normal", "passed_normal", "n_adversarial", "passed_adversarial")
 STATE_NAMES = [s.name for s in AutonomyState]
@@ -722,15 +762,25 @@ def _row_windows(evidence: Evidence, span: int | None) -> tuple[np.ndarray, np.n
 
 
 def build_events(
-    history: pd.DataFrame, policy: TrustPolicy, window: Window = None, reset_on: str | None = None
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    window: Window = None,
+    until_ns: int | None = None,
+    reset_on: str | None = None,
 ) -> Events:
-    """The event sequence of a history under a policy and window, ready to grade; with
-    ``reset_on`` each class's evidence restarts where that column changes."""
+    """The event sequence of a history under a policy and window, ready to grade.
+
+    The timeline runs to the last case, or to ``until_ns`` when that is later (the
+    last request of the traffic): evidence keeps expiring on the clock until then.
+    With ``reset_on`` each class's evidence restarts where that column changes.
+    """
     span = check_window(window)
     truth = ("true_pass_p",) if "true_pass_p" in history.columns else ()
     evidence = evidence_of(history, mean_columns=truth, reset_on=reset_on)
     check_coverage(evidence.actions, policy, str(history.attrs.get("source", "history")))
     end_ns = int(evidence.time_ns.max()) if len(evidence.time_ns) else 0
+    if until_ns is not None:
+        end_ns = max(end_ns, int(until_ns))
     if isinstance(span, pd.Timedelta):
         moments, bounds = _moments(evidence, span, end_ns)
         before = window_sums(evidence, window, moments, bounds, inclusive=False)
@@ -807,6 +857,288 @@ def history_span_days(events: Events) -> float:
     return float((events.end_ns - int(events.evidence.time_ns.min())) / NS_PER_DAY)
 
 
+# --------------------------------------------------------------------------- traffic
+
+#: How the decision flow treats a request whatever the state: a READ class
+#: (always allowed), a value above ``hard_cap`` (always blocked), a value that
+#: ``auto_cap`` lets through in SUPERVISED (or no value, or no cap), and a value
+#: above ``auto_cap``.
+KIND_READ, KIND_BLOCKED, KIND_WITHIN_AUTO_CAP, KIND_OVER_AUTO_CAP = range(4)
+REQUEST_KINDS = ("read", "over_hard_cap", "within_auto_cap", "over_auto_cap")
+VERDICT_NAMES = ("ALLOW", "REQUIRE_APPROVAL", "BLOCK")  # the published values, by code
+_ALLOW, _APPROVE, _BLOCK = range(3)
+#: The published decision flow (:meth:`warrantd.TrustLayer.evaluate` after the kill
+#: switch) as a table: the verdict of a request of each kind in each state, and the
+#: step of the flow that decided it. Every verdict and verdict figure is read off it.
+VERDICT_TABLE = np.array(
+    [
+        # MANUAL     SUPERVISED  AUTONOMOUS
+        [_ALLOW, _ALLOW, _ALLOW],  # READ: always allowed
+        [_BLOCK, _BLOCK, _BLOCK],  # above hard_cap: blocked
+        [_APPROVE, _ALLOW, _ALLOW],  # within auto_cap (or no value / no cap)
+        [_APPROVE, _APPROVE, _ALLOW],  # above auto_cap
+    ],
+    dtype=np.int8,
+)
+REASON_CODES = (
+    "read",
+    "hard_cap",
+    "manual",
+    "supervised_within_auto_cap",
+    "supervised_over_auto_cap",
+    "autonomous",
+)
+_REASON_TABLE = np.array([[0, 0, 0], [1, 1, 1], [2, 3, 5], [2, 4, 5]], dtype=np.int8)
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Traffic ready for the decision flow: one entry per request (or per history row
+    standing in for ``weight`` requests), in time order.
+
+    ``codes`` index ``actions`` (the policy's classes, sorted); ``kinds`` are the
+    :data:`REQUEST_KINDS`; ``stand_in`` is True when eval cases stand in for traffic.
+    """
+
+    actions: tuple[str, ...]
+    time_ns: np.ndarray
+    codes: np.ndarray
+    kinds: np.ndarray
+    weight: np.ndarray
+    stand_in: bool
+
+    def __len__(self) -> int:
+        return len(self.time_ns)
+
+    @property
+    def end_ns(self) -> int:
+        """The time of the last request (0 with none)."""
+        return int(self.time_ns.max()) if len(self.time_ns) else 0
+
+
+def request_kinds(
+    policy: TrustPolicy,
+    actions: Sequence[str],
+    codes: np.ndarray,
+    values: np.ndarray,
+    value_text: np.ndarray | None,
+) -> np.ndarray:
+    """Each request's kind (:data:`REQUEST_KINDS`) from its class and value against the
+    class's caps, exactly as the gate compares them: ``value > cap`` in decimals. Values
+    are compared as floats, and the few that equal a cap as floats are decided again on
+    their exact decimal text (so ``100.000000000000001`` is above a cap of ``100``)."""
+    kinds = np.full(len(codes), KIND_WITHIN_AUTO_CAP, dtype=np.int8)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(actions) + 1))
+    for code, name in enumerate(actions):  # one pass per class, never per row
+        rows = order[bounds[code] : bounds[code + 1]]
+        if not len(rows):
+            continue
+        action = policy.action(name)
+        if action.risk is RiskTier.READ:
+            kinds[rows] = KIND_READ
+            continue
+        for cap, kind in ((action.auto_cap, KIND_OVER_AUTO_CAP), (action.hard_cap, KIND_BLOCKED)):
+            if cap is not None:
+                above = _above(values[rows], None if value_text is None else value_text[rows], cap)
+                kinds[rows[above]] = kind  # hard_cap last: above it wins
+    return kinds
+
+
+def _above(values: np.ndarray, text: np.ndarray | None, cap: Decimal) -> np.ndarray:
+    """``value > cap`` per request (NaN: no value, never above), exact on float ties."""
+    limit = float(cap)
+    with np.errstate(invalid="ignore"):
+        above = values > limit
+        tied = np.flatnonzero(values == limit)
+    if text is not None and len(tied):
+        for written in np.unique(text[tied].astype(str)):  # distinct tie texts only
+            exact = Decimal(written) > cap
+            above[tied[text[tied].astype(str) == written]] = exact
+    return above
+
+
+def traffic_requests(traffic: pd.DataFrame, policy: TrustPolicy) -> Requests:
+    """The :class:`Requests` of a canonical traffic table (see :mod:`.traffic`); every
+    action must be in the policy (the live gate raises ``KeyError`` otherwise)."""
+    source = str(traffic.attrs.get("source", "traffic"))
+    codes, names = _action_codes(traffic["action"])
+    check_coverage(names, policy, source)
+    actions = tuple(sorted(policy.actions))
+    remap = np.array([actions.index(n) for n in names], dtype=np.int32)
+    codes = remap[codes] if len(names) else codes.astype(np.int32)
+    values = traffic["value"].to_numpy(dtype=np.float64) if "value" in traffic else None
+    if values is None:
+        values = np.full(len(codes), np.nan)
+    text = None
+    if "value_text" in traffic:
+        text = (
+            traffic["value_text"].astype(object).where(traffic["value_text"].notna(), "").to_numpy()
+        )
+    return Requests(
+        actions=actions,
+        time_ns=timestamps_ns(traffic["timestamp"]),
+        codes=codes,
+        kinds=request_kinds(policy, actions, codes, values, text),
+        weight=np.ones(len(codes), dtype=np.int64),
+        stand_in=False,
+    )
+
+
+def stand_in_requests(evidence: Evidence, policy: TrustPolicy) -> Requests:
+    """Eval cases standing in for traffic: each (class, timestamp) of the evidence is
+    that many requests without a value, at the time of the cases."""
+    actions = tuple(sorted(policy.actions))
+    remap = np.array([actions.index(n) for n in evidence.actions], dtype=np.int32)
+    codes = remap[evidence.codes] if len(evidence.actions) else np.zeros(0, np.int32)
+    return Requests(
+        actions=actions,
+        time_ns=evidence.time_ns,
+        codes=codes,
+        kinds=request_kinds(policy, actions, codes, np.full(len(codes), np.nan), None),
+        weight=evidence.n_cases.astype(np.int64),
+        stand_in=True,
+    )
+
+
+def request_events(events: Events, requests: Requests) -> np.ndarray:
+    """The event whose state is in force for each request; -1 for a class without evidence.
+
+    A request at ``t`` is decided on the evidence strictly before ``t``: at a moment
+    of its class that is the "in force" event of that moment; between moments, the
+    "graded" event of the moment before (nothing changes between moments); before
+    the class's first moment, the in-force event of the first one (no evidence yet).
+    """
+    out = np.full(len(requests), -1, dtype=np.int64)
+    position = {name: i for i, name in enumerate(events.actions)}
+    order = np.argsort(requests.codes, kind="stable")
+    bounds = np.searchsorted(requests.codes[order], np.arange(len(requests.actions) + 1))
+    for code, name in enumerate(requests.actions):  # one pass per class, never per row
+        i = position.get(name)
+        rows = order[bounds[code] : bounds[code + 1]]
+        if i is None or not len(rows):
+            continue
+        lo, hi = int(events.moment_bounds[i]), int(events.moment_bounds[i + 1])
+        mine = events.moments[lo:hi]
+        t = requests.time_ns[rows]
+        j = np.searchsorted(mine, t, side="left")
+        at_moment = (j < len(mine)) & (mine[np.minimum(j, len(mine) - 1)] == t)
+        graded_before = 2 * (lo + j - 1) + 1
+        out[rows] = np.where(at_moment | (j == 0), 2 * (lo + j), graded_before)
+    return out
+
+
+def no_evidence_states(
+    policy: TrustPolicy, thresholds: GraduationThresholds, actions: Sequence[str]
+) -> np.ndarray:
+    """The state each class has earned with no evidence at all (zero metrics): MANUAL
+    unless every bar is zero."""
+    zeros = np.zeros(len(actions))
+    return graded_states(zeros, zeros, zeros, thresholds, class_ceilings(policy, actions))
+
+
+def verdicts(kinds: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(verdict code, reason code) of each request from its kind and state in force."""
+    return VERDICT_TABLE[kinds, states], _REASON_TABLE[kinds, states]
+
+
+def request_weights(events: Events, requests: Requests, event_of: np.ndarray) -> np.ndarray:
+    """(4 kinds, events): the requests of each kind decided at each event (those of
+    classes without evidence, ``event_of`` -1, are left out)."""
+    n_events = 2 * len(events.moments)
+    kept = event_of >= 0
+    out = np.zeros((len(REQUEST_KINDS), n_events))
+    for kind in range(len(REQUEST_KINDS)):
+        mine = kept & (requests.kinds == kind)
+        out[kind] = np.bincount(event_of[mine], weights=requests.weight[mine], minlength=n_events)
+    return out
+
+
+def unvalued_kinds(policy: TrustPolicy, actions: Sequence[str]) -> np.ndarray:
+    """Each class's kind of a request without a value: READ for a READ class, else
+    within ``auto_cap`` (no value is never above a cap)."""
+    return np.array(
+        [
+            KIND_READ if policy.action(a).risk is RiskTier.READ else KIND_WITHIN_AUTO_CAP
+            for a in actions
+        ],
+        dtype=np.int8,
+    )
+
+
+def requests_by_kind(requests: Requests, actions: Sequence[str]) -> np.ndarray:
+    """(4 kinds, classes): every request of each of ``actions`` by kind."""
+    index = np.array([requests.actions.index(a) for a in actions], dtype=np.int64)
+    flat = requests.kinds.astype(np.int64) * len(requests.actions) + requests.codes
+    size = len(REQUEST_KINDS) * len(requests.actions)
+    counts = np.bincount(flat, weights=requests.weight, minlength=size)
+    return counts.reshape(len(REQUEST_KINDS), len(requests.actions))[:, index]
+
+
+def no_evidence_traffic(
+    requests: Requests,
+    actions: Sequence[str],
+    states: np.ndarray,
+    unvalued: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """:data:`TRAFFIC_FIGURES` for classes without evidence: every request decided in
+    the state ``states`` (one per class, or (candidates, classes)) that no evidence earns."""
+    counts = requests_by_kind(requests, actions)  # (4, classes)
+    states = np.atleast_2d(states)  # (candidates, classes)
+    one_hot = states[None, None, :, :] == np.arange(3)[None, :, None, None]
+    by = np.where(one_hot, counts[:, None, None, :], 0.0).reshape(4, 3, -1)
+    none = np.zeros((3, by.shape[-1]))
+    return traffic_figures(
+        by, np.tile(unvalued, states.shape[0]), {"normal": none, "adversarial": none}
+    )
+
+
+TRAFFIC_FIGURES = [
+    "requests",
+    "allowed",
+    "approval_burden",
+    "blocked",
+    "requests_while_manual",
+    "requests_while_supervised",
+    "requests_while_autonomous",
+    "failures_let_through",
+    "adversarial_failures_let_through",
+]
+
+
+def traffic_figures(
+    by_kind_and_state: np.ndarray,
+    unvalued_kind: np.ndarray,
+    failures_by_state: Mapping[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """The verdict figures of :data:`TRAFFIC_FIGURES` from their parts, for replay and sweep.
+
+    ``by_kind_and_state`` is (4 kinds, 3 states, rows): requests of each kind decided
+    in each state, one row per (action[, candidate]). ``unvalued_kind`` is each row's
+    kind of a request without a value (READ for READ classes): the eval cases, whose
+    failures are *let through* in a state where such a request is allowed.
+    ``failures_by_state`` holds ``normal`` and ``adversarial`` failures (3 states, rows)
+    handled in each state.
+    """
+    verdict = VERDICT_TABLE[:, :, None]
+    counts = by_kind_and_state
+    out = {
+        "requests": counts.sum(axis=(0, 1)),
+        "allowed": np.where(verdict == _ALLOW, counts, 0).sum(axis=(0, 1)),
+        "approval_burden": np.where(verdict == _APPROVE, counts, 0).sum(axis=(0, 1)),
+        "blocked": np.where(verdict == _BLOCK, counts, 0).sum(axis=(0, 1)),
+    }
+    for state in AutonomyState:
+        out[f"requests_while_{state.name.lower()}"] = counts[:, int(state)].sum(axis=0)
+    let_through = VERDICT_TABLE[unvalued_kind].T == _ALLOW  # (3 states, rows)
+    normal = np.where(let_through, failures_by_state["normal"], 0).sum(axis=0)
+    adversarial = np.where(let_through, failures_by_state["adversarial"], 0).sum(axis=0)
+    out["failures_let_through"] = normal + adversarial
+    out["adversarial_failures_let_through"] = adversarial
+    # Counts summed as float weights: whole numbers, given back as such.
+    return {k: np.rint(v).astype(np.int64) for k, v in out.items()}
+
+
 # --------------------------------------------------------------------------- figures
 
 SUMMARY_FIGURES = [
@@ -837,6 +1169,7 @@ SUMMARY_FIGURES = [
     "days_autonomous",
     "premature_supervised",
     "premature_autonomous",
+    *TRAFFIC_FIGURES,
 ]
 
 
@@ -848,6 +1181,9 @@ def figures_from_parts(
     days_at_or_above: Mapping[AutonomyState, np.ndarray],
     totals: Mapping[str, np.ndarray],
     pass_bars: Mapping[AutonomyState, np.ndarray],
+    requests_total: np.ndarray,
+    requests_at_or_above: Mapping[AutonomyState, np.ndarray],
+    unvalued: np.ndarray,
 ) -> dict[str, Any]:
     """Summary figures from their parts, shared by replay and sweep.
 
@@ -857,7 +1193,10 @@ def figures_from_parts(
     index at or above the level (-1 if never), ``handled_at_or_above`` handled
     sums in force at or above it, ``drops_across`` the number of drops from at
     or above the level to below it, ``days_at_or_above`` the days held,
-    ``totals`` the handled sums and days overall, ``pass_bars`` the pass bar.
+    ``totals`` the handled sums and days overall, ``pass_bars`` the pass bar,
+    ``requests_total`` the requests of each kind ((4, rows), :data:`REQUEST_KINDS`)
+    and ``requests_at_or_above`` those decided at or above the level, ``unvalued``
+    the kind of a request without a value (:func:`traffic_figures`).
     """
     out: dict[str, Any] = {}
     for level in LEVELS:
@@ -897,13 +1236,38 @@ def figures_from_parts(
     out["days_autonomous"] = days_at_or_above[autonomous]
     out["days_supervised"] = days_at_or_above[supervised] - days_at_or_above[autonomous]
     out["days_manual"] = totals["days"] - days_at_or_above[supervised]
+    out.update(
+        traffic_figures(
+            _by_state(requests_total, requests_at_or_above),
+            unvalued,
+            {
+                kind: _by_state(
+                    totals[f"{kind}_failures"],
+                    {lvl: handled_at_or_above[lvl][f"{kind}_failures"] for lvl in LEVELS},
+                )
+                for kind in ("normal", "adversarial")
+            },
+        )
+    )
     return out
 
 
+def _by_state(total: np.ndarray, at_or_above: Mapping[AutonomyState, np.ndarray]) -> np.ndarray:
+    """Counts "at or above each level" as counts "in each state" (state axis before rows)."""
+    supervised, autonomous = (at_or_above[level] for level in LEVELS)
+    return np.stack([total - supervised, supervised - autonomous, autonomous], axis=-2)
+
+
 def per_action_figures(
-    events: Events, states: np.ndarray, thresholds: GraduationThresholds
+    events: Events,
+    states: np.ndarray,
+    thresholds: GraduationThresholds,
+    weights: np.ndarray,
+    unvalued: np.ndarray,
 ) -> dict[str, Any]:
-    """:func:`figures_from_parts` for one set of thresholds, one value per class."""
+    """:func:`figures_from_parts` for one set of thresholds, one value per class;
+    ``weights`` are the requests of each kind decided at each event
+    (:func:`request_weights`), ``unvalued`` each class's kind of a valueless request."""
     # Each class's events are one contiguous block, so per-class figures are block
     # reductions (reduceat), and handled cases sit on the in-force events (even
     # positions) only.
@@ -921,9 +1285,14 @@ def per_action_figures(
     def per_action(values: np.ndarray, event_starts: np.ndarray = starts) -> np.ndarray:
         return np.add.reduceat(values, event_starts)
 
-    first_idx, handled, drops, days = {}, {}, {}, {}
+    first_idx, handled, drops, days, requests_at = {}, {}, {}, {}, {}
     for level in LEVELS:
         at = states >= level
+        requests_at[level] = (
+            np.add.reduceat(np.where(at, weights, 0.0), starts, axis=1)
+            if len(states)
+            else np.zeros((len(REQUEST_KINDS), 0))
+        )
         first = np.minimum.reduceat(np.where(at, index, len(states)), starts)
         first_idx[level] = np.where(first < len(states), first, -1)
         held = in_force >= level
@@ -937,7 +1306,10 @@ def per_action_figures(
     totals["days"] = per_action(events.duration_days, starts // 2)
     n_actions = len(starts)
     bars = {level: np.full(n_actions, thresholds.pass_rate[level]) for level in LEVELS}
-    return figures_from_parts(events, first_idx, handled, drops, days, totals, bars)
+    requests_total = np.add.reduceat(weights, starts, axis=1) if len(states) else np.zeros((4, 0))
+    return figures_from_parts(
+        events, first_idx, handled, drops, days, totals, bars, requests_total, requests_at, unvalued
+    )
 
 
 def no_evidence_rows(actions: Sequence[str], span_days: float) -> pd.DataFrame:

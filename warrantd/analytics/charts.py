@@ -885,7 +885,7 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
     ax = fig.add_subplot()
     ax.scatter(
         by["approval_burden"],
-        by["failures_while_supervised_or_above"],
+        by["failures_let_through"],
         s=14,
         color="#999999",
         alpha=0.6,
@@ -894,7 +894,7 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
     )
     ax.plot(
         front["approval_burden"],
-        front["failures_while_supervised_or_above"],
+        front["failures_let_through"],
         "-o",
         color=SERIES[0],
         markersize=5,
@@ -914,15 +914,16 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
     # Both axes count cases: whole-number ticks, and no room for negative counts.
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
-    failures = by["failures_while_supervised_or_above"].to_numpy(dtype=np.float64)
+    failures = by["failures_let_through"].to_numpy(dtype=np.float64)
     if current is not None:
         failures = np.append(failures, current[1])
     if len(failures) and np.ptp(failures) < 2:  # one level: a window of a few cases around it
         ax.set_ylim(max(failures.min() - 2, -0.3), failures.max() + 2)
-    ax.set_xlabel("approval burden (cases handled while MANUAL)")
-    ax.set_ylabel("failures let through (while SUPERVISED or above)")
+    unit = "cases" if result.stand_in else "requests"
+    ax.set_xlabel(f"approval burden ({unit} that needed a human)")
+    ax.set_ylabel("failures let through (eval failures while allowed)")
     notes = []
-    points = by[["approval_burden", "failures_while_supervised_or_above"]].drop_duplicates()
+    points = by[["approval_burden", "failures_let_through"]].drop_duplicates()
     if len(by) > 1 and len(points) == 1:
         notes.append(f"All {len(by):,} candidates give the same burden and failures: one point.")
     fig.legend(loc="outside lower center", ncols=3, frameon=False)

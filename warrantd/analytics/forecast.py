@@ -54,12 +54,14 @@ from ..policy import TrustPolicy
 from ._engine import (
     COUNT_COLUMNS,
     NS_PER_DAY,
+    POLICY_WINDOW,
     Evidence,
     Window,
     check_window,
     evidence_of,
     graded_states,
     rates_from_counts,
+    resolve_window,
     states_at,
     window_sums,
 )
@@ -386,7 +388,7 @@ def forecast(
     policy: TrustPolicy,
     *,
     horizon: str | int | pd.Timedelta = "90D",
-    window: Window = None,
+    window: Any = POLICY_WINDOW,
     n_sims: int = 2000,
     seed: int = 0,
     level: float = 0.95,
@@ -397,8 +399,10 @@ def forecast(
 
     Every class of the policy gets a row. A class with no evidence, or with
     evidence on fewer than :data:`MIN_EVIDENCE_DAYS` distinct days, is not
-    simulated: its ``note`` says why and its probabilities are empty.
+    simulated: its ``note`` says why and its probabilities are empty. ``window``
+    defaults to the policy's ``[graduation] window``.
     """
+    window = resolve_window(window, policy)
     span = check_window(window)
     days = check_horizon(horizon)
     _check_counts(n_sims, seed)
@@ -592,7 +596,7 @@ def backtest(
     cut: Any,
     *,
     horizon: str | int | pd.Timedelta = "90D",
-    window: Window = None,
+    window: Any = POLICY_WINDOW,
     n_sims: int = 2000,
     seed: int = 0,
     trend: bool = True,
@@ -609,6 +613,7 @@ def backtest(
     date or on the p90 date is inside. A class that did not graduate within the
     horizon counts as inside when its 90th percentile lies beyond the horizon.
     """
+    window = resolve_window(window, policy)
     moment = _as_utc(cut)
     before = history[history["timestamp"] <= moment]
     if before.empty:

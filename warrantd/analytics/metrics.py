@@ -26,13 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 
 from ..decision import EvalMetrics
 from ..graduation import wilson_bounds
+from ..policy import TrustPolicy
 from ._engine import (
     COUNT_COLUMNS,
     Evidence,
@@ -235,3 +236,11 @@ class HistoryMetrics:
 
     def metrics_for(self, action: str) -> EvalMetrics:
         return self._metrics.get(action, EvalMetrics.from_counts(0, 0, 0, 0))
+
+    @classmethod
+    def for_policy(cls, history: pd.DataFrame, policy: TrustPolicy, *, at: Any = None) -> Self:
+        """Metrics over the window the policy states (``[graduation] window``), with its
+        evidence restarting on its ``reset_on`` column."""
+        return cls(
+            history, window=policy.graduation.window, at=at, reset_on=policy.graduation.reset_on
+        )

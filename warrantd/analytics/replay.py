@@ -38,6 +38,26 @@ engine; this module assembles them into :class:`Replay` and adds
 * Classes of the policy with no case at all have a row too: MANUAL
   throughout, ``no_evidence`` True.
 
+**Traffic and verdicts.** Evidence decides the state; *traffic* is what the gate is
+asked (:func:`~warrantd.analytics.traffic.load_traffic`). Every request gets the
+verdict :meth:`warrantd.TrustLayer.evaluate` would have returned at its time, from
+the state in force then (evidence strictly before the request) and its value
+against the class's caps: READ is always allowed; above ``hard_cap`` is blocked;
+MANUAL needs approval; SUPERVISED allows values within ``auto_cap`` (or no value,
+or no cap); AUTONOMOUS allows. Without traffic, each eval case stands in for one
+request without a value, and :attr:`Replay.stand_in` says so. Per class:
+
+* ``requests``, ``allowed``, ``approval_burden`` (requests that needed a human:
+  REQUIRE_APPROVAL) and ``blocked``; ``requests_while_manual`` / ``_supervised`` /
+  ``_autonomous`` by the state in force.
+* ``failures_let_through``: eval failures that arrived while the gate would have
+  allowed the class's requests without a human (a request without a value: READ
+  classes always, others in SUPERVISED or above); ``adversarial_failures_let_through``
+  the adversarial ones among them.
+* ``unsafe_allowed`` (histories with ``true_pass_p``): requests allowed while the
+  class's true pass probability was below the pass bar of the state in force (the
+  SUPERVISED bar for a READ class in MANUAL); NA without ground truth.
+
 :func:`graded_states` is the vectorized form of
 :meth:`GraduationEngine.allowed_state`; a differential test proves it equal
 to the engine, and the engine stays the one source of truth.
@@ -52,26 +72,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..autonomy import GRADUATION_STATES as GRADUATION_LEVELS
 from ..autonomy import AutonomyState
 from ..graduation import CRITERIA, GraduationThresholds
 from ..policy import TrustPolicy
 from ._engine import (
+    POLICY_WINDOW,
+    REASON_CODES,
     SUMMARY_FIGURES,
+    TRAFFIC_FIGURES,
+    VERDICT_NAMES,
     Events,
+    Requests,
     Window,
     build_events,
     graded_states,
     history_span_days,
+    no_evidence_states,
+    no_evidence_traffic,
     per_action_figures,
     policy_classes_only,
+    request_events,
+    request_weights,
+    resolve_window,
+    stand_in_requests,
     state_column,
     states_at,
+    traffic_requests,
+    unvalued_kinds,
+    verdicts,
     with_no_evidence,
 )
 from .metrics import timeline_frame
 
 __all__ = [
+    "POLICY_WINDOW",
+    "REASON_CODES",
     "SUMMARY_FIGURES",
+    "TRAFFIC_FIGURES",
     "Replay",
     "compare",
     "graded_states",
@@ -85,7 +123,9 @@ class Replay:
     """The result of :func:`replay`.
 
     ``summary``: one row per class of the policy with the figures of the module
-    docstring. ``transitions``: one row per state change: ``action``, ``time``,
+    docstring. ``requests``: the traffic as the engine reads it (``stand_in`` when
+    eval cases stood in for it); :attr:`decisions` gives each request's verdict.
+    ``transitions``: one row per state change: ``action``, ``time``,
     ``from``, ``to``, ``cause`` (``evidence`` or ``expiry``), the metrics then, and
     ``binding``: the bars of the higher of the two states that were not met on the
     lower side (what held it back, or what failed). ``timeline`` (built on first
@@ -101,6 +141,81 @@ class Replay:
     summary: pd.DataFrame
     events: Events = field(repr=False)
     states: np.ndarray = field(repr=False)
+    requests: Requests = field(repr=False)
+    request_states: np.ndarray = field(repr=False)
+    traffic: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def stand_in(self) -> bool:
+        """True when no traffic was given and the eval cases stood in for it."""
+        return self.requests.stand_in
+
+    @cached_property
+    def decisions(self) -> pd.DataFrame:
+        """One row per request (per history row of ``requests`` cases when eval cases
+        stand in): ``timestamp``, ``action``, ``value``, ``state_in_force``, ``verdict``
+        (the published value), ``reason_code`` (:data:`REASON_CODES`: the step of the
+        decision flow that decided) and ``requests``."""
+        r = self.requests
+        verdict, reason = verdicts(r.kinds, self.request_states)
+        if self.traffic is not None:
+            frame = self.traffic[["timestamp", "action"]].copy()
+            frame["value"] = self.traffic["value"].to_numpy()
+        else:
+            frame = pd.DataFrame(
+                {
+                    "timestamp": pd.to_datetime(r.time_ns, unit="ns", utc=True),
+                    "action": pd.Categorical(np.asarray(r.actions, dtype=object)[r.codes]),
+                    "value": np.full(len(r), np.nan),
+                }
+            )
+        frame["state_in_force"] = state_column(self.request_states)
+        frame["verdict"] = pd.Categorical(
+            np.asarray(VERDICT_NAMES, dtype=object)[verdict], categories=list(VERDICT_NAMES)
+        )
+        frame["reason_code"] = pd.Categorical(
+            np.asarray(REASON_CODES, dtype=object)[reason], categories=list(REASON_CODES)
+        )
+        frame["requests"] = r.weight
+        return frame
+
+    @cached_property
+    def verdict_counts(self) -> pd.DataFrame:
+        """Requests by ``action``, ``state_in_force`` and ``verdict`` (non-zero rows)."""
+        d = self.decisions
+        counts = d.groupby(["action", "state_in_force", "verdict"], observed=True)["requests"]
+        return counts.sum().reset_index()
+
+    @cached_property
+    def would_have_gated(self) -> pd.DataFrame:
+        """Where the traffic is a decision log (it has ``verdict``): per class, the
+        requests whose replayed verdict differs from the one actually returned, by
+        direction: ``action``, ``actual``, ``replayed``, ``requests``, ``of_actual``
+        (requests the log shows with that verdict) and ``sentence``. Empty when the
+        traffic carries no verdicts."""
+        columns = ["action", "actual", "replayed", "requests", "of_actual", "sentence"]
+        if self.traffic is None or "verdict" not in self.traffic.columns:
+            return pd.DataFrame(columns=columns)
+        actual = self.traffic["verdict"].astype(str).to_numpy()
+        frame = pd.DataFrame(
+            {
+                "action": self.traffic["action"].astype(str).to_numpy(),
+                "actual": actual,
+                "replayed": self.decisions["verdict"].astype(str).to_numpy(),
+            }
+        )
+        of_actual = frame.groupby(["action", "actual"]).size().rename("of_actual")
+        changed = frame[frame["actual"] != frame["replayed"]]
+        counts = changed.groupby(["action", "actual", "replayed"]).size().rename("requests")
+        out = pd.DataFrame(counts.reset_index()).join(of_actual, on=["action", "actual"])
+        out["sentence"] = [
+            f"would have {_VERB[str(new)]} {int(n):,} of {int(total):,} requests that were "
+            f"{_PAST[str(old)]}"
+            for new, n, total, old in out[
+                ["replayed", "requests", "of_actual", "actual"]
+            ].itertuples(index=False)
+        ]
+        return pd.DataFrame(out[columns])
 
     @cached_property
     def timeline(self) -> pd.DataFrame:
@@ -131,21 +246,21 @@ class Replay:
         return {a: found.get(a) or AutonomyState.MANUAL for a in sorted(self.policy.actions)}
 
     def totals(self) -> dict[str, float]:
-        """The policy-wide figures a candidate is weighed by, summed over the classes:
-        ``approval_burden``, ``failures_while_supervised_or_above``,
-        ``failures_while_autonomous``, ``cases_while_autonomous`` and
-        ``cases_while_supervised_or_above``
-        (the names :attr:`SweepResult.by_candidate` uses)."""
+        """The policy-wide figures a candidate is weighed by, summed over the classes
+        (the names :attr:`SweepResult.by_candidate` uses): the verdict figures
+        (``requests``, ``allowed``, ``approval_burden``, ``blocked``,
+        ``failures_let_through``, ...) and ``failures_while_supervised_or_above``,
+        ``failures_while_autonomous``, ``cases_while_autonomous``,
+        ``cases_while_supervised_or_above``."""
         s = self.summary
-        return {
-            "approval_burden": float(s["cases_while_manual"].sum()),
-            "failures_while_supervised_or_above": float(
-                s["failures_while_supervised_or_above"].sum()
-            ),
-            "failures_while_autonomous": float(s["failures_while_autonomous"].sum()),
-            "cases_while_autonomous": float(s["cases_while_autonomous"].sum()),
-            "cases_while_supervised_or_above": float(s["cases_while_supervised_or_above"].sum()),
-        }
+        names = [
+            *TRAFFIC_FIGURES,
+            "failures_while_supervised_or_above",
+            "failures_while_autonomous",
+            "cases_while_autonomous",
+            "cases_while_supervised_or_above",
+        ]
+        return {name: float(s[name].sum()) for name in names}
 
 
 def _transitions(
@@ -189,17 +304,31 @@ def replay(
     history: pd.DataFrame,
     policy: TrustPolicy,
     *,
-    window: Window = None,
+    traffic: pd.DataFrame | None = None,
+    window: Any = POLICY_WINDOW,
 ) -> Replay:
     """Replay ``history`` under ``policy``: see the module docstring for every figure.
 
-    Every class of the policy has a summary row; classes without a single eval
-    case are MANUAL throughout, with ``no_evidence`` True. Every action of the
-    history must be in the policy (:func:`policy_classes_only` drops the others).
+    ``traffic`` (:func:`~warrantd.analytics.traffic.load_traffic`) is what the gate
+    was asked; without it the eval cases stand in for it. ``window`` defaults to the
+    policy's ``[graduation] window`` (cumulative when it sets none). Every class of
+    the policy has a summary row; classes without a single eval case are MANUAL
+    throughout, with ``no_evidence`` True. Every action of the history and of the
+    traffic must be in the policy (:func:`policy_classes_only` drops the others).
     """
-    events = build_events(history, policy, window, policy.graduation.reset_on)
-    states = events.states(policy.thresholds, policy.graduation)
-    figures = per_action_figures(events, states, policy.thresholds)
+    window = resolve_window(window, policy)
+    thresholds = policy.thresholds
+    requests = traffic_requests(traffic, policy) if traffic is not None else None
+    until = None if requests is None else requests.end_ns
+    events = build_events(history, policy, window, until, reset_on=policy.graduation.reset_on)
+    if requests is None:
+        requests = stand_in_requests(events.evidence, policy)
+    states = events.states(thresholds, policy.graduation)
+    event_of = request_events(events, requests)
+    weights = request_weights(events, requests, event_of)
+    figures = per_action_figures(
+        events, states, thresholds, weights, unvalued_kinds(policy, events.actions)
+    )
     evidence = events.evidence
     starts = evidence.bounds[:-1]
     summary = pd.DataFrame({"action": list(events.actions), **figures})
@@ -211,15 +340,75 @@ def replay(
         policy,
         history_span_days(events),
     )
+    untouched = no_evidence_states(policy, thresholds, requests.actions)
+    _fill_no_evidence_traffic(summary, policy, requests, untouched)
+    request_states = np.where(
+        event_of >= 0, states[np.maximum(event_of, 0)], untouched[requests.codes]
+    ).astype(np.int8)
+    summary["unsafe_allowed"] = _unsafe_allowed(
+        events, requests, event_of, request_states, thresholds, summary["action"]
+    )
     return Replay(
         history=history,
         policy=policy,
         window=window,
-        transitions=_transitions(events, states, policy.thresholds),
-        summary=summary[["action", "cases", "final_state", "no_evidence", *SUMMARY_FIGURES]],
+        transitions=_transitions(events, states, thresholds),
+        summary=summary[
+            ["action", "cases", "final_state", "no_evidence", *SUMMARY_FIGURES, "unsafe_allowed"]
+        ],
         events=events,
         states=states,
+        requests=requests,
+        request_states=request_states,
+        traffic=traffic,
     )
+
+
+_VERB = {"ALLOW": "allowed", "REQUIRE_APPROVAL": "required approval for", "BLOCK": "blocked"}
+_PAST = {"ALLOW": "allowed", "REQUIRE_APPROVAL": "sent for approval", "BLOCK": "blocked"}
+
+
+def _fill_no_evidence_traffic(
+    summary: pd.DataFrame, policy: TrustPolicy, requests: Requests, untouched: np.ndarray
+) -> None:
+    """The verdict figures of classes without evidence (their requests are decided in
+    the state no evidence earns), in place."""
+    rows = np.flatnonzero(summary["no_evidence"].to_numpy())
+    if not len(rows):
+        return
+    missing = [str(a) for a in summary["action"].iloc[rows]]
+    states = untouched[[requests.actions.index(a) for a in missing]]
+    figures = no_evidence_traffic(requests, missing, states, unvalued_kinds(policy, missing))
+    for name, values in figures.items():
+        summary.loc[summary.index[rows], name] = values
+
+
+def _unsafe_allowed(
+    events: Events,
+    requests: Requests,
+    event_of: np.ndarray,
+    request_states: np.ndarray,
+    thresholds: GraduationThresholds,
+    actions: pd.Series,
+) -> pd.arrays.IntegerArray:
+    """Per class, requests allowed while the true pass probability was below the pass
+    bar of the state in force (the SUPERVISED bar in MANUAL); NA without ground truth."""
+    if events.true_pass_p is None:
+        return pd.array([pd.NA] * len(actions), dtype="Int64")
+    verdict, _ = verdicts(requests.kinds, request_states)
+    known = event_of >= 0
+    truth = np.full(len(requests), np.nan)
+    truth[known] = events.event_truth(event_of[known])
+    bars = np.array(
+        [thresholds.pass_rate[s] for s in (AutonomyState.SUPERVISED, *GRADUATION_LEVELS)]
+    )
+    below = truth < bars[request_states]
+    unsafe = (verdict == 0) & below
+    counts = np.bincount(
+        requests.codes[unsafe], weights=requests.weight[unsafe], minlength=len(requests.actions)
+    )
+    index = [requests.actions.index(str(a)) for a in actions]
+    return pd.array(np.rint(counts[index]).astype(np.int64), dtype="Int64")
 
 
 COMPARED_FIGURES = [

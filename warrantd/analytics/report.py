@@ -38,7 +38,7 @@ from ..graduation import ceiling
 from ..policy import TrustPolicy
 from ..policyfile import policy_to_toml
 from . import charts
-from ._engine import policy_classes_only
+from ._engine import POLICY_WINDOW, policy_classes_only, resolve_window
 from ._progress import Steps
 from .forecast import TREND_DAYS, Forecast, backtests, forecast
 from .metrics import Window, window_label
@@ -160,6 +160,57 @@ def _header(
 
 
 @dataclass(frozen=True)
+class VerdictRow:
+    """One class's requests by verdict."""
+
+    action: str
+    requests: str
+    allowed: str
+    approval: str
+    blocked: str
+    let_through: str
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """What the gate would have said to the traffic (or to the eval cases standing in)."""
+
+    stand_in: bool
+    source: str
+    totals: VerdictRow
+    rows: list[VerdictRow]
+    has_log: bool
+    gated: list[str]
+
+
+def _verdicts(result: Replay, sources: Mapping[str, str]) -> Verdicts:
+    def row(action: str, r: Mapping[Any, Any]) -> VerdictRow:
+        def count(name: str) -> str:  # whole requests, however the sum was kept
+            return _num(round(float(r[name])))
+
+        return VerdictRow(
+            action,
+            count("requests"),
+            count("allowed"),
+            count("approval_burden"),
+            count("blocked"),
+            count("failures_let_through"),
+        )
+
+    log = result.traffic is not None and "verdict" in result.traffic.columns
+    return Verdicts(
+        stand_in=result.stand_in,
+        source=sources.get("traffic", "the traffic given"),
+        totals=row("all classes", result.totals()),
+        rows=[row(str(r["action"]), r) for r in result.summary.to_dict("records")],
+        has_log=log,
+        gated=[
+            f"{r['action']}: {r['sentence']}" for r in result.would_have_gated.to_dict("records")
+        ],
+    )
+
+
+@dataclass(frozen=True)
 class SummaryRow:
     """One class in the summary table."""
 
@@ -189,8 +240,8 @@ def _summary(result: Replay, fc: Forecast, policy: TrustPolicy) -> list[SummaryR
                 no_evidence=bool(row["no_evidence"]),
                 first_supervised=_date(row["first_supervised"]),
                 first_autonomous=_date(row["first_autonomous"]),
-                burden=_num(row["cases_while_manual"]),
-                failures=_num(row["failures_while_supervised_or_above"]),
+                burden=_num(row["approval_burden"]),
+                failures=_num(row["failures_let_through"]),
                 next_state=str(f["next_state"]) or "at its ceiling",
                 p_within=_pct(f["p_within_horizon"]),
                 p50=_date(f["p50_date"]),
@@ -287,7 +338,17 @@ def _details(result: Replay, policy: TrustPolicy) -> list[ActionDetail]:
                     row["first_autonomous"], row["cases_to_autonomous"], row["days_to_autonomous"]
                 ),
             ),
-            ("approval burden", _num(row["cases_while_manual"])),
+            (
+                "requests",
+                f"{_num(row['requests'])}: {_num(row['allowed'])} allowed, "
+                f"{_num(row['approval_burden'])} needed approval, {_num(row['blocked'])} blocked",
+            ),
+            ("approval burden", _num(row["approval_burden"])),
+            (
+                "failures let through",
+                f"{_num(row['failures_let_through'])} "
+                f"({_num(row['adversarial_failures_let_through'])} adversarial)",
+            ),
             (
                 "failures while SUPERVISED or above",
                 f"{_num(row['normal_failures_while_supervised_or_above'])} of "
@@ -364,7 +425,7 @@ def _sensitivity(swept: SweepResult, grid: Mapping[str, Sequence[Any]]) -> Sensi
         *varied,
         "approval burden",
         "failures let through",
-        "failure rate",
+        "failures while AUTONOMOUS",
         "median days to SUPERVISED",
     ]
     rows = [
@@ -372,8 +433,8 @@ def _sensitivity(swept: SweepResult, grid: Mapping[str, Sequence[Any]]) -> Sensi
             str(row["candidate"]),
             *[str(row[k]) for k in varied],
             _num(row["approval_burden"]),
-            _num(row["failures_while_supervised_or_above"]),
-            _pct(row["failure_rate_while_supervised_or_above"]),
+            _num(row["failures_let_through"]),
+            _num(row["failures_while_autonomous"]),
             _num(row["median_days_to_supervised"], 1),
         ]
         for row in front.to_dict("records")
@@ -609,7 +670,7 @@ def _draw_charts(
             mark="the candidate nearest the policy in force",
         )
     totals = result.totals()
-    current = (totals["approval_burden"], totals["failures_while_supervised_or_above"])
+    current = (totals["approval_burden"], totals["failures_let_through"])
     figures["pareto.png"] = charts.pareto_chart(swept, current)
     images = {}
     for name, fig in figures.items():
@@ -625,8 +686,9 @@ def build_report(
     out_dir: str | os.PathLike[str] | OwnedDirectory,
     *,
     sweep_grid: Mapping[str, Sequence[Any]] | None = None,
+    traffic: pd.DataFrame | None = None,
     horizon: str | int = "90D",
-    window: Window = None,
+    window: Any = POLICY_WINDOW,
     title: str = "warrantd graduation report",
     n_sims: int = 2000,
     seed: int = 0,
@@ -647,7 +709,10 @@ def build_report(
     ``sweep_grid`` defaults to :func:`default_grid`; ``backtest_cuts`` to the
     days 60, 90 and 120 after the first case that leave at least a horizon of
     history after them (the last day counted whole). ``sources`` names the input
-    files for the provenance section. Classes of the history that the policy lacks
+    files for the provenance section. ``traffic`` (requests, or a decision log with
+    the verdicts returned) is what the verdict figures count; without it the eval
+    cases stand in, and the report says so. ``window`` defaults to the policy's
+    ``[graduation] window``. Classes of the history that the policy lacks
     are left out and listed; classes of the policy with no evidence are shown
     MANUAL throughout.
     """
@@ -656,15 +721,16 @@ def build_report(
         if isinstance(out_dir, OwnedDirectory)
         else OwnedDirectory.prepare(out_dir, generator=GENERATOR, force=force, may_write=writes)
     )
+    window = resolve_window(window, policy)
     foreign = ~history["action"].isin(list(policy.actions))
     left_out = history[foreign].groupby("action", sort=True)["n"].sum()
     history = policy_classes_only(history, policy)
     grid = sweep_grid if sweep_grid is not None else default_grid(policy, window)
     candidates_frame(policy, grid, window)  # a grid with no valid candidate fails now, not later
     with Steps(STEPS, enabled=progress) as steps:
-        result = replay(history, policy, window=window)
+        result = replay(history, policy, traffic=traffic, window=window)
         steps.next()
-        swept = sweep(history, policy, grid, window=window, progress=progress)
+        swept = sweep(history, policy, grid, traffic=traffic, window=window, progress=progress)
         steps.next()
         fc = forecast(
             history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
@@ -688,6 +754,7 @@ def build_report(
         context = {
             "header": _header(history, policy, title, window, fc),
             "summary": _summary(result, fc, policy),
+            "verdicts": _verdicts(result, sources or {}),
             "quality": _quality(
                 data_quality(history, policy, now=history["timestamp"].max()), left_out
             ),

@@ -56,15 +56,26 @@ from ..graduation import CRITERIA, GraduationSettings, GraduationThresholds
 from ..policy import TrustPolicy
 from ._engine import (
     LEVELS,
+    POLICY_WINDOW,
     SUMMARY_FIGURES,
+    TRAFFIC_FIGURES,
     Events,
+    Requests,
     Window,
     build_events,
     check_window,
+    class_ceilings,
     figures_from_parts,
     history_span_days,
+    no_evidence_traffic,
     parse_window,
     per_action_figures,
+    request_events,
+    request_weights,
+    resolve_window,
+    stand_in_requests,
+    traffic_requests,
+    unvalued_kinds,
     window_label,
     with_no_evidence,
 )
@@ -301,8 +312,20 @@ class _Grid:
         return np.asarray(np.ravel_multi_index(tuple(idx), self.shape))
 
 
-def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Job:
+    """What one chunk of candidates is evaluated over: the events of one window, the
+    requests decided at each event by kind ((4, events)), and each class's kind of a
+    request without a value."""
+
+    events: Events
+    weights: np.ndarray
+    unvalued: np.ndarray
+
+
+def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[str, Any]:
     """Per (action, candidate) figures of one level, read off suffix-reduced histograms."""
+    events = job.events
     n_actions, n_cells = len(events.actions), int(np.prod(grid.shape))
     codes = events.action_codes
     index_type = np.int32 if n_actions * n_cells < 2**31 else np.int64
@@ -325,6 +348,8 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
         for k, v in events.handled.items()
     }
     days = summed(events.duration_days, flat[1::2])
+    # Requests are decided at any event (in force at a moment, or between moments).
+    requests = np.stack([summed(w) for w in job.weights])  # (kinds, actions, candidates)
     # consecutive event pairs within an action: (prev, cur)
     same = codes[1:] == codes[:-1]
     pair_codes = codes[1:][same].astype(index_type) * index_type(n_cells)
@@ -337,15 +362,17 @@ def _level_parts(events: Events, grid: _Grid, cells: np.ndarray, level: int) -> 
         "handled": {k: np.where(allowed, v, 0) for k, v in handled.items()},
         "drops": np.where(allowed, drops, 0).astype(np.int64),
         "days": np.where(allowed, days, 0.0),
+        "requests": np.where(allowed[None], requests, 0.0),
     }
 
 
-def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any]:
+def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
+    events = job.events
     parts = {}
     for level in LEVELS:
         bars = candidates[[f"{level.name.lower()}.{c.bar}" for c in CRITERIA]]
         grid = _Grid.build(events, bars)
-        parts[level] = _level_parts(events, grid, grid.cell_of(bars), level)
+        parts[level] = _level_parts(job, grid, grid.cell_of(bars), level)
     n_actions, n_cand = len(events.actions), len(candidates)
     codes = events.moment_codes
     totals = {
@@ -365,6 +392,10 @@ def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any
         )
         for level in LEVELS
     }
+    event_codes = events.action_codes
+    requests_total = np.stack(
+        [np.bincount(event_codes, weights=w, minlength=n_actions) for w in job.weights]
+    )  # (kinds, actions)
     # Lay every (action, candidate) array out candidate-major: one table row each.
     t = {k: np.ascontiguousarray(v.T).ravel() for k, v in totals.items()}
     return figures_from_parts(
@@ -375,14 +406,18 @@ def _evaluate_on_grid(events: Events, candidates: pd.DataFrame) -> dict[str, Any
         {lvl: parts[lvl]["days"].T.ravel() for lvl in LEVELS},
         t,
         {lvl: np.ascontiguousarray(b.T).ravel() for lvl, b in pass_bars.items()},
+        np.tile(requests_total, (1, n_cand)),
+        {lvl: parts[lvl]["requests"].transpose(0, 2, 1).reshape(4, -1) for lvl in LEVELS},
+        np.tile(job.unvalued, n_cand),
     )
 
 
 def _evaluate_one_by_one(
-    events: Events, candidates: pd.DataFrame, settings: GraduationSettings | None = None
+    job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
 ) -> dict[str, Any]:
+    events = job.events
     per_candidate = [
-        per_action_figures(events, events.states(t, settings), t)
+        per_action_figures(events, events.states(t, settings), t, job.weights, job.unvalued)
         for t in (
             to_thresholds({str(k): v for k, v in row.items()})
             for row in candidates.to_dict("records")
@@ -407,9 +442,9 @@ def _grid_is_compact(candidates: pd.DataFrame) -> bool:
 
 
 def evaluate_chunk(
-    events: Events, candidates: pd.DataFrame, settings: GraduationSettings | None = None
+    job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
 ) -> pd.DataFrame:
-    """The sweep table rows (candidate x action) for ``candidates`` over ``events``, graded
+    """The sweep table rows (candidate x action) for ``candidates`` over one window, graded
     under the evidence rule and margin of ``settings`` (the published rule when None).
 
     The grid (one pass over the events for every candidate) serves the published rule;
@@ -418,9 +453,10 @@ def evaluate_chunk(
     """
     published = settings is None or (settings.evidence == "point" and settings.demotion_margin <= 0)
     if published and _grid_is_compact(candidates):
-        figures = _evaluate_on_grid(events, candidates)
+        figures = _evaluate_on_grid(job, candidates)
     else:
-        figures = _evaluate_one_by_one(events, candidates, settings)
+        figures = _evaluate_one_by_one(job, candidates, settings)
+    events = job.events
     n_actions = len(events.actions)
     table = candidates.loc[candidates.index.repeat(n_actions)].reset_index(drop=True)
     table["action"] = np.tile(np.asarray(events.actions, dtype=object), len(candidates))
@@ -444,6 +480,7 @@ class SweepResult:
     table: pd.DataFrame
     skipped: pd.DataFrame
     policy: TrustPolicy
+    stand_in: bool = True
 
     @property
     def n_skipped(self) -> int:
@@ -458,14 +495,16 @@ class SweepResult:
     @property
     def by_candidate(self) -> pd.DataFrame:
         """One row per candidate: knobs, median days to each state over all actions
-        (NaN when fewer than half get there) and how many get there, total approval burden
-        (``cases_while_manual``), failures while graduated and their rates."""
+        (NaN when fewer than half get there) and how many get there, the verdict totals
+        (``requests``, ``allowed``, ``approval_burden``: requests that needed a human,
+        ``blocked``, ``failures_let_through``, ``adversarial_failures_let_through``),
+        failures while graduated and their rates."""
         t = self.table
         grouped = t.groupby("candidate", sort=True)
         knobs = grouped[list(KNOBS)].first()
         sums = grouped[
             [
-                "cases_while_manual",
+                *TRAFFIC_FIGURES,
                 "cases_while_supervised_or_above",
                 "failures_while_supervised_or_above",
                 "adversarial_cases_while_supervised_or_above",
@@ -492,12 +531,12 @@ class SweepResult:
         out["failure_rate_while_autonomous"] = _rate(
             out["failures_while_autonomous"], out["cases_while_autonomous"]
         )
-        return out.rename(columns={"cases_while_manual": "approval_burden"}).reset_index()
+        return out.reset_index()
 
     def pareto(
         self,
         burden: str = "approval_burden",
-        risk: str = "failures_while_supervised_or_above",
+        risk: str = "failures_let_through",
         *,
         keep_ties: bool = False,
     ) -> pd.DataFrame:
@@ -543,7 +582,7 @@ class SweepResult:
         in force), never by letting more through or by taking autonomy away.
 
         The figures weighed are :data:`PICK_FIGURES`: approval burden, failures let
-        through while SUPERVISED or above and while AUTONOMOUS (lower is better), and
+        through and failures while AUTONOMOUS (lower is better), and
         cases handled while AUTONOMOUS (higher is better: autonomy granted). A candidate
         *beats* the baseline when it is no worse on all four and better on one. Among
         those: the lowest burden, then the fewest failures of each kind, then the most
@@ -618,7 +657,7 @@ class SweepResult:
 #: The figures :meth:`SweepResult.pick` weighs, and which way is better on each.
 PICK_FIGURES = {
     "approval_burden": "lower",
-    "failures_while_supervised_or_above": "lower",
+    "failures_let_through": "lower",
     "failures_while_autonomous": "lower",
     "cases_while_autonomous": "higher",
 }
@@ -645,7 +684,8 @@ def sweep(
     policy: TrustPolicy,
     grid: Mapping[str, Sequence[Any]] | Iterable[GraduationThresholds],
     *,
-    window: Window = None,
+    traffic: pd.DataFrame | None = None,
+    window: Any = POLICY_WINDOW,
     progress: bool = True,
     executor: Executor | None = None,
     chunk_size: int = _DEFAULT_CHUNK,
@@ -656,28 +696,37 @@ def sweep(
     ``supervised.adversarial_pass_rate``, ``supervised.min_samples``, the same
     for ``autonomous``, and ``window``) to lists of values, expanded as a
     cartesian product over the policy's thresholds; or it is a list of
-    :class:`GraduationThresholds`. ``executor`` (any
+    :class:`GraduationThresholds`. ``traffic`` and ``window`` (for candidates that do
+    not sweep it) as in :func:`~warrantd.analytics.replay.replay`: every candidate's
+    verdict figures are those replay gives it. ``executor`` (any
     ``concurrent.futures.Executor``) runs chunks of candidates in parallel; the
     default runs them in-process. A progress bar shows on a terminal unless
     ``progress=False``.
     """
-    candidates, skipped = candidates_frame(policy, grid, window)
-    jobs: list[tuple[Events, pd.DataFrame]] = []
+    candidates, skipped = candidates_frame(policy, grid, resolve_window(window, policy))
+    fixed = traffic_requests(traffic, policy) if traffic is not None else None
+    until = None if fixed is None else fixed.end_ns
+    jobs: list[tuple[_Job, pd.DataFrame]] = []
     span_days = 0.0
+    requests: Requests | None = fixed
     for label, group in candidates.groupby("window", sort=False):
-        events = build_events(history, policy, parse_window(str(label)), policy.graduation.reset_on)
+        events = build_events(
+            history, policy, parse_window(str(label)), until, reset_on=policy.graduation.reset_on
+        )
+        requests = fixed if fixed is not None else stand_in_requests(events.evidence, policy)
+        weights = request_weights(events, requests, request_events(events, requests))
+        job = _Job(events, weights, unvalued_kinds(policy, events.actions))
         span_days = history_span_days(events)
-        jobs.extend((events, chunk) for chunk in _chunks(group, chunk_size))
+        jobs.extend((job, chunk) for chunk in _chunks(group, chunk_size))
     bar = progress_bar(len(jobs), f"sweep {len(candidates):,} candidates", progress, "chunk")
     if executor is None:
         results = []
-        for events, chunk in jobs:
-            results.append(evaluate_chunk(events, chunk, policy.graduation))
+        for job, chunk in jobs:
+            results.append(evaluate_chunk(job, chunk, policy.graduation))
             bar.update(1)
     else:
         futures = [
-            executor.submit(evaluate_chunk, events, chunk, policy.graduation)
-            for events, chunk in jobs
+            executor.submit(evaluate_chunk, job, chunk, policy.graduation) for job, chunk in jobs
         ]
         results = []
         for future in futures:
@@ -686,4 +735,30 @@ def sweep(
     bar.close()
     table = pd.concat(results, ignore_index=True)
     table = with_no_evidence(table, policy, span_days, by=["candidate", *KNOBS])
-    return SweepResult(table=table, skipped=skipped, policy=policy)
+    assert requests is not None  # at least one candidate, so at least one window
+    _fill_no_evidence_traffic(table, policy, requests)
+    return SweepResult(table=table, skipped=skipped, policy=policy, stand_in=requests.stand_in)
+
+
+def _fill_no_evidence_traffic(table: pd.DataFrame, policy: TrustPolicy, requests: Requests) -> None:
+    """The verdict figures of classes without evidence, for every candidate, in place:
+    their requests are decided in the state zero evidence earns under each candidate's
+    bars (MANUAL unless every bar of a state is zero)."""
+    rows = np.flatnonzero(table["no_evidence"].to_numpy())
+    if not len(rows):
+        return
+    part = table.iloc[rows]
+    actions = [str(a) for a in part["action"]]
+    ceilings = class_ceilings(policy, actions)
+    state = np.zeros(len(rows), dtype=np.int8)
+    for level in LEVELS:
+        meets = ceilings >= level
+        for c in CRITERIA:
+            meets &= part[f"{level.name.lower()}.{c.bar}"].to_numpy(dtype=np.float64) <= 0
+        state[meets] = int(level)
+    # Each no-evidence row as one class of one "candidate": figures in row order.
+    per_row = no_evidence_traffic(
+        requests, actions, state[None, :], unvalued_kinds(policy, actions)
+    )
+    for name, values in per_row.items():
+        table.loc[table.index[rows], name] = values

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["BILLING_AGENT", "ActionProfile", "counts_per_run", "generate", "random_profiles"]
+__all__ = [
+    "BILLING_AGENT",
+    "BILLING_TRAFFIC",
+    "ActionProfile",
+    "TrafficProfile",
+    "counts_per_run",
+    "generate",
+    "generate_traffic",
+    "random_profiles",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,87 @@ BILLING_AGENT: tuple[ActionProfile, ...] = (
 )
 
 _TENANTS = ("acme", "globex", "initech", "umbrella", "hooli")
+
+
+@dataclass(frozen=True)
+class TrafficProfile:
+    """How many requests one action class gets in production, and of what value.
+
+    ``requests_per_day`` on weekdays (weekends get ``weekend_share`` of it);
+    ``value_median`` / ``value_sigma``: a log-normal value in currency units
+    (None: requests carry no value); ``zero_share``: requests whose value is
+    exactly 0 (e.g. cancelling a free plan).
+    """
+
+    name: str
+    requests_per_day: float
+    value_median: float | None = None
+    value_sigma: float = 1.0
+    zero_share: float = 0.0
+    weekend_share: float = 0.4
+
+
+#: Production traffic of the six billing-agent classes: reads dominate; refund
+#: amounts are skewed, most under the 100 auto_cap and a few above the 1,000
+#: hard_cap; a cancellation's value is the plan's yearly price (0 for free plans).
+BILLING_TRAFFIC: tuple[TrafficProfile, ...] = (
+    TrafficProfile("read_ledger", 70),
+    TrafficProfile("lookup_customer", 55),
+    TrafficProfile("send_invoice_email", 25),
+    TrafficProfile("update_billing_address", 12),
+    TrafficProfile("issue_refund", 30, value_median=55.0, value_sigma=1.1),
+    TrafficProfile("cancel_subscription", 8, value_median=180.0, value_sigma=0.9, zero_share=0.25),
+)
+
+
+def generate_traffic(
+    seed: int = 0,
+    *,
+    profiles: Sequence[TrafficProfile] = BILLING_TRAFFIC,
+    days: int = 180,
+    start: str = "2026-01-05",
+) -> pd.DataFrame:
+    """Synthetic production traffic, one row per request, sorted by time.
+
+    Columns: ``timestamp``, ``action``, ``tenant_id``, ``value`` (text with two
+    decimals, empty when the class's requests carry none), the form
+    :func:`~warrantd.analytics.load_traffic` reads. Requests arrive as a Poisson
+    stream per class and day, during working hours more than at night. Same
+    arguments and seed -> identical frame.
+    """
+    rng = np.random.default_rng(seed)
+    origin = pd.Timestamp(start, tz="UTC")
+    day_index = np.arange(days)
+    weekday = ((origin.day_of_week + day_index) % 7) < 5
+    frames = []
+    for profile in profiles:
+        rate = np.where(weekday, 1.0, profile.weekend_share) * profile.requests_per_day
+        per_day = rng.poisson(rate)
+        day_of = np.repeat(day_index, per_day)
+        # Hours: mostly 08-18 UTC, some at any time.
+        hour = np.where(
+            rng.random(len(day_of)) < 0.8,
+            rng.uniform(8, 18, len(day_of)),
+            rng.uniform(0, 24, len(day_of)),
+        )
+        seconds = np.floor((day_of * 24 + hour) * 3600).astype(np.int64)
+        frame = pd.DataFrame(
+            {
+                "timestamp": origin + pd.to_timedelta(seconds, unit="s"),
+                "action": profile.name,
+                "tenant_id": np.asarray(_TENANTS)[rng.integers(0, len(_TENANTS), len(day_of))],
+            }
+        )
+        if profile.value_median is None:
+            frame["value"] = ""
+        else:
+            amounts = rng.lognormal(np.log(profile.value_median), profile.value_sigma, len(day_of))
+            amounts[rng.random(len(day_of)) < profile.zero_share] = 0.0
+            frame["value"] = np.char.mod("%.2f", np.round(amounts, 2))
+        frames.append(frame)
+    traffic = pd.concat(frames, ignore_index=True)
+    order = np.lexsort((traffic["action"].to_numpy(), traffic["timestamp"].to_numpy()))
+    return traffic.take(order).reset_index(drop=True)
 
 
 def random_profiles(n: int, seed: int = 0, cases_per_day: float = 20.0) -> list[ActionProfile]:

@@ -80,7 +80,9 @@ def _window(text: str) -> Any:
 
     parsed = parse_window(text)
     check_window(parsed)
-    return parsed
+    # "cumulative" said on the command line overrides a policy's window: keep it
+    # distinct from None (the option not given: the policy's window).
+    return "cumulative" if parsed is None else parsed
 
 
 def _horizon(text: str) -> Any:
@@ -104,7 +106,8 @@ COLUMN = _LibraryChecked("NEW=OLD", _column)
 # --------------------------------------------------------------------------- shared options
 
 WINDOW_HELP = (
-    "Graduation window: 'cumulative' (default), a case count like 500, or a time span like 30D."
+    "Graduation window: 'cumulative', a case count like 500, or a time span like 30D "
+    "(default: the policy's [graduation] window, else cumulative)."
 )
 #: Formats a history is read in; csv, parquet, jsonl and json are also found by suffix.
 HISTORY_FORMATS = ("csv", "parquet", "jsonl", "json", "inspect", "promptfoo")
@@ -266,6 +269,14 @@ policy_option = click.option(
     "--policy", "-p", required=True, type=click.Path(dir_okay=False), help="TOML policy file."
 )
 window_option = click.option("--window", "-w", type=WINDOW, default=None, help=WINDOW_HELP)
+traffic_option = click.option(
+    "--traffic",
+    "-T",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Requests the gate was asked (CSV/Parquet/JSONL/JSON: timestamp, action, optional "
+    "tenant_id, value, verdict). Default: the eval cases stand in for them.",
+)
 trend_option = click.option(
     "--trend/--no-trend",
     default=True,
@@ -329,6 +340,38 @@ def _check_out(out: str | None, force: bool, *inputs: str | None) -> None:
         if same or (os.path.exists(given) and os.path.exists(out) and os.path.samefile(given, out)):
             raise OutputError(out, "is one of this command's inputs or outputs; choose another")
     check_destination(out, overwrite=force)
+
+
+def _window_or_policy(window: Any) -> Any:
+    """The window given on the command line, or the policy's own when none was."""
+    if window is not None:
+        return window
+    from ..analytics.replay import POLICY_WINDOW
+
+    return POLICY_WINDOW
+
+
+def _load_traffic(path: str | None) -> Any:
+    if path is None:
+        return None
+    from ..analytics.traffic import load_traffic
+
+    return load_traffic(path)
+
+
+def _say_traffic(result: Any, traffic: Any, quiet: bool, fmt: str) -> None:
+    """That eval cases stood in for traffic (a note on stderr), or what the policy would
+    have changed in a decision log (after the table on stdout; on stderr when stdout
+    is CSV or JSON for a program to read)."""
+    if traffic is None:
+        if not quiet:
+            emit("no --traffic: each eval case stands in for one request without a value", err=True)
+        return
+    if "verdict" not in traffic.columns:
+        return
+    lines = [f"{r['action']}: {r['sentence']}" for r in result.would_have_gated.to_dict("records")]
+    text = "\n".join(lines) if lines else "every verdict in the decision log would be the same"
+    emit(text, err=fmt != "table")
 
 
 def _write_csv(frame: Any, path: str, quiet: bool) -> None:
@@ -435,6 +478,7 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
 @cli.command()
 @policy_option
 @history_options(prints=True)
+@traffic_option
 @window_option
 @out_option("the full per-moment timeline")
 @click.option(
@@ -449,6 +493,7 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
 def replay(
     policy: str,
     source: HistorySource,
+    traffic: str | None,
     window: Any,
     out: str | None,
     transitions: str | None,
@@ -465,14 +510,15 @@ def replay(
     """
     from ..analytics.replay import replay as run_replay
 
-    _check_out(out, force, policy, source.path, source.mapping, transitions)
-    _check_out(transitions, force, policy, source.path, source.mapping, out)
+    _check_out(out, force, policy, source.path, source.mapping, transitions, traffic)
+    _check_out(transitions, force, policy, source.path, source.mapping, out, traffic)
     with _steps(["load", "replay"], quiet) as steps:
         pol = load_policy(policy)
         hist = source.load()
         _check_coverage(hist, pol, policy, source.path)
+        requests = _load_traffic(traffic)
         steps.next()
-        result = run_replay(hist, pol, window=window)
+        result = run_replay(hist, pol, traffic=requests, window=_window_or_policy(window))
     columns_shown = [
         "action",
         "cases",
@@ -480,11 +526,15 @@ def replay(
         "final_state",
         "first_supervised",
         "first_autonomous",
-        "cases_while_manual",
-        "failures_while_supervised_or_above",
+        "requests",
+        "allowed",
+        "approval_burden",
+        "blocked",
+        "failures_let_through",
         "demotions",
     ]
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
+    _say_traffic(result, requests, quiet, fmt)
     if out:
         _write_csv(result.timeline, out, quiet)
     if transitions:
@@ -501,6 +551,7 @@ def replay(
     type=click.Path(dir_okay=False),
     help="TOML sweep grid: knob = [values].",
 )
+@traffic_option
 @window_option
 @click.option(
     "--top",
@@ -517,6 +568,7 @@ def sweep(
     policy: str,
     source: HistorySource,
     grid: str,
+    traffic: str | None,
     window: Any,
     top: int,
     show_all: bool,
@@ -537,14 +589,22 @@ def sweep(
     from ..analytics.sweep import KNOBS, load_grid
     from ..analytics.sweep import sweep as run_sweep
 
-    _check_out(out, force, policy, source.path, source.mapping, grid)
+    _check_out(out, force, policy, source.path, source.mapping, grid, traffic)
     with _steps(["load", "sweep"], quiet) as steps:
         pol = load_policy(policy)
         candidates = load_grid(grid)
         hist = source.load()
         _check_coverage(hist, pol, policy, source.path)
+        requests = _load_traffic(traffic)
         steps.next()
-        result = run_sweep(hist, pol, candidates, window=window, progress=not quiet)
+        result = run_sweep(
+            hist,
+            pol,
+            candidates,
+            traffic=requests,
+            window=_window_or_policy(window),
+            progress=not quiet,
+        )
     front = result.pareto()
     emit(
         f"{_plural(result.n_candidates, 'candidate')} replayed, {result.n_skipped:,} skipped "
@@ -565,8 +625,7 @@ def sweep(
                 "candidate",
                 *varied,
                 "approval_burden",
-                "failures_while_supervised_or_above",
-                "failure_rate_while_supervised_or_above",
+                "failures_let_through",
                 "failures_while_autonomous",
                 "median_days_to_supervised",
                 "median_days_to_autonomous",
@@ -644,7 +703,7 @@ def forecast(
             hist,
             pol,
             horizon=horizon,
-            window=window,
+            window=_window_or_policy(window),
             n_sims=sims,
             seed=seed,
             trend=trend,
@@ -674,6 +733,7 @@ def forecast(
     help="Output folder: new, empty, or a previous report (see --force).",
 )
 @force_option
+@traffic_option
 @window_option
 @click.option(
     "--horizon",
@@ -700,6 +760,7 @@ def report(
     grid: str | None,
     out: str,
     force: bool,
+    traffic: str | None,
     window: Any,
     horizon: int,
     seed: int,
@@ -727,18 +788,92 @@ def report(
         pol = load_policy(policy)
         candidates = load_grid(grid) if grid else None
         hist = source.load()
+        requests = _load_traffic(traffic)
+    sources = {"history": source.path, "policy": policy}
+    if traffic is not None:
+        sources["traffic"] = traffic
     files = build_report(
         hist,
         pol,
         target,
         sweep_grid=candidates,
+        traffic=requests,
         horizon=horizon,
-        window=window,
+        window=_window_or_policy(window),
         title=title,
         seed=seed,
         trend=trend,
-        sources={"history": source.path, "policy": policy},
+        sources=sources,
         progress=not quiet,
     )
     if not quiet:
         emit(f"wrote {out}/index.html and {len(files.files) - 1} other files", err=True)
+
+
+@cli.group()
+def audit() -> None:
+    """Check a tamper-evident audit log (written by SQLiteAuditSink)."""
+
+
+@audit.command("verify")
+@click.argument("path", type=click.Path())
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A checkpoint file (warrantd audit checkpoint): also detect rows removed from the "
+    "end and a chain recomputed since.",
+)
+@click.pass_context
+def audit_verify(ctx: click.Context, path: str, checkpoint_file: str | None) -> None:
+    """Verify an audit log's hash chain: one line; exit 0 intact, 1 broken, 2 bad input.
+
+    \b
+    Example:
+      warrantd audit verify audit.db --checkpoint audit.checkpoint.json
+    """
+    from ..auditlog import verify_audit
+
+    result = verify_audit(path, checkpoint_file)
+    emit(result.describe())
+    if not result.ok:
+        ctx.exit(1)
+
+
+@audit.command("checkpoint")
+@click.argument("path", type=click.Path())
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the checkpoint to this file (refused if it exists, unless --force); "
+    "default: print it.",
+)
+@force_option
+@quiet_option
+def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> None:
+    """Take a checkpoint (row count and head hash) of an intact audit log, to keep elsewhere.
+
+    \b
+    The log is verified first: a broken log gets no checkpoint (exit 1).
+    Without --out the checkpoint file's text is printed.
+    Example:
+      warrantd audit checkpoint audit.db --out /secure/audit.checkpoint.json
+    """
+    from ..auditlog import Checkpoint, verify_audit, write_checkpoint
+    from ..auditlog.chain import checkpoint_json
+
+    _check_out(out, force, path)
+    result = verify_audit(path)
+    if not result.ok:
+        emit(result.describe())
+        raise click.exceptions.Exit(1)
+    checkpoint = Checkpoint(result.rows, result.head)
+    if out:
+        write_checkpoint(checkpoint, out)
+        if not quiet:
+            emit(f"wrote the checkpoint of {result.rows:,} rows to {out}", err=True)
+    else:
+        emit(checkpoint_json(checkpoint))
