@@ -233,7 +233,17 @@ class Replay:
         ``when`` included); MANUAL for a class with no evidence."""
         stamp = pd.Timestamp(when)
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        return states_at(self.events.evidence, self.policy, self.window, stamp.value)
+        if self.policy.graduation.demotion_margin <= 0:
+            return states_at(self.events.evidence, self.policy, self.window, stamp.value)
+        # Under hysteresis the state depends on the path: the graded state of the class's
+        # latest moment at or before ``when`` (the state only changes at moments).
+        e = self.events
+        found = {}
+        for i, action in enumerate(e.actions):  # per class, not per row
+            lo, hi = int(e.moment_bounds[i]), int(e.moment_bounds[i + 1])
+            at = lo + int(np.searchsorted(e.moments[lo:hi], stamp.value, side="right")) - 1
+            found[action] = AutonomyState(int(self.states[2 * at + 1])) if at >= lo else None
+        return {a: found.get(a) or AutonomyState.MANUAL for a in sorted(self.policy.actions)}
 
     def totals(self) -> dict[str, float]:
         """The policy-wide figures a candidate is weighed by, summed over the classes
@@ -317,10 +327,18 @@ def replay(
     thresholds = policy.thresholds
     requests = traffic_requests(traffic, policy) if traffic is not None else None
     until = None if requests is None else requests.end_ns
-    events = build_events(history, policy, window, until, approvals, approval_window)
+    events = build_events(
+        history,
+        policy,
+        window,
+        until,
+        approvals,
+        approval_window,
+        reset_on=policy.graduation.reset_on,
+    )
     if requests is None:
         requests = stand_in_requests(events.evidence, policy)
-    states = events.states(thresholds)
+    states = events.states(thresholds, policy.graduation)
     event_of = request_events(events, requests)
     weights = request_weights(events, requests, event_of)
     figures = per_action_figures(
