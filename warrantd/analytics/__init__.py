@@ -2,7 +2,8 @@
 
 Data flows one way: policy + eval history -> metrics -> replay / sweep ->
 forecast -> charts -> report; :func:`policy_impact` weighs two policies on one
-history. This package imports the core; the core never imports it. Install with ``pip install 'warrantd[analytics]'``.
+history. This package imports the core; the core never imports it. Install with
+``pip install 'warrantd[analytics]'``.
 
 Importing it loads pandas and numpy; matplotlib and Jinja2 load only when the
 charts or the report are first used (``warrantd.analytics.charts``,
