@@ -210,7 +210,8 @@ def test_key_directions(tmp_path: Path) -> None:
     text = text.replace(
         'auto_cap = "100"', 'auto_cap = "50"\nhard_cap = "900"\nmax_state = "supervised"'
     )
-    text += '\n[actions.lookup]\nrisk = "read"\n\n[graduation]\nwindow = "30D"\ndemotion_margin = 0.05\n'
+    text += '\n[actions.lookup]\nrisk = "read"\n'
+    text += '\n[graduation]\nwindow = "30D"\ndemotion_margin = 0.05\n'
     new = load_policy(_write(tmp_path / "c.toml", text))
     got = {c.key: (c.before, c.after, c.direction) for c in key_changes(base, new)}
     assert got == {
@@ -291,7 +292,7 @@ def test_budget_spellings() -> None:
 
 
 def test_read_policy_errors_name_the_source(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="missing.toml: no such file"):
+    with pytest.raises(InputError, match=r"missing\.toml: no such file"):
         read_policy(tmp_path / "missing.toml")
     with pytest.raises(InputError, match="git:REF:PATH"):
         read_policy("git:HEAD")
