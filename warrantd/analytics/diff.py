@@ -93,6 +93,7 @@ __all__ = [
     "key_changes",
     "parse_budget",
     "policy_impact",
+    "policy_source",
     "read_policy",
 ]
 
@@ -184,7 +185,9 @@ def read_policy(
     return PolicySource(policy, text, _sha256(data))
 
 
-def _as_source(policy: TrustPolicy | PolicySource | str | os.PathLike[str]) -> PolicySource:
+def policy_source(policy: TrustPolicy | PolicySource | str | os.PathLike[str]) -> PolicySource:
+    """A :class:`PolicySource` for a policy, a file or ``git:REF:PATH`` (an in-memory
+    policy is digested as the TOML :func:`~warrantd.policyfile.policy_to_toml` writes)."""
     if isinstance(policy, PolicySource):
         return policy
     if isinstance(policy, TrustPolicy):
@@ -453,13 +456,13 @@ def _shift(before: Any, after: Any) -> float:
     return float((pd.Timestamp(after) - pd.Timestamp(before)) / pd.Timedelta(days=1))
 
 
-def _date_move(before: Any, after: Any) -> str:
+def format_date_move(before: Any, after: Any) -> str:
     if pd.isna(before) and pd.isna(after):
         return "never"
     if pd.isna(before) or pd.isna(after) or before == after:
-        return _date(after) if before == after else f"{_date(before)} -> {_date(after)}"
+        return _date(after) if before == after else f"{_date(before)} → {_date(after)}"
     days = _shift(before, after)
-    return f"{_date(before)} -> {_date(after)} ({days:+.1f} d)"
+    return f"{_date(before)} → {_date(after)} ({days:+.1f} d)"
 
 
 @dataclass(frozen=True)
@@ -594,7 +597,7 @@ class PolicyImpact:
                 parts.append(f"{n_either} either way")
             t = self.totals()
             moved = [
-                f"{_LABELS[f]} {_whole(t[f]['before'])} -> {_whole(t[f]['after'])}"
+                f"{_LABELS[f]} {_whole(t[f]['before'])} → {_whole(t[f]['after'])}"
                 for f in ("approval_burden", "failures_let_through")
             ]
             keys = "key" if len(self.changes) == 1 else "keys"
@@ -642,9 +645,8 @@ class PolicyImpact:
             for r in changed:
                 lines.append(
                     f"| {_md(r['action'])}{_status_note(r)} | {_md(_keys_cell(r))} | "
-                    + " | ".join(_move(r, f) for f in IMPACT_FIGURES)
-                    + f" | {_date_move(r['first_supervised_before'], r['first_supervised_after'])}"
-                    f" | {_date_move(r['first_autonomous_before'], r['first_autonomous_after'])} |"
+                    + " | ".join(format_move(r, f) for f in IMPACT_FIGURES)
+                    + f" | {_dates(r, 'first_supervised')} | {_dates(r, 'first_autonomous')} |"
                 )
             lines.append("")
         if self.unchanged:
@@ -838,7 +840,7 @@ class PolicyImpact:
         """The terminal table: headline, key changes, changed classes, unchanged ones."""
         parsed = [b if isinstance(b, Budget) else parse_budget(b) for b in budgets]
         breaches = self.check(parsed)
-        lines = [self.headline(breaches, parsed)]
+        lines = [self.headline(breaches, parsed).replace("→", "->")]
         for b in breaches:
             lines.append(f"  exceeded {b.budget} ({b.scope}): {b.message}")
         if self.changes:
@@ -855,12 +857,8 @@ class PolicyImpact:
                         "adversarial": _plain_move(r, "adversarial_failures_let_through"),
                         "demotions": _plain_move(r, "demotions"),
                         "premature": _plain_move(r, "premature"),
-                        "first SUPERVISED": _date_move(
-                            r["first_supervised_before"], r["first_supervised_after"]
-                        ),
-                        "first AUTONOMOUS": _date_move(
-                            r["first_autonomous_before"], r["first_autonomous_after"]
-                        ),
+                        "first SUPERVISED": _dates(r, "first_supervised").replace("→", "->"),
+                        "first AUTONOMOUS": _dates(r, "first_autonomous").replace("→", "->"),
                     }
                     for r in changed
                 ]
@@ -903,6 +901,10 @@ def _code(text: Any) -> str:
     return f"{fence}{pad}{out}{pad}{fence}"
 
 
+def _dates(r: Mapping[Any, Any], name: str) -> str:
+    return format_date_move(r[f"{name}_before"], r[f"{name}_after"])
+
+
 def _status_note(r: Mapping[str, Any]) -> str:
     return f" ({r['status']})" if r["status"] in ("added", "removed") else ""
 
@@ -911,7 +913,7 @@ def _keys_cell(r: Mapping[str, Any]) -> str:
     return str(r["keys"]) or "(policy-wide)"
 
 
-def _move(r: Mapping[str, Any], figure: str) -> str:
+def format_move(r: Mapping[Any, Any], figure: str) -> str:
     before, after = _count(r[f"{figure}_before"]), _count(r[f"{figure}_after"])
     if math.isnan(before) and math.isnan(after):
         return "n/a"
@@ -921,7 +923,7 @@ def _move(r: Mapping[str, Any], figure: str) -> str:
 
 
 def _plain_move(r: Mapping[str, Any], figure: str) -> str:
-    return _move(r, figure).replace("→", "->")
+    return format_move(r, figure).replace("→", "->")
 
 
 # --------------------------------------------------------------------------- the work
@@ -996,7 +998,7 @@ def policy_impact(
     traffic must be in at least one policy; a class in only one is replayed on that
     side (``added`` / ``removed``).
     """
-    b_src, n_src = _as_source(base), _as_source(new)
+    b_src, n_src = policy_source(base), policy_source(new)
     _check_union(history, b_src.policy, n_src.policy, "history")
     if traffic is not None:
         _check_union(traffic, b_src.policy, n_src.policy, "traffic")

@@ -760,6 +760,13 @@ def forecast(
 @click.option(
     "--title", default="warrantd graduation report", show_default=True, help="The report's title."
 )
+@click.option(
+    "--base",
+    default=None,
+    metavar="POLICY",
+    help="A base policy (file or git:REF:PATH): adds a 'Policy change' section, what "
+    "changing it to --policy would have done (as warrantd diff reports it).",
+)
 @quiet_option
 def report(
     policy: str,
@@ -773,6 +780,7 @@ def report(
     seed: int,
     trend: bool,
     title: str,
+    base: str | None,
     quiet: bool,
 ) -> None:
     """Write the HTML + Markdown graduation report into a folder.
@@ -785,6 +793,7 @@ def report(
       warrantd report -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
           --grid datasets/billing-agent.grid.toml --out reports/billing-agent
       warrantd report --format inspect -p policy.toml -H logs/ --out reports/mine
+      warrantd report -p policy.toml -H evals.csv --base git:origin/main:policy.toml
     """
     from .._io import OwnedDirectory
     from ..analytics.report import GENERATOR, build_report
@@ -796,6 +805,11 @@ def report(
         candidates = load_grid(grid) if grid else None
         hist = source.load()
         requests = _load_traffic(traffic)
+        base_policy = None
+        if base is not None:
+            from ..analytics.diff import read_policy
+
+            base_policy = read_policy(base)
     sources = {"history": source.path, "policy": policy}
     if traffic is not None:
         sources["traffic"] = traffic
@@ -812,6 +826,7 @@ def report(
         trend=trend,
         sources=sources,
         progress=not quiet,
+        base_policy=base_policy,
     )
     if not quiet:
         emit(f"wrote {out}/index.html and {len(files.files) - 1} other files", err=True)
