@@ -323,3 +323,36 @@ def test_direction_of_a_bar_change_reverses_with_the_diff(
     if forth and all(v == "loosens" for v in forth.values()):
         impact = policy_impact(a, b, history(AUT_HISTORY), traffic=traffic(8))
         assert impact.totals()["approval_burden"]["change"] <= 0
+
+
+def test_the_report_shows_the_change_against_a_base_policy(tmp_path: Path) -> None:
+    from warrantd.analytics import build_report
+
+    base = write_policy(tmp_path, "base.toml", aut=0.9)
+    new = write_policy(tmp_path, "new.toml", aut=0.7)
+    hist = history(AUT_HISTORY)
+    files = build_report(
+        hist,
+        load_policy(new),
+        tmp_path / "r",
+        traffic=traffic(8),
+        base_policy=base,
+        sweep_grid={"supervised.pass_rate": [0.5, 0.6]},
+        n_sims=50,
+        backtest_cuts=[],
+    )
+    md = (files.out_dir / "report.md").read_text()
+    html = (files.out_dir / "index.html").read_text()
+    section = md.split("## Policy change", 1)[1].split("## Data quality", 1)[0]
+    assert "thresholds.autonomous.pass\\_rate | 0.9 | 0.7 | loosens" in section
+    assert "8 → 4 (-4)" in section  # the burden worked out above
+    assert 'id="policy-change"' in html and "8 → 4 (-4)" in html
+    plain = build_report(
+        hist,
+        load_policy(new),
+        tmp_path / "p",
+        sweep_grid={"supervised.pass_rate": [0.5]},
+        n_sims=50,
+        backtest_cuts=[],
+    )
+    assert "## Policy change" not in (plain.out_dir / "report.md").read_text()
