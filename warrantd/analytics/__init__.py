@@ -1,8 +1,9 @@
 """warrantd.analytics: the analytics and graduation simulation kit.
 
 Data flows one way: policy + eval history -> metrics -> replay / sweep ->
-forecast -> charts -> report. This package imports the core; the core never
-imports it. Install with ``pip install 'warrantd[analytics]'``.
+forecast -> charts -> report; :func:`policy_impact` weighs two policies on one
+history. This package imports the core; the core never imports it. Install with
+``pip install 'warrantd[analytics]'``.
 
 Importing it loads pandas and numpy; matplotlib and Jinja2 load only when the
 charts or the report are first used (``warrantd.analytics.charts``,
@@ -16,6 +17,7 @@ from typing import Any
 
 from .approvals import APPROVAL_COLUMNS, ApprovalsError, approval_history, load_approvals
 from .auditlog import DECISION_COLUMNS, AuditFrames, load_audit
+from .diff import PolicyImpact, policy_impact
 from .forecast import Forecast, backtest, backtests, forecast, within_band
 from .history import (
     CANONICAL_COLUMNS,
@@ -67,6 +69,7 @@ __all__ = [
     "HistoryMetrics",
     "Pick",
     "PolicyCoverage",
+    "PolicyImpact",
     "Replay",
     "SweepResult",
     "TrafficError",
@@ -93,6 +96,7 @@ __all__ = [
     "metrics_frame_at",
     "metrics_timeline",
     "parse_window",
+    "policy_impact",
     "rates_from_counts",
     "replay",
     "save_history",

@@ -8,11 +8,11 @@ fetches), ``report.md``, the PNG charts and a manifest into a folder
 The page is built from small pieces: one builder per section returns a small
 typed value (:class:`Header`, :class:`SummaryRow`, :class:`Quality`,
 :class:`ActionDetail`, :class:`Sensitivity`, :class:`ForecastSection`,
-:class:`Calibration`, :class:`Provenance`) holding figures already formatted for
-reading; the prose around them lives in the templates (``templates/``, with the
-sentences both formats share in ``prose.j2``). Every string from the data is
-untrusted: the HTML template autoescapes, the Markdown escapes. The same inputs
-and options give byte-identical files.
+:class:`Calibration`, :class:`Provenance`, and with a base policy :class:`PolicyChange`)
+holding figures already formatted for reading; the prose around them lives in the
+templates (``templates/``, with the sentences both formats share in ``prose.j2``).
+Every string from the data is untrusted: the HTML template autoescapes, the
+Markdown escapes. The same inputs and options give byte-identical files.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ from ..policyfile import policy_to_toml
 from . import charts
 from ._engine import POLICY_WINDOW, policy_classes_only, resolve_window
 from ._progress import Steps
+from .diff import IMPACT_FIGURES, PolicyImpact, PolicySource, format_date_move, format_move
+from .diff import policy_impact as run_policy_impact
+from .diff import policy_source as _as_policy_source
 from .forecast import (
     COMMITTED_P,
     LOOKBACK_DAYS,
@@ -217,6 +220,61 @@ def _verdicts(result: Replay, sources: Mapping[str, str]) -> Verdicts:
         gated=[
             f"{r['action']}: {r['sentence']}" for r in result.would_have_gated.to_dict("records")
         ],
+    )
+
+
+@dataclass(frozen=True)
+class PolicyChangeRow:
+    """One class the change moved: its own keys and each figure as ``before -> after``."""
+
+    action: str
+    keys: str
+    figures: list[str]
+    first_supervised: str
+    first_autonomous: str
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """What this policy changes against a base policy (:func:`~.diff.policy_impact`)."""
+
+    headline: str
+    base: str
+    base_sha256: str
+    new_sha256: str
+    changes: list[tuple[str, str, str, str]]
+    loosened: int
+    rows: list[PolicyChangeRow]
+    unchanged: list[str]
+    ground_truth: bool
+
+
+def _policy_change(impact: PolicyImpact) -> PolicyChange:
+    rows = [
+        PolicyChangeRow(
+            action=str(r["action"]) + (f" ({r['status']})" if r["status"] != "changed" else ""),
+            keys=str(r["keys"]) or "policy-wide keys only",
+            figures=[format_move(r, f) for f in IMPACT_FIGURES],
+            first_supervised=format_date_move(
+                r["first_supervised_before"], r["first_supervised_after"]
+            ),
+            first_autonomous=format_date_move(
+                r["first_autonomous_before"], r["first_autonomous_after"]
+            ),
+        )
+        for r in impact.table.to_dict("records")
+        if r["status"] != "unchanged"
+    ]
+    return PolicyChange(
+        headline=impact.headline(),
+        base=impact.base_source.source,
+        base_sha256=impact.digests["base_policy"],
+        new_sha256=impact.digests["new_policy"],
+        changes=[(c.key, c.before, c.after, c.direction) for c in impact.changes],
+        loosened=len(impact.loosened),
+        rows=rows,
+        unchanged=impact.unchanged,
+        ground_truth=impact.has_ground_truth,
     )
 
 
@@ -766,31 +824,33 @@ def build_report(
     sources: Mapping[str, str] | None = None,
     progress: bool = False,
     force: bool = False,
+    base_policy: TrustPolicy | PolicySource | str | os.PathLike[str] | None = None,
 ) -> ReportFiles:
     """Write the graduation report for ``history`` under ``policy`` into ``out_dir``.
 
-    ``out_dir`` is checked before any work (:class:`~warrantd._io.OwnedDirectory`):
-    a new or empty folder, or a previous report, whose files alone are replaced; a
-    folder holding other files is refused unless ``force``, and even then they are
-    never touched. The files are staged whole and renamed into place at the end,
-    so an interrupted run leaves the previous report as it was.
+        ``out_dir`` is checked before any work (:class:`~warrantd._io.OwnedDirectory`):
+        a new or empty folder, or a previous report, whose files alone are replaced; a
+        folder holding other files is refused unless ``force``, and even then they are
+        never touched. The files are staged whole and renamed into place at the end,
+        so an interrupted run leaves the previous report as it was.
 
-    ``sweep_grid`` defaults to :func:`default_grid`; ``backtest_cuts`` to
-    :func:`~warrantd.analytics.forecast.backtest_plan`'s (cuts every 15 days from
-    day 45, each followed by a whole horizon; on a history too short for the
-    forecast's horizon, a shorter backtest horizon, which the report states).
-    ``sources`` names the input files for the provenance section. ``traffic``
-    (requests, or a decision log with the verdicts returned) is what the verdict
-    figures count; without it the eval cases stand in, and the report says so.
-    ``window`` defaults to the policy's ``[graduation] window``. Classes of the
-    history that the policy lacks are left out and listed; classes of the policy
-    with no evidence are shown MANUAL throughout.
+    from .forecast import (
+        COMMITTED_P,
+        LOOKBACK_DAYS,
+        BacktestScores,
+        Forecast,
+        backtest_plan,
+        backtest_scores,
+        backtests,
+        forecast,
+    )
     """
     target = (
         out_dir
         if isinstance(out_dir, OwnedDirectory)
         else OwnedDirectory.prepare(out_dir, generator=GENERATOR, force=force, may_write=writes)
     )
+    window_given, full_history = window, history
     window = resolve_window(window, policy)
     foreign = ~history["action"].isin(list(policy.actions))
     left_out = history[foreign].groupby("action", sort=True)["n"].sum()
@@ -823,6 +883,22 @@ def build_report(
         scores = backtest_scores(bt)
         calibration = float(bt["within_band"].mean()) if len(bt) else None
         steps.next()
+        change = None
+        if base_policy is not None:
+            # The history of both policies' classes (a class only the base defines is
+            # "removed"), as `warrantd diff` reads it; others are listed as left out.
+            base_src = _as_policy_source(base_policy)
+            known = set(policy.actions) | set(base_src.policy.actions)
+            both = full_history[full_history["action"].isin(list(known))].reset_index(drop=True)
+            both.attrs = dict(full_history.attrs)
+            named = (sources or {}).get("policy")
+            this = PolicySource(
+                policy,
+                named or "in-memory TrustPolicy",
+                hashlib.sha256(_policy_bytes(policy, named)).hexdigest(),
+            )
+            impact = run_policy_impact(base_src, this, both, traffic=traffic, window=window_given)
+            change = _policy_change(impact)
         held_at = swept.closest_candidate(policy.thresholds, window)
         images = _draw_charts(result, swept, fc, grid, held_at, scores)
         steps.next()
@@ -830,6 +906,7 @@ def build_report(
             "header": _header(history, policy, title, window, fc),
             "summary": _summary(result, fc, policy),
             "verdicts": _verdicts(result, sources or {}),
+            "policy_change": change,
             "quality": _quality(
                 data_quality(history, policy, now=history["timestamp"].max()), left_out
             ),
@@ -852,3 +929,11 @@ def build_report(
         written = target.commit(files)
         steps.next()
     return ReportFiles(target.path, written, result, swept, fc, bt, calibration, scores)
+
+
+def _policy_bytes(policy: TrustPolicy, path: str | None) -> bytes:
+    """The policy file's bytes when it was read from ``path`` (its digest then matches
+    ``warrantd diff``), else the TOML it would be written as."""
+    if path is not None and os.path.isfile(path):
+        return Path(path).read_bytes()
+    return policy_to_toml(policy).encode("utf-8")

@@ -155,7 +155,10 @@ class HistorySource:
 
 
 def _split_formats(
-    values: Sequence[str], history_format: str | None, prints: bool
+    values: Sequence[str],
+    history_format: str | None,
+    prints: bool,
+    print_formats: Sequence[str] = PRINT_FORMATS,
 ) -> tuple[str, str | None]:
     """``--format`` values as (how to print, how to read the history).
 
@@ -165,12 +168,12 @@ def _split_formats(
     printed: list[str] = []
     read: list[str] = [history_format] if history_format else []
     for value in values:
-        if prints and value in PRINT_FORMATS:
+        if prints and value in print_formats:
             printed.append(value)
         elif value in HISTORY_FORMATS:
             read.append(value)
         else:
-            known = (PRINT_FORMATS if prints else ()) + HISTORY_FORMATS
+            known = (tuple(print_formats) if prints else ()) + HISTORY_FORMATS
             raise click.BadParameter(
                 f"{value!r} is not one of {', '.join(dict.fromkeys(known))}",
                 param_hint="'--format'",
@@ -182,12 +185,14 @@ def _split_formats(
     return (printed[0] if printed else "table"), (read[0] if read else None)
 
 
-def history_options(*, prints: bool, required: bool = True) -> Callable[[F], F]:
+def history_options(
+    *, prints: bool, required: bool = True, print_formats: Sequence[str] = PRINT_FORMATS
+) -> Callable[[F], F]:
     """The history options of every command that reads one, passed on as ``source``
     (a :class:`HistorySource`, None when not required and not given) and, on commands
-    that print a table, ``fmt``."""
+    that print a table, ``fmt`` (one of ``print_formats``)."""
     format_help = (
-        "How to print the table (table, csv, json), or how to read the history "
+        f"How to print ({', '.join(print_formats)}), or how to read the history "
         "(inspect, promptfoo, parquet, jsonl); may be given once for each."
         if prints
         else "How to read the history: inspect, promptfoo, csv, parquet, jsonl or json "
@@ -245,7 +250,9 @@ def history_options(*, prints: bool, required: bool = True) -> Callable[[F], F]:
     def decorate(f: F) -> F:
         @functools.wraps(f)
         def wrapper(**kwargs: Any) -> Any:
-            fmt, read = _split_formats(kwargs.pop("formats"), kwargs.pop("history_format"), prints)
+            fmt, read = _split_formats(
+                kwargs.pop("formats"), kwargs.pop("history_format"), prints, print_formats
+            )
             path = kwargs.pop("history")
             columns = kwargs.pop("columns")
             encoding = kwargs.pop("encoding")
@@ -753,6 +760,13 @@ def forecast(
 @click.option(
     "--title", default="warrantd graduation report", show_default=True, help="The report's title."
 )
+@click.option(
+    "--base",
+    default=None,
+    metavar="POLICY",
+    help="A base policy (file or git:REF:PATH): adds a 'Policy change' section, what "
+    "changing it to --policy would have done (as warrantd diff reports it).",
+)
 @quiet_option
 def report(
     policy: str,
@@ -766,6 +780,7 @@ def report(
     seed: int,
     trend: bool,
     title: str,
+    base: str | None,
     quiet: bool,
 ) -> None:
     """Write the HTML + Markdown graduation report into a folder.
@@ -778,6 +793,7 @@ def report(
       warrantd report -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
           --grid datasets/billing-agent.grid.toml --out reports/billing-agent
       warrantd report --format inspect -p policy.toml -H logs/ --out reports/mine
+      warrantd report -p policy.toml -H evals.csv --base git:origin/main:policy.toml
     """
     from .._io import OwnedDirectory
     from ..analytics.report import GENERATOR, build_report
@@ -789,6 +805,11 @@ def report(
         candidates = load_grid(grid) if grid else None
         hist = source.load()
         requests = _load_traffic(traffic)
+        base_policy = None
+        if base is not None:
+            from ..analytics.diff import read_policy
+
+            base_policy = read_policy(base)
     sources = {"history": source.path, "policy": policy}
     if traffic is not None:
         sources["traffic"] = traffic
@@ -805,9 +826,119 @@ def report(
         trend=trend,
         sources=sources,
         progress=not quiet,
+        base_policy=base_policy,
     )
     if not quiet:
         emit(f"wrote {out}/index.html and {len(files.files) - 1} other files", err=True)
+
+
+DIFF_FORMATS = ("table", "md", "json", "junit")
+
+
+@cli.command()
+@click.argument("base")
+@click.argument("new")
+@history_options(prints=True, print_formats=DIFF_FORMATS)
+@traffic_option
+@window_option
+@click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    metavar="BUDGET",
+    help="Exit 1 when the change exceeds this budget (repeatable): loosened, any-change, "
+    "burden+N% or burden+N (approval burden up by more than N percent / requests), "
+    "failures+N (failures let through up by more than N), premature+N (premature "
+    "graduations, ground truth). Figure budgets hold per class and in total.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the output to this file instead of stdout (refused if it exists, unless --force).",
+)
+@force_option
+@quiet_option
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    base: str,
+    new: str,
+    source: HistorySource,
+    traffic: str | None,
+    window: Any,
+    fail_on: tuple[str, ...],
+    out: str | None,
+    force: bool,
+    fmt: str,
+    quiet: bool,
+) -> None:
+    """What changing policy BASE to NEW would have done on a history: a CI check.
+
+    \b
+    BASE and NEW are policy files or git:REF:PATH (the file at PATH in revision REF,
+    read with `git show REF:PATH`; PATH from the repository root, or ./PATH from
+    here). Reports the keys that changed (loosens / tightens / either), and per class
+    and in total the approval burden, failures let through (normal and adversarial),
+    demotions, premature graduations (ground truth), first SUPERVISED / AUTONOMOUS
+    dates and, with --traffic, the requests whose verdict changes; with SHA-256
+    digests of both policies, the history and the traffic.
+    --format: table (default), md (for a pull-request comment or
+    $GITHUB_STEP_SUMMARY), json (schema warrantd.diff version 1), junit.
+
+    \b
+    Exit codes: 0 within every budget (or none given); 1 a budget exceeded (the
+    output says which and where); 2 bad input (a missing file, an invalid policy,
+    a git ref or path git does not know, a bad budget: one line, no traceback);
+    130 interrupted. An internal error also exits 1, with a traceback on stderr.
+
+    \b
+    Example:
+      warrantd diff git:origin/main:policy.toml policy.toml -H evals.csv \\
+          --fail-on loosened --fail-on burden+10% --format md
+    """
+    from ..analytics.diff import parse_budget, policy_impact, read_policy
+
+    budgets = [parse_budget(text) for text in fail_on]
+    files = [p for p in (base, new) if not p.startswith("git:")]
+    _check_out(out, force, *files, source.path, source.mapping, traffic)
+    with _steps(["load", "replay"], quiet) as steps:
+        base_policy = read_policy(base)
+        new_policy = read_policy(new)
+        hist = source.load()
+        requests = _load_traffic(traffic)
+        steps.next()
+        impact = policy_impact(
+            base_policy,
+            new_policy,
+            hist,
+            traffic=requests,
+            window=_window_or_policy(window),
+            history_source=source.path,
+            traffic_source=traffic,
+        )
+        breaches = impact.check(budgets)
+    render = {
+        "table": impact.to_text,
+        "md": impact.to_markdown,
+        "json": impact.to_json,
+        "junit": impact.to_junit,
+    }[fmt]
+    text = render(budgets)
+    if out:
+        from .._io import write_text
+
+        write_text(out, text)
+        if not quiet:
+            emit(f"wrote {out}", err=True)
+    else:
+        emit(text)
+    if breaches:
+        if out or fmt != "table":
+            for breach in breaches:
+                emit(f"exceeded {breach.budget} ({breach.scope}): {breach.message}", err=True)
+        ctx.exit(1)
 
 
 @cli.group()
