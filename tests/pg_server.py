@@ -10,6 +10,7 @@ can be started (then the tests skip, saying so).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -141,8 +142,6 @@ class Server:
         return self.dsn(name)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("fast")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.folder, ignore_errors=True)

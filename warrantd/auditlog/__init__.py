@@ -58,6 +58,7 @@ __all__ = [
     "is_dsn",
     "open_sink",
     "read_checkpoint",
+    "redact",
     "row_chunks",
     "verify_audit",
     "write_checkpoint",
@@ -193,8 +194,7 @@ def copy_audit(
     if not origin.ok:
         raise AuditLogError(
             origin.source,
-            f"the log is broken at row {origin.row}: {origin.problem}: {origin.reason}; "
-            "not copied",
+            f"the log is broken at row {origin.row}: {origin.problem}: {origin.reason}; not copied",
         )
     sink = open_sink(destination)
     target = str(getattr(sink, "source", destination))

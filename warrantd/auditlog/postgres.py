@@ -225,9 +225,7 @@ class PostgresAuditSink:
     too) gets its own connection. ``timeout`` bounds connecting, in seconds.
     """
 
-    def __init__(
-        self, dsn: str, *, schema: str = DEFAULT_SCHEMA, timeout: float = 30.0
-    ) -> None:
+    def __init__(self, dsn: str, *, schema: str = DEFAULT_SCHEMA, timeout: float = 30.0) -> None:
         self.dsn = dsn
         self.source = redact(dsn)
         self.schema = _schema_name(schema)
@@ -244,9 +242,7 @@ class PostgresAuditSink:
             sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
             sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
         )
-        self._head = sql.SQL("SELECT seq, hash FROM {}.entries ORDER BY seq DESC LIMIT 1").format(
-            s
-        )
+        self._head = sql.SQL("SELECT seq, hash FROM {}.entries ORDER BY seq DESC LIMIT 1").format(s)
         self._key = _lock_key(self.schema)
         with self._lock:
             self._connection()
@@ -486,9 +482,9 @@ def chunks(
     """Rows ``after < seq <= limit`` in ``seq`` order through a server-side cursor, ``size``
     at a time (so a million rows never sit in memory at once); must run inside a
     transaction. Yields lists of rows, or single rows with ``flat``."""
-    query = sql.SQL(
-        "SELECT {} FROM {}.entries WHERE seq > %s AND seq <= %s ORDER BY seq"
-    ).format(sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema))
+    query = sql.SQL("SELECT {} FROM {}.entries WHERE seq > %s AND seq <= %s ORDER BY seq").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema)
+    )
     with conn.cursor(name="warrantd_audit_rows") as cursor:
         cursor.itersize = size
         cursor.execute(query, (after, 2**62 if limit is None else limit))
