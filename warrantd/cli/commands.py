@@ -834,7 +834,7 @@ def audit_verify(ctx: click.Context, path: str, checkpoint_file: str | None) -> 
     """Verify an audit log's hash chain: one line; exit 0 intact, 1 broken, 2 bad input.
 
     \b
-    Examples:
+    Example:
       warrantd audit verify audit.db --checkpoint audit.checkpoint.json
       warrantd audit verify postgresql://auditor@db.internal/gates
     """
@@ -904,7 +904,7 @@ def audit_copy(source: str, destination: str, checkpoint_file: str | None, quiet
     missing, and when it already holds rows they must be the source's first rows (a copy
     run again picks up where it stopped). Afterwards the destination is verified against
     the source's row count and head hash. Prints one line; exit 0 done, 1 broken, 2 refused.
-    Examples:
+    Example:
       warrantd audit copy audit.db postgresql://admin@db.internal/gates
       warrantd audit copy postgresql://auditor@db.internal/gates archive-2026-03.db
     """
