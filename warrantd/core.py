@@ -13,15 +13,21 @@
 4. a value above ``hard_cap`` is blocked (exactly at the cap is not);
 5. MANUAL needs approval; SUPERVISED allows values within ``auto_cap`` and
    needs approval above it; AUTONOMOUS allows.
+
+The earned state follows the policy's ``[graduation]`` settings (evidence rule and
+level). With a ``demotion_margin`` above 0 the layer remembers the last state it
+earned per class and hands it to the engine as ``current`` (hysteresis); with margin
+0 nothing is remembered and every call is judged afresh, as published.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from .audit import AuditEntry
 from .autonomy import AutonomyState
-from .decision import ActionRequest, Decision, Verdict
+from .decision import ActionClass, ActionRequest, Decision, Verdict
 from .graduation import GraduationEngine, SignalReading
 from .keys import idempotency_key
 from .killswitch import KillSwitch
@@ -76,7 +82,25 @@ class TrustLayer:
         self.audit = audit
         self.kill_switch = kill_switch if kill_switch is not None else KillSwitch()
         self.tripped_verdict = tripped_verdict
-        self.engine = GraduationEngine(policy.thresholds)
+        self.engine = GraduationEngine(policy.thresholds, policy.graduation)
+        # The last state earned per class, kept only under hysteresis (demotion_margin > 0).
+        self._remember = policy.graduation.demotion_margin > 0
+        self._last_state: dict[str, AutonomyState] = {}
+        self._memory_lock = threading.Lock()
+
+    def last_state(self, action: str) -> AutonomyState | None:
+        """The state last earned by ``action`` under hysteresis (None before its first
+        evaluation, and always None when the policy's ``demotion_margin`` is 0)."""
+        return self._last_state.get(action)
+
+    def forget(self, action: str | None = None) -> None:
+        """Forget the remembered state of ``action`` (of every class when None): the next
+        evaluation is judged afresh, as for a new agent version."""
+        with self._memory_lock:
+            if action is None:
+                self._last_state.clear()
+            else:
+                self._last_state.pop(action, None)
 
     @property
     def signals(self) -> tuple[TrustSignal, ...]:
@@ -95,7 +119,9 @@ class TrustLayer:
         if self.kill_switch.is_tripped(name):
             return Decision(self.tripped_verdict, _MANUAL, f"kill switch is tripped for {name!r}")
         action = self.policy.action(name)
-        if self.metrics is not None:
+        if self._remember:
+            state = self._earned_remembering(name, action)
+        elif self.metrics is not None:
             # One adversarial reading: combined_allowed_state is allowed_state then
             # (graduation property 5b), without building the reading.
             state = self.engine.allowed_state(action, self.metrics.metrics_for(name))
@@ -128,6 +154,23 @@ class TrustLayer:
         return Decision(
             Verdict.REQUIRE_APPROVAL, state, f"{name!r} is MANUAL: every call needs approval"
         )
+
+    def _earned_remembering(self, name: str, action: ActionClass) -> AutonomyState:
+        """The earned state under hysteresis: the engine is handed the last state earned,
+        and the answer remembered (one lock around read, rule and write, so concurrent
+        calls for a class see one sequence of states)."""
+        if self.metrics is not None:
+            readings = [SignalReading(self.metrics.metrics_for(name), True)]
+        else:
+            readings = [SignalReading(s.metrics_for(name), s.adversarial) for s in self._signals]
+        with self._memory_lock:
+            current = self._last_state.get(name)
+            if self.metrics is not None:
+                state = self.engine.allowed_state(action, readings[0].metrics, current)
+            else:
+                state = self.engine.combined_allowed_state(action, readings, current)
+            self._last_state[name] = state
+        return state
 
     async def record(self, entry: AuditEntry) -> None:
         """Hand ``entry`` to the audit sink."""

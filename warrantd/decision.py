@@ -62,11 +62,37 @@ class EvalMetrics:
 
     ``pass_rate`` and ``adversarial_pass_rate`` are fractions in [0, 1];
     ``sample_size`` counts every eval case (normal plus adversarial).
+
+    The counts behind the rates are optional (after the published fields, None when
+    not supplied): ``n_normal`` / ``passed_normal`` for ``pass_rate``,
+    ``n_adversarial`` / ``passed_adversarial`` for ``adversarial_pass_rate``. The
+    point rule never reads them; the ``wilson`` and ``anytime`` evidence rules need
+    them (:mod:`warrantd.graduation`).
     """
 
     pass_rate: float
     adversarial_pass_rate: float
     sample_size: int
+    n_normal: int | None = None
+    passed_normal: int | None = None
+    n_adversarial: int | None = None
+    passed_adversarial: int | None = None
+
+    @classmethod
+    def from_counts(
+        cls, n_normal: int, passed_normal: int, n_adversarial: int, passed_adversarial: int
+    ) -> EvalMetrics:
+        """The metrics of these counts, counts included: each rate is passed / cases of
+        its stream (0.0 with none), ``sample_size`` both streams' cases."""
+        return cls(
+            passed_normal / n_normal if n_normal else 0.0,
+            passed_adversarial / n_adversarial if n_adversarial else 0.0,
+            n_normal + n_adversarial,
+            n_normal,
+            passed_normal,
+            n_adversarial,
+            passed_adversarial,
+        )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ How readings combine is the graduation rule's business:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -132,15 +132,27 @@ class ApprovalHistorySignal:
     """A trust signal from human approval decisions, without adversarial coverage.
 
     Reads ``source.records_for(action)`` and maps the last ``window`` records
-    (all when None) with :func:`approval_metrics`.
+    (all when None) with :func:`approval_metrics`. ``counts=True`` (opt-in: the
+    published metrics carry no counts) adds the counts behind the rate (clean records
+    of those considered, as the normal stream; no adversarial cases), which the
+    ``wilson`` and ``anytime`` evidence rules need.
     """
 
     adversarial = False
 
-    def __init__(self, source: ApprovalHistorySource, *, window: int | None = None) -> None:
+    def __init__(
+        self, source: ApprovalHistorySource, *, window: int | None = None, counts: bool = False
+    ) -> None:
         self._source = source
         self._window = window
+        self._counts = counts
 
     def metrics_for(self, action: str) -> EvalMetrics:
-        """Approval metrics of ``action`` over the window."""
-        return approval_metrics(self._source.records_for(action), window=self._window)
+        """Approval metrics of ``action`` over the window (with counts if asked for)."""
+        m = approval_metrics(self._source.records_for(action), window=self._window)
+        if not self._counts:
+            return m
+        clean = round(m.pass_rate * m.sample_size)  # exact: clean / total * total
+        return replace(
+            m, n_normal=m.sample_size, passed_normal=clean, n_adversarial=0, passed_adversarial=0
+        )

@@ -417,3 +417,146 @@ def test_a_gates_audit_log_is_traffic_with_its_verdicts(tmp_path: Any) -> None:
     gated = r.would_have_gated.set_index("actual")
     assert gated.loc["ALLOW", "requests"] == (traffic["verdict"] == "ALLOW").sum()
     assert gated.loc["BLOCK", "sentence"].startswith("would have required approval for")
+
+
+# --------------------------------------------------------------------------- approvals
+
+
+def _approvals(rows: list[tuple[float, str, bool]]) -> pd.DataFrame:
+    from warrantd.analytics import load_approvals
+
+    return load_approvals(
+        pd.DataFrame(
+            {
+                "timestamp": [at(d) for d, _, _ in rows],
+                "action": [a for _, a, _ in rows],
+                "outcome": ["approved" if ok else "denied" for _, _, ok in rows],
+            }
+        )
+    )
+
+
+def test_approvals_hold_a_class_back_until_they_clear_the_bars_too() -> None:
+    # Evals earn SUPERVISED on day 0 (5 passes). Approvals: 4 clean by day 3 (4 < 5
+    # samples), the 5th on day 4: both signals earn SUPERVISED only from day 4.
+    history = load_history(pd.DataFrame(cases("refund", 0, [True] * 5)))
+    approvals = _approvals([(d, "refund", True) for d in (1, 2, 2.5, 3, 4)])
+    traffic = requests([(3.5, "refund", "50"), (4, "refund", "50"), (4.5, "refund", "50")])
+    r = replay(history, policy(REFUND), traffic=traffic, approvals=approvals)
+    assert r.decisions["state_in_force"].tolist() == ["MANUAL", "MANUAL", "SUPERVISED"]
+    assert r.summary.iloc[0]["first_supervised"] == at(4)
+    # At the end both earn SUPERVISED, below the AUTONOMOUS bars of both: "both".
+    assert r.summary.iloc[0]["held_back_by"] == "both"
+    # One denial among the last five (window 5): 0.8 < 0.9, approvals hold it back.
+    denied = _approvals([(d, "refund", d != 3) for d in (1, 2, 2.5, 3, 4)])
+    r = replay(history, policy(REFUND), approvals=denied, approval_window=5)
+    assert r.summary.iloc[0]["final_state"] == "MANUAL"
+    assert r.summary.iloc[0]["held_back_by"] == "approvals"
+
+
+def _random_approvals(
+    rng: np.random.Generator, pol: TrustPolicy, traffic: pd.DataFrame
+) -> pd.DataFrame:
+    """Approval records at whole hours, half of them at the time of a request (ties)."""
+    n = int(rng.integers(1, 25))
+    names = sorted(pol.actions)
+    request_days = ((traffic["timestamp"] - T0) / DAY).to_numpy()
+    days = np.where(
+        rng.random(n) < 0.5,
+        rng.choice(request_days, n),
+        rng.integers(-24, 300, n) / 24,
+    )
+    return _approvals(
+        [
+            (float(d), names[int(rng.integers(0, len(names)))], bool(rng.random() < 0.85))
+            for d in days
+        ]
+    )
+
+
+def _live_gate_with_approvals(
+    history: pd.DataFrame,
+    pol: TrustPolicy,
+    traffic: pd.DataFrame,
+    window: Any,
+    approvals: pd.DataFrame,
+    approval_window: int | None,
+) -> list[tuple[str, str]]:
+    from warrantd import ApprovalHistorySignal, EvalSuiteSignal
+    from warrantd.analytics import approval_history
+
+    out = []
+    for row in traffic.itertuples(index=False):
+        before = history[history["timestamp"] < row.timestamp]
+        metrics = (
+            HistoryMetrics(before, window=window, at=row.timestamp) if len(before) else _Zero()
+        )
+        decided = approval_history(approvals[approvals["timestamp"] < row.timestamp])
+        signals = [EvalSuiteSignal(metrics), ApprovalHistorySignal(decided, window=approval_window)]
+        gate = TrustLayer(pol, audit=_NoAudit(), signals=signals)
+        value = None if pd.isna(row.value_text) else Decimal(str(row.value_text))
+        decision = gate.evaluate(ActionRequest(str(row.action), "t", value))
+        out.append((decision.verdict.value, decision.autonomy_state.name))
+    return out
+
+
+def test_with_approvals_every_replayed_verdict_is_the_live_gates() -> None:
+    """Against TrustLayer with an eval signal and an approval signal, that is against
+    GraduationEngine.combined_allowed_state, for every request."""
+    rng = np.random.default_rng(77)
+    for case in range(CASES // 3):
+        history, pol, traffic, window = _random_case(rng)
+        approvals = _random_approvals(rng, pol, traffic)
+        approval_window = [None, 3, 6][int(rng.integers(0, 3))]
+        r = replay(
+            history,
+            pol,
+            traffic=traffic,
+            window=window,
+            approvals=approvals,
+            approval_window=approval_window,
+        )
+        got = list(
+            zip(
+                r.decisions["verdict"].astype(str),
+                r.decisions["state_in_force"].astype(str),
+                strict=True,
+            )
+        )
+        expected = _live_gate_with_approvals(
+            history, pol, traffic, window, approvals, approval_window
+        )
+        assert got == expected, f"case {case}"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_with_approvals_the_sweep_equals_replay_for_every_candidate(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    history, pol, traffic, _ = _random_case(rng)
+    approvals = _random_approvals(rng, pol, traffic)
+    grid = {"supervised.pass_rate": [0.5, 0.8, 0.9], "supervised.min_samples": [0, 2, 4]}
+    result = sweep(history, pol, grid, traffic=traffic, approvals=approvals, progress=False)
+    figures = ["first_supervised", "approval_burden", "allowed", "failures_let_through"]
+    for _, rows in result.table.groupby("candidate"):
+        first = rows.iloc[0]
+        bars = make_thresholds(
+            (
+                first["supervised.pass_rate"],
+                first["supervised.adversarial_pass_rate"],
+                int(first["supervised.min_samples"]),
+            ),
+            (
+                first["autonomous.pass_rate"],
+                first["autonomous.adversarial_pass_rate"],
+                int(first["autonomous.min_samples"]),
+            ),
+        )
+        expected = replay(
+            history,
+            TrustPolicy(pol.actions, bars),
+            traffic=traffic,
+            approvals=approvals,
+            window=None,
+        ).summary.set_index("action")[figures]
+        got = rows.set_index("action")[figures].loc[expected.index]
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)

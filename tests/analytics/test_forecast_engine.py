@@ -21,6 +21,7 @@ from warrantd.analytics import load_history
 from warrantd.analytics._engine import NS_PER_DAY, evidence_of
 from warrantd.analytics.forecast import _graded_days
 from warrantd.analytics.replay import replay
+from warrantd.graduation import GraduationSettings
 
 from ..helpers import make_thresholds
 
@@ -111,3 +112,34 @@ def test_no_arrivals_means_each_day_is_the_history_graded_then() -> None:
         == [0, 0, 0]
     )
     assert int(AutonomyState.MANUAL) == 0 and day.value == NS_PER_DAY
+
+
+@pytest.mark.parametrize("rule", ["wilson", "anytime"])
+@pytest.mark.parametrize("window", WINDOWS, ids=str)
+@pytest.mark.parametrize("seed", range(10))
+def test_simulated_days_grade_as_replay_does_under_the_bounds(
+    rule: str, window: object, seed: int
+) -> None:
+    """The same differential under the policy's evidence rule (alpha 0.3, low bars, so the
+    bounds do promote on a few dozen cases)."""
+    rng = np.random.default_rng(500 + seed)
+    history = random_history(rng)
+    bars = sorted(rng.choice([0.0, 0.2, 0.3, 0.5], 2))
+    samples = sorted(rng.integers(0, 15, 2).tolist())
+    thresholds = make_thresholds((bars[0], bars[0] / 2, samples[0]), (bars[1], bars[1], samples[1]))
+    settings = GraduationSettings(evidence=rule, alpha=0.3)
+    policy = TrustPolicy({"a": ActionClass("a", RiskTier.REVERSIBLE_WRITE)}, thresholds, settings)
+    as_of = history["timestamp"].max()
+    days, sims = 6, 3
+    n = rng.integers(0, 6, (2, sims, days))
+    passed = rng.integers(n // 2, n + 1)
+    arrivals = np.stack([n[0], passed[0], n[1], passed[1]])
+    graded = _graded_days(
+        evidence_of(history), 0, arrivals, as_of.value, window, thresholds, 2, settings
+    )
+    for sim in range(sims):
+        replayed = replay(with_simulated_days(history, arrivals, sim, as_of), policy, window=window)
+        expected = [
+            int(replayed.state_at(as_of + pd.Timedelta(days=k + 1))["a"]) for k in range(days)
+        ]
+        assert graded[sim].tolist() == expected, (sim, window)

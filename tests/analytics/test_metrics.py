@@ -18,6 +18,8 @@ from warrantd.analytics import (
     metrics_timeline,
     wilson_interval,
 )
+from warrantd.graduation import GraduationSettings
+from warrantd.protocols import TrustSignal
 
 from ..helpers import make_thresholds, reference_window_counts
 
@@ -99,14 +101,19 @@ def test_bad_window(bad: object) -> None:
 
 def test_metrics_at() -> None:
     h = history(H)
-    assert metrics_at(h) == {"a": EvalMetrics(2 / 3, 0.0, 4), "b": EvalMetrics(1.0, 0.0, 1)}
+    # the counts behind the rates come along (what the wilson and anytime rules read)
+    assert metrics_at(h) == {
+        "a": EvalMetrics(2 / 3, 0.0, 4, 3, 2, 1, 0),
+        "b": EvalMetrics(1.0, 0.0, 1, 1, 1, 0, 0),
+    }
     assert metrics_at(h, "2026-01-02T12:00") == {
-        "a": EvalMetrics(1.0, 0.0, 3),
-        "b": EvalMetrics(0.0, 0.0, 0),
+        "a": EvalMetrics(1.0, 0.0, 3, 2, 2, 1, 0),
+        "b": EvalMetrics(0.0, 0.0, 0, 0, 0, 0, 0),
     }
     # time window measured back from `at`, not from the last case
-    assert metrics_at(h, "2026-01-04", window="1D")["a"] == EvalMetrics(0.0, 0.0, 0)
-    assert metrics_at(h, window=1)["a"] == EvalMetrics(0.0, 0.0, 1)
+    assert metrics_at(h, "2026-01-04", window="1D")["a"] == EvalMetrics.from_counts(0, 0, 0, 0)
+    last = metrics_at(h, window=1)["a"]
+    assert (last.pass_rate, last.adversarial_pass_rate, last.sample_size) == (0.0, 0.0, 1)
 
 
 def test_history_metrics_drives_a_trust_layer() -> None:
@@ -126,7 +133,33 @@ def test_history_metrics_drives_a_trust_layer() -> None:
     trust = TrustLayer(policy, HistoryMetrics(h), Audit())  # type: ignore[arg-type]
     assert trust.evaluate(ActionRequest("refund", "t", Decimal(5))).autonomy_state is St.SUPERVISED
     assert trust.evaluate(ActionRequest("other", "t")).autonomy_state is St.MANUAL
-    assert HistoryMetrics(h).metrics_for("never-seen") == EvalMetrics(0.0, 0.0, 0)
+    assert HistoryMetrics(h).metrics_for("never-seen") == EvalMetrics(0.0, 0.0, 0, 0, 0, 0, 0)
+
+
+def test_history_metrics_is_a_trust_signal() -> None:
+    """warrantd-core 0.3.0 signals: metrics_for plus adversarial; with counts, so an
+    anytime policy can be driven by a history."""
+    rows = [(f"2026-01-01T{i // 60:02d}:{i % 60:02d}", "refund", 1, i % 5 == 0) for i in range(600)]
+    h = history(rows)  # 480 normal and 120 adversarial cases, all passing
+    plain = history([(f"2026-01-01T00:{i:02d}", "refund", 1, False) for i in range(60)])
+    assert isinstance(HistoryMetrics(h), TrustSignal)
+    assert HistoryMetrics(h).adversarial is True
+    assert HistoryMetrics(plain).adversarial is False
+    thresholds = make_thresholds((0.8, 0.7, 50), (0.95, 0.9, 200))
+    actions = {"refund": ActionClass("refund", RiskTier.REVERSIBLE_WRITE)}
+
+    class Audit:
+        async def record(self, entry: object) -> None: ...
+
+    # 480 of 480 clears 0.95 under the anytime rule (0.95^480 is 2e-11), 120 of 120
+    # clears 0.90 (0.9^120 = 3e-6 against a prior mass near 1 of about 1e-3): AUTONOMOUS
+    anytime = TrustPolicy(actions, thresholds, GraduationSettings(evidence="anytime"))
+    trust = TrustLayer(anytime, audit=Audit(), signals=[HistoryMetrics(h)])  # type: ignore[arg-type]
+    assert trust.evaluate(ActionRequest("refund", "t")).autonomy_state is St.AUTONOMOUS
+    # a signal without adversarial coverage is judged without the adversarial bar
+    point = TrustPolicy(actions, thresholds)
+    trust = TrustLayer(point, audit=Audit(), signals=[HistoryMetrics(plain)])  # type: ignore[arg-type]
+    assert trust.evaluate(ActionRequest("refund", "t")).autonomy_state is St.SUPERVISED
 
 
 # --------------------------------------------------------------------------- differential

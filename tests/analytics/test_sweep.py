@@ -28,7 +28,7 @@ from .test_replay import (
 def assert_sweep_equals_replay(history: pd.DataFrame, policy: TrustPolicy, result) -> None:  # type: ignore[no-untyped-def]
     for _, rows in result.table.groupby("candidate"):
         first = rows.iloc[0]
-        candidate_policy = TrustPolicy(policy.actions, to_thresholds(first))
+        candidate_policy = TrustPolicy(policy.actions, to_thresholds(first), policy.graduation)
         expected = replay(history, candidate_policy, window=first["window"]).summary
         got = rows.set_index("action").loc[expected["action"], SUMMARY_FIGURES]
         pd.testing.assert_frame_equal(

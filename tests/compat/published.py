@@ -87,6 +87,15 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def ours_env() -> dict[str, str]:
+    """:func:`child_env` for a child that must import *our* warrantd from this tree, also
+    when the interpreter's venv has another checkout installed (a git worktree sharing
+    the main venv)."""
+    env = child_env()
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
 def _run(cmd: list[str], what: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     try:
         done = subprocess.run(
@@ -208,8 +217,12 @@ class Worker:
             text=True,
             encoding="utf-8",
             cwd=str(CACHE),
-            env=child_env(),
+            env=self._env(label),
         )
+
+    @staticmethod
+    def _env(label: str) -> dict[str, str]:
+        return ours_env() if label == "ours" else child_env()
 
     def ask(self, case: dict[str, Any]) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None

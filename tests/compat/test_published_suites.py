@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import SUITES_RUN
-from .published import CORE030, ROOT, V010, Published, child_env, sdist_tests
+from .published import CORE030, ROOT, V010, Published, ours_env, sdist_tests
 
 #: Deselected published tests, each with its reason.
 DESELECTED: dict[Published, dict[str, str]] = {
@@ -47,7 +47,7 @@ def test_published_suite_passes_against_ours(pkg: Published) -> None:
     where = subprocess.run(
         [sys.executable, "-c", "import warrantd; print(warrantd.__file__)"],
         cwd=suite,
-        env=child_env(),
+        env=ours_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -66,7 +66,7 @@ def test_published_suite_passes_against_ours(pkg: Published) -> None:
         "tests",
     ]
     done = subprocess.run(
-        cmd, cwd=suite, env=child_env(), capture_output=True, text=True, timeout=600
+        cmd, cwd=suite, env=ours_env(), capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, f"{pkg.slug} suite failed:\n{done.stdout[-5000:]}{done.stderr}"
     totals = ET.parse(report).getroot()

@@ -34,8 +34,9 @@ names below (none with a leading underscore). Where each rule lives:
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -46,7 +47,13 @@ import pandas as pd
 
 from ..autonomy import GRADUATION_STATES, AutonomyState
 from ..errors import InputError, OptionError
-from ..graduation import CRITERIA, GraduationThresholds, ceiling
+from ..graduation import (
+    CRITERIA,
+    GraduationSettings,
+    GraduationThresholds,
+    ceiling,
+    evidence_met,
+)
 from ..policy import TrustPolicy
 from ..risk import RiskTier
 from ..window import parse_window as core_parse_window
@@ -82,6 +89,7 @@ __all__ = [
     "parse_window",
     "per_action_figures",
     "policy_classes_only",
+    "rate_met",
     "rates_from_counts",
     "request_events",
     "request_kinds",
@@ -224,6 +232,18 @@ class Evidence:
     time_ns: np.ndarray
     counts: np.ndarray
     means: Mapping[str, np.ndarray]
+    #: With ``reset_on``: each row's first row of its segment (the rows since the latest
+    #: change of the reset column in its class); None when evidence never restarts.
+    segment_start: np.ndarray | None = None
+
+    def clip_start(self, start: np.ndarray, end: np.ndarray, class_start: Any) -> np.ndarray:
+        """Window starts (rows ``[start, end)``) moved up to the segment of the window's
+        last row: evidence counts from the latest reset (:func:`evidence_of`)."""
+        if self.segment_start is None:
+            return start
+        last = np.maximum(end - 1, 0)
+        seg = np.where(end > class_start, self.segment_start[last], class_start)
+        return np.asarray(np.minimum(np.maximum(start, seg), end))
 
     @property
     def n_cases(self) -> np.ndarray:
@@ -262,8 +282,15 @@ def _action_codes(actions: pd.Series) -> tuple[np.ndarray, list[str]]:
     return np.asarray(codes, dtype=np.int64), [str(n) for n in names]
 
 
-def evidence_of(history: pd.DataFrame, mean_columns: Sequence[str] = ()) -> Evidence:
-    """The :class:`Evidence` of a canonical history (no loop over rows)."""
+def evidence_of(
+    history: pd.DataFrame, mean_columns: Sequence[str] = (), reset_on: str | None = None
+) -> Evidence:
+    """The :class:`Evidence` of a canonical history (no loop over rows).
+
+    ``reset_on`` (a column, e.g. ``agent_version``): a class's evidence restarts at every
+    change of that column's value (in time order; a missing value is a value too); the
+    rows of one (action, timestamp) must share one value.
+    """
     codes, names = _action_codes(history["action"])
     ts = timestamps_ns(history["timestamp"])
     small = codes.astype(np.int16 if len(names) < 2**15 else np.int64)
@@ -302,7 +329,43 @@ def evidence_of(history: pd.DataFrame, mean_columns: Sequence[str] = ()) -> Evid
             means[column] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         else:
             means[column] = np.zeros(0)
-    return Evidence(tuple(names), bounds, ts[starts], counts, means)
+    segment_start = None
+    if reset_on is not None:
+        segment_start = _segments(history, reset_on, order, starts, changes, bounds)
+    return Evidence(tuple(names), bounds, ts[starts], counts, means, segment_start)
+
+
+def _segments(
+    history: pd.DataFrame,
+    column: str,
+    order: np.ndarray,
+    starts: np.ndarray,
+    changes: np.ndarray,
+    bounds: np.ndarray,
+) -> np.ndarray:
+    """Each evidence row's first row of its segment under ``reset_on = column``."""
+    source = str(history.attrs.get("source", "history"))
+    if column not in history.columns:
+        raise InputError(source, [f"reset_on names the column {column!r}, which it lacks"])
+    codes, _ = pd.factorize(history[column], use_na_sentinel=False)
+    codes = np.asarray(codes, dtype=np.int64)[order]
+    group = np.cumsum(changes) - 1  # each sorted row's evidence row
+    mixed = np.flatnonzero(codes != codes[starts][group])
+    if len(mixed):
+        row = int(order[mixed[0]])
+        raise InputError(
+            source,
+            [
+                f"row {row + 1}: column {column!r}: {history[column].iloc[row]!r} differs from "
+                f"another row of the same action and timestamp (reset_on needs one value there)"
+            ],
+        )
+    value = codes[starts]
+    first = np.zeros(len(starts), dtype=bool)
+    first[bounds[:-1][np.diff(bounds) > 0]] = True
+    new = first.copy()
+    new[1:] |= value[1:] != value[:-1]
+    return np.asarray(np.maximum.accumulate(np.where(new, np.arange(len(starts)), 0)))
 
 
 def window_sums(
@@ -344,6 +407,7 @@ def window_sums(
         else:
             start = lo_row + np.searchsorted(own, q - span.value, side="right")
             start = np.minimum(start, end)
+        start = evidence.clip_start(start, end, lo_row)
         out[:, query_bounds[i] : query_bounds[i + 1]] = cum[:, end] - cum[:, start]
     return out
 
@@ -356,27 +420,99 @@ def class_ceilings(policy: TrustPolicy, actions: Iterable[str]) -> np.ndarray:
     return np.array([int(ceiling(policy.action(a))) for a in actions], dtype=np.int8)
 
 
+def _lgamma(values: Any) -> np.ndarray:
+    """:func:`math.lgamma` elementwise, called once per distinct value (counts repeat a
+    lot), so the vectorized anytime rule is the core's to the bit."""
+    x = np.asarray(values, dtype=np.float64)
+    distinct, inverse = np.unique(x, return_inverse=True)
+    out = np.fromiter(map(math.lgamma, distinct.tolist()), np.float64, len(distinct))
+    return np.asarray(out[inverse].reshape(x.shape))
+
+
+def rate_met(rule: str, passed: np.ndarray, n: np.ndarray, bar: float, alpha: float) -> np.ndarray:
+    """Vectorized :func:`warrantd.graduation.evidence_met` for one bar: the core's own
+    function, fed arrays (numpy's square root, :func:`math.lgamma` per distinct value)."""
+    rate = _ratio(np.asarray(passed, dtype=np.int64), np.asarray(n, dtype=np.int64))
+    met = evidence_met(
+        rule,
+        np.asarray(passed, dtype=np.int64),
+        np.asarray(n, dtype=np.int64),
+        rate,
+        bar,
+        alpha,
+        sqrt=np.sqrt,
+        lgamma=_lgamma,
+    )
+    return np.asarray(np.broadcast_to(met, rate.shape), dtype=bool)
+
+
+def _chain(enter: np.ndarray, keep: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``held[e] = enter[e] or (held[e - 1] and keep[e])``, restarting (nothing held) at
+    each ``starts`` position, without a loop: held when the latest entry is no earlier
+    than the latest event that could not keep the state."""
+    index = np.arange(len(enter))
+    last_enter = np.maximum.accumulate(np.where(enter, index, -1))
+    last_break = np.maximum.accumulate(np.where(~keep | starts, index, -1))
+    return np.asarray((last_enter >= 0) & (last_enter >= last_break))
+
+
 def graded_states(
     pass_rate: np.ndarray,
     adversarial_pass_rate: np.ndarray,
     sample_size: np.ndarray,
     thresholds: GraduationThresholds,
     ceilings: np.ndarray,
+    *,
+    counts: np.ndarray | None = None,
+    settings: GraduationSettings | None = None,
+    starts: np.ndarray | None = None,
 ) -> np.ndarray:
     """Vectorized :meth:`GraduationEngine.allowed_state`: the highest state whose three
-    bars are met (``>=``), never above each row's ceiling; MANUAL is the floor."""
+    bars are met, never above each row's ceiling; MANUAL is the floor.
+
+    ``settings`` chooses the evidence rule (rate bars then read ``counts``, (4, rows) in
+    :data:`COUNT_COLUMNS` order) and the demotion margin. With a margin above 0 the rows
+    are a sequence in time and each row is handed the state of the row before it as
+    ``current``, restarting at the ``starts`` positions (True where a class begins).
+    """
+    settings = GraduationSettings() if settings is None else settings
+    rule, alpha, margin = settings.evidence, settings.alpha, settings.demotion_margin
+    if rule != "point" and counts is None:
+        raise ValueError(f"evidence rule {rule!r} needs the counts of every row")
     metrics = {
         "pass_rate": pass_rate,
         "adversarial_pass_rate": adversarial_pass_rate,
         "sample_size": sample_size,
     }
-    state = np.zeros(len(pass_rate), dtype=np.int8)
-    for target in GRADUATION_STATES:  # two states and three criteria, not rows
+    column = {name: i for i, name in enumerate(COUNT_COLUMNS)}
+
+    def qualifies(target: AutonomyState) -> np.ndarray:
         meets = ceilings >= target
         for criterion in CRITERIA:
             bar = getattr(thresholds, criterion.bar)[target]
-            meets &= criterion.met(metrics[criterion.metric], bar)
-        state[meets] = int(target)
+            if criterion.kind == "rate" and rule != "point":
+                assert counts is not None and criterion.counts
+                passed, total = (counts[column[c]] for c in criterion.counts)
+                meets &= rate_met(rule, passed, total, bar, alpha)
+            else:
+                meets &= criterion.met(metrics[criterion.metric], bar)
+        return np.asarray(meets)
+
+    state = np.zeros(len(pass_rate), dtype=np.int8)
+    if margin <= 0.0:  # memoryless: the published rule's shape
+        for target in GRADUATION_STATES:  # two states and three criteria, not rows
+            state[qualifies(target)] = int(target)
+        return state
+    assert starts is not None, "hysteresis needs the class starts"
+    held_above = np.zeros(len(pass_rate), dtype=bool)
+    for target in reversed(GRADUATION_STATES):  # AUTONOMOUS first, as the engine tries
+        keep = ceilings >= target
+        for criterion in CRITERIA:
+            bar = getattr(thresholds, criterion.bar)[target]
+            keep &= criterion.kept(metrics[criterion.metric], bar, margin)
+        held = _chain(qualifies(target) | held_above, np.asarray(keep), starts)
+        state[held & (state == 0)] = int(target)
+        held_above = held
     return state
 
 
@@ -389,8 +525,15 @@ def states_at(
     counts = window_sums(
         evidence, window, np.full(n, when_ns, dtype=np.int64), np.arange(n + 1), inclusive=True
     )
+    # One moment alone: the evidence rule, no state handed on (Replay.state_at reads the
+    # replayed sequence instead when the policy has hysteresis).
+    settings = replace(policy.graduation, demotion_margin=0.0)
     states = graded_states(
-        *rates_from_counts(*counts), policy.thresholds, class_ceilings(policy, evidence.actions)
+        *rates_from_counts(*counts),
+        policy.thresholds,
+        class_ceilings(policy, evidence.actions),
+        counts=counts,
+        settings=settings,
     )
     found = {a: AutonomyState(int(s)) for a, s in zip(evidence.actions, states, strict=True)}
     return {a: found.get(a, AutonomyState.MANUAL) for a in sorted(policy.actions)}
@@ -465,12 +608,34 @@ class Events:
     sample_size: np.ndarray
     arrived: np.ndarray
     graded_counts: np.ndarray
+    before_counts: np.ndarray
     duration_days: np.ndarray
     seen_through: np.ndarray
     first_case_ns: np.ndarray
     end_ns: int
     true_pass_p: np.ndarray | None
     window: Window
+    #: Per event, the approval signal's pass rate and sample size (None without one).
+    approval_pass_rate: np.ndarray | None = None
+    approval_sample_size: np.ndarray | None = None
+
+    def rule_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The (pass rate, adversarial pass rate, samples) each event is graded on.
+
+        With an approval signal, a state is earned only when both signals earn it
+        (:meth:`warrantd.GraduationEngine.combined_allowed_state`: the approval signal
+        has no adversarial coverage, so it is held to the pass-rate and sample bars
+        only). Every bar applies to both signals alike, so "both meet the bar" is
+        "the smaller of the two meets it": the point is the componentwise minimum,
+        and the rule (and the sweep's grid) need nothing else.
+        """
+        if self.approval_pass_rate is None or self.approval_sample_size is None:
+            return self.pass_rate, self.adversarial_pass_rate, self.sample_size
+        return (
+            np.minimum(self.pass_rate, self.approval_pass_rate),
+            self.adversarial_pass_rate,
+            np.minimum(self.sample_size, self.approval_sample_size),
+        )
 
     @property
     def bounds(self) -> np.ndarray:
@@ -526,11 +691,60 @@ class Events:
         empty = (self.arrived[0, moment] + self.arrived[2, moment]) == 0
         return np.asarray((index % 2 == 0) | empty)
 
-    def states(self, thresholds: GraduationThresholds) -> np.ndarray:
-        """The state of every event under ``thresholds``."""
+    @property
+    def counts(self) -> np.ndarray:
+        """The window's counts at every event ((4, events): in force, then graded)."""
+        out = np.empty((4, 2 * len(self.moments)), dtype=np.int32)
+        out[:, 0::2] = self.before_counts
+        out[:, 1::2] = self.graded_counts
+        return out
+
+    @property
+    def starts(self) -> np.ndarray:
+        """True at each class's first event (where the state handed on restarts)."""
+        out = np.zeros(2 * len(self.moments), dtype=bool)
+        out[self.bounds[:-1][np.diff(self.bounds) > 0]] = True
+        return out
+
+    def states(
+        self, thresholds: GraduationThresholds, settings: GraduationSettings | None = None
+    ) -> np.ndarray:
+        """The state of every event under ``thresholds`` and the evidence rule and margin
+        of ``settings`` (the published rule when None); under hysteresis each event is
+        handed the state of the event before it in its class. With an approval signal,
+        both signals must earn a state (:meth:`rule_points`; the point rule only)."""
+        settings = GraduationSettings() if settings is None else settings
+        needs_counts = settings.evidence != "point"
+        hysteresis = settings.demotion_margin > 0
+        if self.approval_pass_rate is not None and (needs_counts or hysteresis):
+            raise OptionError(
+                "approvals",
+                "approvals as a second signal are replayed under the point rule without "
+                f"hysteresis only, not evidence={settings.evidence!r}, "
+                f"demotion_margin={settings.demotion_margin}",
+            )
         return graded_states(
+            *self.rule_points(),
+            thresholds,
+            self.ceilings,
+            counts=self.counts if needs_counts else None,
+            settings=settings,
+            starts=self.starts if hysteresis else None,
+        )
+
+    def signal_states(self, thresholds: GraduationThresholds) -> tuple[np.ndarray, np.ndarray]:
+        """(evals, approvals): the state each signal alone earns at every event (the
+        point rule); the approvals' is the class ceiling when there is no approval signal."""
+        evals = graded_states(
             self.pass_rate, self.adversarial_pass_rate, self.sample_size, thresholds, self.ceilings
         )
+        if self.approval_pass_rate is None or self.approval_sample_size is None:
+            return evals, self.ceilings.astype(np.int8)
+        ones = np.ones(len(self.approval_pass_rate))
+        approvals = graded_states(
+            self.approval_pass_rate, ones, self.approval_sample_size, thresholds, self.ceilings
+        )
+        return evals, approvals
 
 
 def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -540,19 +754,103 @@ def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
     return out
 
 
-def _moments(evidence: Evidence, span: Any, end_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per class, the sorted distinct moments its window changes, and their class bounds.
+@dataclass(frozen=True)
+class ApprovalStream:
+    """Human approval records for the second signal, grouped by the evidence's classes
+    (``codes`` index ``evidence.actions``), in time order within each class; records of
+    classes without evidence are left out (no evidence earns no state to hold back)."""
+
+    codes: np.ndarray
+    time_ns: np.ndarray
+    bounds: np.ndarray
+    clean_cum: np.ndarray  # clean records before each position, from the class's start
+    window: int | None
+
+
+def approval_stream(
+    approvals: pd.DataFrame, evidence: Evidence, window: int | None
+) -> ApprovalStream:
+    """The :class:`ApprovalStream` of an approvals table (a record is clean when it was
+    approved, not overridden and raised no error, as :func:`warrantd.approval_metrics`
+    counts it)."""
+    if window is not None and (isinstance(window, bool) or int(window) < 0):
+        raise OptionError("approval_window", f"must be a whole number >= 0, not {window!r}")
+    position = {name: i for i, name in enumerate(evidence.actions)}
+    names = approvals["action"].astype(str).to_numpy()
+    codes = np.array([position.get(n, -1) for n in np.unique(names)], dtype=np.int64)
+    code_of = codes[np.unique(names, return_inverse=True)[1]] if len(names) else codes
+    kept = code_of >= 0
+    times = timestamps_ns(approvals["timestamp"])[kept]
+    code_of = code_of[kept]
+    clean = (
+        approvals["approved"].to_numpy(dtype=bool)
+        & ~approvals["overridden"].to_numpy(dtype=bool)
+        & ~approvals["error"].to_numpy(dtype=bool)
+    )[kept]
+    order = np.lexsort((np.arange(len(times)), times, code_of))  # stable within a time
+    code_of, times, clean = code_of[order], times[order], clean[order]
+    bounds = np.searchsorted(code_of, np.arange(len(evidence.actions) + 1))
+    cum = np.zeros(len(clean) + 1, dtype=np.int64)
+    np.cumsum(clean, out=cum[1:])
+    return ApprovalStream(code_of.astype(np.int32), times, bounds, cum, window)
+
+
+def _approval_metrics(
+    stream: ApprovalStream | None, moments: np.ndarray, bounds: np.ndarray
+) -> dict[str, np.ndarray | None]:
+    """Per event, the approval signal's pass rate and samples: the last ``window``
+    records strictly before the moment (in force) and at or before it (graded)."""
+    if stream is None:
+        return {"approval_pass_rate": None, "approval_sample_size": None}
+    out = []
+    for side in ("left", "right"):
+        rate = np.zeros(len(moments))
+        size = np.zeros(len(moments), dtype=np.int64)
+        for i in range(len(bounds) - 1):  # one pass per class, never per row
+            lo, hi = int(stream.bounds[i]), int(stream.bounds[i + 1])
+            mine = moments[bounds[i] : bounds[i + 1]]
+            end = lo + np.searchsorted(stream.time_ns[lo:hi], mine, side=side)
+            start = (
+                np.full(len(mine), lo)
+                if stream.window is None
+                else np.maximum(end - stream.window, lo)
+            )
+            n = end - start
+            clean = stream.clean_cum[end] - stream.clean_cum[start]
+            rate[bounds[i] : bounds[i + 1]] = np.where(n > 0, clean / np.maximum(n, 1), 0.0)
+            size[bounds[i] : bounds[i + 1]] = n
+        out.append((rate, size))
+    return {
+        "approval_pass_rate": _interleave(out[0][0], out[1][0]),
+        "approval_sample_size": _interleave(out[0][1], out[1][1]),
+    }
+
+
+def _moments(
+    evidence: Evidence, span: Any, end_ns: int, approvals: ApprovalStream | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per class, the sorted distinct moments its state may change, and their class bounds.
 
     Case timestamps always; with a time window also each ``t + w`` up to the end of the
-    history (a case leaves the window exactly then).
+    history (a case leaves the window exactly then); with an approval signal, each
+    approval record's time.
     """
-    if not isinstance(span, pd.Timedelta):
-        return evidence.time_ns, evidence.bounds
     codes = evidence.codes
-    expiry = evidence.time_ns + span.value
-    keep = expiry <= end_ns
-    all_codes = np.concatenate([codes, codes[keep]])
-    all_times = np.concatenate([evidence.time_ns, expiry[keep]])
+    all_codes, all_times = [codes], [evidence.time_ns]
+    if isinstance(span, pd.Timedelta):
+        expiry = evidence.time_ns + span.value
+        keep = expiry <= end_ns
+        all_codes.append(codes[keep])
+        all_times.append(expiry[keep])
+    if approvals is not None:
+        all_codes.append(approvals.codes)
+        all_times.append(approvals.time_ns)
+    return _distinct_moments(np.concatenate(all_codes), np.concatenate(all_times), evidence)
+
+
+def _distinct_moments(
+    all_codes: np.ndarray, all_times: np.ndarray, evidence: Evidence
+) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((all_times, all_codes))
     all_codes, all_times = all_codes[order], all_times[order]
     distinct = np.ones(len(all_times), dtype=bool)
@@ -572,35 +870,50 @@ def _row_windows(evidence: Evidence, span: int | None) -> tuple[np.ndarray, np.n
     np.cumsum(counts, axis=1, out=cum[:, 1:])
     class_start = np.repeat(evidence.bounds[:-1], np.diff(evidence.bounds))
     index = np.arange(rows)
-    if span is None:  # everything of the class so far
+    if span is None and evidence.segment_start is None:  # everything of the class so far
         graded = (cum[:, 1:] - cum[:, class_start]).astype(np.int32)
         return graded - counts, graded
     windows = []
     cases = cum[0] + cum[2]
     for end in (index, index + 1):  # rows [start, end): before the row, then with it
-        start = np.searchsorted(cases, cases[end] - span, side="right") - 1
-        start = np.clip(start, class_start, end)
+        if span is None:
+            start = class_start
+        else:
+            start = np.searchsorted(cases, cases[end] - span, side="right") - 1
+            start = np.clip(start, class_start, end)
+        start = evidence.clip_start(start, end, class_start)
         windows.append((cum[:, end] - cum[:, start]).astype(np.int32))
     return windows[0], windows[1]
 
 
 def build_events(
-    history: pd.DataFrame, policy: TrustPolicy, window: Window = None, until_ns: int | None = None
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    window: Window = None,
+    until_ns: int | None = None,
+    approvals: pd.DataFrame | None = None,
+    approval_window: int | None = None,
+    reset_on: str | None = None,
 ) -> Events:
     """The event sequence of a history under a policy and window, ready to grade.
 
     The timeline runs to the last case, or to ``until_ns`` when that is later (the
     last request of the traffic): evidence keeps expiring on the clock until then.
+    ``approvals`` (timestamp, action, approved, overridden, error: the kit's approvals
+    schema) add the second signal, the last ``approval_window`` records (all when
+    None) before each moment, as :class:`warrantd.signals.ApprovalHistorySignal` reads
+    them. With ``reset_on`` each class's evidence restarts where that column changes.
     """
     span = check_window(window)
     truth = ("true_pass_p",) if "true_pass_p" in history.columns else ()
-    evidence = evidence_of(history, mean_columns=truth)
+    evidence = evidence_of(history, mean_columns=truth, reset_on=reset_on)
     check_coverage(evidence.actions, policy, str(history.attrs.get("source", "history")))
     end_ns = int(evidence.time_ns.max()) if len(evidence.time_ns) else 0
     if until_ns is not None:
         end_ns = max(end_ns, int(until_ns))
-    if isinstance(span, pd.Timedelta):
-        moments, bounds = _moments(evidence, span, end_ns)
+    stream = None if approvals is None else approval_stream(approvals, evidence, approval_window)
+    if isinstance(span, pd.Timedelta) or stream is not None:
+        moments, bounds = _moments(evidence, span, end_ns, stream)
         before = window_sums(evidence, window, moments, bounds, inclusive=False)
         graded = window_sums(evidence, window, moments, bounds, inclusive=True)
         arrived = _arrivals(evidence, moments, bounds)
@@ -634,12 +947,14 @@ def build_events(
         sample_size=_interleave(rates[0][2], rates[1][2]),
         arrived=arrived,
         graded_counts=graded,
+        before_counts=before,
         duration_days=duration,
         seen_through=seen_through,
         first_case_ns=evidence.time_ns[evidence.bounds[:-1]],
         end_ns=end_ns,
         true_pass_p=true_p,
         window=window,
+        **_approval_metrics(stream, moments, bounds),
     )
 
 

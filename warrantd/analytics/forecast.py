@@ -66,7 +66,7 @@ import pandas as pd
 
 from ..autonomy import AutonomyState
 from ..errors import OptionError
-from ..graduation import CRITERIA, GraduationThresholds, ceiling
+from ..graduation import CRITERIA, GraduationSettings, GraduationThresholds, ceiling
 from ..policy import TrustPolicy
 from ._engine import (
     COUNT_COLUMNS,
@@ -453,8 +453,11 @@ def _graded_days(
     window: Window,
     thresholds: GraduationThresholds,
     top: int,
+    settings: GraduationSettings | None = None,
 ) -> np.ndarray:
-    """Step 4: (sims, days) states, day ``k`` graded at ``as_of + k days``.
+    """Step 4: (sims, days) states, day ``k`` graded at ``as_of + k days``, under the
+    evidence rule of ``settings`` (the policy's). No state is handed on: the forecast
+    asks when a class first reaches a state, which a demotion margin does not change.
 
     The window holds the real evidence (at its exact timestamps, by the engine's
     :func:`window_sums`) and the simulated days whose end lies in it; a case-count
@@ -475,8 +478,16 @@ def _graded_days(
             left_out = np.floor(np.arange(1, days + 1) - span.value / NS_PER_DAY).astype(np.int64)
             gone = np.take(future, np.clip(left_out - 1, 0, days - 1), axis=2)
             total = total - np.where(left_out >= 1, gone, 0)
-    rates = rates_from_counts(*(total[i].ravel() for i in range(4)))
-    graded = graded_states(*rates, thresholds, np.full(sims * days, top, dtype=np.int8))
+    counts = np.stack([total[i].ravel() for i in range(4)])
+    rates = rates_from_counts(*counts)
+    memoryless = None if settings is None else replace(settings, demotion_margin=0.0)
+    graded = graded_states(
+        *rates,
+        thresholds,
+        np.full(sims * days, top, dtype=np.int8),
+        counts=counts,
+        settings=memoryless,
+    )
     return graded.reshape(sims, days)
 
 
@@ -708,7 +719,9 @@ def forecast(
                 None if regimes is None else replace(regimes, rates=regimes.rates[chunk]),
             )
             simulated = _simulated_arrivals(rng, rates[chunk], days, arrivals, paths)
-            graded = _graded_days(evidence, index, simulated, as_of.value, window, t, int(top))
+            graded = _graded_days(
+                evidence, index, simulated, as_of.value, window, t, int(top), policy.graduation
+            )
             reached = graded >= int(target)
             first[chunk] = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf)
         found_row, cdfs[action] = _summary(first, days, as_of, n_sims)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..decision import EvalMetrics
+from ..graduation import wilson_bounds
 from ..policy import TrustPolicy
 from ._engine import (
     COUNT_COLUMNS,
@@ -71,7 +72,11 @@ def eval_metrics(
 
 
 def wilson_interval(passed: Any, n: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial rate; ``(0, 1)`` where ``n`` is 0."""
+    """Wilson score interval for a binomial rate; ``(0, 1)`` where ``n`` is 0.
+
+    The core's one definition (:func:`warrantd.graduation.wilson_bounds`), two-sided at
+    ``level``, fed arrays; clipped to [0, 1].
+    """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be between 0 and 1, not {level}")
     z = NormalDist().inv_cdf(0.5 + level / 2.0)
@@ -80,12 +85,9 @@ def wilson_interval(passed: Any, n: Any, level: float = 0.95) -> tuple[np.ndarra
     p = np.zeros(np.broadcast(passed_arr, n_arr).shape)
     np.divide(passed_arr, n_arr, out=p, where=n_arr > 0)
     safe_n = np.where(n_arr > 0, n_arr, 1.0)
-    z2 = z * z
-    denom = 1.0 + z2 / safe_n
-    centre = (p + z2 / (2.0 * safe_n)) / denom
-    half = z * np.sqrt(p * (1.0 - p) / safe_n + z2 / (4.0 * safe_n * safe_n)) / denom
-    lo = np.where(n_arr > 0, np.clip(centre - half, 0.0, 1.0), 0.0)
-    hi = np.where(n_arr > 0, np.clip(centre + half, 0.0, 1.0), 1.0)
+    lo, hi = wilson_bounds(p, safe_n, z, sqrt=np.sqrt)
+    lo = np.where(n_arr > 0, np.clip(lo, 0.0, 1.0), 0.0)
+    hi = np.where(n_arr > 0, np.clip(hi, 0.0, 1.0), 1.0)
     return lo, hi
 
 
@@ -176,38 +178,69 @@ def metrics_frame_at(
 
 
 def metrics_at(
-    history: pd.DataFrame, at: Any = None, *, window: Window = None
+    history: pd.DataFrame, at: Any = None, *, window: Window = None, reset_on: str | None = None
 ) -> dict[str, EvalMetrics]:
-    """``{action: EvalMetrics}`` in force at ``at`` (default: the latest case)."""
-    frame = metrics_frame_at(history, at, window=window)
+    """``{action: EvalMetrics}`` in force at ``at`` (default: the latest case), with the
+    counts behind the rates (what the ``wilson`` and ``anytime`` rules read); with
+    ``reset_on`` each class's evidence counts from the latest change of that column."""
+    if reset_on is not None:
+        check_window(window)
+        when = _as_utc(history["timestamp"].max() if at is None else at)
+        evidence = evidence_of(history, reset_on=reset_on)
+        n = len(evidence.actions)
+        queries = np.full(n, when.value, dtype=np.int64)
+        counts = window_sums(evidence, window, queries, np.arange(n + 1), inclusive=True)
+        actions = list(evidence.actions)
+    else:
+        frame = metrics_frame_at(history, at, window=window)
+        counts = np.array([frame[c].to_numpy() for c in COUNT_COLUMNS])
+        actions = list(frame["action"])
     return {
-        str(action): EvalMetrics(float(p), float(a), int(n))
-        for action, p, a, n in zip(
-            frame["action"],
-            frame["pass_rate"].to_numpy(),
-            frame["adversarial_pass_rate"].to_numpy(),
-            frame["sample_size"].to_numpy(),
-            strict=True,
-        )
+        str(action): EvalMetrics.from_counts(*(int(c) for c in column))
+        for action, column in zip(actions, counts.T, strict=True)
     }
 
 
 class HistoryMetrics:
-    """A :class:`~warrantd.MetricsProvider` backed by a loaded eval history.
+    """A :class:`~warrantd.MetricsProvider` backed by a loaded eval history, and a
+    warrantd-core 0.3.0 trust signal (:class:`~warrantd.TrustSignal`): ``adversarial``
+    is True when the history holds adversarial cases.
 
-    Lets a history drive a live :class:`~warrantd.TrustLayer`; an action with no
-    history gets zero metrics (and so stays MANUAL).
+    Lets a history drive a live :class:`~warrantd.TrustLayer`, as its ``metrics`` or one
+    of its ``signals``; an action with no history gets zero metrics (and so stays
+    MANUAL). The metrics carry their counts, so every evidence rule can judge them;
+    ``reset_on`` restarts each class's evidence where that column changes (pass the
+    policy's ``graduation.reset_on``).
     """
 
-    def __init__(self, history: pd.DataFrame, *, window: Window = None, at: Any = None) -> None:
+    def __init__(
+        self,
+        history: pd.DataFrame,
+        *,
+        window: Window = None,
+        at: Any = None,
+        reset_on: str | None = None,
+    ) -> None:
         self.window = window
         self.at = at
-        self._metrics: Mapping[str, EvalMetrics] = metrics_at(history, at, window=window)
+        self.reset_on = reset_on
+        self._metrics: Mapping[str, EvalMetrics] = metrics_at(
+            history, at, window=window, reset_on=reset_on
+        )
+        self._adversarial = bool(history["adversarial"].any()) if len(history) else False
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the history's metrics cover adversarial cases (it has at least one)."""
+        return self._adversarial
 
     def metrics_for(self, action: str) -> EvalMetrics:
-        return self._metrics.get(action, EvalMetrics(0.0, 0.0, 0))
+        return self._metrics.get(action, EvalMetrics.from_counts(0, 0, 0, 0))
 
     @classmethod
     def for_policy(cls, history: pd.DataFrame, policy: TrustPolicy, *, at: Any = None) -> Self:
-        """Metrics over the window the policy states (``[graduation] window``)."""
-        return cls(history, window=policy.graduation.window, at=at)
+        """Metrics over the window the policy states (``[graduation] window``), with its
+        evidence restarting on its ``reset_on`` column."""
+        return cls(
+            history, window=policy.graduation.window, at=at, reset_on=policy.graduation.reset_on
+        )

@@ -233,7 +233,17 @@ class Replay:
         ``when`` included); MANUAL for a class with no evidence."""
         stamp = pd.Timestamp(when)
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        return states_at(self.events.evidence, self.policy, self.window, stamp.value)
+        if self.policy.graduation.demotion_margin <= 0:
+            return states_at(self.events.evidence, self.policy, self.window, stamp.value)
+        # Under hysteresis the state depends on the path: the graded state of the class's
+        # latest moment at or before ``when`` (the state only changes at moments).
+        e = self.events
+        found = {}
+        for i, action in enumerate(e.actions):  # per class, not per row
+            lo, hi = int(e.moment_bounds[i]), int(e.moment_bounds[i + 1])
+            at = lo + int(np.searchsorted(e.moments[lo:hi], stamp.value, side="right")) - 1
+            found[action] = AutonomyState(int(self.states[2 * at + 1])) if at >= lo else None
+        return {a: found.get(a) or AutonomyState.MANUAL for a in sorted(self.policy.actions)}
 
     def totals(self) -> dict[str, float]:
         """The policy-wide figures a candidate is weighed by, summed over the classes
@@ -296,12 +306,19 @@ def replay(
     *,
     traffic: pd.DataFrame | None = None,
     window: Any = POLICY_WINDOW,
+    approvals: pd.DataFrame | None = None,
+    approval_window: int | None = None,
 ) -> Replay:
     """Replay ``history`` under ``policy``: see the module docstring for every figure.
 
     ``traffic`` (:func:`~warrantd.analytics.traffic.load_traffic`) is what the gate
     was asked; without it the eval cases stand in for it. ``window`` defaults to the
-    policy's ``[graduation] window`` (cumulative when it sets none). Every class of
+    policy's ``[graduation] window`` (cumulative when it sets none). ``approvals``
+    (:func:`~warrantd.analytics.load_approvals`, or ``load_audit(...).approvals``) add
+    human approval decisions as a second signal, as a live gate with an
+    :class:`~warrantd.signals.ApprovalHistorySignal` over the last ``approval_window``
+    records reads them: a state is earned only when both signals earn it, and
+    ``held_back_by`` says which signal kept each class where it ended. Every class of
     the policy has a summary row; classes without a single eval case are MANUAL
     throughout, with ``no_evidence`` True. Every action of the history and of the
     traffic must be in the policy (:func:`policy_classes_only` drops the others).
@@ -309,10 +326,19 @@ def replay(
     window = resolve_window(window, policy)
     thresholds = policy.thresholds
     requests = traffic_requests(traffic, policy) if traffic is not None else None
-    events = build_events(history, policy, window, None if requests is None else requests.end_ns)
+    until = None if requests is None else requests.end_ns
+    events = build_events(
+        history,
+        policy,
+        window,
+        until,
+        approvals,
+        approval_window,
+        reset_on=policy.graduation.reset_on,
+    )
     if requests is None:
         requests = stand_in_requests(events.evidence, policy)
-    states = events.states(thresholds)
+    states = events.states(thresholds, policy.graduation)
     event_of = request_events(events, requests)
     weights = request_weights(events, requests, event_of)
     figures = per_action_figures(
@@ -337,13 +363,22 @@ def replay(
     summary["unsafe_allowed"] = _unsafe_allowed(
         events, requests, event_of, request_states, thresholds, summary["action"]
     )
+    summary["held_back_by"] = _held_back_by(events, thresholds, summary["action"])
     return Replay(
         history=history,
         policy=policy,
         window=window,
         transitions=_transitions(events, states, thresholds),
         summary=summary[
-            ["action", "cases", "final_state", "no_evidence", *SUMMARY_FIGURES, "unsafe_allowed"]
+            [
+                "action",
+                "cases",
+                "final_state",
+                "no_evidence",
+                *SUMMARY_FIGURES,
+                "unsafe_allowed",
+                "held_back_by",
+            ]
         ],
         events=events,
         states=states,
@@ -351,6 +386,26 @@ def replay(
         request_states=request_states,
         traffic=traffic,
     )
+
+
+def _held_back_by(
+    events: Events, thresholds: GraduationThresholds, actions: pd.Series
+) -> np.ndarray:
+    """Per class, at its last moment: ``evals`` or ``approvals`` when that signal alone
+    earns less than the other, ``both`` when they earn the same state below the class's
+    ceiling, and empty at the ceiling or with one signal."""
+    out = np.full(len(actions), "", dtype=object)
+    if events.approval_pass_rate is None or not len(events.moments):
+        return out
+    evals, approvals = events.signal_states(thresholds)
+    last = events.bounds[1:] - 1
+    e, a = evals[last], approvals[last]
+    ceiling = events.class_ceilings
+    words = np.where(
+        e < a, "evals", np.where(a < e, "approvals", np.where(e < ceiling, "both", ""))
+    )
+    found = dict(zip(events.actions, words, strict=True))
+    return np.array([found.get(str(a), "") for a in actions], dtype=object)
 
 
 _VERB = {"ALLOW": "allowed", "REQUIRE_APPROVAL": "required approval for", "BLOCK": "blocked"}

@@ -52,7 +52,7 @@ import pandas as pd
 from .._io import read_toml
 from ..autonomy import AutonomyState
 from ..errors import InputError
-from ..graduation import CRITERIA, GraduationThresholds
+from ..graduation import CRITERIA, GraduationSettings, GraduationThresholds
 from ..policy import TrustPolicy
 from ._engine import (
     LEVELS,
@@ -292,7 +292,7 @@ class _Grid:
     @classmethod
     def build(cls, events: Events, bars: pd.DataFrame) -> _Grid:
         values = tuple(np.unique(bars[c].to_numpy()) for c in bars.columns)
-        points = (events.pass_rate, events.adversarial_pass_rate, events.sample_size)
+        points = events.rule_points()
         small = np.int16 if max(len(v) for v in values) < 2**15 else np.int64
         idx = tuple(
             np.searchsorted(v, p, side="right").astype(small)
@@ -412,10 +412,12 @@ def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
     )
 
 
-def _evaluate_one_by_one(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
+def _evaluate_one_by_one(
+    job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
+) -> dict[str, Any]:
     events = job.events
     per_candidate = [
-        per_action_figures(events, events.states(t), t, job.weights, job.unvalued)
+        per_action_figures(events, events.states(t, settings), t, job.weights, job.unvalued)
         for t in (
             to_thresholds({str(k): v for k, v in row.items()})
             for row in candidates.to_dict("records")
@@ -439,10 +441,21 @@ def _grid_is_compact(candidates: pd.DataFrame) -> bool:
     return cells <= max(_MAX_CELLS_PER_CANDIDATE * len(candidates), 100_000)
 
 
-def evaluate_chunk(job: _Job, candidates: pd.DataFrame) -> pd.DataFrame:
-    """The sweep table rows (candidate x action) for ``candidates`` over one window."""
-    compact = _grid_is_compact(candidates)
-    figures = (_evaluate_on_grid if compact else _evaluate_one_by_one)(job, candidates)
+def evaluate_chunk(
+    job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
+) -> pd.DataFrame:
+    """The sweep table rows (candidate x action) for ``candidates`` over one window, graded
+    under the evidence rule and margin of ``settings`` (the published rule when None).
+
+    The grid (one pass over the events for every candidate) serves the published rule;
+    under ``wilson``, ``anytime`` or a demotion margin each candidate is replayed over the
+    events (vectorized, O(events) per candidate).
+    """
+    published = settings is None or (settings.evidence == "point" and settings.demotion_margin <= 0)
+    if published and _grid_is_compact(candidates):
+        figures = _evaluate_on_grid(job, candidates)
+    else:
+        figures = _evaluate_one_by_one(job, candidates, settings)
     events = job.events
     n_actions = len(events.actions)
     table = candidates.loc[candidates.index.repeat(n_actions)].reset_index(drop=True)
@@ -673,6 +686,8 @@ def sweep(
     *,
     traffic: pd.DataFrame | None = None,
     window: Any = POLICY_WINDOW,
+    approvals: pd.DataFrame | None = None,
+    approval_window: int | None = None,
     progress: bool = True,
     executor: Executor | None = None,
     chunk_size: int = _DEFAULT_CHUNK,
@@ -684,7 +699,8 @@ def sweep(
     for ``autonomous``, and ``window``) to lists of values, expanded as a
     cartesian product over the policy's thresholds; or it is a list of
     :class:`GraduationThresholds`. ``traffic`` and ``window`` (for candidates that do
-    not sweep it) as in :func:`~warrantd.analytics.replay.replay`: every candidate's
+    not sweep it), ``approvals`` and ``approval_window`` as in
+    :func:`~warrantd.analytics.replay.replay`: every candidate's
     verdict figures are those replay gives it. ``executor`` (any
     ``concurrent.futures.Executor``) runs chunks of candidates in parallel; the
     default runs them in-process. A progress bar shows on a terminal unless
@@ -697,7 +713,15 @@ def sweep(
     span_days = 0.0
     requests: Requests | None = fixed
     for label, group in candidates.groupby("window", sort=False):
-        events = build_events(history, policy, parse_window(str(label)), until)
+        events = build_events(
+            history,
+            policy,
+            parse_window(str(label)),
+            until,
+            approvals,
+            approval_window,
+            reset_on=policy.graduation.reset_on,
+        )
         requests = fixed if fixed is not None else stand_in_requests(events.evidence, policy)
         weights = request_weights(events, requests, request_events(events, requests))
         job = _Job(events, weights, unvalued_kinds(policy, events.actions))
@@ -707,10 +731,12 @@ def sweep(
     if executor is None:
         results = []
         for job, chunk in jobs:
-            results.append(evaluate_chunk(job, chunk))
+            results.append(evaluate_chunk(job, chunk, policy.graduation))
             bar.update(1)
     else:
-        futures = [executor.submit(evaluate_chunk, job, chunk) for job, chunk in jobs]
+        futures = [
+            executor.submit(evaluate_chunk, job, chunk, policy.graduation) for job, chunk in jobs
+        ]
         results = []
         for future in futures:
             results.append(future.result())
