@@ -6,12 +6,12 @@ STAMP  := $(VENV)/.installed-stamp
 CORE_COVERED := warrantd/graduation.py warrantd/decision.py warrantd/core.py warrantd/keys.py \
 	warrantd/signals.py
 
-.PHONY: install promptfoo test test-thorough lint typecheck browser report bench datasets eval-logs lab clean
+.PHONY: install promptfoo test test-thorough lint typecheck browser postgres report bench datasets eval-logs lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[analytics,notebooks,cluster,inspect,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[analytics,notebooks,cluster,inspect,postgres,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -40,12 +40,22 @@ browser:
 	    chromium chromium-driver) >/dev/null 2>&1; } || \
 	  echo "note: no Chromium, and it could not be installed: the browser tests will skip"
 
-test: lint typecheck browser $(PROMPTFOO)
+# The PostgreSQL audit log tests start a throwaway server with the machine's own initdb /
+# pg_ctl (tests/pg_server.py): install Debian's when it is missing (as root; the package also
+# creates the unprivileged 'postgres' user the server runs as, since initdb refuses root).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    postgresql) >/dev/null 2>&1; } || \
+	  echo "note: no PostgreSQL, and it could not be installed: the PostgreSQL audit log tests will skip"
+
+test: lint typecheck browser postgres $(PROMPTFOO)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest --cov=warrantd --cov-report=
 	@for f in $(CORE_COVERED); do \
 	  $(BIN)/coverage report --include=$$f --fail-under=95 --show-missing || exit 1; done
 
-test-thorough: $(STAMP) browser
+test-thorough: $(STAMP) browser postgres
 	HYPOTHESIS_PROFILE=thorough WARRANTD_THOROUGH=1 $(BIN)/python -m pytest -x
 
 REPORT_ARGS := --policy datasets/billing-agent.policy.toml --history datasets/billing-agent.csv \

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -47,3 +49,25 @@ def policy(thresholds: GraduationThresholds) -> TrustPolicy:
         },
         thresholds=thresholds,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One throwaway PostgreSQL server for the whole session (tests/pg_server.py); the
+    tests that need it skip, saying why, only when none can be started here."""
+    from .pg_server import Server, unavailable
+
+    why = unavailable()
+    if why is not None:
+        pytest.skip(f"no PostgreSQL for the audit log tests: {why}")
+    server = Server()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_dsn(postgres_server: Any) -> str:
+    """A fresh, empty database on the session's server: its DSN."""
+    return str(postgres_server.new_database())

@@ -101,7 +101,7 @@ def test_bad_input_is_exit_2_and_one_line(tmp_path: Path) -> None:
 
 
 def test_help_has_an_example() -> None:
-    for command in ("verify", "checkpoint"):
+    for command in ("verify", "checkpoint", "copy"):
         out = run("audit", command, "--help")
         assert out.returncode == 0
         assert "Example:" in out.stdout and f"warrantd audit {command}" in out.stdout

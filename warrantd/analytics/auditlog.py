@@ -1,7 +1,8 @@
 """The gate's audit log read back by the kit: the decision log and the approvals.
 
 :func:`load_audit` reads a log written by :class:`warrantd.auditlog.SQLiteAuditSink`
-(verified first, unless told not to) into two frames:
+(a file path) or :class:`warrantd.auditlog.PostgresAuditSink` (a ``postgresql://`` DSN),
+verified first unless told not to, into two frames:
 
 * ``decisions``: one row per gate decision, in the traffic schema the kit
   replays (``timestamp``, ``action``, ``tenant_id``, ``value``, ``value_text``)
@@ -39,9 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..auditlog import AuditLogError, Checkpoint, Verification, verify_audit
-from ..auditlog.chain import KIND_APPROVAL, KIND_DECISION
-from ..auditlog.sqlite import open_readonly
+from ..auditlog import AuditLogError, Checkpoint, Verification, row_chunks, verify_audit
+from ..auditlog.chain import KIND_APPROVAL, KIND_DECISION, is_dsn, redact
 from ._engine import timestamps_ns
 from .approvals import approvals_frame
 
@@ -61,9 +61,24 @@ DECISION_COLUMNS = [
 ]
 _CHUNK = 100_000
 _READ = (
-    "SELECT seq, kind, recorded_at, timestamp, action, tenant_id, value, params, verdict, "
-    "state, reason, approved, overridden, executed, failed, error, idempotency_key, approver "
-    "FROM entries WHERE seq <= ? ORDER BY seq"
+    "seq",
+    "kind",
+    "recorded_at",
+    "timestamp",
+    "action",
+    "tenant_id",
+    "value",
+    "params",
+    "verdict",
+    "state",
+    "reason",
+    "approved",
+    "overridden",
+    "executed",
+    "failed",
+    "error",
+    "idempotency_key",
+    "approver",
 )
 
 
@@ -92,7 +107,8 @@ def load_audit(
     verify: bool = True,
     checkpoint: Checkpoint | str | os.PathLike[str] | None = None,
 ) -> AuditFrames:
-    """Read the audit log at ``path`` into the decision log and the approvals (see above).
+    """Read the audit log at ``path`` (a file, or a PostgreSQL DSN) into the decision log
+    and the approvals (see above).
 
     With ``verify`` (the default) the chain is verified first, against
     ``checkpoint`` when given, and a broken log raises
@@ -100,7 +116,7 @@ def load_audit(
     the rows verified are read, even when writers append meanwhile.
     ``verify=False`` reads a log as it is, broken or not.
     """
-    source = str(path)
+    source = redact(str(path)) if is_dsn(path) else str(path)
     verification = None
     limit = None
     if verify:
@@ -114,23 +130,17 @@ def load_audit(
         limit = verification.rows
     decisions: list[pd.DataFrame] = []
     approvals: list[pd.DataFrame] = []
-    conn = open_readonly(path)
-    try:
-        cursor = conn.execute(_READ, (2**62 if limit is None else limit,))
-        names = [d[0] for d in cursor.description]
-        # In chunks, each turned into typed columns at once: a million rows as Python
-        # objects would cost gigabytes.
-        while True:
-            chunk = cursor.fetchmany(_CHUNK)
-            if not chunk and decisions:
-                break
-            rows = pd.DataFrame.from_records(chunk, columns=names)
-            decisions.append(_decisions(rows))
-            approvals.append(_approvals(rows))
-            if not chunk:
-                break
-    finally:
-        conn.close()
+    names = list(_READ)
+    # In chunks, each turned into typed columns at once: a million rows as Python
+    # objects would cost gigabytes.
+    for chunk in row_chunks(path, names, upto=limit, size=_CHUNK):
+        rows = pd.DataFrame.from_records(chunk, columns=names)
+        decisions.append(_decisions(rows))
+        approvals.append(_approvals(rows))
+    if not decisions:  # an empty log: empty frames of the right schema
+        rows = pd.DataFrame.from_records([], columns=names)
+        decisions.append(_decisions(rows))
+        approvals.append(_approvals(rows))
     return AuditFrames(
         _in_time_order(decisions, source), _in_time_order(approvals, source), verification
     )

@@ -23,7 +23,8 @@ column           dtype                       meaning
 
 followed by any extra columns, untouched. Rows are sorted by time, stably.
 A warrantd audit log (:class:`~warrantd.auditlog.SQLiteAuditSink`; ``.sqlite``,
-``.sqlite3`` or ``.db``, or ``format="audit"``) is read as its decision log, verified
+``.sqlite3`` or ``.db``, or ``format="audit"``; or a ``postgresql://`` DSN of a
+:class:`~warrantd.auditlog.PostgresAuditSink` log) is read as its decision log, verified
 first: the gate's own record of what it was asked and what it said.
 Bad input raises :class:`TrafficError` naming the file, the 1-based data row, the
 column and the value, with up to 20 problems in one message; no row is dropped.
@@ -109,18 +110,21 @@ def _is_audit_log(source: object, format: str | None) -> bool:
         return True
     if format is not None or isinstance(source, pd.DataFrame):
         return False
-    return str(source).lower().endswith(_AUDIT_SUFFIXES)
+    from ..auditlog.chain import is_dsn
+
+    return is_dsn(source) or str(source).lower().endswith(_AUDIT_SUFFIXES)
 
 
 def _from_audit_log(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The decision log of a warrantd audit log, verified, in the traffic schema."""
+    from ..auditlog.chain import is_dsn, redact
     from .auditlog import load_audit
 
     frame = load_audit(path).decisions.copy()
     frame["action"] = categories(frame["action"])
     frame["tenant_id"] = categories(frame["tenant_id"])
     frame["verdict"] = pd.Categorical(frame["verdict"].astype(object), categories=VERDICTS)
-    frame.attrs["source"] = str(path)
+    frame.attrs["source"] = redact(str(path)) if is_dsn(path) else str(path)
     frame.attrs["stand_in"] = False
     return frame
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -64,7 +65,9 @@ __all__ = [
     "canonical_bytes",
     "checkpoint_json",
     "entry_values",
+    "is_dsn",
     "read_checkpoint",
+    "redact",
     "row_hash",
     "verify_chain",
     "write_checkpoint",
@@ -116,6 +119,21 @@ class AuditLogError(InputError):
 
     def __init__(self, source: str, problem: str) -> None:
         super().__init__(source, [problem])
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def is_dsn(source: object) -> bool:
+    """True when ``source`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)
+    rather than a SQLite file."""
+    return isinstance(source, str) and source.startswith(("postgresql://", "postgres://"))
+
+
+def redact(dsn: str) -> str:
+    """``dsn`` with its password replaced by ``***`` (for messages and results)."""
+    dsn = re.sub(r"(://[^:/@?]*:)[^@/?]*@", r"\1***@", dsn)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", dsn)
 
 
 # --------------------------------------------------------------------------- encoding

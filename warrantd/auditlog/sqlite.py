@@ -251,6 +251,31 @@ class SQLiteAuditSink:
                     conn.execute("ROLLBACK")
         return seqs
 
+    def append_rows(self, rows: Sequence[Sequence[object]]) -> int:
+        """Append stored rows verbatim (every column, hashes included), as a copy does.
+
+        They must continue this log's chain (the trigger refuses them otherwise);
+        returns the new row count.
+        """
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                head = conn.execute(_HEAD).fetchone()
+                seq, prev = head if head else (0, GENESIS)
+                if rows and (rows[0][0] != seq + 1 or rows[0][-2] != prev):
+                    raise AuditLogError(
+                        str(self.path),
+                        f"the rows to copy start at seq {rows[0][0]!r}, "
+                        f"not at {seq + 1} after the log's head",
+                    )
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+        return int(seq) + len(rows)
+
     def append(self, entry: AuditEntry) -> int:
         """Append one gate decision, durably; its ``seq`` (row number, from 1)."""
         return self._append([entry_values(entry)])[0]

@@ -943,11 +943,15 @@ def diff(
 
 @cli.group()
 def audit() -> None:
-    """Check a tamper-evident audit log (written by SQLiteAuditSink)."""
+    """Check, checkpoint and copy a tamper-evident audit log.
+
+    A log is a SQLite file (SQLiteAuditSink) or a PostgreSQL database given as a DSN,
+    postgresql://user:password@host:port/dbname (PostgresAuditSink; needs the postgres extra).
+    """
 
 
 @audit.command("verify")
-@click.argument("path", type=click.Path())
+@click.argument("path", metavar="PATH_OR_DSN", type=click.Path())
 @click.option(
     "--checkpoint",
     "checkpoint_file",
@@ -963,6 +967,7 @@ def audit_verify(ctx: click.Context, path: str, checkpoint_file: str | None) -> 
     \b
     Example:
       warrantd audit verify audit.db --checkpoint audit.checkpoint.json
+      warrantd audit verify postgresql://auditor@db.internal/gates
     """
     from ..auditlog import verify_audit
 
@@ -973,7 +978,7 @@ def audit_verify(ctx: click.Context, path: str, checkpoint_file: str | None) -> 
 
 
 @audit.command("checkpoint")
-@click.argument("path", type=click.Path())
+@click.argument("path", metavar="PATH_OR_DSN", type=click.Path())
 @click.option(
     "--out",
     "-o",
@@ -993,10 +998,10 @@ def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> No
     Example:
       warrantd audit checkpoint audit.db --out /secure/audit.checkpoint.json
     """
-    from ..auditlog import Checkpoint, verify_audit, write_checkpoint
+    from ..auditlog import Checkpoint, is_dsn, verify_audit, write_checkpoint
     from ..auditlog.chain import checkpoint_json
 
-    _check_out(out, force, path)
+    _check_out(out, force, None if is_dsn(path) else path)
     result = verify_audit(path)
     if not result.ok:
         emit(result.describe())
@@ -1008,3 +1013,40 @@ def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> No
             emit(f"wrote the checkpoint of {result.rows:,} rows to {out}", err=True)
     else:
         emit(checkpoint_json(checkpoint))
+
+
+@audit.command("copy")
+@click.argument("source", metavar="SOURCE", type=click.Path())
+@click.argument("destination", metavar="DESTINATION", type=click.Path())
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Verify the source against this checkpoint file before copying.",
+)
+@quiet_option
+def audit_copy(source: str, destination: str, checkpoint_file: str | None, quiet: bool) -> None:
+    """Copy an audit log, every row and hash as it is: SQLite to PostgreSQL or back.
+
+    \b
+    SOURCE and DESTINATION are each a SQLite file or a postgresql:// DSN. The source is
+    verified first (a broken log is not copied, exit 1); the destination is created when
+    missing, and when it already holds rows they must be the source's first rows (a copy
+    run again picks up where it stopped). Afterwards the destination is verified against
+    the source's row count and head hash. Prints one line; exit 0 done, 1 broken, 2 refused.
+    Example:
+      warrantd audit copy audit.db postgresql://admin@db.internal/gates
+      warrantd audit copy postgresql://auditor@db.internal/gates archive-2026-03.db
+    """
+    from ..auditlog import copy_audit, is_dsn, redact, verify_audit
+
+    origin = verify_audit(source, checkpoint_file)
+    if not origin.ok:  # broken is exit 1, as for verify; copy_audit would refuse it too
+        emit(origin.describe())
+        raise click.exceptions.Exit(1)
+    result = copy_audit(source, destination, checkpoint=checkpoint_file)
+    emit(result.describe())
+    if not quiet:
+        shown = redact(destination) if is_dsn(destination) else destination
+        emit(f"keep a checkpoint elsewhere: warrantd audit checkpoint {shown} --out FILE", err=True)
