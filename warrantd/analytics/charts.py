@@ -62,9 +62,9 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 __all__ = [
+    "MovingMark",
     "forecast_chart",
     "metrics_chart",
-    "MovingMark",
     "pareto_chart",
     "save",
     "state_timeline_chart",

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import io
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -42,7 +41,7 @@ from ..policy import TrustPolicy, settings_problems, threshold_problems
 from ..policyfile import PolicyError, dump_policy
 from ._engine import POLICY_WINDOW, parse_window, resolve_window, window_label
 from .replay import COMPARED_FIGURES, Replay, compare, replay
-from .sweep import KNOBS, THRESHOLD_KNOBS, Pick, SweepResult, sweep, to_thresholds
+from .sweep import THRESHOLD_KNOBS, Pick, SweepResult, sweep, to_thresholds
 
 __all__ = [
     "SETTING_CONTROLS",
@@ -208,7 +207,9 @@ def knobs_for(
                 f"thresholds.{key}",
             )
         )
-    settings = dataclasses.replace(policy.graduation, window=resolve_window(window, policy))
+    settings = dataclasses.replace(
+        policy.graduation, window=cast(Any, resolve_window(window, policy))
+    )
     for field in dataclasses.fields(GraduationSettings):
         control = SETTING_CONTROLS.get(field.name)
         if control is None or (control.needs and not hasattr(_graduation, control.needs)):
@@ -247,7 +248,9 @@ def _strictness(knob: Knob, before: Any, after: Any) -> str:
     return "tightens" if (moved > 0) == later_is_stricter else "loosens"
 
 
-def policy_diff(knobs: Sequence[Knob], before: Mapping[str, Any], after: Mapping[str, Any]) -> pd.DataFrame:
+def policy_diff(
+    knobs: Sequence[Knob], before: Mapping[str, Any], after: Mapping[str, Any]
+) -> pd.DataFrame:
     """The keys of the policy file whose values differ, with ``before``, ``after`` and
     ``change``: ``tightens`` (stricter), ``loosens`` or ``changes`` (not ordered, such
     as a time window against a case count)."""
@@ -287,7 +290,9 @@ def compare_changed_first(before: Replay, after: Replay) -> pd.DataFrame:
         or (table[f"{f}_before"].isna() != table[f"{f}_after"].isna()).any()
     ]
     order = changed + [f for f in COMPARED_FIGURES if f not in changed]
-    return table[["action", *[f"{f}_{part}" for f in order for part in ("before", "after", "change")]]]
+    return table[
+        ["action", *[f"{f}_{part}" for f in order for part in ("before", "after", "change")]]
+    ]
 
 
 # --------------------------------------------------------------------------- state
@@ -327,7 +332,7 @@ class TunerState:
         self.history, self.traffic = history, traffic
         self.window = resolve_window(window, policy)
         self.policy = dataclasses.replace(
-            policy, graduation=dataclasses.replace(policy.graduation, window=self.window)
+            policy, graduation=dataclasses.replace(policy.graduation, window=cast(Any, self.window))
         )
         self.grid = dict(grid) if grid is not None else default_grid(self.policy)
         self.knobs = knobs_for(self.policy, self.grid, self.window)
@@ -353,7 +358,7 @@ class TunerState:
         row = self.pick.candidate
         values = dict(self.start)
         for key in THRESHOLD_KNOBS:
-            values[key] = _threshold_value(TrustPolicy({}, to_thresholds(row)), key)
+            values[key] = _threshold_value(TrustPolicy({}, to_thresholds(dict(row))), key)
         values["window"] = parse_window(str(row["window"]))
         return values
 
@@ -405,9 +410,9 @@ class TunerState:
         in force: columns ``<figure>`` and ``<figure>_in_force``; the total row sums the
         counts and counts the classes reaching each state (``days_to_*``)."""
         columns = [c for _, cols, _ in SHOWN for c in cols]
-        now = self.trial.summary.set_index("action")[columns]
-        was = self.baseline.summary.set_index("action")[columns].reindex(now.index)
-        out = now.join(was, rsuffix="_in_force")
+        now = self.trial.summary.set_index("action")[columns].astype(object)
+        was = self.baseline.summary.set_index("action")[columns].reindex(now.index).astype(object)
+        out = pd.concat([now, was.add_suffix("_in_force")], axis=1)
         total = {}
         for c in columns:
             for suffix, frame in (("", now), ("_in_force", was)):
@@ -415,7 +420,7 @@ class TunerState:
                 total[c + suffix] = (
                     float(series.notna().sum())
                     if c.startswith("days_to_")
-                    else float(series.astype("Float64").sum())
+                    else float(pd.to_numeric(series.astype("Float64")).sum())
                 )
         out.loc["all classes"] = pd.Series(total)
         return out
@@ -448,7 +453,9 @@ def default_grid(policy: TrustPolicy) -> dict[str, list[Any]]:
         if _CRITERION[key].kind == "count":
             grid[key] = sorted({max(0, value // 2), value, value * 2})
         else:
-            grid[key] = sorted({max(0.0, round(value - 0.05, 4)), value, min(1.0, round(value + 0.025, 4))})
+            grid[key] = sorted(
+                {max(0.0, round(value - 0.05, 4)), value, min(1.0, round(value + 0.025, 4))}
+            )
     return grid
 
 
@@ -470,7 +477,7 @@ _STYLE = """<style>
 .wd-tuner .wd-figures td { text-align: right; padding: 3px 8px; border-top: 1px solid #ddd;
   white-space: nowrap; }
 .wd-tuner .wd-figures tr.wd-total td { font-weight: bold; border-top: 2px solid #333; }
-.wd-tuner .wd-delta { display: block; font-size: 11px; color: #555; }
+.wd-tuner .wd-delta { font-size: 11px; color: #555; margin-left: 3px; }
 .wd-tuner .wd-better { color: #007a55; }
 .wd-tuner .wd-worse { color: #b03a00; }
 .wd-tuner .wd-problem { color: #b03a00; font-weight: bold; }
@@ -483,7 +490,7 @@ _STYLE = """<style>
 the notebook was reopened): run this cell again to use it.</div>"""
 
 _DESCRIPTION_WIDTH = "175px"
-_CONTROL_WIDTH = "480px"
+_CONTROL_WIDTH = "470px"
 
 
 def _count(value: Any) -> str:
@@ -502,7 +509,7 @@ class Tuner:
     """
 
     def __init__(self, state: TunerState, out: str | os.PathLike[str]) -> None:
-        import ipywidgets as w
+        import ipywidgets as w  # type: ignore[import-untyped]
 
         from . import charts
 
@@ -527,7 +534,11 @@ class Tuner:
             column.append(w.HTML(f'<div class="wd-group">{html.escape(title)}</div>'))
             column.extend(members)
         if kept:
-            column.append(w.HTML(f"<small>kept as the policy has them: {html.escape(', '.join(kept))}</small>"))
+            column.append(
+                w.HTML(
+                    f"<small>kept as the policy has them: {html.escape(', '.join(kept))}</small>"
+                )
+            )
         self.reset_button = w.Button(description="Policy in force", icon="undo")
         self.pick_button = w.Button(
             description="Go to the pick", icon="star", disabled=state.pick.candidate is None
@@ -537,7 +548,10 @@ class Tuner:
         column.append(w.HBox([self.reset_button, self.pick_button]))
         self.totals = w.HTML()
         column.append(self.totals)
-        self.chart_image = w.Image(format="png", layout=w.Layout(width="760px"))
+        # The chart takes the width the controls leave, up to its own, never more.
+        self.chart_image = w.Image(
+            format="png", layout=w.Layout(width="100%", max_width="760px", height="auto")
+        )
         self.status = w.HTML(layout=w.Layout(width="100%"))
         self.figures = w.HTML(layout=w.Layout(width="100%", overflow_x="auto"))
         self.all_figures = w.Output()
@@ -548,10 +562,15 @@ class Tuner:
             value=str(out), description="policy file", layout=w.Layout(width="520px"),
             style={"description_width": "80px"},
         )  # fmt: skip
-        self.save_button = w.Button(description="Save as policy", icon="save", button_style="primary")
+        self.save_button = w.Button(
+            description="Save as policy", icon="save", button_style="primary",
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
         self.replace_button = w.Button(description="Replace it", button_style="warning")
         self.keep_button = w.Button(description="Keep the file")
-        self.confirm = w.HBox([self.replace_button, self.keep_button], layout=w.Layout(display="none"))
+        self.confirm = w.HBox(
+            [self.replace_button, self.keep_button], layout=w.Layout(display="none")
+        )
         self.message = w.HTML()
         self.diff_view = w.HTML()
         self.save_button.on_click(lambda _: self._save(overwrite=False))
@@ -561,7 +580,10 @@ class Tuner:
         body = w.VBox(
             [
                 w.HBox(
-                    [w.VBox(column, layout=w.Layout(width="500px", min_width="500px")), self.chart_image]
+                    [
+                        w.VBox(column, layout=w.Layout(flex="0 0 490px", width="490px")),
+                        w.Box([self.chart_image], layout=w.Layout(flex="1 1 0", min_width="0")),
+                    ]
                 ),
                 self.status,
                 pick_line,
@@ -584,15 +606,17 @@ class Tuner:
 
     def _control(self, knob: Knob) -> Any:
         w = self._w
-        options = [(knob.text(v), v) for v in knob.options]
+        # The widget holds each position's text (None, a cumulative window, is no
+        # value to a selection widget); the handler maps it back to the knob's value.
+        options = [knob.text(v) for v in knob.options]
         common = {
             "description": knob.label,
-            "value": knob.start,
+            "value": knob.text(knob.start),
             "style": {"description_width": _DESCRIPTION_WIDTH},
             "layout": w.Layout(width=_CONTROL_WIDTH),
         }
-        if knob.stricter is None or not all(isinstance(v, (int, float)) for v in knob.options):
-            return w.Dropdown(options=options, **common)
+        # A slider for every knob, ordered or not: one way to move any of them, and the
+        # keyboard moves each (arrows, Page Up/Down, Home/End).
         return w.SelectionSlider(options=options, continuous_update=False, **common)
 
     def _marks(self) -> dict[str, tuple[float, float]]:
@@ -602,7 +626,7 @@ class Tuner:
 
         marks = {"policy in force": point(self.state.baseline)}
         if self.state.pick.candidate is not None:
-            marks["pick"] = point(self.state.pick.candidate)
+            marks["pick"] = point(cast(Mapping[str, float], self.state.pick.candidate.to_dict()))
         marks["your settings"] = point(self.state.trial)
         return marks
 
@@ -612,11 +636,15 @@ class Tuner:
         def handler(change: dict[str, Any]) -> None:
             if self._moving:
                 return
+            knob = self.state.knob(key)
             try:
-                self.state.set(**{key: change["new"]})
+                value = knob.options[[knob.text(v) for v in knob.options].index(change["new"])]
+                self.state.set(**{key: value})
                 self._refresh()
             except Exception as exc:  # shown in words, never as a dead app
-                self.status.value = f'<span class="wd-problem">Could not replay: {html.escape(str(exc))}</span>'
+                self.status.value = (
+                    f'<span class="wd-problem">Could not replay: {html.escape(str(exc))}</span>'
+                )
 
         return handler
 
@@ -626,7 +654,7 @@ class Tuner:
         self._moving = True
         try:
             for key, control in self.controls.items():
-                control.value = values[key]
+                control.value = self.state.knob(key).text(values[key])
         finally:
             self._moving = False
         self.state.set(**{k: values[k] for k in self.controls})
@@ -660,8 +688,10 @@ class Tuner:
         with self.all_figures:
             from IPython.display import clear_output, display
 
-            clear_output(wait=True)
-            display(compare_changed_first(s.baseline, s.trial).round(1))
+            clear_output(wait=True)  # type: ignore[no-untyped-call]
+            display(  # type: ignore[no-untyped-call]
+                compare_changed_first(s.baseline, s.trial).round(1)
+            )
 
     def _save(self, *, overwrite: bool) -> None:
         path = Path(self.path.value).expanduser()
@@ -673,7 +703,9 @@ class Tuner:
         try:
             self.state.save(path, overwrite=overwrite)
         except (OutputError, PolicyError, OSError, ValueError) as exc:
-            self.message.value = f'<span class="wd-problem">Not saved: {html.escape(str(exc))}</span>'
+            self.message.value = (
+                f'<span class="wd-problem">Not saved: {html.escape(str(exc))}</span>'
+            )
             return
         self.message.value = f"Saved <b>{html.escape(str(path))}</b>."
         self.diff_view.value = self._diff_html(self.state.diff(), "What the saved policy changes")
@@ -694,8 +726,14 @@ class Tuner:
             ("failures while AUTONOMOUS", "failures_while_autonomous"),
             ("cases while AUTONOMOUS", "cases_while_autonomous"),
         ):
-            rows.append(f"<tr><td>{label}</td><td>{self._cell(after[key], before[key], 'lower' if 'cases' not in key else None)}</td></tr>")
-        return '<table class="wd-figures"><tr><th>all classes</th><th>value (change)</th></tr>' + "".join(rows) + "</table>"
+            better = None if key.startswith("cases") else "lower"
+            cell = self._cell(after[key], before[key], better)
+            rows.append(f"<tr><td>{label}</td><td>{cell}</td></tr>")
+        return (
+            '<table class="wd-figures"><tr><th>all classes</th><th>value (change)</th></tr>'
+            + "".join(rows)
+            + "</table>"
+        )
 
     def _cell(self, now: Any, was: Any, better: str | None) -> str:
         text = _count(now)
@@ -705,12 +743,12 @@ class Tuner:
             change = float("nan")
         if np.isnan(change) or change == 0:
             if _count(now) != _count(was):
-                return f'{text}<span class="wd-delta">was {_count(was)}</span>'
-            return f'{text}<span class="wd-delta">±0</span>'
+                return f'<b>{text}</b><span class="wd-delta">(was {_count(was)})</span>'
+            return text
         tone = ""
         if better is not None:
             tone = "wd-better" if (change < 0) == (better == "lower") else "wd-worse"
-        return f'<b>{text}</b><span class="wd-delta {tone}">{change:+,.0f}</span>'
+        return f'<b>{text}</b><span class="wd-delta {tone}">({change:+,.0f})</span>'
 
     def _figures_html(self) -> str:
         frame = self.state.figures()
@@ -723,15 +761,18 @@ class Tuner:
             for _, columns, better in shown:
                 parts = [self._cell(row[c], row[c + "_in_force"], better) for c in columns]
                 if columns[0].startswith("days_to_") and action == "all classes":
-                    parts = [self._cell(row[columns[0]], row[columns[0] + "_in_force"], None) + " reach"]
+                    parts = [
+                        self._cell(row[columns[0]], row[columns[0] + "_in_force"], None) + " reach"
+                    ]
                 cells.append("<td>" + " / ".join(parts) + "</td>")
             css = ' class="wd-total"' if action == "all classes" else ""
             body.append(f"<tr{css}><td>{html.escape(str(action))}</td>{''.join(cells)}</tr>")
         return (
             f'<table class="wd-figures"><tr><th>class</th>{head}</tr>{"".join(body)}</table>'
-            "<small>Each figure under the settings above; below it, its change against the "
-            "policy in force (green: better, red: worse). Days to a state: from the class's "
-            "first case; in the total row, how many classes get there.</small>"
+            "<small>Each figure under the settings above, with its change against the "
+            "policy in force in brackets where it differs (green: better, red: worse). Days "
+            "to a state: from the class's first case; in the total row, how many classes "
+            "get there.</small>"
         )
 
     @staticmethod
@@ -739,8 +780,8 @@ class Tuner:
         if diff.empty:
             return f"<b>{html.escape(title)}:</b> none."
         rows = "".join(
-            f"<tr><td>{html.escape(r.key)}</td><td>{html.escape(r.before)}</td>"
-            f"<td>{html.escape(r.after)}</td><td class='wd-{r.change}'>{r.change}</td></tr>"
+            f"<tr><td>{html.escape(str(r.key))}</td><td>{html.escape(str(r.before))}</td>"
+            f"<td>{html.escape(str(r.after))}</td><td class='wd-{r.change}'>{r.change}</td></tr>"
             for r in diff.itertuples()
         )
         return (
@@ -770,6 +811,4 @@ def tune(
     each bar (:func:`default_grid`). ``window`` as in :func:`replay` (default: the
     policy's own). ``out`` is the file "Save as policy" proposes.
     """
-    return Tuner(
-        TunerState(history, policy, traffic=traffic, grid=grid, window=window), out
-    )
+    return Tuner(TunerState(history, policy, traffic=traffic, grid=grid, window=window), out)
