@@ -13,7 +13,10 @@ run:
   the same figures (timed on a slice and scaled; target: replay 20x faster);
 * a sweep of 1,000 candidates over 50 classes (target 0.3 s) and of 100,000
   candidates over 5 classes (target 1 s);
-* the CLI's peak RSS for ``warrantd replay`` and ``warrantd sweep``.
+* the CLI's peak RSS for ``warrantd replay`` and ``warrantd sweep``;
+* replay and the 1,000-candidate sweep with 1 M requests of traffic (values
+  around the caps) beside the same runs with the eval cases standing in, and the
+  peak RSS of load + replay + sweep with the traffic.
 
 Times are the best of three runs in one process after a first call (the first
 call pays for fresh memory); the machine's load average is printed beside them.
@@ -221,6 +224,55 @@ print(json.dumps(out))
     return result
 
 
+TRAFFIC = """
+from warrantd.analytics import load_traffic
+from decimal import Decimal
+import pandas as pd
+def capped_policy(names):
+    return TrustPolicy(
+        {n: ActionClass(n, RiskTier.REVERSIBLE_WRITE, Decimal(100), Decimal(1000)) for n in names},
+        THRESHOLDS,
+    )
+def make_traffic(history, n, seed=0):
+    rng = np.random.default_rng(seed)
+    names = sorted(history["action"].unique())
+    lo, hi = history["timestamp"].min().value, history["timestamp"].max().value
+    when = np.sort(rng.integers(lo, hi, n))
+    values = np.round(rng.lognormal(np.log(60.0), 1.1, n), 2)
+    frame = pd.DataFrame({
+        "timestamp": pd.to_datetime(when, utc=True),
+        "action": pd.Categorical.from_codes(rng.integers(0, len(names), n), categories=names),
+        "value": np.where(rng.random(n) < 0.1, np.nan, values),
+    })
+    return load_traffic(frame)
+"""
+
+
+def traffic_speeds(path: Path, requests: int) -> tuple[dict[str, float], float]:
+    """Replay and sweep with traffic beside the stand-in runs; load + replay + sweep RSS."""
+    return child(
+        PRELUDE
+        + TRAFFIC
+        + f"""
+history = load_history({str(path)!r})
+policy = capped_policy(sorted(history["action"].unique()))
+start = time.perf_counter()
+traffic = make_traffic(history, {requests})
+made = time.perf_counter() - start
+out = {{"made": made}}
+out["replay_stand_in"] = best(lambda: replay(history, policy), repeats=2)
+out["replay_traffic"] = best(lambda: replay(history, policy, traffic=traffic), repeats=2)
+out["sweep_stand_in"] = best(lambda: sweep(history, policy, GRID_1000, progress=False), repeats=2)
+out["sweep_traffic"] = best(
+    lambda: sweep(history, policy, GRID_1000, traffic=traffic, progress=False), repeats=2
+)
+r = replay(history, policy, traffic=traffic)
+out["approval_burden"] = float(r.totals()["approval_burden"])
+print(json.dumps(out))
+"""
+    )
+
+
 def cli_peak(args: list[str]) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one ``warrantd`` run."""
     start = time.perf_counter()
@@ -240,6 +292,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=10_000_000, help="0 to skip")
+    parser.add_argument("--requests", type=int, default=1_000_000)
     options = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (1 min)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,6 +337,18 @@ def main() -> None:
             args = [a.format(policy=policy, grid=grid) for a in command]
             seconds, mb = cli_peak(args)
             print(f"{'CLI warrantd ' + command[0]:<58} {seconds:>9.2f}   peak RSS {mb:,.0f} MB")
+        flows, peak = traffic_speeds(path, options.requests)
+        print()
+        print(f"with {options.requests:,} requests of traffic (made in {flows['made']:.1f} s)")
+        for stage, stand_in, traffic in (
+            ("replay", flows["replay_stand_in"], flows["replay_traffic"]),
+            ("sweep, 1,000 candidates", flows["sweep_stand_in"], flows["sweep_traffic"]),
+        ):
+            print(
+                f"{'  ' + stage + ': eval cases standing in / traffic':<58} "
+                f"{stand_in:>9.2f} / {traffic:.2f}"
+            )
+        print(f"{'  peak RSS of the traffic process (all of the above)':<58} {peak:>9,.0f} MB")
         if options.big:
             big = Path(tmp) / "big.parquet"
             took = generate(big, options.big, seed=1)

@@ -396,7 +396,8 @@ def test_a_gates_audit_log_is_traffic_with_its_verdicts(tmp_path: Any) -> None:
 
     build_log(tmp_path / "gate.sqlite", rows=30)
     traffic = load_traffic(tmp_path / "gate.sqlite")
-    # 30 rows, approvals at seq 7, 14, 21, 28: 26 decisions, verdicts cycling by seq (seq 1 asks for approval).
+    # 30 rows, approvals at seq 7, 14, 21, 28: 26 decisions, verdicts cycling by seq
+    # (seq 1 asks for approval).
     assert len(traffic) == 26
     assert traffic["verdict"].astype(str).tolist()[:3] == ["REQUIRE_APPROVAL", "BLOCK", "ALLOW"]
     assert traffic["value_text"].tolist()[:2] == ["1.50", "2.50"]

@@ -53,7 +53,7 @@ from matplotlib.ticker import Formatter, MaxNLocator
 from matplotlib.transforms import Bbox, offset_copy
 
 from ..autonomy import AutonomyState
-from .forecast import Forecast
+from .forecast import BacktestScores, Forecast
 from .replay import Replay
 from .sweep import KNOBS, SweepResult
 
@@ -66,6 +66,7 @@ __all__ = [
     "forecast_chart",
     "metrics_chart",
     "pareto_chart",
+    "reliability_chart",
     "save",
     "state_timeline_chart",
     "sweep_heatmap",
@@ -1141,4 +1142,64 @@ def _forecast_facets(
         [f"{n} classes, one panel each (more than the palette can tell apart).", *notes],
         width=fig.bbox.width * 0.92,  # the header spans the figure: no layout pass needed
     )
+    return fig
+
+
+@_styled
+def reliability_chart(scores: BacktestScores) -> Figure:
+    """Backtest reliability: per tenth of P(within horizon), the share of forecasts
+    whose class did graduate within the horizon against their mean probability,
+    each point sized by its number of forecasts; the diagonal is a calibrated
+    forecast and the dashed line the base rate (the no-skill forecast)."""
+    table = scores.reliability
+    fig = _figure(6.0, 5.2)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, label="calibrated")
+    if not np.isnan(scores.base_rate):
+        ax.axhline(
+            scores.base_rate,
+            color=SERIES[1],
+            linestyle="--",
+            linewidth=1.2,
+            label=f"base rate {scores.base_rate:.0%} (no skill)",
+        )
+    used = table[table["forecasts"] > 0]
+    if len(used):
+        sizes = 20 + 180 * used["forecasts"] / used["forecasts"].max()
+        ax.plot(used["mean_p"], used["observed"], color=SERIES[0], linewidth=1.2)
+        ax.scatter(
+            used["mean_p"],
+            used["observed"],
+            s=sizes,
+            color=SERIES[0],
+            zorder=3,
+            label="forecasts (area: how many)",
+        )
+        for count, x, y in zip(
+            used["forecasts"].to_numpy(dtype=np.int64),
+            used["mean_p"].to_numpy(dtype=np.float64),
+            used["observed"].to_numpy(dtype=np.float64),
+            strict=True,
+        ):
+            ax.annotate(
+                f"{count}",
+                (x, y),
+                textcoords="offset points",
+                xytext=(7, -9),
+                fontsize=7,
+                color=NOTE_COLOUR,
+            )
+    else:
+        ax.text(0.5, 0.5, "no backtest forecast", transform=ax.transAxes, ha="center")
+    ax.set_xlim(*_PROBABILITY_LIMITS)
+    ax.set_ylim(*_PROBABILITY_LIMITS)
+    ax.set_xlabel("forecast P(next state within the horizon)")
+    ax.set_ylabel("share that did graduate within it")
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    skill = "n/a" if np.isnan(scores.brier_skill) else f"{scores.brier_skill:+.2f}"
+    notes = [
+        f"{scores.forecasts:,} backtest forecasts; Brier score {scores.brier:.3f} against "
+        f"{scores.brier_baseline:.3f} for the base rate (skill {skill})."
+    ]
+    _subtitle(ax, "Backtest reliability", notes)
     return fig

@@ -3,24 +3,38 @@
 The forecast is built on the engine (:mod:`warrantd.analytics._engine`): the
 state now, the window sums and the rule are the engine's, so a simulated future
 with no new cases grades exactly as :meth:`Replay.state_at` does (a differential
-test holds it to that for every kind of window). :func:`forecast` runs five steps
-per class of the policy:
+test holds it to that for every kind of window). Real eval histories arrive as
+*runs* (a suite run whole at one moment, then nothing for weeks), not as a steady
+stream, and their agents change; :func:`forecast` models both, in five steps per
+class of the policy:
 
-1. **Where the class stands** (:func:`_class_now`): its state as of the last
-   evidence, its next state, the bars it does not clear yet (``blocked_on``).
-   Classes with no evidence, or with evidence on fewer than
-   :data:`~warrantd.analytics.quality.MIN_EVIDENCE_DAYS` distinct days, are not
-   simulated: ``note`` says why.
-2. **How fast cases arrive** (:func:`_arrival_rates`): cases per day over the
-   trailing :data:`ACCRUAL_DAYS` days, normal and adversarial apart.
-3. **Simulated days** (:func:`_simulated_arrivals`): each true pass rate drawn
-   from its Beta posterior (Jeffreys prior ``Beta(1/2, 1/2)``) given the
-   windowed counts (for cumulative grading, the trailing :data:`ACCRUAL_DAYS`
-   days: classes keep learning); with ``trend=True`` moved along the class's
-   recent trend (the change in logit pass rate between the two latest
-   :data:`TREND_DAYS`-day spans, each simulation drawing its slope from the
-   estimate's standard error, never extrapolated further than it was measured
-   over); new cases as Poisson counts per day, passing as Binomial draws.
+1. **Where the class stands**: its state as of the last evidence, its next state,
+   the bars it does not clear yet (``blocked_on``), its eval runs (the cases
+   sharing a ``run_id``, or Inspect's / promptfoo's ``eval_id``; else the cases at
+   one timestamp: :data:`~warrantd.analytics.quality.RUN_COLUMNS`) and its
+   *regime*: the runs since the ``agent_version`` (or the policy's ``reset_on``
+   column, or ``regime=``) last changed. Classes with no evidence, with evidence
+   on fewer than :data:`~warrantd.analytics.quality.MIN_EVIDENCE_DAYS` distinct
+   days or from fewer than :data:`~warrantd.analytics.quality.MIN_RUNS` runs are
+   not simulated: ``note`` says why.
+2. **How runs arrive** (:func:`_arrivals`): the runs started over the last
+   :data:`LOOKBACK_DAYS` whole days (the class's age when younger). Each
+   simulation draws its rate of runs a day from the rate's posterior
+   (``Gamma(runs + 1/2, days)``, the Jeffreys prior), starts a Poisson number of
+   runs each day, and gives each the size of an observed run drawn at random. A
+   history whose runs cannot be told apart (one case per timestamp, no run id) is
+   a stream of one-case runs: the Poisson case stream.
+3. **How pass rates move** (:func:`_pass_paths`): each rate drawn from its Beta
+   posterior (Jeffreys prior) given the current regime's runs in the policy's
+   window (cumulative grading: the last :data:`ACCRUAL_DAYS` days), at least its
+   latest run; with ``trend=True`` moved along the trend across the regime's runs
+   (:func:`_trend`: the change in logit pass rate between the earlier and the later
+   half of its recent runs, whatever the gaps between them; off, with the reason
+   in ``trend_note``, when it cannot be estimated), never extrapolated further
+   than it was measured over; and, where regimes change, new regimes arrive at the
+   class's rate of changes (its posterior, as for runs), each moving the logit pass
+   rates by a normal jump whose size is learnt from the history's past changes
+   (:func:`_jump_sd`).
 4. **Grading** (:func:`_graded_days`): simulated day ``k`` ends at
    ``as_of + k days``; its cases arrive then, and the state is graded there with
    the policy's own window over the real evidence (at its exact timestamps) and
@@ -30,18 +44,21 @@ per class of the policy:
    probability of having graduated by each day (``Forecast.cdf(action)``).
 
 Simulations run in batches of at most :data:`SIM_BATCH_CELLS` (simulation x day)
-cells, so memory does not grow with the horizon (at most
-:data:`MAX_HORIZON_DAYS`). Same seed, same forecast.
+cells (fewer when many runs a day are drawn into them), so memory does not grow
+with the horizon (at most :data:`MAX_HORIZON_DAYS`). Same seed, same forecast.
 
 :func:`backtest` cuts a history, forecasts from the cut and checks the forecast
 against what the replay of the full history shows actually happened;
-:func:`backtests` does it at several cuts, each distinct forecast once.
+:func:`backtests` does it at several cuts, each distinct forecast once;
+:func:`backtest_scores` says how honest they were (graduated-class coverage,
+committed-date accuracy, Brier skill against the base rate, reliability);
+:func:`backtest_plan` picks cuts and a backtest horizon that fit a history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
@@ -63,35 +80,55 @@ from ._engine import (
     rates_from_counts,
     resolve_window,
     states_at,
+    timestamps_ns,
     window_sums,
 )
 from ._progress import bar as progress_bar_of
 from .metrics import metrics_frame_at
-from .quality import MIN_EVIDENCE_DAYS
+from .quality import MIN_EVIDENCE_DAYS, MIN_RUNS, RUN_COLUMNS
 from .replay import replay
 
 __all__ = [
     "ACCRUAL_DAYS",
+    "COMMITTED_P",
+    "LOOKBACK_DAYS",
     "MAX_HORIZON_DAYS",
     "MIN_EVIDENCE_DAYS",
-    "TREND_DAYS",
+    "MIN_REGIME_CHANGES",
+    "MIN_RUNS",
+    "MIN_TREND_DAYS",
+    "MIN_TREND_RUNS",
+    "REGIME_FROM_POLICY",
+    "BacktestPlan",
+    "BacktestScores",
     "Forecast",
     "backtest",
+    "backtest_plan",
+    "backtest_scores",
     "backtests",
     "check_horizon",
     "forecast",
+    "regime_column",
     "within_band",
 ]
 
+#: Cumulative grading: the pass-rate posterior rests on the last this many days of
+#: the current regime (classes keep learning), and at least its latest run.
 ACCRUAL_DAYS = 28
+#: Runs arrive at the rate seen over this many whole days (about a quarter): long
+#: enough that one burst of runs, or one quiet month, is not taken for the pace.
+LOOKBACK_DAYS = 91
 #: The longest horizon a forecast simulates (ten years).
 MAX_HORIZON_DAYS = 3650
 #: Simulated (simulation x day) cells per batch: memory stays bounded whatever the
 #: horizon and the number of simulations (four int64 arrays of this size at a time).
 SIM_BATCH_CELLS = 1_000_000
-#: The trend is measured over two spans of this many days, and extrapolated at most
-#: this far past the middle of the evidence the rates rest on.
-TREND_DAYS = 28
+#: A trend needs at least this many runs of the current regime (half a side) ...
+MIN_TREND_RUNS = 4
+#: ... whose halves' middles lie at least this many days apart.
+MIN_TREND_DAYS = 7
+#: Jumps at regime changes are simulated once the history shows this many changes.
+MIN_REGIME_CHANGES = 3
 _DAY = pd.Timedelta("1D")
 
 
@@ -133,10 +170,12 @@ class Forecast:
 
     ``table``: one row per action: ``state``, ``next_state`` (empty when the class
     is at its ceiling), ``blocked_on`` (every bar of the next state not yet
-    cleared, with its distance), ``cases_per_day``, ``pass_rate_trend`` and
-    ``adversarial_pass_rate_trend`` (the rate over the last :data:`TREND_DAYS` days
-    minus the rate over the span before; NaN when a span has no cases),
-    ``p_within_horizon`` and the
+    cleared, with its distance), ``note`` (why it was not forecast), ``runs`` (all
+    its eval runs), ``runs_per_day`` / ``cases_per_run`` / ``cases_per_day`` over
+    the lookback, ``regime`` (the column, its current value and since when),
+    ``pass_rate_trend`` and ``adversarial_pass_rate_trend`` (the later half's rate
+    minus the earlier half's, NaN when there is none), ``trend_note`` (why the
+    forecast has no trend: empty when it has one), ``p_within_horizon`` and the
     ``p10_date`` / ``p50_date`` / ``p90_date`` of reaching the next state (NaT when
     that percentile falls beyond the horizon). ``cdfs``: per action, P(graduated by
     day d) for d = 1 .. horizon days.
@@ -150,6 +189,7 @@ class Forecast:
     n_sims: int
     seed: int
     trend: bool = True
+    regime: str | None = None
 
     def cdf(self, action: str) -> pd.DataFrame:
         """Columns ``day``, ``date``, ``probability``: P(next state reached by that day)."""
@@ -196,9 +236,14 @@ FORECAST_COLUMNS = [
     "next_state",
     "blocked_on",
     "note",
+    "runs",
+    "runs_per_day",
+    "cases_per_run",
     "cases_per_day",
+    "regime",
     "pass_rate_trend",
     "adversarial_pass_rate_trend",
+    "trend_note",
     "p_within_horizon",
     "p10_date",
     "p50_date",
@@ -206,56 +251,197 @@ FORECAST_COLUMNS = [
 ]
 
 
+class _FromPolicy:
+    """The default of ``regime``: the policy's ``reset_on``, else ``agent_version``."""
+
+    def __repr__(self) -> str:
+        return "REGIME_FROM_POLICY"
+
+
+#: ``forecast(regime=REGIME_FROM_POLICY)``: a change of the column named by the
+#: policy's ``[graduation] reset_on`` starts a new regime; with no ``reset_on``, a
+#: change of ``agent_version`` when the history has that column.
+REGIME_FROM_POLICY = _FromPolicy()
+
+
+def regime_column(
+    history: pd.DataFrame, policy: TrustPolicy, regime: str | _FromPolicy | None
+) -> str | None:
+    """The history column whose change starts a new regime, or None (no regimes).
+
+    ``regime`` names it; :data:`REGIME_FROM_POLICY` reads the policy's
+    ``reset_on`` (which the history must then have), else takes ``agent_version``
+    when present. A named column the history lacks is an
+    :class:`~warrantd.errors.OptionError` (``regime``).
+    """
+    if isinstance(regime, _FromPolicy):
+        reset_on = policy.graduation.reset_on
+        if reset_on is None:
+            return "agent_version" if "agent_version" in history.columns else None
+        regime = reset_on
+    if regime is None:
+        return None
+    if not isinstance(regime, str) or regime not in history.columns:
+        have = ", ".join(map(str, history.columns))
+        raise OptionError("regime", f"{regime!r} is not a column of the history (it has {have})")
+    return regime
+
+
 @dataclass(frozen=True)
-class _Past:
-    """One class's real evidence: its rows of the engine's :class:`Evidence`."""
+class _Runs:
+    """One class's eval runs (see :data:`~warrantd.analytics.quality.RUN_COLUMNS`), in
+    time order: each run's first timestamp, its counts ((4, runs) in COUNT_COLUMNS
+    order) and its regime (an index into ``names``; all 0 without regimes)."""
 
     time_ns: np.ndarray
-    counts: np.ndarray  # (4, rows) in COUNT_COLUMNS order
+    counts: np.ndarray
+    regime: np.ndarray
+    names: tuple[str, ...]
 
-    def daily(self, last_day_ns: int, days: int) -> np.ndarray:
-        """(4, days) counts per UTC day, the last column the day starting at ``last_day_ns``."""
-        day = (self.time_ns - last_day_ns) // NS_PER_DAY + days - 1
-        keep = day >= 0
-        out = np.zeros((4, days), dtype=np.int64)
-        for i in range(4):  # four count kinds, not rows
-            np.add.at(out[i], day[keep], self.counts[i, keep])
+    def __len__(self) -> int:
+        return len(self.time_ns)
+
+    @property
+    def cases(self) -> np.ndarray:
+        return np.asarray(self.counts[0] + self.counts[2])
+
+    def take(self, keep: np.ndarray) -> _Runs:
+        return _Runs(self.time_ns[keep], self.counts[:, keep], self.regime[keep], self.names)
+
+    def current_regime(self) -> np.ndarray:
+        """Which runs belong to the current regime: the latest runs sharing the last
+        run's regime, back to the last change (a change restarts it)."""
+        changed = np.flatnonzero(self.regime[1:] != self.regime[:-1])
+        start = int(changed[-1]) + 1 if len(changed) else 0
+        return np.arange(len(self)) >= start
+
+    def changes(self) -> np.ndarray:
+        """Whether each run starts a new regime (the first run does not)."""
+        out = np.zeros(len(self), dtype=bool)
+        out[1:] = self.regime[1:] != self.regime[:-1]
         return out
 
 
-def _class_now(evidence: Evidence, index: int) -> _Past:
-    """Step 1's data: the class's real evidence rows."""
-    lo, hi = int(evidence.bounds[index]), int(evidence.bounds[index + 1])
-    return _Past(evidence.time_ns[lo:hi], evidence.counts[:, lo:hi])
+def _runs_of(history: pd.DataFrame, regime: str | None) -> dict[str, _Runs]:
+    """Every class's runs, from one grouping of the history's rows (no loop over rows)."""
+    key = next((c for c in RUN_COLUMNS if c in history.columns), None)
+    ts = timestamps_ns(history["timestamp"])
+    if key is not None:
+        ids, _ = pd.factorize(history[key])
+        ids = np.asarray(ids, dtype=np.int64)
+    else:
+        ids = np.full(len(history), -1, dtype=np.int64)
+    # A row with no run id forms a run with the class's other rows at its timestamp.
+    run = np.where(ids >= 0, ids, ts)
+    adversarial = history["adversarial"].to_numpy(dtype=bool)
+    n = history["n"].to_numpy(dtype=np.int64)
+    passed = history["n_passed"].to_numpy(dtype=np.int64)
+    names: tuple[str, ...] = ("",)
+    regime_codes = np.zeros(len(history), dtype=np.int64)
+    if regime is not None:
+        codes, uniques = pd.factorize(history[regime].astype("string").fillna("(none)"))
+        regime_codes, names = np.asarray(codes, dtype=np.int64), tuple(map(str, uniques))
+    frame = pd.DataFrame(
+        {
+            "action": history["action"].astype(str).to_numpy(),
+            "has_id": ids >= 0,
+            "run": run,
+            "time": ts,
+            "n_normal": np.where(adversarial, 0, n),
+            "passed_normal": np.where(adversarial, 0, passed),
+            "n_adversarial": np.where(adversarial, n, 0),
+            "passed_adversarial": np.where(adversarial, passed, 0),
+            "regime": regime_codes,
+        }
+    )
+    runs = (
+        frame.sort_values("time", kind="stable")
+        .groupby(["action", "has_id", "run"], sort=False)
+        .agg(
+            time=("time", "min"),
+            regime=("regime", "first"),
+            **{c: (c, "sum") for c in COUNT_COLUMNS},
+        )
+        .reset_index()
+        .sort_values(["action", "time", "run"], kind="stable")
+    )
+    out = {}
+    for action, mine in runs.groupby("action", sort=True):  # classes, not rows
+        out[str(action)] = _Runs(
+            mine["time"].to_numpy(dtype=np.int64),
+            mine[list(COUNT_COLUMNS)].to_numpy(dtype=np.int64).T.copy(),
+            mine["regime"].to_numpy(dtype=np.int64),
+            names,
+        )
+    return out
 
 
-def _arrival_rates(past: _Past, first_day_ns: int) -> tuple[float, float]:
-    """Step 2: normal and adversarial cases per day over the trailing accrual days
-    (whole UTC days, from the class's first day when it is younger)."""
-    recent = past.daily(first_day_ns, ACCRUAL_DAYS)
-    class_first_day = (int(past.time_ns.min()) // NS_PER_DAY) * NS_PER_DAY
-    span_days = min(ACCRUAL_DAYS, (first_day_ns - class_first_day) // NS_PER_DAY + 1)
-    return recent[0].sum() / span_days, recent[2].sum() / span_days
+@dataclass(frozen=True)
+class _Arrivals:
+    """Step 2: how runs arrive. ``runs`` runs started in the last ``days`` whole UTC
+    days (the lookback: :data:`LOOKBACK_DAYS`, or the class's age when younger);
+    ``sizes`` holds their (normal, adversarial) case counts, ``switches`` how many of
+    them started a new regime."""
+
+    runs: int
+    days: int
+    sizes: np.ndarray  # (2, runs)
+    switches: int
+
+    @property
+    def runs_per_day(self) -> float:
+        return self.runs / self.days
+
+    @property
+    def cases_per_run(self) -> float:
+        return float(self.sizes.sum() / self.runs) if self.runs else 0.0
+
+    def rates(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Each simulation's rate of runs a day, drawn from its posterior: a Poisson
+        rate with the Jeffreys prior, Gamma(runs + 1/2, days)."""
+        return rng.gamma(self.runs + 0.5, 1.0 / self.days, size)
+
+
+def _arrivals(runs: _Runs, as_of_ns: int) -> _Arrivals:
+    """Step 2: the runs of the lookback (whole UTC days, the as-of day included)."""
+    today = as_of_ns // NS_PER_DAY
+    first = int(runs.time_ns.min()) // NS_PER_DAY
+    days = int(min(LOOKBACK_DAYS, today - first + 1))
+    recent = runs.time_ns // NS_PER_DAY > today - days
+    sizes = np.stack([runs.counts[0, recent], runs.counts[2, recent]])
+    changes = runs.changes()
+    return _Arrivals(int(recent.sum()), days, sizes, int(changes[recent].sum()))
 
 
 def _simulated_arrivals(
     rng: np.random.Generator,
-    size: int,
+    rates: np.ndarray,
     days: int,
-    rates: tuple[float, float],
-    evidence: np.ndarray,
-    trends: tuple[_Trend | None, _Trend | None],
-    age: float,
+    arrivals: _Arrivals,
+    paths: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
-    """Step 3: (4, size, days) simulated counts per day, in COUNT_COLUMNS order."""
-    p_norm = rng.beta(evidence[1] + 0.5, evidence[0] - evidence[1] + 0.5, size)
-    p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
-    new_norm = rng.poisson(rates[0], (size, days))
-    new_adv = rng.poisson(rates[1], (size, days))
-    p_norm = _drifting(p_norm, trends[0], age, days, rng)
-    p_adv = _drifting(p_adv, trends[1], age, days, rng)
-    pass_norm = rng.binomial(new_norm, p_norm)
-    pass_adv = rng.binomial(new_adv, p_adv)
+    """Step 3: (4, sims, days) simulated counts per day, in COUNT_COLUMNS order.
+
+    Simulation ``s`` starts Poisson(``rates[s]``) runs a day, each the size of an
+    observed run drawn at random (the whole run: its normal and adversarial cases
+    together); each case passes with its day's probability from ``paths``.
+    """
+    sims = len(rates)
+    started = rng.poisson(rates[:, None], (sims, days))
+    sizes = arrivals.sizes
+    if len(np.unique(sizes, axis=1).T) == 1:  # every run the same size: no draws needed
+        new_norm, new_adv = started * sizes[0, 0], started * sizes[1, 0]
+    else:
+        drawn = rng.integers(0, sizes.shape[1], int(started.sum()))
+        cell = np.repeat(np.arange(sims * days), started.ravel())
+        new_norm, new_adv = (
+            np.bincount(cell, weights=sizes[k, drawn], minlength=sims * days)
+            .astype(np.int64)
+            .reshape(sims, days)
+            for k in (0, 1)
+        )
+    pass_norm = rng.binomial(new_norm, paths[0])
+    pass_adv = rng.binomial(new_adv, paths[1])
     return np.stack([new_norm, pass_norm, new_adv, pass_adv])
 
 
@@ -372,6 +558,10 @@ def _check_counts(n_sims: Any, seed: Any) -> None:
         raise OptionError("seed", f"must be a whole number >= 0, not {seed!r}")
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
 def forecast(
     history: pd.DataFrame,
     policy: TrustPolicy,
@@ -382,26 +572,30 @@ def forecast(
     seed: int = 0,
     level: float = 0.95,
     trend: bool = True,
+    regime: str | _FromPolicy | None = REGIME_FROM_POLICY,
     progress: bool = False,
 ) -> Forecast:
     """Forecast each action's next graduation; see the module docstring.
 
-    Every class of the policy gets a row. A class with no evidence, or with
-    evidence on fewer than :data:`MIN_EVIDENCE_DAYS` distinct days, is not
-    simulated: its ``note`` says why and its probabilities are empty. ``window``
-    defaults to the policy's ``[graduation] window``.
+    Every class of the policy gets a row. A class with no evidence, with evidence
+    on fewer than :data:`MIN_EVIDENCE_DAYS` distinct days, or from fewer than
+    :data:`MIN_RUNS` runs, is not simulated: its ``note`` says why and its
+    probabilities are empty. ``regime`` names the column whose change starts a new
+    regime (see :func:`regime_column`; None: no regimes). ``window`` defaults to the
+    policy's ``[graduation] window``.
     """
     window = resolve_window(window, policy)
     span = check_window(window)
     days = check_horizon(horizon)
     _check_counts(n_sims, seed)
+    column = regime_column(history, policy, regime)
     as_of = history["timestamp"].max()
     now = metrics_frame_at(history, as_of, window=window, level=level).set_index("action")
     evidence = evidence_of(history)
     state_now = states_at(evidence, policy, window, as_of.value)
+    all_runs = _runs_of(history, column)
+    jump_sd = _jump_sd(all_runs)
     rng = np.random.default_rng(seed)
-    first_day_ns = (as_of.value // NS_PER_DAY) * NS_PER_DAY
-    past_days = _past_days(history, span)
     rows, cdfs = [], {}
     progress_bar = progress_bar_of(len(policy.actions), "forecast", progress, unit="class")
     for action in sorted(policy.actions):
@@ -412,9 +606,14 @@ def forecast(
             "action": action,
             "state": state.name,
             "note": "",
+            "runs": 0,
+            "runs_per_day": np.nan,
+            "cases_per_run": np.nan,
             "cases_per_day": np.nan,
+            "regime": "",
             "pass_rate_trend": np.nan,
             "adversarial_pass_rate_trend": np.nan,
+            "trend_note": "",
         }
         if state >= top:
             at_ceiling = {**row, "next_state": "", "blocked_on": "at its ceiling"}
@@ -431,131 +630,325 @@ def forecast(
         t = policy.thresholds
         row["blocked_on"] = "; ".join(_blocked_on(metrics, t, target, level)) or "clears every bar"
         index = evidence.actions.index(action)
-        past = _class_now(evidence, index)
-        rate_normal, rate_adv = _arrival_rates(past, first_day_ns)
-        spans = past.daily(first_day_ns, 2 * TREND_DAYS)
-        trends = (_trend(spans[0], spans[1]), _trend(spans[2], spans[3]))
-        row["cases_per_day"] = rate_normal + rate_adv
-        for column, found in zip(
-            ("pass_rate_trend", "adversarial_pass_rate_trend"), trends, strict=True
-        ):
-            row[column] = np.nan if found is None else found.late - found.early
-        distinct = len(np.unique(past.time_ns // NS_PER_DAY))
+        runs = all_runs[action]
+        row["runs"] = len(runs)
+        distinct = len(
+            np.unique(
+                evidence.time_ns[evidence.bounds[index] : evidence.bounds[index + 1]] // NS_PER_DAY
+            )
+        )
         if distinct < MIN_EVIDENCE_DAYS:
             rows.append(
                 _not_forecast(
-                    {**row, "cases_per_day": np.nan},
+                    row,
                     f"not forecast: evidence on only {distinct} distinct day"
                     f"{'s' if distinct != 1 else ''} (needs {MIN_EVIDENCE_DAYS} to estimate "
                     "how fast cases arrive)",
                 )
             )
             continue
-        # The posterior rests on the windowed counts the policy grades; for cumulative
-        # grading on the recent counts, since classes keep learning.
-        if span is None:
-            posterior = past.daily(first_day_ns, ACCRUAL_DAYS).sum(axis=1)
+        if len(runs) < MIN_RUNS:
+            rows.append(
+                _not_forecast(
+                    row,
+                    f"not forecast: evidence from only {_plural(len(runs), 'eval run')} "
+                    f"(needs {MIN_RUNS} to estimate how often runs arrive and how large they are)",
+                )
+            )
+            continue
+        arrivals = _arrivals(runs, as_of.value)
+        row["runs_per_day"] = arrivals.runs_per_day
+        row["cases_per_run"] = arrivals.cases_per_run
+        row["cases_per_day"] = arrivals.runs_per_day * arrivals.cases_per_run
+        current = runs.current_regime()
+        if column is not None:
+            since = pd.Timestamp(int(runs.time_ns[current][0]), tz="UTC")
+            name = runs.names[int(runs.regime[-1])]
+            row["regime"] = f"{column} = {name} since {since:%Y-%m-%d}"
+        found = [_trend(runs, kind, as_of.value) for kind in (0, 2)]
+        trends = (found[0][0], found[1][0])
+        for column_name, one in zip(
+            ("pass_rate_trend", "adversarial_pass_rate_trend"), trends, strict=True
+        ):
+            row[column_name] = np.nan if one is None else one.late - one.early
+        if not trend:
+            row["trend_note"] = "trend off: not asked for"
+            trends = (None, None)
         else:
-            posterior = np.array([metrics[c] for c in COUNT_COLUMNS], dtype=np.int64)
-        age = _evidence_age(span, past_days, rate_normal + rate_adv)
+            has_adversarial = bool(runs.counts[2].sum())
+            why = [f"pass rate: {found[0][1]}"] if found[0][0] is None else []
+            if has_adversarial and found[1][0] is None:
+                why.append(f"adversarial pass rate: {found[1][1]}")
+            row["trend_note"] = ("trend off for " + "; ".join(why)) if why else ""
+        keep = _posterior_runs(runs, span, as_of.value)
+        posterior = runs.counts[:, keep].sum(axis=1)
+        weights = runs.cases[keep]
+        ages = (as_of.value - runs.time_ns[keep]) / NS_PER_DAY
+        age = float(np.average(ages, weights=weights)) if weights.sum() else float(ages.mean())
         first = np.empty(n_sims)
-        batch = max(1, SIM_BATCH_CELLS // days)
+        rates = arrivals.rates(rng, n_sims)
+        regimes = None
+        if jump_sd > 0:
+            line, line_age = _line(runs, as_of.value)
+            switch_rates = rng.gamma(arrivals.switches + 0.5, 1.0 / arrivals.days, n_sims)
+            regimes = _Regimes(switch_rates, jump_sd, line, line_age)
+        # Bounded memory: (simulation x day) cells, and the runs drawn into them.
+        per_cell = max(1.0, float(rates.max()))
+        batch = max(1, int(SIM_BATCH_CELLS // (days * per_cell)))
         for start in range(0, n_sims, batch):
             size = min(batch, n_sims - start)
-            arrivals = _simulated_arrivals(
+            chunk = slice(start, start + size)
+            paths = _pass_paths(
                 rng,
                 size,
                 days,
-                (rate_normal, rate_adv),
                 posterior,
-                trends if trend else (None, None),
+                trends,
                 age,
+                None if regimes is None else replace(regimes, rates=regimes.rates[chunk]),
             )
-            graded = _graded_days(evidence, index, arrivals, as_of.value, window, t, int(top))
+            simulated = _simulated_arrivals(rng, rates[chunk], days, arrivals, paths)
+            graded = _graded_days(evidence, index, simulated, as_of.value, window, t, int(top))
             reached = graded >= int(target)
-            first[start : start + size] = np.where(
-                reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf
-            )
+            first[chunk] = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf)
         found_row, cdfs[action] = _summary(first, days, as_of, n_sims)
         rows.append({**row, **found_row})
     progress_bar.close()
     table = pd.DataFrame(rows, columns=FORECAST_COLUMNS)
     for q in (10, 50, 90):
         table[f"p{q}_date"] = pd.to_datetime(table[f"p{q}_date"], utc=True)
-    return Forecast(table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend)
+    return Forecast(
+        table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend, column
+    )
 
 
 def _logit(p: Any) -> Any:
     return np.log(p) - np.log1p(-p)
 
 
-def _evidence_age(span: Any, past_days: int, cases_per_day: float) -> float:
-    """Days from the middle of the evidence the posterior rests on to its last day."""
+def _posterior_runs(runs: _Runs, span: int | pd.Timedelta | None, as_of_ns: int) -> np.ndarray:
+    """Which runs the pass-rate posterior rests on: the current regime's runs in the
+    policy's window (for cumulative grading, the last :data:`ACCRUAL_DAYS` days:
+    classes keep learning); at least the latest run."""
     if isinstance(span, pd.Timedelta):
-        days = span / _DAY
-    elif isinstance(span, int):
-        days = span / cases_per_day if cases_per_day > 0 else past_days
-    else:  # cumulative grading: the posterior rests on the accrual window
-        days = ACCRUAL_DAYS
-    return min(days, past_days) / 2
+        recent = runs.time_ns > as_of_ns - span.value
+    elif isinstance(span, int):  # the latest runs covering the window's cases
+        after = np.cumsum(runs.cases[::-1])[::-1] - runs.cases  # cases of later runs
+        recent = after < span
+    else:
+        recent = runs.time_ns > as_of_ns - ACCRUAL_DAYS * NS_PER_DAY
+    keep = runs.current_regime() & recent
+    keep[-1] = True
+    return keep
 
 
 @dataclass(frozen=True)
 class _Trend:
-    """A pass rate over the two latest :data:`TREND_DAYS`-day spans, and its slope."""
+    """A pass rate over the earlier and the later half of recent runs, and its slope."""
 
     early: float
     late: float
     slope: float  # logit per day
     slope_se: float
+    span_days: float  # from the first run to the last: how long it was measured over
 
 
-def _trend(n: np.ndarray, passed: np.ndarray) -> _Trend | None:
-    """The trend of daily counts over the last ``2 * TREND_DAYS`` days; None when a
-    span has no cases. The slope is the change in logit pass rate between the spans,
-    per day, with its delta-method standard error."""
-    n_early, n_late = int(n[:TREND_DAYS].sum()), int(n[TREND_DAYS:].sum())
-    if n_early == 0 or n_late == 0:
-        return None
+def _halves(n: np.ndarray, passed: np.ndarray, t: np.ndarray) -> tuple[_Trend | None, str]:
+    """The trend across one regime's runs (time order): see :func:`_trend`."""
+    if len(n) < MIN_TREND_RUNS:
+        return None, f"{_plural(len(n), 'run')} (needs {MIN_TREND_RUNS})"
+    cum = np.cumsum(n)
+    side = MIN_TREND_RUNS // 2
+    candidates = np.arange(side - 1, len(n) - side)  # last index of the early half
+    split = int(candidates[np.argmin(np.abs(cum[candidates] - cum[-1] / 2))]) + 1
+    halves = [slice(0, split), slice(split, len(n))]
+    middles = [float(np.average(t[h], weights=n[h])) for h in halves]
+    apart = (middles[1] - middles[0]) / NS_PER_DAY
+    if apart < MIN_TREND_DAYS:
+        return None, (
+            f"{_plural(len(n), 'run')} whose halves' middles are only {apart:.1f} days apart "
+            f"(needs {MIN_TREND_DAYS})"
+        )
+    n_early, n_late = float(n[halves[0]].sum()), float(n[halves[1]].sum())
     # Jeffreys-smoothed rates keep the logits finite at 0% and 100%.
-    early = float((passed[:TREND_DAYS].sum() + 0.5) / (n_early + 1.0))
-    late = float((passed[TREND_DAYS:].sum() + 0.5) / (n_late + 1.0))
+    early = float((passed[halves[0]].sum() + 0.5) / (n_early + 1.0))
+    late = float((passed[halves[1]].sum() + 0.5) / (n_late + 1.0))
     variance = 1 / (n_early * early * (1 - early)) + 1 / (n_late * late * (1 - late))
-    return _Trend(
-        early,
-        late,
-        (_logit(late) - _logit(early)) / TREND_DAYS,
-        float(np.sqrt(variance)) / TREND_DAYS,
+    slope = (_logit(late) - _logit(early)) / apart
+    measured = float(t[-1] - t[0]) / NS_PER_DAY  # the trend is not extrapolated beyond it
+    return _Trend(early, late, slope, float(np.sqrt(variance)) / apart, measured), ""
+
+
+def _trend(runs: _Runs, kind: int, as_of_ns: int) -> tuple[_Trend | None, str]:
+    """The trend of one kind of case (0 normal, 2 adversarial) across runs, and why
+    there is none when it cannot be estimated.
+
+    The runs are those of the lookback (:data:`LOOKBACK_DAYS`) with cases of that
+    kind, taken regime by regime: a change of regime is a jump (:func:`_pass_paths`),
+    and a jump read as a trend forecasts early. Each regime's runs are split, in
+    time order, into two halves of about equal cases (at least
+    :data:`MIN_TREND_RUNS` runs in all, half of them a side); its slope is the change
+    in logit pass rate between the halves over the days between their case-weighted
+    middles (at least :data:`MIN_TREND_DAYS`), with its delta-method standard error.
+    Gaps between runs do not matter: only runs count. The slopes of the regimes that
+    have one are pooled by inverse variance; ``early`` / ``late`` are the latest such
+    regime's, and the trend is extrapolated no further than the longest span a
+    regime's slope was measured over.
+    """
+    today = as_of_ns // NS_PER_DAY
+    keep = (runs.time_ns // NS_PER_DAY > today - LOOKBACK_DAYS) & (runs.counts[kind] > 0)
+    n, passed, t = runs.counts[kind, keep], runs.counts[kind + 1, keep], runs.time_ns[keep]
+    regimes = runs.regime[keep]
+    block = np.zeros(len(regimes), dtype=np.int64)
+    block[1:] = np.cumsum(regimes[1:] != regimes[:-1])
+    found, reasons = [], []
+    for b in np.unique(block):  # regimes, not rows
+        mine = block == b
+        trend, why = _halves(n[mine], passed[mine], t[mine])
+        if trend is not None:
+            found.append(trend)
+        else:
+            reasons.append(why)
+    if not found:
+        if len(reasons) > 1:
+            return None, (
+                f"none of the {len(reasons)} regimes of the last {LOOKBACK_DAYS} days has "
+                f"enough runs (the latest: {reasons[-1]})"
+            )
+        return None, f"{reasons[-1] if reasons else 'no runs'} over the last {LOOKBACK_DAYS} days"
+    weights = np.array([1 / f.slope_se**2 for f in found])
+    latest = found[-1]
+    pooled = _Trend(
+        latest.early,
+        latest.late,
+        float(np.average([f.slope for f in found], weights=weights)),
+        float(1 / np.sqrt(weights.sum())),
+        max(f.span_days for f in found),
+    )
+    return pooled, ""
+
+
+def _line(runs: _Runs, as_of_ns: int) -> tuple[float, float]:
+    """Where the class's pass rate stands across regimes: the logit of its
+    (Jeffreys-smoothed) normal pass rate over the lookback, and how many days before
+    ``as_of`` that evidence's case-weighted middle lies. A new regime starts around
+    it (moved along the trend), not around the regime it replaces."""
+    today = as_of_ns // NS_PER_DAY
+    keep = (runs.time_ns // NS_PER_DAY > today - LOOKBACK_DAYS) & (runs.counts[0] > 0)
+    if not keep.any():
+        return 0.0, 0.0
+    n, passed = runs.counts[0, keep], runs.counts[1, keep]
+    rate = (passed.sum() + 0.5) / (n.sum() + 1.0)
+    age = float(np.average((as_of_ns - runs.time_ns[keep]) / NS_PER_DAY, weights=n))
+    return float(_logit(rate)), age
+
+
+def _jump_sd(all_runs: Mapping[str, _Runs]) -> float:
+    """How far a regime's pass rate sits from the class's line, in logits: the change
+    in (Jeffreys-smoothed) normal pass rate from one regime to the next, pooled over
+    every class, less what sampling alone explains, is the difference of two such
+    offsets, hence the division by the square root of 2. 0 with fewer than
+    :data:`MIN_REGIME_CHANGES` changes to learn it from."""
+    deltas, noise = [], []
+    for runs in all_runs.values():  # classes, not rows
+        changes = runs.changes()
+        if not changes.any():
+            continue
+        block = np.cumsum(changes)
+        n = np.bincount(block, weights=runs.counts[0])
+        rate = (np.bincount(block, weights=runs.counts[1]) + 0.5) / (n + 1.0)
+        both = (n[1:] > 0) & (n[:-1] > 0)
+        variance = 1 / (np.maximum(n, 1) * rate * (1 - rate))
+        deltas.append(np.diff(_logit(rate))[both])
+        noise.append((variance[1:] + variance[:-1])[both])
+    if not deltas or sum(map(len, deltas)) < MIN_REGIME_CHANGES:
+        return 0.0
+    d, v = np.concatenate(deltas), np.concatenate(noise)
+    return float(np.sqrt(max(0.0, float(np.mean(d**2 - v))) / 2))
+
+
+@dataclass(frozen=True)
+class _Regimes:
+    """How regimes change in the simulation: each simulation's rate of changes a day,
+    how far a new regime sits from the class's line (``sd``, logits), and the line
+    (its logit and the age of its evidence, from :func:`_line`)."""
+
+    rates: np.ndarray
+    sd: float
+    line: float
+    line_age: float
+
+
+def _pass_paths(
+    rng: np.random.Generator,
+    size: int,
+    days: int,
+    evidence: np.ndarray,
+    trends: tuple[_Trend | None, _Trend | None],
+    age: float,
+    regimes: _Regimes | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sims, days) pass probabilities of normal and adversarial cases.
+
+    Each simulation draws its rates from their Beta posteriors (Jeffreys prior) given
+    ``evidence`` (the four counts of the current regime) and moves them along the
+    trends (:func:`_drifting`). Where regimes change (``regimes``), new regimes start
+    a Poisson number of times a day; from the latest one on, the normal rate is the
+    class's line (moved along the trend) plus a normal offset of ``regimes.sd``, and
+    the adversarial rate moves by as much as the normal one did.
+    """
+    p_norm = rng.beta(evidence[1] + 0.5, evidence[0] - evidence[1] + 0.5, size)
+    p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
+    shift = np.zeros((size, days))
+    if regimes is not None and regimes.sd > 0:
+        switched = rng.poisson(regimes.rates[:, None], (size, days)) > 0
+        day = np.arange(days)
+        latest = np.maximum.accumulate(np.where(switched, day, -1), axis=1)
+        offsets = rng.normal(0.0, regimes.sd, (size, days))
+        rows = np.arange(size)[:, None]
+        # The line, brought to the current evidence's age, and the regime's offset
+        # around it, against where the current regime stands.
+        current = _logit(np.clip(p_norm, 1e-9, 1 - 1e-9))
+        line = regimes.line + _trend_between(trends[0], regimes.line_age, age)
+        new_level = line + offsets[rows, latest.clip(min=0)]
+        shift = np.where(latest >= 0, new_level - current[:, None], 0.0)
+    return (
+        _drifting(p_norm, trends[0], age, days, rng, shift),
+        _drifting(p_adv, trends[1], age, days, rng, shift),
     )
 
 
-def _drifting(p0: np.ndarray, trend: _Trend | None, age: float, days: int, rng: Any) -> np.ndarray:
-    """(sims, days) pass probabilities: ``p0`` moved along ``trend``.
+def _trend_between(trend: _Trend | None, older: float, newer: float) -> float:
+    """The trend's move (logits) from evidence ``older`` days old to ``newer``."""
+    if trend is None:
+        return 0.0
+    return float(trend.slope * min(older - newer, trend.span_days))
+
+
+def _drifting(
+    p0: np.ndarray,
+    trend: _Trend | None,
+    age: float,
+    days: int,
+    rng: Any,
+    shift: np.ndarray,
+) -> np.ndarray:
+    """(sims, days) pass probabilities: ``p0`` moved along ``trend``, plus ``shift``
+    (in logits).
 
     Each simulation draws its slope from a normal around the trend's slope with its
     standard error, so a trend seen on few cases barely moves anything. It is applied
-    from the middle of the evidence (``age`` days back) and never further than
-    ``TREND_DAYS`` past it: a trend is not extrapolated further than it was measured
-    over.
+    from the middle of the evidence (``age`` days back) and never further than the
+    span it was measured over past it: a trend is not extrapolated further than it
+    was measured over.
     """
-    if trend is None:
-        return p0[:, None]
-    slopes = rng.normal(trend.slope, trend.slope_se, len(p0))
-    ahead = np.minimum(age + np.arange(1, days + 1), TREND_DAYS)
-    start = _logit(np.clip(p0, 1e-9, 1 - 1e-9))
-    drifted: np.ndarray = 1 / (1 + np.exp(-(start[:, None] + slopes[:, None] * ahead[None, :])))
-    return drifted
-
-
-def _past_days(history: pd.DataFrame, span: Any) -> int:
-    """How many days of history the simulation needs before the cut."""
-    total = (
-        int((history["timestamp"].max().floor("D") - history["timestamp"].min().floor("D")) / _DAY)
-        + 1
-    )
-    if isinstance(span, pd.Timedelta):
-        return min(total, max(int(np.ceil(span / _DAY)), ACCRUAL_DAYS))
-    return total
+    start = _logit(np.clip(p0, 1e-9, 1 - 1e-9))[:, None] + shift
+    if trend is not None:
+        slopes = rng.normal(trend.slope, trend.slope_se, len(p0))
+        ahead = np.minimum(age + np.arange(1, days + 1), trend.span_days)
+        start = start + slopes[:, None] * ahead[None, :]
+    moved: np.ndarray = 1 / (1 + np.exp(-start))
+    return moved
 
 
 BACKTEST_COLUMNS = [
@@ -568,6 +961,7 @@ BACKTEST_COLUMNS = [
     "p50_date",
     "p90_date",
     "actual_date",
+    "graduated",
     "within_band",
 ]
 
@@ -587,6 +981,7 @@ def backtest(
     n_sims: int = 2000,
     seed: int = 0,
     trend: bool = True,
+    regime: str | _FromPolicy | None = REGIME_FROM_POLICY,
 ) -> pd.DataFrame:
     """Forecast from ``history`` cut at ``cut`` and compare with what happened.
 
@@ -606,7 +1001,14 @@ def backtest(
     if before.empty:
         raise OptionError("cut", f"{cut!r} is before the first case of the history")
     fc = forecast(
-        before, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
+        before,
+        policy,
+        horizon=horizon,
+        window=window,
+        n_sims=n_sims,
+        seed=seed,
+        trend=trend,
+        regime=regime,
     )
     timeline = replay(history, policy, window=window).timeline
     end_date = (fc.as_of.floor("D") + fc.horizon).date()
@@ -631,6 +1033,7 @@ def backtest(
                 "p50_date": row.p50_date,
                 "p90_date": row.p90_date,
                 "actual_date": actual,
+                "graduated": bool(pd.notna(actual)),
                 "within_band": bool(inside),
             }
         )
@@ -678,11 +1081,152 @@ def backtests(
     return pd.concat(frames, ignore_index=True)
 
 
+#: Backtest cuts fall every this many days, from :data:`FIRST_CUT_DAY` days after the
+#: first case (earlier, few classes have the runs a forecast needs) ...
+CUT_EVERY_DAYS = 15
+FIRST_CUT_DAY = 45
+#: ... at most this many (evenly spread), each followed by a whole backtest horizon.
+MAX_CUTS = 8
+#: A backtest horizon shorter than this checks too little to be worth showing.
+MIN_BACKTEST_DAYS = 14
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """Where to cut a history to backtest forecasts (:func:`backtest_plan`).
+
+    ``cuts`` (empty when the history is too short), ``horizon_days`` (the
+    forecast's own, or shorter when the history leaves no room for it:
+    ``shortened``), and the history's ``span_days`` (whole UTC days).
+    """
+
+    cuts: list[pd.Timestamp]
+    horizon_days: int
+    shortened: bool
+    span_days: int
+
+
+def backtest_plan(history: pd.DataFrame, horizon: Any) -> BacktestPlan:
+    """Cuts every :data:`CUT_EVERY_DAYS` days from day :data:`FIRST_CUT_DAY`, each
+    followed by a whole horizon of history (the last day counted whole), at most
+    :data:`MAX_CUTS`. When not even three cuts leave room for ``horizon``, the
+    backtest horizon shrinks to what three cuts leave (a forecast's 90 days on a
+    142-day history are checked over 67); below :data:`MIN_BACKTEST_DAYS`, no cut.
+    """
+    days = check_horizon(horizon)
+    start, end = history["timestamp"].min().floor("D"), history["timestamp"].max().ceil("D")
+    span = int((end - start) / _DAY)
+    room = span - FIRST_CUT_DAY - 2 * CUT_EVERY_DAYS  # what three cuts leave after them
+    used = days if room >= days else max(room, 0)
+    if used < MIN_BACKTEST_DAYS:
+        return BacktestPlan([], min(days, max(room, 0)), room < days, span)
+    offsets = np.arange(FIRST_CUT_DAY, span - used + 1, CUT_EVERY_DAYS)
+    if len(offsets) > MAX_CUTS:
+        offsets = offsets[np.unique(np.linspace(0, len(offsets) - 1, MAX_CUTS).round().astype(int))]
+    cuts = [start + pd.Timedelta(days=int(d)) for d in offsets]
+    return BacktestPlan(cuts, used, used < days, span)
+
+
 def _typed_backtest(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Backtest rows as a frame whose columns have their types even when it is empty."""
     frame = pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
     for column in ("cut", "as_of", "p10_date", "p50_date", "p90_date", "actual_date"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["p_within_horizon"] = frame["p_within_horizon"].astype(np.float64)
+    frame["graduated"] = frame["graduated"].astype(bool)
     frame["within_band"] = frame["within_band"].astype(bool)
     return frame
+
+
+#: A forecast *commits* to a date when it gives at least this probability of reaching
+#: the next state within the horizon.
+COMMITTED_P = 0.9
+#: Bins of the reliability table: P(within horizon) in tenths.
+RELIABILITY_BINS = np.linspace(0.0, 1.0, 11)
+
+
+@dataclass(frozen=True)
+class BacktestScores:
+    """How honest a set of backtest forecasts was (:func:`backtest_scores`).
+
+    * ``graduated_coverage``: among forecasts whose class did reach its next state
+      within the horizon (``graduated`` of them), the share whose date fell inside
+      the 10-90% band (``graduated_inside``); a calibrated forecast scores about 80%.
+    * ``committed_accuracy``: among forecasts that committed to a date
+      (P(within horizon) >= :data:`COMMITTED_P`; ``committed`` of them), the share
+      whose class did graduate inside the band (``committed_right``).
+    * ``brier``: the mean squared error of P(within horizon) against what happened
+      (1 graduated within the horizon, 0 not); ``brier_baseline`` the same for the
+      no-skill forecast that gives every row the ``base_rate`` (the share of rows that
+      graduated); ``brier_skill`` = 1 - brier / brier_baseline (above 0: better than
+      the base rate; NaN when every row had the same outcome, where the base rate is
+      perfect).
+    * ``inside``: the pooled share inside the band (graduated or not), the old
+      headline, kept for comparison: forecasts of "not within the horizon" that came
+      true dominate it.
+    * ``reliability``: per tenth of P(within horizon) (``bin_lo``, ``bin_hi``), the
+      ``forecasts`` in it, their ``mean_p`` and the ``observed`` share that
+      graduated.
+
+    Shares over no rows are NaN.
+    """
+
+    forecasts: int
+    graduated: int
+    graduated_inside: int
+    graduated_coverage: float
+    committed: int
+    committed_right: int
+    committed_accuracy: float
+    brier: float
+    base_rate: float
+    brier_baseline: float
+    brier_skill: float
+    inside: float
+    reliability: pd.DataFrame
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else float("nan")
+
+
+def backtest_scores(bt: pd.DataFrame) -> BacktestScores:
+    """Score backtest rows (:func:`backtest` / :func:`backtests`); see :class:`BacktestScores`."""
+    p = bt["p_within_horizon"].to_numpy(dtype=np.float64)
+    y = bt["graduated"].to_numpy(dtype=bool)
+    inside = bt["within_band"].to_numpy(dtype=bool)
+    n = len(bt)
+    committed = p >= COMMITTED_P
+    base = float(y.mean()) if n else float("nan")
+    brier = float(np.mean((p - y) ** 2)) if n else float("nan")
+    baseline = base * (1 - base) if n else float("nan")  # mean of (base - y)^2
+    skill = 1 - brier / baseline if n and baseline > 0 else float("nan")
+    which = np.clip(np.searchsorted(RELIABILITY_BINS, p, side="right") - 1, 0, 9)
+    count = np.bincount(which, minlength=10)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(which, weights=p, minlength=10) / count
+        observed = np.bincount(which, weights=y.astype(np.float64), minlength=10) / count
+    reliability = pd.DataFrame(
+        {
+            "bin_lo": RELIABILITY_BINS[:-1],
+            "bin_hi": RELIABILITY_BINS[1:],
+            "forecasts": count,
+            "mean_p": mean_p,
+            "observed": observed,
+        }
+    )
+    return BacktestScores(
+        forecasts=n,
+        graduated=int(y.sum()),
+        graduated_inside=int((y & inside).sum()),
+        graduated_coverage=_share(int((y & inside).sum()), int(y.sum())),
+        committed=int(committed.sum()),
+        committed_right=int((committed & y & inside).sum()),
+        committed_accuracy=_share(int((committed & y & inside).sum()), int(committed.sum())),
+        brier=brier,
+        base_rate=base,
+        brier_baseline=baseline,
+        brier_skill=skill,
+        inside=_share(int(inside.sum()), n),
+        reliability=reliability,
+    )

@@ -15,8 +15,9 @@ reports, per action class and in plain findings:
 * classes of the policy with no evidence, and of the history not in the policy.
 
 The figures are counts; nothing here decides a state. The forecast refuses
-classes whose evidence days are too few (:data:`MIN_EVIDENCE_DAYS`, defined here),
-and the report and ``warrantd validate --history`` print these findings.
+classes whose evidence days or eval runs are too few (:data:`MIN_EVIDENCE_DAYS`,
+:data:`MIN_RUNS`, defined here, with what a run is: :data:`RUN_COLUMNS`), and the
+report and ``warrantd validate --history`` print these findings.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from ..policy import TrustPolicy
 __all__ = [
     "AGENT_COLUMNS",
     "MIN_EVIDENCE_DAYS",
+    "MIN_RUNS",
     "OUTLIER_GAP_FACTOR",
+    "RUN_COLUMNS",
     "DataQuality",
     "data_quality",
 ]
@@ -47,6 +50,13 @@ _MIN_OUTLIER_GAP_DAYS = 7.0
 #: days: fewer cannot support a rate of arrival (three leaderboard snapshots are not a
 #: steady stream of cases).
 MIN_EVIDENCE_DAYS = 5
+#: An eval *run* is the cases of one class sharing a value of the first of these
+#: columns the history has (``run_id``, or Inspect's and promptfoo's ``eval_id``);
+#: where a row has none, the cases of the class at one timestamp.
+RUN_COLUMNS = ("run_id", "eval_id")
+#: A class is forecast only when its evidence comes from at least this many runs:
+#: fewer cannot support a rate at which runs arrive, nor the spread of their sizes.
+MIN_RUNS = 5
 _DAY_NS = 86_400 * 10**9
 
 

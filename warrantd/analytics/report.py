@@ -40,7 +40,16 @@ from ..policyfile import policy_to_toml
 from . import charts
 from ._engine import POLICY_WINDOW, policy_classes_only, resolve_window
 from ._progress import Steps
-from .forecast import TREND_DAYS, Forecast, backtests, forecast
+from .forecast import (
+    COMMITTED_P,
+    LOOKBACK_DAYS,
+    BacktestScores,
+    Forecast,
+    backtest_plan,
+    backtest_scores,
+    backtests,
+    forecast,
+)
 from .metrics import Window, window_label
 from .quality import DataQuality, data_quality
 from .replay import Replay, replay
@@ -50,7 +59,7 @@ __all__ = ["GENERATOR", "ReportFiles", "build_report", "default_grid", "writes"]
 
 GENERATOR = "warrantd report"
 _FILE_NAMES = re.compile(
-    r"(index\.html|report\.md|(timeline|forecast|pareto|sweep-heatmap|metrics-\d+)\.png)"
+    r"(index\.html|report\.md|(timeline|forecast|reliability|pareto|sweep-heatmap|metrics-\d+)\.png)"
 )
 
 
@@ -93,6 +102,7 @@ class ReportFiles:
     forecast: Forecast
     backtest: pd.DataFrame
     calibration: float | None
+    scores: BacktestScores | None = None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -459,6 +469,7 @@ class ForecastRow:
     next_state: str
     blocked_on: str
     rate: str
+    runs: str
     trend: str
     p: str
     p10: str
@@ -475,11 +486,32 @@ class ForecastSection:
     n_sims: str
     seed: int
     trend: bool
-    trend_days: int
+    lookback_days: int
+    adversarial: bool
+    regime: str
     rows: list[ForecastRow]
 
 
-def _forecast_section(fc: Forecast) -> ForecastSection:
+def _runs_text(r: Mapping[Any, Any]) -> str:
+    """Runs seen, and how often they arrive with how many cases (the lookback's)."""
+    if not r["runs"]:
+        return "—"
+    if pd.isna(r["runs_per_day"]):
+        return f"{int(r['runs']):,}"
+    return f"{int(r['runs']):,}: {7 * r['runs_per_day']:.1f}/week x {r['cases_per_run']:.1f}"
+
+
+def _trend_text(r: Mapping[Any, Any], adversarial: bool) -> str:
+    """The trend the forecast used, or why it has none."""
+    if r["trend_note"]:
+        return str(r["trend_note"])
+    if pd.isna(r["p_within_horizon"]):
+        return "—"
+    shown = _change(r["pass_rate_trend"])
+    return f"{shown} / {_change(r['adversarial_pass_rate_trend'])}" if adversarial else shown
+
+
+def _forecast_section(fc: Forecast, adversarial: bool) -> ForecastSection:
     rows = [
         ForecastRow(
             action=str(r["action"]),
@@ -487,7 +519,8 @@ def _forecast_section(fc: Forecast) -> ForecastSection:
             next_state=str(r["next_state"]) or "—",
             blocked_on=str(r["blocked_on"]) + (f" ({r['note']})" if r["note"] else ""),
             rate=_num(r["cases_per_day"], 1),
-            trend=f"{_change(r['pass_rate_trend'])} / {_change(r['adversarial_pass_rate_trend'])}",
+            runs=_runs_text(r),
+            trend=_trend_text(r, adversarial),
             p=_pct(r["p_within_horizon"]),
             p10=_date(r["p10_date"]),
             p50=_date(r["p50_date"]),
@@ -501,7 +534,9 @@ def _forecast_section(fc: Forecast) -> ForecastSection:
         n_sims=f"{fc.n_sims:,}",
         seed=fc.seed,
         trend=fc.trend,
-        trend_days=TREND_DAYS,
+        lookback_days=LOOKBACK_DAYS,
+        adversarial=adversarial,
+        regime=fc.regime or "",
         rows=rows,
     )
 
@@ -523,9 +558,24 @@ class BacktestRow:
 
 @dataclass(frozen=True)
 class Calibration:
-    """How the forecasts made at past cuts did: counts, not prose (the template says it)."""
+    """How the forecasts made at past cuts did (:func:`backtest_scores`): figures,
+    not prose (the template says it)."""
 
     made: int
+    horizon_days: int
+    forecast_days: int
+    shortened: bool
+    span_days: int
+    brier_skill: str
+    brier: str
+    baseline: str
+    base_rate: str
+    graduated: int
+    graduated_inside: int
+    graduated_coverage: str
+    committed: int
+    committed_right: int
+    committed_p: str
     inside: int
     share: str
     as_of: list[str]
@@ -533,7 +583,9 @@ class Calibration:
     rows: list[BacktestRow]
 
 
-def _calibration(bt: pd.DataFrame, fc: Forecast) -> Calibration:
+def _calibration(
+    bt: pd.DataFrame, scores: BacktestScores, fc: Forecast, horizon_days: int, span_days: int
+) -> Calibration:
     rows = [
         BacktestRow(
             cut=_date(r["cut"]),
@@ -551,6 +603,20 @@ def _calibration(bt: pd.DataFrame, fc: Forecast) -> Calibration:
     inside = int(bt["within_band"].sum()) if len(bt) else 0
     return Calibration(
         made=len(bt),
+        horizon_days=horizon_days,
+        forecast_days=fc.horizon.days,
+        shortened=horizon_days < fc.horizon.days,
+        span_days=span_days,
+        brier_skill=_change(scores.brier_skill),
+        brier=_num(scores.brier),
+        baseline=_num(scores.brier_baseline),
+        base_rate=_pct(scores.base_rate),
+        graduated=scores.graduated,
+        graduated_inside=scores.graduated_inside,
+        graduated_coverage=_pct(scores.graduated_coverage),
+        committed=scores.committed,
+        committed_right=scores.committed_right,
+        committed_p=_pct(COMMITTED_P),
         inside=inside,
         share=_pct(inside / len(bt)) if len(bt) else "—",
         as_of=sorted({_time(a) for a in bt["as_of"]}) if len(bt) else [],
@@ -649,12 +715,15 @@ def _draw_charts(
     fc: Forecast,
     grid: Mapping[str, Sequence[Any]],
     held_at: pd.Series,
+    scores: BacktestScores,
 ) -> dict[str, bytes]:
     """Every chart of the report as PNG bytes, by file name."""
     figures = {
         "timeline.png": charts.state_timeline_chart(result),
         "forecast.png": charts.forecast_chart(fc),
     }
+    if scores.forecasts:
+        figures["reliability.png"] = charts.reliability_chart(scores)
     evidence = result.summary[~result.summary["no_evidence"]]
     for i, action in zip(evidence.index, evidence["action"], strict=True):
         figures[_action_image(int(i))] = charts.metrics_chart(result, str(action))
@@ -706,15 +775,16 @@ def build_report(
     never touched. The files are staged whole and renamed into place at the end,
     so an interrupted run leaves the previous report as it was.
 
-    ``sweep_grid`` defaults to :func:`default_grid`; ``backtest_cuts`` to the
-    days 60, 90 and 120 after the first case that leave at least a horizon of
-    history after them (the last day counted whole). ``sources`` names the input
-    files for the provenance section. ``traffic`` (requests, or a decision log with
-    the verdicts returned) is what the verdict figures count; without it the eval
-    cases stand in, and the report says so. ``window`` defaults to the policy's
-    ``[graduation] window``. Classes of the history that the policy lacks
-    are left out and listed; classes of the policy with no evidence are shown
-    MANUAL throughout.
+    ``sweep_grid`` defaults to :func:`default_grid`; ``backtest_cuts`` to
+    :func:`~warrantd.analytics.forecast.backtest_plan`'s (cuts every 15 days from
+    day 45, each followed by a whole horizon; on a history too short for the
+    forecast's horizon, a shorter backtest horizon, which the report states).
+    ``sources`` names the input files for the provenance section. ``traffic``
+    (requests, or a decision log with the verdicts returned) is what the verdict
+    figures count; without it the eval cases stand in, and the report says so.
+    ``window`` defaults to the policy's ``[graduation] window``. Classes of the
+    history that the policy lacks are left out and listed; classes of the policy
+    with no evidence are shown MANUAL throughout.
     """
     target = (
         out_dir
@@ -736,20 +806,25 @@ def build_report(
             history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
         )
         steps.next()
+        plan = backtest_plan(history, horizon)
+        cuts, bt_days = (plan.cuts, plan.horizon_days)
+        if backtest_cuts is not None:
+            cuts, bt_days = list(backtest_cuts), fc.horizon.days
         bt = backtests(
             history,
             policy,
-            _default_cuts(history, fc) if backtest_cuts is None else backtest_cuts,
-            horizon=horizon,
+            cuts,
+            horizon=max(bt_days, 1),
             window=window,
             n_sims=n_sims,
             seed=seed,
             trend=trend,
         )
+        scores = backtest_scores(bt)
         calibration = float(bt["within_band"].mean()) if len(bt) else None
         steps.next()
         held_at = swept.closest_candidate(policy.thresholds, window)
-        images = _draw_charts(result, swept, fc, grid, held_at)
+        images = _draw_charts(result, swept, fc, grid, held_at, scores)
         steps.next()
         context = {
             "header": _header(history, policy, title, window, fc),
@@ -760,8 +835,8 @@ def build_report(
             ),
             "details": _details(result, policy),
             "sensitivity": _sensitivity(swept, grid),
-            "forecast": _forecast_section(fc),
-            "calibration": _calibration(bt, fc),
+            "forecast": _forecast_section(fc, bool(history["adversarial"].any())),
+            "calibration": _calibration(bt, scores, fc, bt_days, plan.span_days),
             "provenance": _provenance(history, policy, grid, fc, sources or {}),
             "images": {
                 name: base64.b64encode(data).decode("ascii") for name, data in images.items()
@@ -776,15 +851,4 @@ def build_report(
             files[name] = text.encode("utf-8")
         written = target.commit(files)
         steps.next()
-    return ReportFiles(target.path, written, result, swept, fc, bt, calibration)
-
-
-def _default_cuts(history: pd.DataFrame, fc: Forecast) -> list[pd.Timestamp]:
-    """Days 60, 90 and 120 after the first case, where a whole horizon follows.
-
-    The history's last day counts whole: a cut at day 90 of a 180-day history opens
-    a 90-day horizon that ends with the last day's cases.
-    """
-    start, end = history["timestamp"].min().floor("D"), history["timestamp"].max().ceil("D")
-    cuts = [start + pd.Timedelta(days=d) for d in (60, 90, 120)]
-    return [cut for cut in cuts if cut + fc.horizon <= end]
+    return ReportFiles(target.path, written, result, swept, fc, bt, calibration, scores)

@@ -16,6 +16,16 @@ premature graduation from earned graduation.
 The output is the one-row-per-case form accepted by
 :func:`~warrantd.analytics.load_history`; :func:`counts_per_run` turns it into
 the counts-per-run form. Same arguments and seed -> identical frame.
+
+``generate(mode="runs")`` makes a history shaped like a real benchmark's
+(:func:`_generate_runs`): each class is a *fixed suite* of tasks (the same
+tasks every run, each with its own difficulty), and whole runs of every suite
+arrive at irregular dates: bursts of runs on a few days, then quiet weeks. Most
+bursts try a new agent configuration (``agent_version``, e.g. another model
+behind the same scaffold), which moves every class's pass probability in a jump
+(a model effect shared by the classes plus one of its own per class); under the
+jumps the scaffold improves slowly along its learning curve, in logits. Profiles
+are :class:`SuiteProfile` (default :data:`CODING_AGENT`).
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ import pandas as pd
 __all__ = [
     "BILLING_AGENT",
     "BILLING_TRAFFIC",
+    "CODING_AGENT",
     "ActionProfile",
+    "SuiteProfile",
     "TrafficProfile",
     "counts_per_run",
     "generate",
@@ -62,6 +74,39 @@ BILLING_AGENT: tuple[ActionProfile, ...] = (
     ActionProfile("update_billing_address", 13, 0.20, 0.72, 0.93, 0.60, 0.86, 50, "weekdays", 0.05),
     ActionProfile("issue_refund", 22, 0.25, 0.65, 0.96, 0.55, 0.915, 70, "daily", 0.08),
     ActionProfile("cancel_subscription", 11, 0.30, 0.60, 0.90, 0.50, 0.80, 90, "bursty", 0.10),
+)
+
+
+@dataclass(frozen=True)
+class SuiteProfile:
+    """One class of a run-based history: a fixed suite of tasks run whole each time.
+
+    ``suite_size`` normal tasks and ``adversarial_size`` adversarial ones; the
+    class's pass probability (before task difficulty and the agent's jumps) climbs
+    from ``start_pass`` to ``final_pass`` in logits with time constant
+    ``learning_days``; adversarial tasks sit ``adversarial_gap`` lower in logits.
+    """
+
+    name: str
+    suite_size: int
+    start_pass: float
+    final_pass: float
+    learning_days: float = 120.0
+    adversarial_size: int = 0
+    adversarial_gap: float = 0.5
+
+
+#: Eight code repositories a coding agent is benchmarked on, from a 60-task suite
+#: down to a single task per run; no adversarial tasks (as in public leaderboards).
+CODING_AGENT: tuple[SuiteProfile, ...] = (
+    SuiteProfile("repo_django", 60, 0.35, 0.75),
+    SuiteProfile("repo_sympy", 40, 0.30, 0.70, 150),
+    SuiteProfile("repo_pytest", 25, 0.45, 0.80),
+    SuiteProfile("repo_astropy", 20, 0.25, 0.60, 200),
+    SuiteProfile("repo_requests", 12, 0.50, 0.85, 90),
+    SuiteProfile("repo_flask", 8, 0.55, 0.90, 90),
+    SuiteProfile("repo_seaborn", 3, 0.50, 0.85),
+    SuiteProfile("repo_xarray", 1, 0.60, 0.90),
 )
 
 _TENANTS = ("acme", "globex", "initech", "umbrella", "hooli")
@@ -201,13 +246,27 @@ def generate(
     start: str = "2026-01-05",
     releases_every: float = 35.0,
     scale: float = 1.0,
+    mode: str = "cases",
+    suites: Sequence[SuiteProfile] = CODING_AGENT,
+    bursts_every: float = 14.0,
+    new_agent_share: float = 0.6,
 ) -> pd.DataFrame:
     """A synthetic eval history, one row per case, sorted by time.
 
     Columns: ``timestamp``, ``action``, ``passed``, ``adversarial``,
     ``tenant_id``, ``case_id``, ``agent_version``, ``run_id``, ``true_pass_p``,
     ``true_adv_pass_p``. ``scale`` multiplies every class's volume.
+
+    ``mode="runs"``: the run-based history of the module docstring, from
+    ``suites`` (``profiles``, ``releases_every`` and ``scale`` are not used): bursts
+    start ``bursts_every`` days apart on average, and a burst tries a new agent
+    configuration with probability ``new_agent_share``. It adds a ``task_id``
+    column (the suite's task; ``case_id`` stays unique).
     """
+    if mode == "runs":
+        return _generate_runs(seed, suites, days, start, bursts_every, new_agent_share)
+    if mode != "cases":
+        raise ValueError(f"mode must be 'cases' or 'runs', not {mode!r}")
     rng = np.random.default_rng(seed)
     origin = pd.Timestamp(start, tz="UTC")
     release_days = np.cumsum(rng.exponential(releases_every, size=int(days // 5) + 2))
@@ -288,6 +347,109 @@ def _generate_action(
             "true_adv_pass_p": np.round(true_adv, 6),
         }
     )
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+def _logit_of(p: float) -> float:
+    return float(np.log(p) - np.log1p(-p))
+
+
+def _run_schedule(
+    rng: np.random.Generator, days: int, bursts_every: float, new_agent_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run start times (days since the origin, sorted) and each run's agent index.
+
+    Bursts arrive with exponential gaps (quiet weeks between them); a burst covers
+    one to three consecutive days, each with one to three runs at random hours. A
+    burst tries a new agent with probability ``new_agent_share``, and then its
+    first run uses it; with probability one half a later run of the burst goes
+    back to the agent before (a comparison run).
+    """
+    starts: list[float] = []
+    agents: list[int] = []
+    agent = 0
+    day = float(rng.exponential(bursts_every / 2))
+    while day < days:
+        first = int(day)
+        new = agent + 1 if rng.random() < new_agent_share and starts else agent
+        burst: list[float] = []
+        for d in range(first, min(first + int(rng.integers(1, 4)), days)):
+            hours = np.sort(rng.uniform(0, 22, int(rng.integers(1, 4))))
+            burst.extend(d + hours / 24)
+        uses = np.full(len(burst), new)
+        if new != agent and len(burst) > 1 and rng.random() < 0.5:
+            uses[int(rng.integers(1, len(burst)))] = agent  # a comparison run
+        starts.extend(burst)
+        agents.extend(uses.tolist())
+        agent = new
+        day = first + 1 + float(rng.exponential(bursts_every))
+    return np.asarray(starts, dtype=np.float64), np.asarray(agents, dtype=np.int64)
+
+
+def _generate_runs(
+    seed: int,
+    suites: Sequence[SuiteProfile],
+    days: int,
+    start: str,
+    bursts_every: float,
+    new_agent_share: float,
+) -> pd.DataFrame:
+    """The run-based history of :func:`generate` (``mode="runs"``)."""
+    rng = np.random.default_rng(seed)
+    origin = pd.Timestamp(start, tz="UTC")
+    run_day, run_agent = _run_schedule(rng, days, bursts_every, new_agent_share)
+    n_agents = int(run_agent.max()) + 1 if len(run_agent) else 1
+    shared = rng.normal(0.0, 0.5, n_agents)  # what a new model does to every class
+    shared[0] = 0.0
+    frames = []
+    for suite in suites:  # classes, not rows
+        own = rng.normal(0.0, 0.3, n_agents)  # and to this class in particular
+        own[0] = 0.0
+        size = suite.suite_size + suite.adversarial_size
+        adversarial = np.arange(size) >= suite.suite_size
+        difficulty = rng.normal(0.0, 0.8, size)
+        lo, hi = _logit_of(suite.start_pass), _logit_of(suite.final_pass)
+        base = lo + (hi - lo) * (1 - np.exp(-run_day / suite.learning_days))
+        run_logit = base + shared[run_agent] + own[run_agent]  # (runs,)
+        normal_logit = run_logit[:, None] + difficulty[None, :]
+        adv_logit = normal_logit - suite.adversarial_gap
+        runs = len(run_day)
+        # true pass probability of each task at each run, for the row's kind and both
+        true_p = _sigmoid(normal_logit)
+        true_adv = _sigmoid(adv_logit)
+        applies = np.where(adversarial[None, :], true_adv, true_p)
+        passed = rng.random((runs, size)) < applies
+        seconds = np.floor(run_day * 86_400).astype(np.int64)[:, None] + np.cumsum(
+            rng.integers(5, 40, (runs, size)), axis=1
+        )
+        run_ids = np.char.add("run-", np.arange(runs).astype(str))
+        tasks = np.char.add(f"{suite.name}-t", np.arange(size).astype(str))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "timestamp": origin + pd.to_timedelta(seconds.ravel(), unit="s"),
+                    "action": suite.name,
+                    "passed": passed.ravel(),
+                    "adversarial": np.tile(adversarial, runs),
+                    "tenant_id": "benchmark",
+                    "case_id": np.char.add(
+                        np.repeat(np.char.add(run_ids, "/"), size), np.tile(tasks, runs)
+                    ),
+                    "task_id": np.tile(tasks, runs),
+                    "agent_version": np.repeat(np.char.add("agent-", run_agent.astype(str)), size),
+                    "run_id": np.repeat(run_ids, size),
+                    "true_pass_p": np.round(true_p.ravel(), 6),
+                    "true_adv_pass_p": np.round(true_adv.ravel(), 6),
+                }
+            )
+        )
+    cases = pd.concat(frames, ignore_index=True)
+    order = np.lexsort((cases["case_id"].to_numpy(), cases["timestamp"].to_numpy()))
+    return cases.take(order).reset_index(drop=True)
 
 
 def counts_per_run(cases: pd.DataFrame) -> pd.DataFrame:

@@ -80,7 +80,7 @@ def load_traffic(
     ``column_map`` renames foreign columns first, e.g. ``{"tool": "action",
     "amount": "value"}``.
     """
-    if _is_audit_log(source, format):
+    if not isinstance(source, pd.DataFrame) and _is_audit_log(source, format):
         return _from_audit_log(source)
     try:
         raw, name, shown = read_table(

@@ -1,0 +1,274 @@
+"""Forecasts on histories that arrive as eval runs: the run-arrival estimate, the
+refusal rule, regimes, the trend across runs, and the backtest's scores and plan.
+
+Every expected figure is worked out by hand in the comment above it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from warrantd import ActionClass, RiskTier, TrustPolicy
+from warrantd.analytics import load_history
+from warrantd.analytics.forecast import (
+    _Arrivals,
+    _simulated_arrivals,
+    backtest_plan,
+    backtest_scores,
+    forecast,
+)
+from warrantd.errors import OptionError
+from warrantd.graduation import GraduationSettings
+
+from ..helpers import make_thresholds
+
+T0 = pd.Timestamp("2026-03-01", tz="UTC")
+POLICY = TrustPolicy(
+    {"a": ActionClass("a", RiskTier.REVERSIBLE_WRITE)},
+    make_thresholds((0.8, 0.0, 100), (0.95, 0.0, 400)),
+)
+
+
+def runs_history(
+    days: list[int], sizes: list[int], passed: list[int], **extra: list[str]
+) -> pd.DataFrame:
+    """One run of class ``a`` at noon of each day, in counts-per-run form with a run id."""
+    frame = pd.DataFrame(
+        {
+            "timestamp": [T0 + pd.Timedelta(days=d, hours=12) for d in days],
+            "action": "a",
+            "run_id": [f"r{i}" for i in range(len(days))],
+            "n": sizes,
+            "n_passed": passed,
+            **extra,
+        }
+    )
+    return load_history(frame)
+
+
+def test_run_arrival_rate_is_runs_over_whole_days_since_the_first() -> None:
+    # Six runs on days 0, 10, ..., 50 of 10, 20, 30, 10, 20, 30 cases; as of day 50 the
+    # class is 51 whole UTC days old (days 0..50), under the 91-day lookback: 6 runs
+    # in 51 days, 120 cases in 6 runs = 20 a run, so 120 / 51 = 2.353 cases a day.
+    h = runs_history([0, 10, 20, 30, 40, 50], [10, 20, 30] * 2, [5, 10, 15] * 2)
+    row = forecast(h, POLICY, horizon="30D", n_sims=200).table.iloc[0]
+    assert row["runs"] == 6
+    assert row["runs_per_day"] == pytest.approx(6 / 51)
+    assert row["cases_per_run"] == pytest.approx(20.0)
+    assert row["cases_per_day"] == pytest.approx(120 / 51)
+    assert row["note"] == ""
+
+
+def test_run_arrival_rate_looks_back_91_days() -> None:
+    # Runs every 10 days on days 0..120 (13 runs); as of day 120 the lookback is days
+    # 30..120 (day > 120 - 91 = 29): 10 runs in 91 days. A burst of 231 cases on the
+    # last day is one run among them, not the daily rate: (9 x 10 + 231) / 91 = 3.53.
+    days = list(range(0, 121, 10))
+    sizes = [10] * 12 + [231]
+    h = runs_history(days, sizes, [s // 2 for s in sizes])
+    row = forecast(h, POLICY, horizon="30D", n_sims=200).table.iloc[0]
+    assert row["runs"] == 13
+    assert row["runs_per_day"] == pytest.approx(10 / 91)
+    assert row["cases_per_day"] == pytest.approx((9 * 10 + 231) / 91)
+
+
+def test_without_a_run_id_the_cases_at_one_timestamp_are_one_run() -> None:
+    # Five cases at noon on each of days 0..5 (no run_id): 6 runs of 5 cases over 6 days.
+    stamps = [T0 + pd.Timedelta(days=d, hours=12) for d in range(6) for _ in range(5)]
+    h = load_history(pd.DataFrame({"timestamp": stamps, "action": "a", "passed": True}))
+    row = forecast(h, POLICY, horizon="30D", n_sims=200).table.iloc[0]
+    assert (row["runs"], row["cases_per_run"], row["runs_per_day"]) == (6, 5.0, 1.0)
+
+
+def test_a_run_id_joins_cases_at_different_moments() -> None:
+    # Three cases a minute apart share a run id: 6 runs of 3 cases, not 18 runs of 1.
+    rows = [
+        (T0 + pd.Timedelta(days=d, hours=12, minutes=k), f"run-{d}")
+        for d in range(6)
+        for k in range(3)
+    ]
+    frame = pd.DataFrame(rows, columns=["timestamp", "run_id"]).assign(action="a", passed=True)
+    row = forecast(load_history(frame), POLICY, horizon="30D", n_sims=200).table.iloc[0]
+    assert (row["runs"], row["cases_per_run"]) == (6, 3.0)
+
+
+def test_a_class_with_too_few_runs_is_not_forecast_and_says_so() -> None:
+    # Four runs, each spread over two days (cases on days 0-1, 2-3, 4-5, 6-7): evidence
+    # on 8 distinct days, enough days, but only 4 runs, one short of MIN_RUNS = 5.
+    rows = [
+        (T0 + pd.Timedelta(days=2 * r + half, hours=12), f"r{r}")
+        for r in range(4)
+        for half in (0, 1)
+    ]
+    frame = pd.DataFrame(rows, columns=["timestamp", "run_id"]).assign(action="a", passed=True)
+    row = forecast(load_history(frame), POLICY, horizon="30D", n_sims=100).table.iloc[0]
+    assert row["note"] == (
+        "not forecast: evidence from only 4 eval runs (needs 5 to estimate how often runs "
+        "arrive and how large they are)"
+    )
+    assert row["runs"] == 4
+    assert np.isnan(row["p_within_horizon"]) and pd.isna(row["p50_date"])
+
+
+def test_a_fifth_run_lifts_the_refusal() -> None:
+    rows = [
+        (T0 + pd.Timedelta(days=2 * r + half, hours=12), f"r{r}")
+        for r in range(5)
+        for half in (0, 1)
+    ]
+    frame = pd.DataFrame(rows, columns=["timestamp", "run_id"]).assign(action="a", passed=True)
+    row = forecast(load_history(frame), POLICY, horizon="30D", n_sims=100).table.iloc[0]
+    assert row["note"] == "" and row["runs"] == 5
+    assert not np.isnan(row["p_within_horizon"])
+
+
+def test_simulated_runs_have_the_sizes_of_observed_runs() -> None:
+    # Two observed runs: 3 normal cases, or 2 adversarial ones. Every simulated day holds
+    # whole runs: normal cases a multiple of 3, adversarial a multiple of 2. At 0.5 runs
+    # a day, half of them normal runs, a day holds 0.5 x 0.5 x 3 = 0.75 normal cases and
+    # 0.5 x 0.5 x 2 = 0.5 adversarial cases on average.
+    arrivals = _Arrivals(runs=2, days=4, sizes=np.array([[3, 0], [0, 2]]), switches=0)
+    rng = np.random.default_rng(0)
+    sims, days = 200, 500
+    paths = (np.full((sims, days), 0.5), np.full((sims, days), 0.5))
+    out = _simulated_arrivals(rng, np.full(sims, 0.5), days, arrivals, paths)
+    assert (out[0] % 3 == 0).all() and (out[2] % 2 == 0).all()
+    assert out[0].mean() == pytest.approx(0.75, rel=0.03)
+    assert out[2].mean() == pytest.approx(0.5, rel=0.03)
+    assert (out[1] <= out[0]).all() and (out[3] <= out[2]).all()
+
+
+def test_the_rate_of_runs_is_drawn_from_its_posterior() -> None:
+    # 2 runs in 4 days: Gamma(2.5, 1/4) has mean 0.625 and sd sqrt(2.5) / 4 = 0.395.
+    arrivals = _Arrivals(runs=2, days=4, sizes=np.array([[1, 1], [0, 0]]), switches=0)
+    rates = arrivals.rates(np.random.default_rng(1), 20_000)
+    assert rates.mean() == pytest.approx(0.625, rel=0.02)
+    assert rates.std() == pytest.approx(np.sqrt(2.5) / 4, rel=0.03)
+
+
+def test_the_trend_across_runs_ignores_the_gap_between_them() -> None:
+    # Three runs on days 0-2 pass 14 of 20, three on days 50-52 pass 16 of 20: no run in
+    # the 28 days before the last ones, yet a trend: the halves are the first three runs
+    # and the last three, (48 + 0.5) / 61 - (42 + 0.5) / 61 = 6 / 61.
+    h = runs_history([0, 1, 2, 50, 51, 52], [20] * 6, [14] * 3 + [16] * 3)
+    row = forecast(h, POLICY, horizon="30D", n_sims=200).table.iloc[0]
+    assert row["pass_rate_trend"] == pytest.approx(6 / 61)
+    assert row["trend_note"] == ""
+
+
+def test_too_few_runs_for_a_trend_is_said() -> None:
+    # Five runs, but with trend=False nothing is estimated into the forecast: said so;
+    # and runs all in one week leave the halves' middles too close together.
+    h = runs_history([0, 1, 2, 3, 4], [20] * 5, [15] * 5)
+    off = forecast(h, POLICY, horizon="30D", n_sims=100, trend=False).table.iloc[0]
+    assert off["trend_note"] == "trend off: not asked for"
+    on = forecast(h, POLICY, horizon="30D", n_sims=100).table.iloc[0]
+    # halves: runs 0-1 (middle day 0.5) and 2-4 (middle day 3): 2.5 days apart
+    assert on["trend_note"] == (
+        "trend off for pass rate: 5 runs whose halves' middles are only 2.5 days apart "
+        "(needs 7) over the last 91 days"
+    )
+    assert np.isnan(on["pass_rate_trend"])
+
+
+def test_agent_version_starts_a_regime_and_reset_on_names_another_column() -> None:
+    days = [0, 10, 20, 30, 40, 50]
+    versions = ["v1", "v1", "v1", "v2", "v2", "v2"]
+    models = ["m1", "m1", "m1", "m1", "m2", "m2"]
+    h = runs_history(days, [20] * 6, [10] * 6, agent_version=versions, model=models)
+    row = forecast(h, POLICY, horizon="30D", n_sims=100).table.iloc[0]
+    assert row["regime"] == "agent_version = v2 since 2026-03-31"
+    by_model = TrustPolicy(
+        POLICY.actions, POLICY.thresholds, graduation=GraduationSettings(reset_on="model")
+    )
+    row = forecast(h, by_model, horizon="30D", n_sims=100).table.iloc[0]
+    assert row["regime"] == "model = m2 since 2026-04-10"
+    none = forecast(h, POLICY, horizon="30D", n_sims=100, regime=None).table.iloc[0]
+    assert none["regime"] == ""
+    with pytest.raises(OptionError, match="regime"):
+        forecast(h, POLICY, horizon="30D", n_sims=100, regime="nope")
+
+
+def test_backtest_scores_by_hand() -> None:
+    bt = pd.DataFrame(
+        {
+            "p_within_horizon": [0.9, 0.2, 0.95, 0.5],
+            "graduated": [True, False, True, False],
+            "within_band": [True, True, False, False],
+        }
+    )
+    s = backtest_scores(bt)
+    # Brier: (0.1^2 + 0.2^2 + 0.05^2 + 0.5^2) / 4 = 0.3025 / 4; base rate 1/2, whose
+    # Brier is 1/2 x 1/2 = 0.25; skill 1 - 0.075625 / 0.25 = 0.6975.
+    assert s.brier == pytest.approx(0.075625)
+    assert (s.base_rate, s.brier_baseline) == (0.5, 0.25)
+    assert s.brier_skill == pytest.approx(0.6975)
+    # Two graduated, one inside its band; two committed (p >= 0.9), one of them right.
+    assert (s.graduated, s.graduated_inside, s.graduated_coverage) == (2, 1, 0.5)
+    assert (s.committed, s.committed_right, s.committed_accuracy) == (2, 1, 0.5)
+    assert s.inside == 0.5
+    tenths = s.reliability.set_index("bin_lo")
+    assert tenths.loc[0.9, "forecasts"] == 2
+    assert tenths.loc[0.9, "mean_p"] == pytest.approx(0.925)
+    assert tenths.loc[0.9, "observed"] == 1.0
+    assert tenths.loc[0.5, "observed"] == 0.0 and tenths.loc[0.2, "forecasts"] == 1
+    assert tenths["forecasts"].sum() == 4
+
+
+def test_brier_skill_is_undefined_when_every_outcome_is_alike() -> None:
+    bt = pd.DataFrame(
+        {"p_within_horizon": [0.1, 0.3], "graduated": [False] * 2, "within_band": [True] * 2}
+    )
+    s = backtest_scores(bt)
+    assert s.brier_baseline == 0.0 and np.isnan(s.brier_skill)
+    assert np.isnan(s.graduated_coverage) and np.isnan(s.committed_accuracy)
+
+
+def _span(days: float) -> pd.DataFrame:
+    stamps = [T0, T0 + pd.Timedelta(days=days)]
+    return load_history(pd.DataFrame({"timestamp": stamps, "action": "a", "passed": True}))
+
+
+def test_backtest_plan_keeps_the_horizon_when_the_history_has_room() -> None:
+    # 180 days, horizon 90: cuts at days 45, 60, 75 and 90 (90 + 90 = 180).
+    plan = backtest_plan(_span(179.5), 90)
+    assert plan.span_days == 180 and plan.horizon_days == 90 and not plan.shortened
+    assert plan.cuts == [T0 + pd.Timedelta(days=d) for d in (45, 60, 75, 90)]
+
+
+def test_backtest_plan_shortens_the_horizon_of_a_short_history_and_says_so() -> None:
+    # 142 days: three cuts from day 45, 15 days apart, leave 142 - 75 = 67 days.
+    plan = backtest_plan(_span(141.5), 90)
+    assert (plan.span_days, plan.horizon_days, plan.shortened) == (142, 67, True)
+    assert plan.cuts == [T0 + pd.Timedelta(days=d) for d in (45, 60, 75)]
+    # 80 days leave 5: no backtest.
+    assert backtest_plan(_span(79.5), 90).cuts == []
+
+
+def test_backtest_on_run_based_histories_beats_the_base_rate() -> None:
+    """The honest score on run-based synthetic histories (several seeds): cuts every
+    15 days from day 45, 60-day horizon, cumulative window, default regimes.
+
+    Measured (seeds 0-3, 500 simulations): Brier skill about +0.2 against the base
+    rate; graduated-class coverage about 45%, well short of the 80% a calibrated
+    forecast would score (agent swaps that lift a class are not foreseen well: see
+    the issue-20 report). The test holds what is achieved, so a change that loses
+    the skill fails it.
+    """
+    from warrantd import load_policy
+    from warrantd.analytics.forecast import backtests
+    from warrantd.analytics.synth import generate
+
+    policy = load_policy("datasets/coding-agent.policy.toml")
+    frames = []
+    for seed in range(4):
+        h = load_history(generate(seed, mode="runs"))
+        start = h["timestamp"].min().floor("D")
+        cuts = [start + pd.Timedelta(days=d) for d in range(45, 121, 15)]
+        frames.append(backtests(h, policy, cuts, horizon="60D", n_sims=500))
+    scores = backtest_scores(pd.concat(frames))
+    assert scores.graduated >= 10
+    assert scores.brier_skill > 0.05, scores
+    assert scores.graduated_coverage >= 0.3, scores
