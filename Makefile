@@ -75,8 +75,13 @@ datasets: $(STAMP)
 eval-logs: $(STAMP)
 	$(BIN)/python datasets/make_eval_logs.py
 
+# JupyterLab on working copies in lab/ (ignored by git), so running a notebook never writes
+# outputs into the committed, output-free ones. A copy is made only where lab/ has none:
+# your edits there are never replaced (delete a copy to start it afresh from notebooks/).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	@mkdir -p lab
+	@for f in notebooks/*.ipynb; do test -e "lab/$${f#notebooks/}" || cp "$$f" lab/; done
+	$(BIN)/jupyter lab lab/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

@@ -53,6 +53,7 @@ from .sweep import (
 )
 from .synth import counts_per_run, generate
 from .traffic import TrafficError, load_traffic
+from .tune import Tuner, compare_changed_first, policy_diff, tune
 
 __all__ = [
     "APPROVAL_COLUMNS",
@@ -73,6 +74,7 @@ __all__ = [
     "Replay",
     "SweepResult",
     "TrafficError",
+    "Tuner",
     "approval_history",
     "backtest",
     "backtests",
@@ -81,6 +83,7 @@ __all__ = [
     "charts",
     "check_window",
     "compare",
+    "compare_changed_first",
     "counts_per_run",
     "data_quality",
     "eval_metrics",
@@ -96,12 +99,14 @@ __all__ = [
     "metrics_frame_at",
     "metrics_timeline",
     "parse_window",
+    "policy_diff",
     "policy_impact",
     "rates_from_counts",
     "replay",
     "save_history",
     "sweep",
     "to_thresholds",
+    "tune",
     "validate_against",
     "wilson_interval",
     "window_label",

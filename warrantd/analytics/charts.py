@@ -32,7 +32,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any, ParamSpec
 
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 __all__ = [
+    "MovingMark",
     "forecast_chart",
     "metrics_chart",
     "pareto_chart",
@@ -109,7 +110,8 @@ class ChartFigure(Figure):
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=100)
+        # At the saved resolution: 7-point text (heatmap cells) is then 10.7 px high.
+        self.savefig(buffer, format="png", dpi=_SAVE_DPI)
         return buffer.getvalue()
 
 
@@ -876,10 +878,30 @@ def sweep_heatmap(
     return fig
 
 
+#: Marker styles of labelled points on the Pareto chart: these labels keep theirs, any
+#: other label takes the next unused one.
+_MARK_STYLES: dict[str, dict[str, Any]] = {
+    "policy in force": {"marker": "*", "color": SERIES[1], "markersize": 15},
+    "pick": {"marker": "D", "color": SERIES[2], "markersize": 9},
+    "your settings": {"marker": "o", "color": SERIES[3], "markersize": 11,
+                      "markerfacecolor": "none", "markeredgewidth": 2.5},
+    "": {"marker": "s", "color": SERIES[4], "markersize": 9},
+}  # fmt: skip
+
+
 @_styled
-def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None) -> Figure:
+def pareto_chart(
+    result: SweepResult,
+    current: tuple[float, float] | None = None,
+    *,
+    marks: Mapping[str, tuple[float, float]] | None = None,
+) -> Figure:
     """Approval burden against failures let through while graduated, one point per
-    candidate; the Pareto frontier highlighted; ``current`` (burden, failures) marked."""
+    candidate; the Pareto frontier highlighted; ``current`` (burden, failures) marked.
+
+    ``marks`` labels further points (e.g. ``{"policy in force": ..., "pick": ...,
+    "your settings": ...}``), each with its own marker, in the legend by its label;
+    :class:`MovingMark` moves one later without laying the chart out again."""
     by = result.by_candidate
     front = result.pareto()
     fig = _figure(7.5, 5.0)
@@ -912,12 +934,18 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
             markeredgecolor="black",
             label="current policy",
         )
+    spare = [v for k, v in _MARK_STYLES.items() if k not in (marks or {})]
+    for label, point in (marks or {}).items():
+        style = _MARK_STYLES.get(label) or spare.pop(0)
+        ax.plot([point[0]], [point[1]], linestyle="none", label=label, zorder=5,
+                **{"markeredgecolor": "black", **style})  # fmt: skip
     # Both axes count cases: whole-number ticks, and no room for negative counts.
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
     failures = by["failures_let_through"].to_numpy(dtype=np.float64)
     if current is not None:
         failures = np.append(failures, current[1])
+    failures = np.append(failures, [p[1] for p in (marks or {}).values()])
     if len(failures) and np.ptp(failures) < 2:  # one level: a window of a few cases around it
         ax.set_ylim(max(failures.min() - 2, -0.3), failures.max() + 2)
     unit = "cases" if result.stand_in else "requests"
@@ -930,6 +958,42 @@ def pareto_chart(result: SweepResult, current: tuple[float, float] | None = None
     fig.legend(loc="outside lower center", ncols=3, frameon=False)
     _subtitle(ax, "Cost against risk of candidate thresholds", notes)
     return fig
+
+
+class MovingMark:
+    """One labelled point of a drawn chart (see :func:`pareto_chart`'s ``marks``) that
+    moves often: :meth:`png` redraws only that point over the rest of the chart, drawn
+    and laid out once, so a redraw costs a few milliseconds, not a layout and a render.
+    A point outside the axes grows them and draws the chart again."""
+
+    def __init__(self, fig: Figure, label: str) -> None:
+        self.fig, self.ax = fig, fig.axes[0]
+        self.line = next(line for line in self.ax.get_lines() if line.get_label() == label)
+        self.background: Any = None
+
+    def _draw_rest(self) -> None:
+        self.line.set_visible(False)
+        self.fig.canvas.draw()
+        self.fig.set_layout_engine("none")  # the positions just found stay put
+        self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)  # type: ignore[attr-defined]
+        self.line.set_visible(True)
+
+    def png(self, point: tuple[float, float]) -> bytes:
+        """The chart as PNG bytes with the point at ``point``."""
+        from PIL import Image
+
+        self.line.set_data([point[0]], [point[1]])
+        (x0, x1), (y0, y1) = self.ax.get_xlim(), self.ax.get_ylim()
+        if self.background is None or not (x0 <= point[0] <= x1 and y0 <= point[1] <= y1):
+            self.ax.relim()
+            self.ax.autoscale_view()
+            self._draw_rest()
+        canvas = self.fig.canvas
+        canvas.restore_region(self.background)  # type: ignore[attr-defined]
+        self.ax.draw_artist(self.line)
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png")  # type: ignore[attr-defined]
+        return buffer.getvalue()
 
 
 def _without_curve(fc: Forecast, drawn: Iterable[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

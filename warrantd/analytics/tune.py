@@ -1,0 +1,814 @@
+"""The JupyterLab tuner: every knob of a policy on a control, live figures, save.
+
+``tune(history, policy, traffic=..., grid=...)`` returns a :class:`Tuner`, an
+ipywidgets app a notebook shows in one line. It is a face of the kit, never a
+second rule: every figure it shows comes from :func:`~warrantd.analytics.replay`
+(the policy in force, and the settings on the controls) or :func:`~warrantd.analytics.sweep`
+(the cloud of candidates and the pick); validity is the core's
+:func:`~warrantd.policy.threshold_problems` / :func:`~warrantd.policy.settings_problems`;
+the file is written by :func:`~warrantd.dump_policy`.
+
+Boundaries:
+
+* The controls are data (:class:`Knob`): one per threshold bar, from the core's
+  criteria table, and one per field of :class:`~warrantd.graduation.GraduationSettings`
+  that :data:`SETTING_CONTROLS` describes. A new criterion or setting becomes a
+  control by adding a row there, not code.
+* :class:`TunerState` holds the logic (positions, the trial policy, the figures,
+  the policy diff, saving) without widgets, so it is tested without a browser;
+  :class:`Tuner` only lays out the widgets and forwards their events.
+* ipywidgets is imported when a :class:`Tuner` is built (the ``notebooks`` extra).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from .. import graduation as _graduation
+from .._io import OutputError
+from ..autonomy import GRADUATION_STATES
+from ..graduation import CRITERIA, EVIDENCE_RULES, Criterion, GraduationSettings
+from ..policy import TrustPolicy, settings_problems, threshold_problems
+from ..policyfile import PolicyError, dump_policy
+from ._engine import POLICY_WINDOW, parse_window, resolve_window, window_label
+from .replay import COMPARED_FIGURES, Replay, compare, replay
+from .sweep import THRESHOLD_KNOBS, Pick, SweepResult, sweep, to_thresholds
+
+__all__ = [
+    "SETTING_CONTROLS",
+    "Knob",
+    "Tuner",
+    "TunerState",
+    "compare_changed_first",
+    "knobs_for",
+    "policy_diff",
+    "tune",
+]
+
+_STATE_NAMES = {state.name.lower(): state for state in GRADUATION_STATES}
+_CRITERION = {f"{s}.{c.bar}": c for s in _STATE_NAMES for c in CRITERIA}
+#: Rate bars are offered on this lattice (plus every grid value and the policy's own).
+_RATE_LATTICE = np.round(np.arange(0.50, 1.0 + 1e-9, 0.01), 2)
+#: Case-count bars: this many evenly spaced positions up to the largest value offered.
+_COUNT_POSITIONS = 60
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One control of the tuner.
+
+    ``key`` is the sweep knob (``supervised.pass_rate``, ``window``) or
+    ``graduation.<field>``; ``policy_key`` the dotted key of the policy file it
+    writes; ``options`` every position the control offers, in order (every value
+    of the grid and the policy's own among them); ``start`` the policy in force;
+    ``stricter`` which way along ``options`` is stricter: ``"later"``, ``"earlier"``
+    or None when the positions are not ordered by strictness.
+    """
+
+    key: str
+    label: str
+    group: str
+    options: tuple[Any, ...]
+    start: Any
+    stricter: str | None
+    policy_key: str
+
+    def text(self, value: Any) -> str:
+        """How a position reads on the control and in the diff."""
+        if self.key in ("window", "graduation.window"):
+            return window_label(value)
+        if value is None:
+            return "none"
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
+
+@dataclass(frozen=True)
+class SettingControl:
+    """How one :class:`GraduationSettings` field becomes a control.
+
+    ``options(policy_value, grid_values)`` gives the positions; ``stricter`` as in
+    :class:`Knob`; ``needs``: a name the core must export before the kit grades
+    by this setting (the control is offered only then, so it never moves nothing).
+    """
+
+    label: str
+    options: Callable[[Any, Sequence[Any]], tuple[Any, ...]]
+    stricter: str | None = None
+    needs: str | None = None
+
+
+def _window_options(current: Any, grid: Sequence[Any]) -> tuple[Any, ...]:
+    found: dict[str, Any] = {}
+    for value in [None, current, *grid, "30D", "60D", "90D", 500, 1000]:
+        parsed = parse_window(value) if isinstance(value, str) else value
+        found.setdefault(window_label(parsed), parsed)
+
+    def order(value: Any) -> tuple[int, float]:
+        if value is None:
+            return (0, 0.0)
+        if isinstance(value, int):
+            return (1, float(value))
+        return (2, pd.Timedelta(value).total_seconds())
+
+    return tuple(sorted(found.values(), key=order))
+
+
+def _choices(values: Iterable[Any]) -> Callable[[Any, Sequence[Any]], tuple[Any, ...]]:
+    fixed = tuple(values)
+
+    def options(current: Any, grid: Sequence[Any]) -> tuple[Any, ...]:
+        extra = [v for v in (current, *grid) if v not in fixed]
+        if all(isinstance(v, (int, float)) for v in (*fixed, *extra)):
+            return tuple(sorted({*fixed, *extra}))
+        return (*fixed, *dict.fromkeys(extra))
+
+    return options
+
+
+#: The controls for the ``[graduation]`` settings, by field. A field missing here is
+#: kept as the policy has it (and said so under the controls).
+SETTING_CONTROLS: dict[str, SettingControl] = {
+    "window": SettingControl("window", _window_options),
+    "evidence": SettingControl(
+        "evidence rule", _choices(EVIDENCE_RULES), stricter="later", needs="evidence_met"
+    ),
+    "alpha": SettingControl(
+        "alpha (evidence level)",
+        _choices((0.01, 0.025, 0.05, 0.1, 0.2)),
+        stricter="earlier",
+        needs="evidence_met",
+    ),
+    "demotion_margin": SettingControl(
+        "demotion margin",
+        _choices(np.round(np.arange(0.0, 0.101, 0.01), 2).tolist()),
+        stricter="earlier",
+        needs="evidence_met",
+    ),
+}
+
+
+def _rate_options(values: Iterable[float]) -> tuple[float, ...]:
+    extra = [round(float(v), 6) for v in values]
+    low = min([0.5, *extra])
+    lattice = [float(v) for v in _RATE_LATTICE if v >= low] + [
+        float(v) for v in np.round(np.arange(np.floor(low * 100) / 100, 0.5, 0.01), 2)
+    ]
+    return tuple(sorted({*lattice, *extra}))
+
+
+def _count_options(values: Iterable[int]) -> tuple[int, ...]:
+    extra = [int(v) for v in values]
+    top = max(1000, 2 * max(extra, default=0))
+    step = max(1, int(round(top / _COUNT_POSITIONS, -1)) or 1)
+    return tuple(sorted({*range(0, top + 1, step), *extra}))
+
+
+def _threshold_value(policy: TrustPolicy, key: str) -> Any:
+    state, bar = key.split(".")
+    value = getattr(policy.thresholds, bar)[_STATE_NAMES[state]]
+    return int(value) if _CRITERION[key].kind == "count" else float(value)
+
+
+def knobs_for(
+    policy: TrustPolicy,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    window: Any = POLICY_WINDOW,
+) -> tuple[Knob, ...]:
+    """The tuner's controls for ``policy``, starting at its values, reaching every value
+    of ``grid`` (a sweep grid): the six threshold bars, then the settings of
+    :data:`SETTING_CONTROLS` the kit grades by."""
+    grid = dict(grid or {})
+    knobs = []
+    for key in THRESHOLD_KNOBS:
+        state, _ = key.split(".")
+        criterion = _CRITERION[key]
+        start = _threshold_value(policy, key)
+        values = [start, *grid.get(key, [])]
+        options = _count_options(values) if criterion.kind == "count" else _rate_options(values)
+        knobs.append(
+            Knob(
+                key,
+                criterion.label,
+                state.upper(),
+                tuple(options),
+                start,
+                _bar_direction(criterion),
+                f"thresholds.{key}",
+            )
+        )
+    settings = dataclasses.replace(
+        policy.graduation, window=cast(Any, resolve_window(window, policy))
+    )
+    for field in dataclasses.fields(GraduationSettings):
+        control = SETTING_CONTROLS.get(field.name)
+        if control is None or (control.needs and not hasattr(_graduation, control.needs)):
+            continue
+        current = getattr(settings, field.name)
+        key = "window" if field.name == "window" else f"graduation.{field.name}"
+        options = control.options(current, list(grid.get(key, [])))
+        knobs.append(
+            Knob(
+                key,
+                control.label,
+                "evidence",
+                options,
+                current,
+                control.stricter,
+                f"graduation.{field.name}",
+            )
+        )
+    return tuple(knobs)
+
+
+def _bar_direction(criterion: Criterion) -> str:
+    """Which way a bar is stricter, read from the core's rule: a higher bar is stricter
+    when a metric exactly on it meets a lower bar (the metric clears it)."""
+    return "later" if bool(criterion.met(np.array([1.0]), np.array([0.0]))[0]) else "earlier"
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _strictness(knob: Knob, before: Any, after: Any) -> str:
+    if knob.stricter is None or before not in knob.options or after not in knob.options:
+        return "changes"
+    moved = knob.options.index(after) - knob.options.index(before)
+    later_is_stricter = knob.stricter == "later"
+    return "tightens" if (moved > 0) == later_is_stricter else "loosens"
+
+
+def policy_diff(
+    knobs: Sequence[Knob], before: Mapping[str, Any], after: Mapping[str, Any]
+) -> pd.DataFrame:
+    """The keys of the policy file whose values differ, with ``before``, ``after`` and
+    ``change``: ``tightens`` (stricter), ``loosens`` or ``changes`` (not ordered, such
+    as a time window against a case count)."""
+    rows = []
+    for knob in knobs:
+        old, new = before[knob.key], after[knob.key]
+        if _same(old, new):
+            continue
+        rows.append(
+            {
+                "key": knob.policy_key,
+                "before": knob.text(old),
+                "after": knob.text(new),
+                "change": _strictness(knob, old, new),
+            }
+        )
+    return pd.DataFrame(rows, columns=["key", "before", "after", "change"])
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return float(a) == float(b)
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)
+
+
+def compare_changed_first(before: Replay, after: Replay) -> pd.DataFrame:
+    """:func:`~warrantd.analytics.compare` with the figures that changed for some class
+    first (each as before, after, change), then those that did not."""
+    table = compare(before, after)
+    changed = [
+        f
+        for f in COMPARED_FIGURES
+        if (table[f"{f}_change"].fillna(0) != 0).any()
+        or (table[f"{f}_before"].isna() != table[f"{f}_after"].isna()).any()
+    ]
+    order = changed + [f for f in COMPARED_FIGURES if f not in changed]
+    return table[
+        ["action", *[f"{f}_{part}" for f in order for part in ("before", "after", "change")]]
+    ]
+
+
+# --------------------------------------------------------------------------- state
+
+
+#: The per-class figures the tuner shows, as (title, columns, which way is better).
+#: Two columns read as "normal / adversarial".
+SHOWN: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
+    ("approval burden", ("approval_burden",), "lower"),
+    ("failures let through (all / adversarial)",
+     ("failures_let_through", "adversarial_failures_let_through"), "lower"),
+    ("failures while SUPERVISED+ (normal / adversarial)",
+     ("normal_failures_while_supervised_or_above",
+      "adversarial_failures_while_supervised_or_above"), "lower"),
+    ("failures while AUTONOMOUS (normal / adversarial)",
+     ("normal_failures_while_autonomous", "adversarial_failures_while_autonomous"), "lower"),
+    ("premature SUPERVISED / AUTONOMOUS",
+     ("premature_supervised", "premature_autonomous"), "lower"),
+    ("days to SUPERVISED", ("days_to_supervised",), None),
+    ("days to AUTONOMOUS", ("days_to_autonomous",), None),
+)  # fmt: skip
+
+
+class TunerState:
+    """The tuner without widgets: positions of the knobs, the trial policy, its replay
+    against the policy in force, the sweep and its pick, and saving."""
+
+    def __init__(
+        self,
+        history: pd.DataFrame,
+        policy: TrustPolicy,
+        *,
+        traffic: pd.DataFrame | None = None,
+        grid: Mapping[str, Sequence[Any]] | None = None,
+        window: Any = POLICY_WINDOW,
+    ) -> None:
+        self.history, self.traffic = history, traffic
+        self.window = resolve_window(window, policy)
+        self.policy = dataclasses.replace(
+            policy, graduation=dataclasses.replace(policy.graduation, window=cast(Any, self.window))
+        )
+        self.grid = dict(grid) if grid is not None else default_grid(self.policy)
+        self.knobs = knobs_for(self.policy, self.grid, self.window)
+        self.start = {k.key: k.start for k in self.knobs}
+        self.values = dict(self.start)
+        self.baseline = replay(history, self.policy, traffic=traffic, window=self.window)
+        self.sweep: SweepResult = sweep(
+            history, self.policy, self.grid, traffic=traffic, window=self.window, progress=False
+        )
+        self.pick: Pick = self.sweep.pick(self.baseline.totals())
+        self.trial: Replay = self.baseline
+        self.problems: list[str] = []
+
+    # ---- positions
+
+    def knob(self, key: str) -> Knob:
+        return next(k for k in self.knobs if k.key == key)
+
+    def pick_values(self) -> dict[str, Any] | None:
+        """The knob values of the pick (None when nothing beats the policy in force)."""
+        if self.pick.candidate is None:
+            return None
+        row = self.pick.candidate
+        values = dict(self.start)
+        for key in THRESHOLD_KNOBS:
+            values[key] = _threshold_value(TrustPolicy({}, to_thresholds(dict(row))), key)
+        values["window"] = parse_window(str(row["window"]))
+        return values
+
+    def policy_for(self, values: Mapping[str, Any]) -> TrustPolicy:
+        """The policy the positions ``values`` describe (the policy in force's classes)."""
+        row = {k: values[k] for k in THRESHOLD_KNOBS}
+        settings = {
+            k.policy_key.split(".", 1)[1]: values[k.key]
+            for k in self.knobs
+            if k.policy_key.startswith("graduation.")
+        }
+        return TrustPolicy(
+            self.policy.actions,
+            to_thresholds(row),
+            dataclasses.replace(self.policy.graduation, **settings),
+        )
+
+    def set(self, **values: Any) -> bool:
+        """Move knobs (by key: ``set(**{"supervised.pass_rate": 0.9})``) and replay.
+
+        Returns True when the positions make a valid policy (the figures are then
+        those of the positions); otherwise :attr:`problems` says why in words and the
+        figures stay those of the last valid positions.
+        """
+        unknown = set(values) - set(self.values)
+        if unknown:
+            raise KeyError(f"unknown knob(s) {', '.join(sorted(unknown))}")
+        self.values.update(values)
+        candidate = self.policy_for(self.values)
+        problems = threshold_problems(candidate.thresholds) + settings_problems(
+            candidate.graduation
+        )
+        self.problems = [_problem_text(key, text) for key, text in problems]
+        if self.problems:
+            return False
+        self.trial = replay(
+            self.history, candidate, traffic=self.traffic, window=candidate.graduation.window
+        )
+        return True
+
+    # ---- figures
+
+    def totals(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(policy in force, positions): burden and failures summed over the classes."""
+        return self.baseline.totals(), self.trial.totals()
+
+    def figures(self) -> pd.DataFrame:
+        """Per class and in total, the shown figures of the positions and of the policy
+        in force: columns ``<figure>`` and ``<figure>_in_force``; the total row sums the
+        counts and counts the classes reaching each state (``days_to_*``)."""
+        columns = [c for _, cols, _ in SHOWN for c in cols]
+        now = self.trial.summary.set_index("action")[columns].astype(object)
+        was = self.baseline.summary.set_index("action")[columns].reindex(now.index).astype(object)
+        out = pd.concat([now, was.add_suffix("_in_force")], axis=1)
+        total = {}
+        for c in columns:
+            for suffix, frame in (("", now), ("_in_force", was)):
+                series = frame[c]
+                total[c + suffix] = (
+                    float(series.notna().sum())
+                    if c.startswith("days_to_")
+                    else float(pd.to_numeric(series.astype("Float64")).sum())
+                )
+        out.loc["all classes"] = pd.Series(total)
+        return out
+
+    def diff(self) -> pd.DataFrame:
+        """The keys the positions change against the policy in force (:func:`policy_diff`)."""
+        return policy_diff(self.knobs, self.start, self.values)
+
+    # ---- saving
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> TrustPolicy:
+        """Write the positions as a policy file with :func:`~warrantd.dump_policy`; an
+        existing file is replaced only with ``overwrite=True`` (else ``OutputError``)."""
+        if self.problems:
+            raise ValueError("not a valid policy: " + "; ".join(self.problems))
+        chosen = self.policy_for(self.values)
+        dump_policy(chosen, path, overwrite=overwrite)
+        return chosen
+
+
+def _problem_text(key: str, text: str) -> str:
+    return f"{key.removeprefix('thresholds.')}: {text}"
+
+
+def default_grid(policy: TrustPolicy) -> dict[str, list[Any]]:
+    """A sweep grid around ``policy`` when none is given: each bar a step either side."""
+    grid: dict[str, list[Any]] = {}
+    for key in THRESHOLD_KNOBS:
+        value = _threshold_value(policy, key)
+        if _CRITERION[key].kind == "count":
+            grid[key] = sorted({max(0, value // 2), value, value * 2})
+        else:
+            grid[key] = sorted(
+                {max(0.0, round(value - 0.05, 4)), value, min(1.0, round(value + 0.025, 4))}
+            )
+    return grid
+
+
+# --------------------------------------------------------------------------- widgets
+
+#: Shown by the browser, not the kernel: JupyterLab marks every widget view
+#: ``jupyter-widgets-disconnected`` when its kernel restarts or is gone, and this
+#: style turns that mark into words and greys out the controls that no longer work.
+_STYLE = """<style>
+.wd-tuner .wd-dead { display: none; }
+.wd-tuner.jupyter-widgets-disconnected .wd-dead, .jupyter-widgets-disconnected .wd-dead {
+  display: block; padding: 8px 12px; margin: 4px 0; background: #fff3cd;
+  border: 1px solid #d39e00; font-size: 14px; font-weight: bold; }
+.wd-tuner.jupyter-widgets-disconnected .wd-body { opacity: 0.35; pointer-events: none; }
+.wd-tuner .wd-figures { border-collapse: collapse; font-size: 13px; }
+.wd-tuner .wd-figures th { text-align: right; padding: 3px 8px; font-weight: 600;
+  vertical-align: bottom; max-width: 150px; white-space: normal; }
+.wd-tuner .wd-figures th:first-child, .wd-tuner .wd-figures td:first-child { text-align: left; }
+.wd-tuner .wd-figures td { text-align: right; padding: 3px 8px; border-top: 1px solid #ddd;
+  white-space: nowrap; }
+.wd-tuner .wd-figures tr.wd-total td { font-weight: bold; border-top: 2px solid #333; }
+.wd-tuner .wd-delta { font-size: 11px; color: #555; margin-left: 3px; }
+.wd-tuner .wd-better { color: #007a55; }
+.wd-tuner .wd-worse { color: #b03a00; }
+.wd-tuner .wd-problem { color: #b03a00; font-weight: bold; }
+.wd-tuner .wd-ok { color: #333; }
+.wd-tuner .wd-tightens { color: #007a55; font-weight: 600; }
+.wd-tuner .wd-loosens { color: #b03a00; font-weight: 600; }
+.wd-tuner .wd-group { font-weight: bold; margin: 6px 0 0 0; font-size: 13px; }
+</style>
+<div class="wd-dead">This tuner is not connected to a running kernel (the kernel restarted or
+the notebook was reopened): run this cell again to use it.</div>"""
+
+_DESCRIPTION_WIDTH = "175px"
+_CONTROL_WIDTH = "470px"
+
+
+def _count(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    return f"{float(value):,.0f}"
+
+
+class Tuner:
+    """The tuner app: displays itself in a notebook (``tune(...)`` as a cell's last line).
+
+    ``state`` is the :class:`TunerState` behind it; ``controls`` maps each knob key to
+    its widget; ``widget`` is the whole app (an ipywidgets ``VBox``).
+    """
+
+    def __init__(self, state: TunerState, out: str | os.PathLike[str]) -> None:
+        import ipywidgets as w  # type: ignore[import-untyped]
+
+        from . import charts
+
+        self.state = state
+        self._w = w
+        self._charts = charts
+        self.controls: dict[str, Any] = {}
+        groups: dict[str, list[Any]] = {}
+        for knob in state.knobs:
+            control = self._control(knob)
+            control.observe(self._moved(knob.key), names="value")
+            self.controls[knob.key] = control
+            groups.setdefault(knob.group, []).append(control)
+        kept = [
+            f"{f.name} = {getattr(state.policy.graduation, f.name)!r}"
+            for f in dataclasses.fields(GraduationSettings)
+            if f"graduation.{f.name}" not in {k.policy_key for k in state.knobs}
+        ]
+        column: list[Any] = []
+        for group, members in groups.items():
+            title = f"{group} bars" if group != "evidence" else "evidence"
+            column.append(w.HTML(f'<div class="wd-group">{html.escape(title)}</div>'))
+            column.extend(members)
+        if kept:
+            column.append(
+                w.HTML(
+                    f"<small>kept as the policy has them: {html.escape(', '.join(kept))}</small>"
+                )
+            )
+        self.reset_button = w.Button(description="Policy in force", icon="undo")
+        self.pick_button = w.Button(
+            description="Go to the pick", icon="star", disabled=state.pick.candidate is None
+        )
+        self.reset_button.on_click(lambda _: self._go_to(state.start))
+        self.pick_button.on_click(lambda _: self._go_to(state.pick_values() or state.values))
+        column.append(w.HBox([self.reset_button, self.pick_button]))
+        self.totals = w.HTML()
+        column.append(self.totals)
+        # The chart takes the width the controls leave, up to its own, never more.
+        self.chart_image = w.Image(
+            format="png", layout=w.Layout(width="100%", max_width="760px", height="auto")
+        )
+        self.status = w.HTML(layout=w.Layout(width="100%"))
+        self.figures = w.HTML(layout=w.Layout(width="100%", overflow_x="auto"))
+        self.all_figures = w.Output()
+        more = w.Accordion([self.all_figures])
+        more.set_title(0, "All figures per class, before and after (changed first)")
+        more.selected_index = None
+        self.path = w.Text(
+            value=str(out), description="policy file", layout=w.Layout(width="520px"),
+            style={"description_width": "80px"},
+        )  # fmt: skip
+        self.save_button = w.Button(
+            description="Save as policy", icon="save", button_style="primary",
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
+        self.replace_button = w.Button(description="Replace it", button_style="warning")
+        self.keep_button = w.Button(description="Keep the file")
+        self.confirm = w.HBox(
+            [self.replace_button, self.keep_button], layout=w.Layout(display="none")
+        )
+        self.message = w.HTML()
+        self.diff_view = w.HTML()
+        self.save_button.on_click(lambda _: self._save(overwrite=False))
+        self.replace_button.on_click(lambda _: self._save(overwrite=True))
+        self.keep_button.on_click(lambda _: self._hide_confirm("Nothing written."))
+        pick_line = w.HTML(f"<b>Pick:</b> {html.escape(state.pick.reason)}")
+        body = w.VBox(
+            [
+                w.HBox(
+                    [
+                        w.VBox(column, layout=w.Layout(flex="0 0 490px", width="490px")),
+                        w.Box([self.chart_image], layout=w.Layout(flex="1 1 0", min_width="0")),
+                    ]
+                ),
+                self.status,
+                pick_line,
+                self.figures,
+                more,
+                w.HBox([self.path, self.save_button]),
+                self.confirm,
+                self.message,
+                self.diff_view,
+            ]
+        )  # fmt: skip
+        body.add_class("wd-body")
+        self.widget = w.VBox([w.HTML(_STYLE), body])
+        self.widget.add_class("wd-tuner")
+        self._fig = charts.pareto_chart(state.sweep, marks=self._marks())
+        self._mark = charts.MovingMark(self._fig, "your settings")
+        self._refresh()
+
+    # ---- building
+
+    def _control(self, knob: Knob) -> Any:
+        w = self._w
+        # The widget holds each position's text (None, a cumulative window, is no
+        # value to a selection widget); the handler maps it back to the knob's value.
+        options = [knob.text(v) for v in knob.options]
+        common = {
+            "description": knob.label,
+            "value": knob.text(knob.start),
+            "style": {"description_width": _DESCRIPTION_WIDTH},
+            "layout": w.Layout(width=_CONTROL_WIDTH),
+        }
+        # A slider for every knob, ordered or not: one way to move any of them, and the
+        # keyboard moves each (arrows, Page Up/Down, Home/End).
+        return w.SelectionSlider(options=options, continuous_update=False, **common)
+
+    def _marks(self) -> dict[str, tuple[float, float]]:
+        def point(r: Replay | Mapping[str, float]) -> tuple[float, float]:
+            t = r.totals() if isinstance(r, Replay) else r
+            return (float(t["approval_burden"]), float(t["failures_let_through"]))
+
+        marks = {"policy in force": point(self.state.baseline)}
+        if self.state.pick.candidate is not None:
+            marks["pick"] = point(cast(Mapping[str, float], self.state.pick.candidate.to_dict()))
+        marks["your settings"] = point(self.state.trial)
+        return marks
+
+    # ---- events
+
+    def _moved(self, key: str) -> Callable[[dict[str, Any]], None]:
+        def handler(change: dict[str, Any]) -> None:
+            if self._moving:
+                return
+            knob = self.state.knob(key)
+            try:
+                value = knob.options[[knob.text(v) for v in knob.options].index(change["new"])]
+                self.state.set(**{key: value})
+                self._refresh()
+            except Exception as exc:  # shown in words, never as a dead app
+                self.status.value = (
+                    f'<span class="wd-problem">Could not replay: {html.escape(str(exc))}</span>'
+                )
+
+        return handler
+
+    _moving = False
+
+    def _go_to(self, values: Mapping[str, Any]) -> None:
+        self._moving = True
+        try:
+            for key, control in self.controls.items():
+                control.value = self.state.knob(key).text(values[key])
+        finally:
+            self._moving = False
+        self.state.set(**{k: values[k] for k in self.controls})
+        self._refresh()
+
+    def _refresh(self) -> None:
+        s = self.state
+        if s.problems:
+            self.status.value = (
+                '<span class="wd-problem">Not a valid policy: '
+                + html.escape("; ".join(s.problems))
+                + ". The figures stay at the last valid settings; saving is off.</span>"
+            )
+            self.save_button.disabled = True
+            return
+        self.save_button.disabled = False
+        diff = s.diff()
+        self.status.value = (
+            '<span class="wd-ok">Valid policy; '
+            + (
+                "the same as the policy in force."
+                if diff.empty
+                else f"{len(diff)} key(s) changed against the policy in force."
+            )
+            + "</span>"
+        )
+        self.figures.value = self._figures_html()
+        self.totals.value = self._totals_html()
+        self.diff_view.value = self._diff_html(diff, "Changes against the policy in force")
+        self.chart_image.value = self._mark.png(self._marks()["your settings"])
+        with self.all_figures:
+            from IPython.display import clear_output, display
+
+            clear_output(wait=True)  # type: ignore[no-untyped-call]
+            display(  # type: ignore[no-untyped-call]
+                compare_changed_first(s.baseline, s.trial).round(1)
+            )
+
+    def _save(self, *, overwrite: bool) -> None:
+        path = Path(self.path.value).expanduser()
+        if not overwrite and path.exists():
+            self.confirm.layout.display = "flex"
+            self.message.value = f"<b>{html.escape(str(path))}</b> exists. Replace it?"
+            return
+        self.confirm.layout.display = "none"
+        try:
+            self.state.save(path, overwrite=overwrite)
+        except (OutputError, PolicyError, OSError, ValueError) as exc:
+            self.message.value = (
+                f'<span class="wd-problem">Not saved: {html.escape(str(exc))}</span>'
+            )
+            return
+        self.message.value = f"Saved <b>{html.escape(str(path))}</b>."
+        self.diff_view.value = self._diff_html(self.state.diff(), "What the saved policy changes")
+
+    def _hide_confirm(self, text: str) -> None:
+        self.confirm.layout.display = "none"
+        self.message.value = text
+
+    # ---- rendering
+
+    def _totals_html(self) -> str:
+        before, after = self.state.totals()
+        rows = []
+        for label, key in (
+            ("approval burden", "approval_burden"),
+            ("failures let through", "failures_let_through"),
+            ("adversarial failures let through", "adversarial_failures_let_through"),
+            ("failures while AUTONOMOUS", "failures_while_autonomous"),
+            ("cases while AUTONOMOUS", "cases_while_autonomous"),
+        ):
+            better = None if key.startswith("cases") else "lower"
+            cell = self._cell(after[key], before[key], better)
+            rows.append(f"<tr><td>{label}</td><td>{cell}</td></tr>")
+        return (
+            '<table class="wd-figures"><tr><th>all classes</th><th>value (change)</th></tr>'
+            + "".join(rows)
+            + "</table>"
+        )
+
+    def _cell(self, now: Any, was: Any, better: str | None) -> str:
+        text = _count(now)
+        try:
+            change = float(now) - float(was)
+        except (TypeError, ValueError):
+            change = float("nan")
+        if np.isnan(change) or change == 0:
+            if _count(now) != _count(was):
+                return f'<b>{text}</b><span class="wd-delta">(was {_count(was)})</span>'
+            return text
+        tone = ""
+        if better is not None:
+            tone = "wd-better" if (change < 0) == (better == "lower") else "wd-worse"
+        return f'<b>{text}</b><span class="wd-delta {tone}">({change:+,.0f})</span>'
+
+    def _figures_html(self) -> str:
+        frame = self.state.figures()
+        has_truth = self.state.baseline.events.true_pass_p is not None
+        shown = [s for s in SHOWN if has_truth or not s[1][0].startswith("premature")]
+        head = "".join(f"<th>{html.escape(title)}</th>" for title, _, _ in shown)
+        body = []
+        for action, row in frame.iterrows():
+            cells = []
+            for _, columns, better in shown:
+                parts = [self._cell(row[c], row[c + "_in_force"], better) for c in columns]
+                if columns[0].startswith("days_to_") and action == "all classes":
+                    parts = [
+                        self._cell(row[columns[0]], row[columns[0] + "_in_force"], None) + " reach"
+                    ]
+                cells.append("<td>" + " / ".join(parts) + "</td>")
+            css = ' class="wd-total"' if action == "all classes" else ""
+            body.append(f"<tr{css}><td>{html.escape(str(action))}</td>{''.join(cells)}</tr>")
+        return (
+            f'<table class="wd-figures"><tr><th>class</th>{head}</tr>{"".join(body)}</table>'
+            "<small>Each figure under the settings above, with its change against the "
+            "policy in force in brackets where it differs (green: better, red: worse). Days "
+            "to a state: from the class's first case; in the total row, how many classes "
+            "get there.</small>"
+        )
+
+    @staticmethod
+    def _diff_html(diff: pd.DataFrame, title: str) -> str:
+        if diff.empty:
+            return f"<b>{html.escape(title)}:</b> none."
+        rows = "".join(
+            f"<tr><td>{html.escape(str(r.key))}</td><td>{html.escape(str(r.before))}</td>"
+            f"<td>{html.escape(str(r.after))}</td><td class='wd-{r.change}'>{r.change}</td></tr>"
+            for r in diff.itertuples()
+        )
+        return (
+            f"<b>{html.escape(title)}:</b>"
+            '<table class="wd-figures"><tr><th>key</th><th>before</th><th>after</th>'
+            f"<th>change</th></tr>{rows}</table>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def tune(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    *,
+    traffic: pd.DataFrame | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    window: Any = POLICY_WINDOW,
+    out: str | os.PathLike[str] = "tuned.policy.toml",
+) -> Tuner:
+    """The tuner for ``policy`` over ``history`` (and ``traffic``, what the gate was
+    asked): a widget app; show it by making it a cell's last line.
+
+    ``grid`` is the sweep grid whose candidates make the cloud on the Pareto chart
+    (and whose values every control can reach); without it, a step either side of
+    each bar (:func:`default_grid`). ``window`` as in :func:`replay` (default: the
+    policy's own). ``out`` is the file "Save as policy" proposes.
+    """
+    return Tuner(TunerState(history, policy, traffic=traffic, grid=grid, window=window), out)
