@@ -167,7 +167,9 @@ def test_tuner_in_jupyterlab(lab: tuple[str, Path]) -> None:
             seen_invalid |= "Not a valid policy" in status.inner_text()
             if i < 6:  # every bar has a region above (below) the other state's bar
                 assert seen_invalid, f"slider {i}: the invalid region was not explained"
-            assert changed, f"slider {i}: the figures never changed"
+            if i < 7:  # the bars and the window; a setting such as alpha matters only
+                # under another (a bound-based evidence rule), so it may leave them be
+                assert changed, f"slider {i}: the figures never changed"
             assert _errors(page) == [], f"slider {i}"
             reset.click()
             _settle(page)
