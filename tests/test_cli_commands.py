@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -157,3 +159,58 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     out = run(command, "--help")
     assert out.returncode == 0
     assert "Example:" in out.stdout and f"warrantd {command}" in out.stdout
+
+
+def test_replay_takes_traffic_and_approvals(tmp_path: Path) -> None:
+    # Three requests of issue_refund on one day: 50 and 150 against auto_cap 100, 2,000
+    # against hard_cap 1,000. Approvals: a single clean record, so the approval signal has
+    # 1 sample, below every min_samples: MANUAL, whatever the evals earned.
+    traffic = tmp_path / "traffic.csv"
+    traffic.write_text(
+        "timestamp,action,value\n"
+        "2026-05-01T10:00:00Z,issue_refund,50\n"
+        "2026-05-01T11:00:00Z,issue_refund,150\n"
+        "2026-05-01T12:00:00Z,issue_refund,2000\n"
+    )
+    approvals = tmp_path / "approvals.csv"
+    approvals.write_text("timestamp,action,outcome\n2026-04-01T09:00:00Z,issue_refund,approved\n")
+    out = run(
+        "replay",
+        "-p",
+        POLICY,
+        "-H",
+        HISTORY,
+        "-w",
+        "30D",
+        "--traffic",
+        str(traffic),
+        "--approvals",
+        str(approvals),
+        "--format",
+        "csv",
+        "-q",
+    )
+    assert out.returncode == 0, out.stderr
+    rows = {r["action"]: r for r in csv.DictReader(io.StringIO(out.stdout))}
+    refund = rows["issue_refund"]
+    assert (refund["requests"], refund["allowed"], refund["approval_burden"]) == ("3", "0", "2")
+    assert refund["blocked"] == "1" and refund["held_back_by"] == "approvals"
+    # Without the approvals, the evals alone (SUPERVISED by May) allow the 50.
+    out = run(
+        "replay",
+        "-p",
+        POLICY,
+        "-H",
+        HISTORY,
+        "-w",
+        "30D",
+        "--traffic",
+        str(traffic),
+        "--format",
+        "csv",
+        "-q",
+    )
+    rows = {r["action"]: r for r in csv.DictReader(io.StringIO(out.stdout))}
+    assert (rows["issue_refund"]["allowed"], rows["issue_refund"]["approval_burden"]) == ("1", "1")
+    missing = run("replay", "-p", POLICY, "-H", HISTORY, "--approvals", str(tmp_path / "no.csv"))
+    one_line_error(missing, "no.csv", "no such file")

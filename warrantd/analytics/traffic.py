@@ -51,7 +51,7 @@ from .tables import (
     read_table,
 )
 
-__all__ = ["TRAFFIC_COLUMNS", "VERDICTS", "TrafficError", "load_traffic"]
+__all__ = ["TRAFFIC_COLUMNS", "VERDICTS", "TrafficError", "is_audit_log", "load_traffic"]
 
 TRAFFIC_COLUMNS = ["timestamp", "action", "tenant_id", "value", "value_text", "verdict"]
 #: The published verdict values, in the order tables list them.
@@ -81,7 +81,7 @@ def load_traffic(
     ``column_map`` renames foreign columns first, e.g. ``{"tool": "action",
     "amount": "value"}``.
     """
-    if not isinstance(source, pd.DataFrame) and _is_audit_log(source, format):
+    if not isinstance(source, pd.DataFrame) and is_audit_log(source, format):
         return _from_audit_log(source)
     try:
         raw, name, shown = read_table(
@@ -105,7 +105,9 @@ def load_traffic(
 _AUDIT_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 
-def _is_audit_log(source: object, format: str | None) -> bool:
+def is_audit_log(source: object, format: str | None = None) -> bool:
+    """Whether ``source`` names a warrantd audit log (a SQLite file by suffix, a
+    PostgreSQL DSN, or ``format="audit"``) rather than a table."""
     if format == "audit":
         return True
     if format is not None or isinstance(source, pd.DataFrame):

@@ -349,6 +349,36 @@ def _check_out(out: str | None, force: bool, *inputs: str | None) -> None:
     check_destination(out, overwrite=force)
 
 
+approvals_option = click.option(
+    "--approvals",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Human approval decisions as a second signal (CSV/Parquet/JSONL/JSON with "
+    "timestamp, action, outcome; or a warrantd audit log): a state is earned only when "
+    "both the evals and the approvals earn it.",
+)
+approval_window_option = click.option(
+    "--approval-window",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Judge the approval signal on the last N records (default: all of them).",
+)
+
+
+def _load_approvals(path: str | None) -> Any:
+    if path is None:
+        return None
+    from ..analytics.traffic import is_audit_log
+
+    if is_audit_log(path):
+        from ..analytics.auditlog import load_audit
+
+        return load_audit(path).approvals
+    from ..analytics.approvals import load_approvals
+
+    return load_approvals(path)
+
+
 def _window_or_policy(window: Any) -> Any:
     """The window given on the command line, or the policy's own when none was."""
     if window is not None:
@@ -486,6 +516,8 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
 @policy_option
 @history_options(prints=True)
 @traffic_option
+@approvals_option
+@approval_window_option
 @window_option
 @out_option("the full per-moment timeline")
 @click.option(
@@ -501,6 +533,8 @@ def replay(
     policy: str,
     source: HistorySource,
     traffic: str | None,
+    approvals: str | None,
+    approval_window: int | None,
     window: Any,
     out: str | None,
     transitions: str | None,
@@ -517,15 +551,24 @@ def replay(
     """
     from ..analytics.replay import replay as run_replay
 
-    _check_out(out, force, policy, source.path, source.mapping, transitions, traffic)
-    _check_out(transitions, force, policy, source.path, source.mapping, out, traffic)
+    inputs = (policy, source.path, source.mapping, traffic, approvals)
+    _check_out(out, force, *inputs, transitions)
+    _check_out(transitions, force, *inputs, out)
     with _steps(["load", "replay"], quiet) as steps:
         pol = load_policy(policy)
         hist = source.load()
         _check_coverage(hist, pol, policy, source.path)
         requests = _load_traffic(traffic)
+        decided = _load_approvals(approvals)
         steps.next()
-        result = run_replay(hist, pol, traffic=requests, window=_window_or_policy(window))
+        result = run_replay(
+            hist,
+            pol,
+            traffic=requests,
+            window=_window_or_policy(window),
+            approvals=decided,
+            approval_window=approval_window,
+        )
     columns_shown = [
         "action",
         "cases",
@@ -540,6 +583,8 @@ def replay(
         "failures_let_through",
         "demotions",
     ]
+    if approvals is not None:
+        columns_shown.append("held_back_by")
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
     _say_traffic(result, requests, quiet, fmt)
     if out:
