@@ -214,3 +214,21 @@ def test_replay_takes_traffic_and_approvals(tmp_path: Path) -> None:
     assert (rows["issue_refund"]["allowed"], rows["issue_refund"]["approval_burden"]) == ("1", "1")
     missing = run("replay", "-p", POLICY, "-H", HISTORY, "--approvals", str(tmp_path / "no.csv"))
     one_line_error(missing, "no.csv", "no such file")
+
+
+def test_replay_of_a_decision_log_says_what_would_change(tmp_path: Path) -> None:
+    # Two requests of read_ledger the log records as sent for approval: a READ class is
+    # always allowed, so the policy would have allowed both.
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "timestamp,action,verdict\n"
+        "2026-05-01T10:00:00Z,read_ledger,REQUIRE_APPROVAL\n"
+        "2026-05-01T11:00:00Z,read_ledger,REQUIRE_APPROVAL\n"
+    )
+    out = run("replay", "-p", POLICY, "-H", HISTORY, "--traffic", str(log), "-q")
+    assert out.returncode == 0, out.stderr
+    tail = out.stdout.strip().splitlines()[-2:]
+    assert tail == [
+        "against the verdicts the traffic records, this policy:",
+        "read_ledger: would have allowed 2 of 2 requests that were sent for approval",
+    ]

@@ -407,7 +407,10 @@ def _say_traffic(result: Any, traffic: Any, quiet: bool, fmt: str) -> None:
     if "verdict" not in traffic.columns:
         return
     lines = [f"{r['action']}: {r['sentence']}" for r in result.would_have_gated.to_dict("records")]
-    text = "\n".join(lines) if lines else "every verdict in the decision log would be the same"
+    if lines:
+        text = "\n".join(["against the verdicts the traffic records, this policy:", *lines])
+    else:
+        text = "every verdict in the decision log would be the same"
     emit(text, err=fmt != "table")
 
 
