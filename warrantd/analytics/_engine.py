@@ -73,6 +73,7 @@ __all__ = [
     "VERDICT_TABLE",
     "Events",
     "Evidence",
+    "RequestWeights",
     "Requests",
     "Window",
     "build_events",
@@ -1174,16 +1175,34 @@ def verdicts(kinds: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndar
     return VERDICT_TABLE[kinds, states], _REASON_TABLE[kinds, states]
 
 
-def request_weights(events: Events, requests: Requests, event_of: np.ndarray) -> np.ndarray:
-    """(4 kinds, events): the requests of each kind decided at each event (those of
-    classes without evidence, ``event_of`` -1, are left out)."""
+@dataclass(frozen=True)
+class RequestWeights:
+    """The requests decided at each event, by kind: ``values[i]`` holds those of kind
+    ``kinds[i]``. Only the kinds the traffic has are kept (the eval cases standing in
+    have one kind per class), in 32 bits: memory is what a million events cost."""
+
+    kinds: np.ndarray
+    values: np.ndarray
+
+    def full(self, reduced: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+        """One reduced array per kept kind, as (4 kinds, *shape), zero for the others."""
+        out = np.zeros((len(REQUEST_KINDS), *shape))
+        for kind, part in zip(self.kinds, reduced, strict=True):
+            out[kind] = part
+        return out
+
+
+def request_weights(events: Events, requests: Requests, event_of: np.ndarray) -> RequestWeights:
+    """The requests of each kind decided at each event (those of classes without
+    evidence, ``event_of`` -1, are left out)."""
     n_events = 2 * len(events.moments)
     kept = event_of >= 0
-    out = np.zeros((len(REQUEST_KINDS), n_events))
-    for kind in range(len(REQUEST_KINDS)):
+    kinds = np.unique(requests.kinds[kept]).astype(np.int64)
+    values = np.zeros((len(kinds), n_events), dtype=np.float32)
+    for i, kind in enumerate(kinds):
         mine = kept & (requests.kinds == kind)
-        out[kind] = np.bincount(event_of[mine], weights=requests.weight[mine], minlength=n_events)
-    return out
+        values[i] = np.bincount(event_of[mine], weights=requests.weight[mine], minlength=n_events)
+    return RequestWeights(kinds, values)
 
 
 def unvalued_kinds(policy: TrustPolicy, actions: Sequence[str]) -> np.ndarray:
@@ -1394,7 +1413,7 @@ def per_action_figures(
     events: Events,
     states: np.ndarray,
     thresholds: GraduationThresholds,
-    weights: np.ndarray,
+    weights: RequestWeights,
     unvalued: np.ndarray,
 ) -> dict[str, Any]:
     """:func:`figures_from_parts` for one set of thresholds, one value per class;
@@ -1420,10 +1439,12 @@ def per_action_figures(
     first_idx, handled, drops, days, requests_at = {}, {}, {}, {}, {}
     for level in LEVELS:
         at = states >= level
-        requests_at[level] = (
-            np.add.reduceat(np.where(at, weights, 0.0), starts, axis=1)
+        requests_at[level] = weights.full(
+            # float32 counts, summed in 64 bits
+            [np.add.reduceat(np.where(at, w, 0), starts, dtype=np.float64) for w in weights.values]
             if len(states)
-            else np.zeros((len(REQUEST_KINDS), 0))
+            else [],
+            (len(starts),),
         )
         first = np.minimum.reduceat(np.where(at, index, len(states)), starts)
         first_idx[level] = np.where(first < len(states), first, -1)
@@ -1438,7 +1459,12 @@ def per_action_figures(
     totals["days"] = per_action(events.duration_days, starts // 2)
     n_actions = len(starts)
     bars = {level: np.full(n_actions, thresholds.pass_rate[level]) for level in LEVELS}
-    requests_total = np.add.reduceat(weights, starts, axis=1) if len(states) else np.zeros((4, 0))
+    requests_total = weights.full(
+        [np.add.reduceat(w, starts, dtype=np.float64) for w in weights.values]
+        if len(states)
+        else [],
+        (len(starts),),
+    )
     return figures_from_parts(
         events, first_idx, handled, drops, days, totals, bars, requests_total, requests_at, unvalued
     )

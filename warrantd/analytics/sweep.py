@@ -61,6 +61,7 @@ from ._engine import (
     TRAFFIC_FIGURES,
     Events,
     Requests,
+    RequestWeights,
     Window,
     build_events,
     check_window,
@@ -319,7 +320,7 @@ class _Job:
     request without a value."""
 
     events: Events
-    weights: np.ndarray
+    weights: RequestWeights
     unvalued: np.ndarray
 
 
@@ -349,7 +350,7 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     }
     days = summed(events.duration_days, flat[1::2])
     # Requests are decided at any event (in force at a moment, or between moments).
-    requests = np.stack([summed(w) for w in job.weights])  # (kinds, actions, candidates)
+    requests = job.weights.full([summed(w) for w in job.weights.values], (n_actions, len(cells)))
     # consecutive event pairs within an action: (prev, cur)
     same = codes[1:] == codes[:-1]
     pair_codes = codes[1:][same].astype(index_type) * index_type(n_cells)
@@ -393,8 +394,9 @@ def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
         for level in LEVELS
     }
     event_codes = events.action_codes
-    requests_total = np.stack(
-        [np.bincount(event_codes, weights=w, minlength=n_actions) for w in job.weights]
+    requests_total = job.weights.full(
+        [np.bincount(event_codes, weights=w, minlength=n_actions) for w in job.weights.values],
+        (n_actions,),
     )  # (kinds, actions)
     # Lay every (action, candidate) array out candidate-major: one table row each.
     t = {k: np.ascontiguousarray(v.T).ravel() for k, v in totals.items()}
