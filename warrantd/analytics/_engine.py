@@ -83,6 +83,7 @@ __all__ = [
     "evidence_of",
     "figures_from_parts",
     "graded_states",
+    "handled_parts",
     "history_span_days",
     "no_evidence_rows",
     "no_evidence_states",
@@ -97,6 +98,8 @@ __all__ = [
     "request_weights",
     "requests_by_kind",
     "resolve_window",
+    "run_sums",
+    "runs_of",
     "stand_in_requests",
     "state_column",
     "states_at",
@@ -588,9 +591,10 @@ class Events:
 
     Per class, its *moments* in time order (see the module docstring), two events
     each: "in force at m" (even positions) then "graded at m" (odd positions). The
-    event metrics (``pass_rate``, ``adversarial_pass_rate``, ``sample_size``) are
-    aligned one per event; everything else is kept once per moment and read per
-    event through the methods, so memory stays near the size of the evidence.
+    event metrics (pass rate, adversarial pass rate, samples) are computed from the
+    window's counts when asked (:meth:`metrics`, :meth:`half_metrics`), never stored;
+    everything is kept once per moment and read per event through the methods, so
+    memory stays near the size of the evidence.
     ``moment_bounds[i]:moment_bounds[i + 1]`` are the moments of ``actions[i]``;
     ``arrived`` holds the cases that arrived at each moment ((4, moments), zero at a
     pure expiry moment), ``graded_counts`` the window's counts graded there,
@@ -604,9 +608,6 @@ class Events:
     moment_bounds: np.ndarray
     moment_codes: np.ndarray
     class_ceilings: np.ndarray
-    pass_rate: np.ndarray
-    adversarial_pass_rate: np.ndarray
-    sample_size: np.ndarray
     arrived: np.ndarray
     graded_counts: np.ndarray
     before_counts: np.ndarray
@@ -620,6 +621,37 @@ class Events:
     approval_pass_rate: np.ndarray | None = None
     approval_sample_size: np.ndarray | None = None
 
+    def half_counts(self, half: int) -> np.ndarray:
+        """The window's counts ((4, moments)) at the in-force events (``half`` 0) or the
+        graded events (``half`` 1)."""
+        return self.graded_counts if half else self.before_counts
+
+    def half_metrics(self, half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pass rate, adversarial pass rate, samples) of the in-force events (``half``
+        0: positions 0, 2, ...) or of the graded events (``half`` 1), one per moment."""
+        return rates_from_counts(*self.half_counts(half))
+
+    def metrics(self, index: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(pass rate, adversarial pass rate, samples) of the events in ``index`` (all
+        when None), from the window's counts there."""
+        if index is None:
+            halves = [self.half_metrics(h) for h in (0, 1)]
+            return tuple(_interleave(a, b) for a, b in zip(*halves, strict=True))
+        moment, half = index // 2, index % 2
+        counts = np.where(half == 1, self.graded_counts[:, moment], self.before_counts[:, moment])
+        return rates_from_counts(*counts)
+
+    def half_points(self, half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`rule_points` of the in-force (``half`` 0) or graded (1) events."""
+        rate, adversarial, samples = self.half_metrics(half)
+        if self.approval_pass_rate is None or self.approval_sample_size is None:
+            return rate, adversarial, samples
+        return (
+            np.minimum(rate, self.approval_pass_rate[half::2]),
+            adversarial,
+            np.minimum(samples, self.approval_sample_size[half::2]),
+        )
+
     def rule_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The (pass rate, adversarial pass rate, samples) each event is graded on.
 
@@ -630,23 +662,24 @@ class Events:
         "the smaller of the two meets it": the point is the componentwise minimum,
         and the rule (and the sweep's grid) need nothing else.
         """
-        if self.approval_pass_rate is None or self.approval_sample_size is None:
-            return self.pass_rate, self.adversarial_pass_rate, self.sample_size
-        return (
-            np.minimum(self.pass_rate, self.approval_pass_rate),
-            self.adversarial_pass_rate,
-            np.minimum(self.sample_size, self.approval_sample_size),
-        )
+        halves = [self.half_points(h) for h in (0, 1)]
+        a, b, c = (_interleave(x, y) for x, y in zip(*halves, strict=True))
+        return a, b, c
 
     @property
     def bounds(self) -> np.ndarray:
         """Event offsets where each class's block starts, plus the end."""
         return np.asarray(2 * self.moment_bounds)
 
-    @cached_property
+    @property
     def action_codes(self) -> np.ndarray:
         """Each event's class index."""
         return np.repeat(self.moment_codes, 2)
+
+    @property
+    def moment_ceilings(self) -> np.ndarray:
+        """Each moment's class ceiling."""
+        return np.asarray(self.class_ceilings[self.moment_codes])
 
     @property
     def ceilings(self) -> np.ndarray:
@@ -724,21 +757,33 @@ class Events:
                 f"hysteresis only, not evidence={settings.evidence!r}, "
                 f"demotion_margin={settings.demotion_margin}",
             )
-        return graded_states(
-            *self.rule_points(),
-            thresholds,
-            self.ceilings,
-            counts=self.counts if needs_counts else None,
-            settings=settings,
-            starts=self.starts if hysteresis else None,
-        )
+        if hysteresis:  # each event hands its state on: the events in one sequence
+            return graded_states(
+                *self.rule_points(),
+                thresholds,
+                self.ceilings,
+                counts=self.counts if needs_counts else None,
+                settings=settings,
+                starts=self.starts,
+            )
+        # Memoryless: the in-force and the graded events are graded apart (half the
+        # temporary metrics at a time), then interleaved.
+        out = np.empty(2 * len(self.moments), dtype=np.int8)
+        ceilings = self.moment_ceilings
+        for half in (0, 1):
+            out[half::2] = graded_states(
+                *self.half_points(half),
+                thresholds,
+                ceilings,
+                counts=self.half_counts(half) if needs_counts else None,
+                settings=settings,
+            )
+        return out
 
     def signal_states(self, thresholds: GraduationThresholds) -> tuple[np.ndarray, np.ndarray]:
         """(evals, approvals): the state each signal alone earns at every event (the
         point rule); the approvals' is the class ceiling when there is no approval signal."""
-        evals = graded_states(
-            self.pass_rate, self.adversarial_pass_rate, self.sample_size, thresholds, self.ceilings
-        )
+        evals = graded_states(*self.metrics(), thresholds, self.ceilings)
         if self.approval_pass_rate is None or self.approval_sample_size is None:
             return evals, self.ceilings.astype(np.int8)
         ones = np.ones(len(self.approval_pass_rate))
@@ -932,7 +977,6 @@ def build_events(
     duration = np.where(last, end_ns - moments, following - moments) / NS_PER_DAY
     cum = np.cumsum(arrived[0] + arrived[2])
     seen_through = cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]
-    rates = [rates_from_counts(*w) for w in (before, graded)]
     true_p = None
     if truth:
         true_p = _forward_filled(evidence, moments, bounds, evidence.means["true_pass_p"])
@@ -943,9 +987,6 @@ def build_events(
         moment_bounds=bounds,
         moment_codes=codes,
         class_ceilings=class_ceilings(policy, evidence.actions),
-        pass_rate=_interleave(rates[0][0], rates[1][0]),
-        adversarial_pass_rate=_interleave(rates[0][1], rates[1][1]),
-        sample_size=_interleave(rates[0][2], rates[1][2]),
         arrived=arrived,
         graded_counts=graded,
         before_counts=before,
@@ -1409,6 +1450,37 @@ def _by_state(total: np.ndarray, at_or_above: Mapping[AutonomyState, np.ndarray]
     return np.stack([total - supervised, supervised - autonomous, autonomous], axis=-2)
 
 
+def runs_of(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The first position of every run of equal ``values``; each of ``starts`` (a class's
+    first position) starts a run too. Figures summed over runs instead of positions pay
+    one pass over the positions (a ``reduceat``) and no temporary as long as them."""
+    new = np.empty(len(values), dtype=bool)
+    if len(values):
+        new[0] = True
+        np.not_equal(values[1:], values[:-1], out=new[1:])
+        new[starts[starts < len(values)]] = True
+    return np.flatnonzero(new)
+
+
+def run_sums(values: np.ndarray, runs: np.ndarray, dtype: Any) -> np.ndarray:
+    """``values`` summed over each run (along the last axis); empty with no runs."""
+    if not len(runs):
+        return np.zeros((*values.shape[:-1], 0), dtype=dtype)
+    return np.asarray(np.add.reduceat(values, runs, axis=-1, dtype=dtype))
+
+
+def handled_parts(arrived_sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Cases and failures, normal and adversarial, from summed arrival counts
+    ((4, ...) in :data:`COUNT_COLUMNS` order)."""
+    a = arrived_sums
+    return {
+        "normal_cases": a[0],
+        "normal_failures": a[0] - a[1],
+        "adversarial_cases": a[2],
+        "adversarial_failures": a[2] - a[3],
+    }
+
+
 def per_action_figures(
     events: Events,
     states: np.ndarray,
@@ -1419,52 +1491,52 @@ def per_action_figures(
     """:func:`figures_from_parts` for one set of thresholds, one value per class;
     ``weights`` are the requests of each kind decided at each event
     (:func:`request_weights`), ``unvalued`` each class's kind of a valueless request."""
-    # Each class's events are one contiguous block, so per-class figures are block
-    # reductions (reduceat), and handled cases sit on the in-force events (even
-    # positions) only.
-    starts = events.bounds[:-1]
-    index = np.arange(len(states))
-    prev = np.empty_like(states)
-    if len(states):
-        prev[0] = 0
-        prev[1:] = states[:-1]
-    has_prev = np.ones(len(states), dtype=bool)
-    has_prev[starts[starts < len(states)]] = False
-    in_force = states[0::2]
-    handled_in_force = events.handled  # per moment: handled under the in-force state
+    # The state is a step function: every figure is a sum (or a first, or a count of
+    # drops) over the runs of equal state within a class, which are few. Requests are
+    # decided at any event; cases are handled on in-force events (even positions); time
+    # is held on graded events (odd positions).
+    n_actions = len(events.actions)
+    n_events = len(states)
 
-    def per_action(values: np.ndarray, event_starts: np.ndarray = starts) -> np.ndarray:
-        return np.add.reduceat(values, event_starts)
+    def by_class(codes: np.ndarray, values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        if mask is not None:
+            codes, values = codes[mask], values[mask]
+        return np.bincount(codes, weights=values, minlength=n_actions)
+
+    runs = runs_of(states, events.bounds[:-1])
+    run_state, run_code = states[runs], events.event_code(runs)
+    requests = [run_sums(w, runs, np.float64) for w in weights.values]
+    in_force = states[0::2]
+    held_runs = runs_of(in_force, events.moment_bounds[:-1])
+    held_state, held_code = in_force[held_runs], events.moment_codes[held_runs]
+    handled_runs = handled_parts(run_sums(events.arrived, held_runs, np.int64))
+    graded = states[1::2]
+    day_runs = runs_of(graded, events.moment_bounds[:-1])
+    day_state, day_code = graded[day_runs], events.moment_codes[day_runs]
+    day_sums = run_sums(events.duration_days, day_runs, np.float64)
+    same = run_code[1:] == run_code[:-1]
+
+    def whole(values: np.ndarray) -> np.ndarray:
+        return np.rint(values).astype(np.int64)
 
     first_idx, handled, drops, days, requests_at = {}, {}, {}, {}, {}
     for level in LEVELS:
-        at = states >= level
+        at = run_state >= level
         requests_at[level] = weights.full(
-            # float32 counts, summed in 64 bits
-            [np.add.reduceat(np.where(at, w, 0), starts, dtype=np.float64) for w in weights.values]
-            if len(states)
-            else [],
-            (len(starts),),
+            [by_class(run_code, r, at) for r in requests], (n_actions,)
         )
-        first = np.minimum.reduceat(np.where(at, index, len(states)), starts)
-        first_idx[level] = np.where(first < len(states), first, -1)
-        held = in_force >= level
-        handled[level] = {
-            k: per_action(np.where(held, v, 0), starts // 2) for k, v in handled_in_force.items()
-        }
-        drops[level] = per_action((has_prev & (prev >= level) & ~at).astype(np.int64))
-        graded_at = states[1::2] >= level  # the graded state is the one held
-        days[level] = per_action(np.where(graded_at, events.duration_days, 0.0), starts // 2)
-    totals = {k: per_action(v, starts // 2) for k, v in handled_in_force.items()}
-    totals["days"] = per_action(events.duration_days, starts // 2)
-    n_actions = len(starts)
+        first = np.full(n_actions, n_events, dtype=np.int64)
+        np.minimum.at(first, run_code[at], runs[at])
+        first_idx[level] = np.where(first < n_events, first, -1)
+        held = held_state >= level
+        handled[level] = {k: whole(by_class(held_code, v, held)) for k, v in handled_runs.items()}
+        dropped = same & at[:-1] & ~at[1:]
+        drops[level] = np.bincount(run_code[1:][dropped], minlength=n_actions).astype(np.int64)
+        days[level] = by_class(day_code, day_sums, day_state >= level)
+    totals = {k: whole(by_class(held_code, v, None)) for k, v in handled_runs.items()}
+    totals["days"] = by_class(day_code, day_sums, None)
     bars = {level: np.full(n_actions, thresholds.pass_rate[level]) for level in LEVELS}
-    requests_total = weights.full(
-        [np.add.reduceat(w, starts, dtype=np.float64) for w in weights.values]
-        if len(states)
-        else [],
-        (len(starts),),
-    )
+    requests_total = weights.full([by_class(run_code, r, None) for r in requests], (n_actions,))
     return figures_from_parts(
         events, first_idx, handled, drops, days, totals, bars, requests_total, requests_at, unvalued
     )

@@ -273,15 +273,13 @@ def _transitions(
     frm, to = prev[moved], states[moved]
     higher = np.maximum(frm, to)
     lower_side = np.where(to < frm, moved, moved - 1)  # the event on the lower state
-    metrics = {
-        "pass_rate": events.pass_rate,
-        "adversarial_pass_rate": events.adversarial_pass_rate,
-        "sample_size": events.sample_size,
-    }
+    # The metrics at the events that matter only, never at every event.
+    lower_metrics = dict(zip(METRIC_NAMES, events.metrics(lower_side), strict=True))
+    moved_metrics = dict(zip(METRIC_NAMES, events.metrics(moved), strict=True))
     binding = []
     for criterion in CRITERIA:
         bars = np.array([getattr(thresholds, criterion.bar)[AutonomyState(int(h))] for h in higher])
-        met = criterion.met(metrics[criterion.metric][lower_side], bars)
+        met = criterion.met(lower_metrics[criterion.metric], bars)
         missed = ~met if len(moved) else np.zeros(0, bool)
         binding.append(np.where(missed, criterion.bar, ""))
     labels = [", ".join(p for p in parts if p) for parts in zip(*binding, strict=True)]
@@ -292,9 +290,9 @@ def _transitions(
             "from": state_column(frm),
             "to": state_column(to),
             "cause": np.where(events.is_expiry(moved), "expiry", "evidence"),
-            "pass_rate": events.pass_rate[moved],
-            "adversarial_pass_rate": events.adversarial_pass_rate[moved],
-            "sample_size": events.sample_size[moved],
+            "pass_rate": moved_metrics["pass_rate"],
+            "adversarial_pass_rate": moved_metrics["adversarial_pass_rate"],
+            "sample_size": moved_metrics["sample_size"],
             "binding": labels,
         }
     )
@@ -408,6 +406,7 @@ def _held_back_by(
     return np.array([found.get(str(a), "") for a in actions], dtype=object)
 
 
+METRIC_NAMES = ("pass_rate", "adversarial_pass_rate", "sample_size")
 _VERB = {"ALLOW": "allowed", "REQUIRE_APPROVAL": "required approval for", "BLOCK": "blocked"}
 _PAST = {"ALLOW": "allowed", "REQUIRE_APPROVAL": "sent for approval", "BLOCK": "blocked"}
 

@@ -67,6 +67,7 @@ from ._engine import (
     check_window,
     class_ceilings,
     figures_from_parts,
+    handled_parts,
     history_span_days,
     no_evidence_traffic,
     parse_window,
@@ -74,6 +75,8 @@ from ._engine import (
     request_events,
     request_weights,
     resolve_window,
+    run_sums,
+    runs_of,
     stand_in_requests,
     traffic_requests,
     unvalued_kinds,
@@ -293,12 +296,13 @@ class _Grid:
     @classmethod
     def build(cls, events: Events, bars: pd.DataFrame) -> _Grid:
         values = tuple(np.unique(bars[c].to_numpy()) for c in bars.columns)
-        points = events.rule_points()
         small = np.int16 if max(len(v) for v in values) < 2**15 else np.int64
-        idx = tuple(
-            np.searchsorted(v, p, side="right").astype(small)
-            for v, p in zip(values, points, strict=True)
-        )
+        n_events = 2 * len(events.moments)
+        idx = tuple(np.empty(n_events, dtype=small) for _ in values)
+        # The in-force and the graded events binned apart: half the metrics at a time.
+        for half in (0, 1):
+            for axis, v, p in zip(idx, values, events.half_points(half), strict=True):
+                axis[half::2] = np.searchsorted(v, p, side="right")
         shape = tuple(len(v) + 1 for v in values)
         flat = np.ravel_multi_index(idx, shape)  # type: ignore[arg-type]
         # A cell index fits 32 bits for any grid a sweep allows: half the memory of int64.
@@ -328,35 +332,59 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     """Per (action, candidate) figures of one level, read off suffix-reduced histograms."""
     events = job.events
     n_actions, n_cells = len(events.actions), int(np.prod(grid.shape))
-    codes = events.action_codes
+    n_events = len(grid.bins)
     index_type = np.int32 if n_actions * n_cells < 2**31 else np.int64
-    flat: np.ndarray = codes.astype(index_type) * n_cells + grid.bins
     size = n_actions * n_cells
     shape = (n_actions, *grid.shape)
 
-    def summed(weights: np.ndarray | None, where: np.ndarray = flat) -> np.ndarray:
+    def summed(weights: np.ndarray | None, where: np.ndarray) -> np.ndarray:
         hist = np.bincount(where, weights=weights, minlength=size).reshape(shape)
         return _suffix(hist, np.add).reshape(n_actions, n_cells)[:, cells]
 
-    never = len(codes)
+    def cell_of(codes: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        return np.asarray(codes.astype(index_type) * index_type(n_cells) + bins)
+
+    # Consecutive events of a class in one cell form a run: a histogram needs only each
+    # run's sums (a reduceat over the events), and the runs are few (a cell changes only
+    # when a metric crosses one of the swept bar values).
+    runs = runs_of(grid.bins, events.bounds[:-1])
+    run_codes = events.event_code(runs)
+    flat = cell_of(run_codes, grid.bins[runs])
+    never = n_events
     first = np.full(size, never, dtype=np.int64)
-    np.minimum.at(first, flat, np.arange(len(codes)))
+    np.minimum.at(first, flat, runs)  # a run's first event is its earliest
     first = _suffix(first.reshape(shape), np.minimum).reshape(n_actions, n_cells)[:, cells]
     # Cases are handled on in-force events (even positions) and time is held on
     # graded ones (odd positions); the engine keeps both once per moment.
+    moment_starts = events.moment_bounds[:-1]
+    in_force = grid.bins[0::2]
+    held = runs_of(in_force, moment_starts)
+    held_cells = cell_of(events.moment_codes[held], in_force[held])
+    handled_sums = handled_parts(run_sums(events.arrived, held, np.int64))
     handled = {
-        k: np.rint(summed(v.astype(np.float64), flat[0::2])).astype(np.int64)
-        for k, v in events.handled.items()
+        k: np.rint(summed(v.astype(np.float64), held_cells)).astype(np.int64)
+        for k, v in handled_sums.items()
     }
-    days = summed(events.duration_days, flat[1::2])
+    graded = grid.bins[1::2]
+    kept = runs_of(graded, moment_starts)
+    days = summed(
+        run_sums(events.duration_days, kept, np.float64),
+        cell_of(events.moment_codes[kept], graded[kept]),
+    )
     # Requests are decided at any event (in force at a moment, or between moments).
-    requests = job.weights.full([summed(w) for w in job.weights.values], (n_actions, len(cells)))
-    # consecutive event pairs within an action: (prev, cur)
-    same = codes[1:] == codes[:-1]
-    pair_codes = codes[1:][same].astype(index_type) * index_type(n_cells)
-    pair_min = tuple(np.minimum(b[:-1], b[1:])[same] for b in grid.axis_bins)
-    min_bins = np.ravel_multi_index(pair_min, grid.shape).astype(index_type)
-    drops = summed(None, pair_codes + grid.bins[:-1][same]) - summed(None, pair_codes + min_bins)
+    requests = job.weights.full(
+        [summed(run_sums(w, runs, np.float64), flat) for w in job.weights.values],
+        (n_actions, len(cells)),
+    )
+    # Drops: consecutive events (P, Q) of a class count #(P >= B) - #(min(P, Q) >= B);
+    # inside a run P and Q share a cell and add nothing, so only run boundaries count.
+    after = runs[1:][run_codes[1:] == run_codes[:-1]]
+    pair_codes = events.event_code(after)
+    pair_min = tuple(np.minimum(b[after - 1], b[after]) for b in grid.axis_bins)
+    min_bins = np.ravel_multi_index(pair_min, grid.shape)
+    drops = summed(None, cell_of(pair_codes, grid.bins[after - 1])) - summed(
+        None, cell_of(pair_codes, min_bins)
+    )
     allowed = (events.class_ceilings >= level)[:, None]
     return {
         "first": np.where(allowed & (first < never), first, -1),
@@ -375,17 +403,11 @@ def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
         grid = _Grid.build(events, bars)
         parts[level] = _level_parts(job, grid, grid.cell_of(bars), level)
     n_actions, n_cand = len(events.actions), len(candidates)
-    codes = events.moment_codes
-    totals = {
-        k: np.repeat(
-            np.bincount(codes, weights=v, minlength=n_actions).astype(np.int64)[:, None],
-            n_cand,
-            axis=1,
-        )
-        for k, v in events.handled.items()
-    }
+    moment_starts = events.moment_bounds[:-1]
+    per_class = handled_parts(run_sums(events.arrived, moment_starts, np.int64))
+    totals = {k: np.repeat(v[:, None], n_cand, axis=1) for k, v in per_class.items()}
     totals["days"] = np.repeat(
-        np.bincount(codes, weights=events.duration_days, minlength=n_actions)[:, None], n_cand, 1
+        run_sums(events.duration_days, moment_starts, np.float64)[:, None], n_cand, 1
     )
     pass_bars = {
         level: np.broadcast_to(
@@ -393,9 +415,8 @@ def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
         )
         for level in LEVELS
     }
-    event_codes = events.action_codes
     requests_total = job.weights.full(
-        [np.bincount(event_codes, weights=w, minlength=n_actions) for w in job.weights.values],
+        [run_sums(w, events.bounds[:-1], np.float64) for w in job.weights.values],
         (n_actions,),
     )  # (kinds, actions)
     # Lay every (action, candidate) array out candidate-major: one table row each.
