@@ -138,6 +138,8 @@ STATE_NAMES = [s.name for s in AutonomyState]
 #: Levels of the figures: "at or above SUPERVISED" and "AUTONOMOUS".
 LEVELS = GRADUATION_STATES
 NS_PER_DAY = 86_400 * 10**9
+#: Moments graded (or binned) per slice: float temporaries of a few tens of MB at most.
+PART_MOMENTS = 1 << 20
 
 
 # --------------------------------------------------------------------------- windows
@@ -220,8 +222,12 @@ def rates_from_counts(
 
 
 def timestamps_ns(timestamps: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 nanoseconds since the epoch (fast to sort and search)."""
-    return np.asarray(timestamps.dt.as_unit("ns").astype("int64").to_numpy(), dtype=np.int64)
+    """UTC timestamps as int64 nanoseconds since the epoch (fast to sort and search);
+    a read-only view of the column when it is already in nanoseconds (no copy)."""
+    values = pd.DatetimeIndex(timestamps).as_unit("ns").asi8
+    view = np.asarray(values, dtype=np.int64).view()
+    view.flags.writeable = False
+    return view
 
 
 @dataclass(frozen=True)
@@ -279,11 +285,12 @@ def _action_codes(actions: pd.Series) -> tuple[np.ndarray, list[str]]:
         categories = [str(c) for c in actions.cat.categories]
         present = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(categories)))
         order = sorted(present, key=lambda i: categories[i])
-        remap = np.full(len(categories), -1, dtype=np.int64)
+        # 32-bit codes: four bytes a row, not eight.
+        remap = np.full(len(categories), -1, dtype=np.int32)
         remap[order] = np.arange(len(order))
         return remap[raw], [categories[i] for i in order]
     codes, names = pd.factorize(actions, sort=True)
-    return np.asarray(codes, dtype=np.int64), [str(n) for n in names]
+    return np.asarray(codes, dtype=np.int32), [str(n) for n in names]
 
 
 def evidence_of(
@@ -297,13 +304,12 @@ def evidence_of(
     """
     codes, names = _action_codes(history["action"])
     ts = timestamps_ns(history["timestamp"])
-    small = codes.astype(np.int16 if len(names) < 2**15 else np.int64)
     # Histories are kept sorted by time, so a stable sort on the action code alone
     # (a radix sort for 16-bit codes) gives (action, time) order.
     if len(ts) > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
         order = np.lexsort((ts, codes))
     else:
-        order = np.argsort(small, kind="stable")
+        order = np.argsort(codes.astype(np.int16) if len(names) < 2**15 else codes, kind="stable")
     codes, ts = codes[order], ts[order]
     changes = np.empty(len(ts), dtype=bool)
     if len(ts):
@@ -314,15 +320,22 @@ def evidence_of(
     block_codes = codes[starts]
     bounds = np.searchsorted(block_codes, np.arange(len(names) + 1), side="left")
     adversarial = history["adversarial"].to_numpy(dtype=bool)[order]
-    n = history["n"].to_numpy(dtype=np.int64)[order]
-    passed = history["n_passed"].to_numpy(dtype=np.int64)[order]
     # 32-bit counts: a history holds at most two billion cases (a window never more).
+    n = history["n"].to_numpy(dtype=np.int32)[order]
+    passed = history["n_passed"].to_numpy(dtype=np.int32)[order]
+    normal = ~adversarial
     counts = np.zeros((4, len(starts)), dtype=np.int32)
-    if len(starts):
-        counts[0] = np.add.reduceat(np.where(adversarial, 0, n), starts)
-        counts[1] = np.add.reduceat(np.where(adversarial, 0, passed), starts)
-        counts[2] = np.add.reduceat(np.where(adversarial, n, 0), starts)
-        counts[3] = np.add.reduceat(np.where(adversarial, passed, 0), starts)
+    once = len(starts) == len(ts)  # every (action, timestamp) once: nothing to add up
+    for i, (values, kind) in enumerate(((n, normal), (passed, normal), (n, adversarial))):
+        if once:
+            np.multiply(values, kind, out=counts[i])
+        elif len(starts):
+            np.add.reduceat(values * kind, starts, out=counts[i])
+    if once:
+        np.multiply(passed, adversarial, out=counts[3])
+    elif len(starts):
+        np.add.reduceat(passed * adversarial, starts, out=counts[3])
+    del n, passed, normal
     means = {}
     for column in mean_columns:
         values = pd.to_numeric(history[column], errors="coerce").to_numpy(np.float64)[order]
@@ -610,7 +623,9 @@ class Events:
     class_ceilings: np.ndarray
     arrived: np.ndarray
     graded_counts: np.ndarray
-    before_counts: np.ndarray
+    #: The window's counts in force at each moment; None when they are ``graded_counts``
+    #: less ``arrived`` (cumulative windows), computed when asked instead of kept.
+    before_counts: np.ndarray | None
     duration_days: np.ndarray
     seen_through: np.ndarray
     first_case_ns: np.ndarray
@@ -621,15 +636,35 @@ class Events:
     approval_pass_rate: np.ndarray | None = None
     approval_sample_size: np.ndarray | None = None
 
-    def half_counts(self, half: int) -> np.ndarray:
-        """The window's counts ((4, moments)) at the in-force events (``half`` 0) or the
-        graded events (``half`` 1)."""
-        return self.graded_counts if half else self.before_counts
+    @property
+    def row_moments(self) -> np.ndarray:
+        """The moment of each evidence row (its cases arrive there)."""
+        if len(self.moments) == len(self.evidence.time_ns):  # the moments are the rows
+            return np.arange(len(self.moments), dtype=np.int64)
+        return _arrival_moments(self.evidence, self.moments, self.moment_bounds)
 
-    def half_metrics(self, half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def half_counts(self, half: int, part: slice = slice(None)) -> np.ndarray:
+        """The window's counts ((4, moments)) at the in-force events (``half`` 0) or the
+        graded events (``half`` 1), of the moments in ``part``."""
+        if half:
+            return self.graded_counts[:, part]
+        if self.before_counts is None:
+            return np.asarray(self.graded_counts[:, part] - self.arrived[:, part])
+        return self.before_counts[:, part]
+
+    def half_metrics(
+        self, half: int, part: slice = slice(None)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pass rate, adversarial pass rate, samples) of the in-force events (``half``
-        0: positions 0, 2, ...) or of the graded events (``half`` 1), one per moment."""
-        return rates_from_counts(*self.half_counts(half))
+        0: positions 0, 2, ...) or of the graded events (``half`` 1), one per moment of
+        ``part``."""
+        return rates_from_counts(*self.half_counts(half, part))
+
+    def parts(self) -> list[slice]:
+        """The moments in slices of at most :data:`PART_MOMENTS`: per-event work done a
+        slice at a time keeps its float temporaries small whatever the history's size."""
+        n = len(self.moments)
+        return [slice(lo, min(lo + PART_MOMENTS, n)) for lo in range(0, n, PART_MOMENTS)]
 
     def metrics(self, index: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """(pass rate, adversarial pass rate, samples) of the events in ``index`` (all
@@ -638,19 +673,24 @@ class Events:
             halves = [self.half_metrics(h) for h in (0, 1)]
             return tuple(_interleave(a, b) for a, b in zip(*halves, strict=True))
         moment, half = index // 2, index % 2
-        counts = np.where(half == 1, self.graded_counts[:, moment], self.before_counts[:, moment])
-        return rates_from_counts(*counts)
+        graded = self.graded_counts[:, moment]
+        if self.before_counts is None:
+            before = graded - self.arrived[:, moment]
+        else:
+            before = self.before_counts[:, moment]
+        return rates_from_counts(*np.where(half == 1, graded, before))
 
-    def half_points(self, half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`rule_points` of the in-force (``half`` 0) or graded (1) events."""
-        rate, adversarial, samples = self.half_metrics(half)
+    def half_points(
+        self, half: int, part: slice = slice(None)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`rule_points` of the in-force (``half`` 0) or graded (1) events of the
+        moments in ``part``."""
+        rate, adversarial, samples = self.half_metrics(half, part)
         if self.approval_pass_rate is None or self.approval_sample_size is None:
             return rate, adversarial, samples
-        return (
-            np.minimum(rate, self.approval_pass_rate[half::2]),
-            adversarial,
-            np.minimum(samples, self.approval_sample_size[half::2]),
-        )
+        approval_rate = self.approval_pass_rate[half::2][part]
+        approval_samples = self.approval_sample_size[half::2][part]
+        return np.minimum(rate, approval_rate), adversarial, np.minimum(samples, approval_samples)
 
     def rule_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The (pass rate, adversarial pass rate, samples) each event is graded on.
@@ -729,7 +769,7 @@ class Events:
     def counts(self) -> np.ndarray:
         """The window's counts at every event ((4, events): in force, then graded)."""
         out = np.empty((4, 2 * len(self.moments)), dtype=np.int32)
-        out[:, 0::2] = self.before_counts
+        out[:, 0::2] = self.half_counts(0)
         out[:, 1::2] = self.graded_counts
         return out
 
@@ -770,14 +810,15 @@ class Events:
         # temporary metrics at a time), then interleaved.
         out = np.empty(2 * len(self.moments), dtype=np.int8)
         ceilings = self.moment_ceilings
-        for half in (0, 1):
-            out[half::2] = graded_states(
-                *self.half_points(half),
-                thresholds,
-                ceilings,
-                counts=self.half_counts(half) if needs_counts else None,
-                settings=settings,
-            )
+        for part in self.parts():
+            for half in (0, 1):
+                out[2 * part.start + half : 2 * part.stop : 2] = graded_states(
+                    *self.half_points(half, part),
+                    thresholds,
+                    ceilings[part],
+                    counts=self.half_counts(half, part) if needs_counts else None,
+                    settings=settings,
+                )
         return out
 
     def signal_states(self, thresholds: GraduationThresholds) -> tuple[np.ndarray, np.ndarray]:
@@ -906,19 +947,24 @@ def _distinct_moments(
     return all_times, bounds
 
 
-def _row_windows(evidence: Evidence, span: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _row_windows(evidence: Evidence, span: int | None) -> tuple[np.ndarray | None, np.ndarray]:
     """(in force, graded) window counts at every evidence row, for windows that change
     only when cases arrive (cumulative and case-count): the same definition as
     :func:`window_sums`, read off one cumulative sum with no search per class."""
     counts = evidence.counts
     rows = counts.shape[1]
+    if span is None and evidence.segment_start is None:  # everything of the class so far
+        # Running sums per class (a loop over classes, not rows), in 32 bits: a class
+        # holds at most two billion cases.
+        graded = np.empty_like(counts)
+        bounds = evidence.bounds
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            np.cumsum(counts[:, lo:hi], axis=1, out=graded[:, lo:hi])
+        return None, graded  # in force: graded less the row's own cases (Events.half_counts)
     cum = np.zeros((4, rows + 1), dtype=np.int64)
     np.cumsum(counts, axis=1, out=cum[:, 1:])
     class_start = np.repeat(evidence.bounds[:-1], np.diff(evidence.bounds))
     index = np.arange(rows)
-    if span is None and evidence.segment_start is None:  # everything of the class so far
-        graded = (cum[:, 1:] - cum[:, class_start]).astype(np.int32)
-        return graded - counts, graded
     windows = []
     cases = cum[0] + cum[2]
     for end in (index, index + 1):  # rows [start, end): before the row, then with it
@@ -976,7 +1022,9 @@ def build_events(
         following[-1] = end_ns
     duration = np.where(last, end_ns - moments, following - moments) / NS_PER_DAY
     cum = np.cumsum(arrived[0] + arrived[2])
-    seen_through = cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]
+    # Per class at most two billion cases: 32 bits.
+    seen_through = (cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]).astype(np.int32)
+    del cum
     true_p = None
     if truth:
         true_p = _forward_filled(evidence, moments, bounds, evidence.means["true_pass_p"])
@@ -1000,14 +1048,20 @@ def build_events(
     )
 
 
+def _arrival_moments(evidence: Evidence, moments: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The index of each evidence row's moment (every row's time is a moment of its class)."""
+    out = np.empty(len(evidence.time_ns), dtype=np.int64)
+    for i in range(len(evidence.actions)):  # one pass per class, never per row
+        lo, hi = int(evidence.bounds[i]), int(evidence.bounds[i + 1])
+        mine = moments[bounds[i] : bounds[i + 1]]
+        out[lo:hi] = np.searchsorted(mine, evidence.time_ns[lo:hi]) + bounds[i]
+    return out
+
+
 def _arrivals(evidence: Evidence, moments: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """The cases that arrived at each moment ((4, moments); zero at pure expiry moments)."""
     out = np.zeros((4, len(moments)), dtype=np.int32)
-    for i in range(len(evidence.actions)):
-        lo, hi = int(evidence.bounds[i]), int(evidence.bounds[i + 1])
-        mine = moments[bounds[i] : bounds[i + 1]]
-        where = np.searchsorted(mine, evidence.time_ns[lo:hi]) + bounds[i]
-        out[:, where] = evidence.counts[:, lo:hi]
+    out[:, _arrival_moments(evidence, moments, bounds)] = evidence.counts
     return out
 
 
@@ -1170,7 +1224,7 @@ def stand_in_requests(evidence: Evidence, policy: TrustPolicy) -> Requests:
         time_ns=evidence.time_ns,
         codes=codes,
         kinds=request_kinds(policy, actions, codes, np.full(len(codes), np.nan), None),
-        weight=evidence.n_cases.astype(np.int64),
+        weight=evidence.n_cases.astype(np.int32),
         stand_in=True,
     )
 
@@ -1183,6 +1237,9 @@ def request_events(events: Events, requests: Requests) -> np.ndarray:
     "graded" event of the moment before (nothing changes between moments); before
     the class's first moment, the in-force event of the first one (no evidence yet).
     """
+    if requests.stand_in and len(requests) == len(events.evidence.time_ns):
+        # The evidence rows themselves: each is decided at its own moment, in force.
+        return 2 * events.row_moments
     out = np.full(len(requests), -1, dtype=np.int64)
     position = {name: i for i, name in enumerate(events.actions)}
     order = np.argsort(requests.codes, kind="stable")
@@ -1240,9 +1297,16 @@ def request_weights(events: Events, requests: Requests, event_of: np.ndarray) ->
     kept = event_of >= 0
     kinds = np.unique(requests.kinds[kept]).astype(np.int64)
     values = np.zeros((len(kinds), n_events), dtype=np.float32)
+    # Stand-in requests fall on distinct events (one per evidence row): placed, not added.
+    placed = requests.stand_in and len(requests) == len(events.evidence.time_ns)
     for i, kind in enumerate(kinds):
-        mine = kept & (requests.kinds == kind)
-        values[i] = np.bincount(event_of[mine], weights=requests.weight[mine], minlength=n_events)
+        mine = kept if len(kinds) == 1 else kept & (requests.kinds == kind)
+        if placed:
+            values[i, event_of[mine]] = requests.weight[mine]
+        else:
+            values[i] = np.bincount(
+                event_of[mine], weights=requests.weight[mine], minlength=n_events
+            )
     return RequestWeights(kinds, values)
 
 

@@ -176,7 +176,7 @@ class Replay:
         frame["reason_code"] = pd.Categorical(
             np.asarray(REASON_CODES, dtype=object)[reason], categories=list(REASON_CODES)
         )
-        frame["requests"] = r.weight
+        frame["requests"] = r.weight.astype(np.int64)  # kept in 32 bits, shown in 64
         return frame
 
     @cached_property

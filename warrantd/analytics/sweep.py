@@ -286,27 +286,32 @@ def _suffix(array: np.ndarray, op: np.ufunc) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Grid:
-    """One state's bar grid: sorted distinct values per criterion, and each event's bins."""
+    """One state's bar grid: sorted distinct values per criterion, and each event's cell."""
 
     values: tuple[np.ndarray, np.ndarray, np.ndarray]
-    axis_bins: tuple[np.ndarray, np.ndarray, np.ndarray]  # per criterion, each event's bin
-    bins: np.ndarray  # flat cell index per event
+    bins: np.ndarray  # flat cell index per event (32 bits)
     shape: tuple[int, int, int]
 
     @classmethod
     def build(cls, events: Events, bars: pd.DataFrame) -> _Grid:
         values = tuple(np.unique(bars[c].to_numpy()) for c in bars.columns)
-        small = np.int16 if max(len(v) for v in values) < 2**15 else np.int64
-        n_events = 2 * len(events.moments)
-        idx = tuple(np.empty(n_events, dtype=small) for _ in values)
-        # The in-force and the graded events binned apart: half the metrics at a time.
-        for half in (0, 1):
-            for axis, v, p in zip(idx, values, events.half_points(half), strict=True):
-                axis[half::2] = np.searchsorted(v, p, side="right")
         shape = tuple(len(v) + 1 for v in values)
-        flat = np.ravel_multi_index(idx, shape)  # type: ignore[arg-type]
         # A cell index fits 32 bits for any grid a sweep allows: half the memory of int64.
-        return cls(values, idx, flat.astype(np.int32), shape)  # type: ignore[arg-type]
+        flat = np.empty(2 * len(events.moments), dtype=np.int32)
+        # The in-force and the graded events binned apart, a slice of moments at a time:
+        # the metrics' float temporaries stay small whatever the history's size.
+        for part in events.parts():
+            for half in (0, 1):
+                cell = np.zeros(part.stop - part.start, dtype=np.int32)
+                for v, p, size in zip(values, events.half_points(half, part), shape, strict=True):
+                    cell *= size
+                    cell += np.searchsorted(v, p, side="right").astype(np.int32)
+                flat[2 * part.start + half : 2 * part.stop : 2] = cell
+        return cls(values, flat, shape)  # type: ignore[arg-type]
+
+    def axis_bins(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Each criterion's bin of the events in ``index``."""
+        return tuple(np.unravel_index(self.bins[index], self.shape))
 
     def cell_of(self, bars: pd.DataFrame) -> np.ndarray:
         """Each candidate's cell: one past the index of its bar value on each axis."""
@@ -380,7 +385,10 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     # inside a run P and Q share a cell and add nothing, so only run boundaries count.
     after = runs[1:][run_codes[1:] == run_codes[:-1]]
     pair_codes = events.event_code(after)
-    pair_min = tuple(np.minimum(b[after - 1], b[after]) for b in grid.axis_bins)
+    pair_min = tuple(
+        np.minimum(b, c)
+        for b, c in zip(grid.axis_bins(after - 1), grid.axis_bins(after), strict=True)
+    )
     min_bins = np.ravel_multi_index(pair_min, grid.shape)
     drops = summed(None, cell_of(pair_codes, grid.bins[after - 1])) - summed(
         None, cell_of(pair_codes, min_bins)

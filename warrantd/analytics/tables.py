@@ -456,7 +456,13 @@ def parse_names(
     """A required name column (e.g. ``action``) as categories; missing or blank is a problem."""
     missing = raw.isna().to_numpy()
     names = categories(raw)
-    empty = ~missing & (names.astype(str).str.strip() == "").to_numpy()
+    # Blank is a property of a name, not of a row: test each distinct name once (the
+    # rows as text would be a string per row, gigabytes for ten million rows).
+    blank = np.array([str(c).strip() == "" for c in names.cat.categories], dtype=bool)
+    codes = names.cat.codes.to_numpy()
+    empty = np.zeros(len(codes), dtype=bool)
+    if len(blank):
+        empty = ~missing & (codes >= 0) & blank[np.maximum(codes, 0)]
     issues.add_rows(frame, missing, column, "missing value in a required field")
     issues.add_rows(frame, empty, column, f"empty {column} name")
     return names
