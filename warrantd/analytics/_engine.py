@@ -1376,16 +1376,22 @@ def traffic_figures(
     ``failures_by_state`` holds ``normal`` and ``adversarial`` failures (3 states, rows)
     handled in each state.
     """
-    verdict = VERDICT_TABLE[:, :, None]
     counts = by_kind_and_state
+    # One add per (kind, state) cell of the verdict table: no (4, 3, rows) temporaries.
+    by_verdict = np.zeros((len(VERDICT_NAMES), counts.shape[-1]))
+    by_state = np.zeros((len(AutonomyState), counts.shape[-1]))
+    for kind in range(counts.shape[0]):
+        for state in range(counts.shape[1]):
+            by_verdict[VERDICT_TABLE[kind, state]] += counts[kind, state]
+            by_state[state] += counts[kind, state]
     out = {
-        "requests": counts.sum(axis=(0, 1)),
-        "allowed": np.where(verdict == _ALLOW, counts, 0).sum(axis=(0, 1)),
-        "approval_burden": np.where(verdict == _APPROVE, counts, 0).sum(axis=(0, 1)),
-        "blocked": np.where(verdict == _BLOCK, counts, 0).sum(axis=(0, 1)),
+        "requests": by_state.sum(axis=0),
+        "allowed": by_verdict[_ALLOW],
+        "approval_burden": by_verdict[_APPROVE],
+        "blocked": by_verdict[_BLOCK],
     }
     for state in AutonomyState:
-        out[f"requests_while_{state.name.lower()}"] = counts[:, int(state)].sum(axis=0)
+        out[f"requests_while_{state.name.lower()}"] = by_state[int(state)]
     let_through = VERDICT_TABLE[unvalued_kind].T == _ALLOW  # (3 states, rows)
     normal = np.where(let_through, failures_by_state["normal"], 0).sum(axis=0)
     adversarial = np.where(let_through, failures_by_state["adversarial"], 0).sum(axis=0)
@@ -1464,18 +1470,17 @@ def figures_from_parts(
         out[f"first_{name}"] = pd.to_datetime(
             np.where(reached, time_ns, np.datetime64("NaT").astype("int64")), utc=True
         )
-        cases_to = pd.array(np.where(reached, events.event_seen(safe), 0), dtype="Int64")
-        cases_to[~reached] = pd.NA
-        out[f"cases_to_{name}"] = cases_to
+        seen = np.where(reached, events.event_seen(safe), 0).astype(np.int64)
+        out[f"cases_to_{name}"] = pd.arrays.IntegerArray(seen, ~reached)
         first_case = events.first_case_ns[events.event_code(safe)]
         out[f"days_to_{name}"] = np.where(reached, (time_ns - first_case) / NS_PER_DAY, np.nan)
         if events.true_pass_p is None:
-            out[f"premature_{name}"] = pd.array([pd.NA] * len(idx), dtype="boolean")
+            unknown = np.ones(len(idx), dtype=bool)
+            out[f"premature_{name}"] = pd.arrays.BooleanArray(~unknown, unknown)
         else:
             truth = events.event_truth(safe)
-            premature = pd.array(truth < pass_bars[level], dtype="boolean")
-            premature[~reached | np.isnan(truth)] = pd.NA
-            out[f"premature_{name}"] = premature
+            below = np.asarray(truth < pass_bars[level], dtype=bool)
+            out[f"premature_{name}"] = pd.arrays.BooleanArray(below, ~reached | np.isnan(truth))
     for level, suffix in zip(LEVELS, ("supervised_or_above", "autonomous"), strict=True):
         part = handled_at_or_above[level]
         for kind in ("normal", "adversarial"):

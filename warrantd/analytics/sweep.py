@@ -204,7 +204,11 @@ class Grid(dict[str, list[Any]]):
 def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     """Candidate rows as a frame; the window as its label (:func:`window_label`)."""
     frame = pd.DataFrame([r[:-1] for r in rows], columns=list(THRESHOLD_KNOBS))
-    frame["window"] = pd.Series([window_label(r[-1]) for r in rows], dtype=object)
+    # One label per distinct window, not per candidate (a grid has a handful).
+    labels: dict[tuple[type, Any], str] = {}
+    for window in {(type(r[-1]), r[-1]) for r in rows}:
+        labels[window] = window_label(window[1])
+    frame["window"] = pd.Series([labels[(type(r[-1]), r[-1])] for r in rows], dtype=object)
     return frame
 
 
