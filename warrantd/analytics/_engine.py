@@ -319,23 +319,20 @@ def evidence_of(
     starts = np.flatnonzero(changes)
     block_codes = codes[starts]
     bounds = np.searchsorted(block_codes, np.arange(len(names) + 1), side="left")
-    adversarial = history["adversarial"].to_numpy(dtype=bool)[order]
     # 32-bit counts: a history holds at most two billion cases (a window never more).
-    n = history["n"].to_numpy(dtype=np.int32)[order]
-    passed = history["n_passed"].to_numpy(dtype=np.int32)[order]
-    normal = ~adversarial
+    # Each (action, timestamp) takes its first row's counts, then the few rows that
+    # share a pair are added to it (a reduceat would pay a call per pair).
+    first, extra = order[starts], order[~changes]
+    pair_of_extra = np.searchsorted(starts, np.flatnonzero(~changes), side="right") - 1
+    adversarial = history["adversarial"].to_numpy(dtype=bool)
+    n = history["n"].to_numpy(dtype=np.int32)
+    passed = history["n_passed"].to_numpy(dtype=np.int32)
     counts = np.zeros((4, len(starts)), dtype=np.int32)
-    once = len(starts) == len(ts)  # every (action, timestamp) once: nothing to add up
-    for i, (values, kind) in enumerate(((n, normal), (passed, normal), (n, adversarial))):
-        if once:
-            np.multiply(values, kind, out=counts[i])
-        elif len(starts):
-            np.add.reduceat(values * kind, starts, out=counts[i])
-    if once:
-        np.multiply(passed, adversarial, out=counts[3])
-    elif len(starts):
-        np.add.reduceat(passed * adversarial, starts, out=counts[3])
-    del n, passed, normal
+    for i, (values, adv) in enumerate(((n, False), (passed, False), (n, True), (passed, True))):
+        np.multiply(values[first], adversarial[first] == adv, out=counts[i])
+        if len(extra):
+            np.add.at(counts[i], pair_of_extra, values[extra] * (adversarial[extra] == adv))
+    del first, extra, pair_of_extra
     means = {}
     for column in mean_columns:
         values = pd.to_numeric(history[column], errors="coerce").to_numpy(np.float64)[order]

@@ -297,21 +297,28 @@ class _Grid:
     shape: tuple[int, int, int]
 
     @classmethod
-    def build(cls, events: Events, bars: pd.DataFrame) -> _Grid:
-        values = tuple(np.unique(bars[c].to_numpy()) for c in bars.columns)
-        shape = tuple(len(v) + 1 for v in values)
+    def build(cls, events: Events, bars: Sequence[pd.DataFrame]) -> list[_Grid]:
+        """One grid per frame of bars (one per state), binned in one pass over the events."""
+        values = [tuple(np.unique(b[c].to_numpy()) for c in b.columns) for b in bars]
+        shapes = [tuple(len(v) + 1 for v in vs) for vs in values]
         # A cell index fits 32 bits for any grid a sweep allows: half the memory of int64.
-        flat = np.empty(2 * len(events.moments), dtype=np.int32)
+        flats = [np.empty(2 * len(events.moments), dtype=np.int32) for _ in bars]
         # The in-force and the graded events binned apart, a slice of moments at a time:
-        # the metrics' float temporaries stay small whatever the history's size.
+        # the metrics' float temporaries stay small whatever the history's size, and
+        # each slice's metrics serve every grid.
         for part in events.parts():
             for half in (0, 1):
-                cell = np.zeros(part.stop - part.start, dtype=np.int32)
-                for v, p, size in zip(values, events.half_points(half, part), shape, strict=True):
-                    cell *= size
-                    cell += np.searchsorted(v, p, side="right").astype(np.int32)
-                flat[2 * part.start + half : 2 * part.stop : 2] = cell
-        return cls(values, flat, shape)  # type: ignore[arg-type]
+                points = events.half_points(half, part)
+                for vs, shape, flat in zip(values, shapes, flats, strict=True):
+                    cell = np.zeros(part.stop - part.start, dtype=np.int32)
+                    for v, p, size in zip(vs, points, shape, strict=True):
+                        cell *= size
+                        cell += np.searchsorted(v, p, side="right").astype(np.int32)
+                    flat[2 * part.start + half : 2 * part.stop : 2] = cell
+        return [
+            cls(vs, flat, shape)  # type: ignore[arg-type]
+            for vs, shape, flat in zip(values, shapes, flats, strict=True)
+        ]
 
     def axis_bins(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
         """Each criterion's bin of the events in ``index``."""
@@ -410,10 +417,11 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
 def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
     events = job.events
     parts = {}
-    for level in LEVELS:
-        bars = candidates[[f"{level.name.lower()}.{c.bar}" for c in CRITERIA]]
-        grid = _Grid.build(events, bars)
-        parts[level] = _level_parts(job, grid, grid.cell_of(bars), level)
+    bars = [candidates[[f"{lvl.name.lower()}.{c.bar}" for c in CRITERIA]] for lvl in LEVELS]
+    grids = _Grid.build(events, bars)
+    for level, grid, level_bars in zip(LEVELS, grids, bars, strict=True):
+        parts[level] = _level_parts(job, grid, grid.cell_of(level_bars), level)
+    del grids
     n_actions, n_cand = len(events.actions), len(candidates)
     moment_starts = events.moment_bounds[:-1]
     per_class = handled_parts(run_sums(events.arrived, moment_starts, np.int64))
