@@ -211,11 +211,20 @@ def rates_from_counts(
 
     The single definition of the metrics: see the module docstring.
     """
-    n_norm = np.asarray(n_normal, dtype=np.int64)
-    n_adv = np.asarray(n_adversarial, dtype=np.int64)
-    pass_rate = _ratio(np.asarray(passed_normal, dtype=np.int64), n_norm)
-    adv_rate = _ratio(np.asarray(passed_adversarial, dtype=np.int64), n_adv)
-    return pass_rate, adv_rate, n_norm + n_adv
+    # Counts divide as they are (32 or 64 bits: the quotient is the same float); only the
+    # samples are summed in 64 bits.
+    n_norm, passed_norm, n_adv, passed_adv = map(
+        _whole, (n_normal, passed_normal, n_adversarial, passed_adversarial)
+    )
+    pass_rate = _ratio(passed_norm, n_norm)
+    adv_rate = _ratio(passed_adv, n_adv)
+    return pass_rate, adv_rate, n_norm.astype(np.int64) + n_adv
+
+
+def _whole(values: Any) -> np.ndarray:
+    """Counts as an integer array: kept in their own width when already whole numbers."""
+    array = np.asarray(values)
+    return array if np.issubdtype(array.dtype, np.integer) else array.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- evidence
