@@ -672,12 +672,13 @@ class Events:
         n = len(self.moments)
         return [slice(lo, min(lo + PART_MOMENTS, n)) for lo in range(0, n, PART_MOMENTS)]
 
-    def metrics(self, index: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    def metrics(self, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pass rate, adversarial pass rate, samples) of the events in ``index`` (all
         when None), from the window's counts there."""
         if index is None:
             halves = [self.half_metrics(h) for h in (0, 1)]
-            return tuple(_interleave(a, b) for a, b in zip(*halves, strict=True))
+            a, b, c = (_interleave(x, y) for x, y in zip(*halves, strict=True))
+            return a, b, c
         moment, half = index // 2, index % 2
         graded = self.graded_counts[:, moment]
         if self.before_counts is None:
@@ -1010,6 +1011,7 @@ def build_events(
     if until_ns is not None:
         end_ns = max(end_ns, int(until_ns))
     stream = None if approvals is None else approval_stream(approvals, evidence, approval_window)
+    before: np.ndarray | None
     if isinstance(span, pd.Timedelta) or stream is not None:
         moments, bounds = _moments(evidence, span, end_ns, stream)
         before = window_sums(evidence, window, moments, bounds, inclusive=False)
@@ -1592,7 +1594,7 @@ def per_action_figures(
     same = run_code[1:] == run_code[:-1]
 
     def whole(values: np.ndarray) -> np.ndarray:
-        return np.rint(values).astype(np.int64)
+        return np.asarray(np.rint(values).astype(np.int64))
 
     first_idx, handled, drops, days, requests_at = {}, {}, {}, {}, {}
     for level in LEVELS:

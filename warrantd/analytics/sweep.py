@@ -358,7 +358,7 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
         return _suffix(hist, np.add).reshape(n_actions, n_cells)[:, cells]
 
     def cell_of(codes: np.ndarray, bins: np.ndarray) -> np.ndarray:
-        return np.asarray(codes.astype(index_type) * index_type(n_cells) + bins)
+        return np.asarray(codes.astype(index_type) * n_cells + bins.astype(index_type, copy=False))
 
     # Consecutive events of a class in one cell form a run: a histogram needs only each
     # run's sums (a reduceat over the events), and the runs are few (a cell changes only
