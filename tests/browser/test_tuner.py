@@ -15,6 +15,7 @@ also walks each across its whole track by Page Up.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -23,6 +24,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -46,6 +48,19 @@ SHOTS = (
 pytestmark = pytest.mark.browser
 
 
+@dataclass(frozen=True)
+class Lab:
+    """A JupyterLab server on localhost serving ``root`` (a working copy of notebook 02)."""
+
+    url: str
+    root: Path
+    server: subprocess.Popen[bytes]
+
+    def ready(self) -> None:
+        """Wait until it answers, then start the notebook's kernel (see _wait_ready)."""
+        _wait_ready(self.url, self.server, self.root)
+
+
 def _jupyterlab() -> bool:
     try:
         import jupyterlab  # noqa: F401
@@ -55,7 +70,7 @@ def _jupyterlab() -> bool:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if CHROMIUM is None:
         pytest.skip("no system Chromium (make browser installs Debian's)")
     if not _jupyterlab():
@@ -65,6 +80,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     (root / "notebooks").mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, root / "notebooks" / NOTEBOOK)
     (root / "datasets").symlink_to(ROOT / "datasets")
+    # No news prompt over the page (JupyterLab asks once whether to fetch news).
+    settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -90,16 +109,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError((root / "lab.log").read_text()[-3000:]) from None
-                time.sleep(0.5)
-        yield url, root
+        # The page fixture launches Chromium while the server starts (Lab.ready waits).
+        yield Lab(url, root, server)
     finally:
         server.terminate()
         try:
@@ -107,6 +118,29 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def _wait_ready(url: str, server: subprocess.Popen[bytes], root: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status", timeout=2).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError((root / "lab.log").read_text()[-3000:]) from None
+            time.sleep(0.2)
+    # The notebook's kernel starts now, while the page loads: JupyterLab joins the session.
+    request = urllib.request.Request(
+        f"{url}/api/sessions",
+        data=json.dumps(
+            {"path": f"notebooks/{NOTEBOOK}", "name": NOTEBOOK, "type": "notebook",
+             "kernel": {"name": "python3"}}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )  # fmt: skip
+    urllib.request.urlopen(request, timeout=60).read()
 
 
 KERNEL_IDLE = """() => {
@@ -160,24 +194,21 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def page(lab: tuple[str, Path]) -> Iterator[object]:
+def page(lab: Lab) -> Iterator[object]:
     """Notebook 02 open in Chromium at 1440x900, all cells run, the tuner in view."""
     from playwright.sync_api import sync_playwright
 
-    url, _ = lab
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(f"{url}/lab/tree/notebooks/{NOTEBOOK}")
+        lab.ready()
+        page.goto(f"{lab.url}/lab/tree/notebooks/{NOTEBOOK}")
         page.wait_for_function("() => !!window.jupyterapp", timeout=60_000)
         page.wait_for_function(KERNEL_IDLE, timeout=120_000)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_selector(".wd-tuner .noUi-handle", timeout=120_000)
         page.get_by_text("[thresholds.supervised]").first.wait_for(timeout=120_000)
         page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-        news = page.get_by_role("button", name="No")  # JupyterLab's news prompt, if any
-        if news.count():
-            news.first.click()
         page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
         try:
             yield page
@@ -186,13 +217,14 @@ def page(lab: tuple[str, Path]) -> Iterator[object]:
 
 
 def _tuner(page):  # type: ignore[no-untyped-def]
+    """The tuner, its top at the top of the notebook's view (where a person starts)."""
     tuner = page.locator(".wd-tuner").first
-    tuner.scroll_into_view_if_needed()
+    tuner.evaluate("e => e.scrollIntoView({block: 'start'})")
     return tuner
 
 
 def test_notebook_runs_and_every_control_reaches_both_ends(page, lab) -> None:  # type: ignore[no-untyped-def]
-    _, root = lab
+    root = lab.root
     assert _errors(page) == []
     assert (root / "notebooks" / "tuned.policy.toml").exists()  # the last cell wrote it
     tuner = _tuner(page)
@@ -256,7 +288,7 @@ def test_every_control_across_its_whole_track(page) -> None:  # type: ignore[no-
 
 
 def test_save_writes_a_policy_that_loads(page, lab) -> None:  # type: ignore[no-untyped-def]
-    _, root = lab
+    root = lab.root
     saved = root / "notebooks" / "tuned.policy.toml"
     tuner = _tuner(page)
     _click(page, tuner.get_by_role("button", name="Policy in force"))
@@ -323,7 +355,7 @@ def test_a_reopened_notebook_says_run_this_cell_again(page, lab) -> None:  # typ
     (someone else's copy: no widget is drawn at all)."""
     from nbformat.sign import NotebookNotary
 
-    _, root = lab
+    root = lab.root
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
     on_disk = root / "notebooks" / NOTEBOOK
     page.wait_for_function(KERNEL_IDLE, timeout=60_000)
@@ -339,7 +371,7 @@ def test_a_reopened_notebook_says_run_this_cell_again(page, lab) -> None:  # typ
     del book.metadata["widgets"]
     NotebookNotary(data_dir=str(root / ".data")).sign(book)
     nbformat.write(book, root / "notebooks" / "stateless.ipynb")
-    del book.metadata["signature"]  # (nbformat keeps signatures in its database)
+    book.metadata.pop("signature", None)
     book.cells[0].source += "\n# someone else's copy"
     nbformat.write(book, root / "notebooks" / "untrusted.ipynb")
 
@@ -351,6 +383,9 @@ def test_a_reopened_notebook_says_run_this_cell_again(page, lab) -> None:  # typ
     _reopen(page, "notebooks/stateless.ipynb")
     assert page.locator(".jp-OutputArea-output.jp-mod-trusted").count() > 0  # trusted
     _dead_tuner_is_explained(page)
+    # JupyterLab did write its line for the lost model; the notice's style hides it.
+    lost = page.locator(".jp-OutputArea-output.jupyter-widgets", has_text=MODEL_NOT_FOUND)
+    assert lost.count() == 1 and not lost.is_visible()
     _shot(page, "tuner-reopened-without-state.png")
     page.evaluate("window.jupyterapp.shell.currentWidget.close()")
 
