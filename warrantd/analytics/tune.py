@@ -580,11 +580,11 @@ class Tuner:
             column.append(heading)
             column.extend(members)
         if kept:
-            column.append(
-                w.HTML(
-                    f"<small>kept as the policy has them: {html.escape(', '.join(kept))}</small>"
-                )
+            note = w.HTML(
+                f"<small>kept as the policy has them: {html.escape(', '.join(kept))}</small>"
             )
+            note.add_class("wd-control")
+            column.append(note)
         self.reset_button = w.Button(description="Policy in force", icon="undo")
         self.pick_button = w.Button(
             description="Go to the pick", icon="star", disabled=state.pick.candidate is None
