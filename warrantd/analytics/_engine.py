@@ -28,7 +28,14 @@ names below (none with a leading underscore). Where each rule lives:
   graded state of the moment before them.
 * **Figures** (:data:`SUMMARY_FIGURES`, :func:`figures_from_parts`,
   :func:`per_action_figures`, :func:`no_evidence_rows`): what a replay reports per
-  class, defined once for replay and sweep.
+  class, defined once for replay and sweep. The state is a step function, so the
+  figures are sums over its *runs* (:func:`runs_of`, :func:`run_sums`): one pass over
+  the events per series, then work on the few runs.
+
+Memory: counts are kept in 32 bits, once per moment; the event metrics are computed
+from the window's counts when asked, a slice of :data:`PART_MOMENTS` moments at a
+time (:meth:`Events.half_points`), never stored per event; nothing per request or per
+moment is kept as a Python object.
 """
 
 from __future__ import annotations

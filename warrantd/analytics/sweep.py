@@ -19,7 +19,9 @@ O(rows + candidates) rather than O(rows x candidates). How:
    is exactly the ``>=`` comparison the engine makes (no arithmetic on the
    values, so no rounding). Events are binned once into a grid of these
    indices, per action, accumulating weighted histograms: sums of the weights,
-   and minima of the event index.
+   and minima of the event index. Consecutive events of an action in one cell
+   form a run, and only the runs (few: a cell changes when a metric crosses a
+   swept bar value) enter the histograms, each with its summed weights.
 4. Suffix sums (or suffix minima) along each axis turn the histograms into "over
    every event clearing this bar point", for every bar point of the grid at
    once; a candidate reads its figures at its cell.
