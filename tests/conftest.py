@@ -71,3 +71,16 @@ def postgres_server() -> Iterator[Any]:
 def pg_dsn(postgres_server: Any) -> str:
     """A fresh, empty database on the session's server: its DSN."""
     return str(postgres_server.new_database())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def audit_backend(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """A fresh, empty audit log location in each backend (tests/auditlog_helpers.py):
+    a SQLite file, and a database on the session's PostgreSQL server (skipped, saying
+    why, when psycopg or a server is missing)."""
+    from .auditlog_helpers import PostgresBackend, SQLiteBackend
+
+    if request.param == "sqlite":
+        return SQLiteBackend(tmp_path / "audit.db")
+    pytest.importorskip("psycopg", reason="psycopg 3 (the postgres extra) not installed")
+    return PostgresBackend(request.getfixturevalue("pg_dsn"))
