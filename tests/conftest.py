@@ -1,4 +1,11 @@
-"""Shared test setup: Hypothesis profiles and small policy builders."""
+"""Shared test setup: Hypothesis profiles, small policy builders, the audit log backends.
+
+Hypothesis profiles: ``ci`` (the default, and ``make test``) draws 100 examples per
+property, Hypothesis's own default; ``thorough`` (``make test-thorough``) draws 10,000.
+The other switch for slow repetitions is ``WARRANTD_THOROUGH=1``: tests that repeat one
+check many times (differential cases, seeds, kills, writers) run one meaningful share of
+them in ``make test`` and all of them under it.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from .helpers import make_thresholds
 
 settings.register_profile(
     "ci",
-    max_examples=200,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
