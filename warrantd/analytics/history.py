@@ -50,10 +50,9 @@ from .tables import (
     carry_over_in_time_order,
     categories,
     parse_bools,
-    parse_names,
-    parse_timestamps,
     read_table,
     shape_problem,
+    start_table,
     table_format,
 )
 
@@ -131,11 +130,7 @@ def _canonicalize(
     )
     if problem:
         raise _fail(source, problem)
-    issues = ProblemCollector(shown)
-    frame = raw.reset_index(drop=True)
-    out = pd.DataFrame(index=frame.index)
-    out["timestamp"] = parse_timestamps(frame["timestamp"], issues, frame)
-    out["action"] = parse_names(frame["action"], issues, frame)
+    issues, frame, out = start_table(raw, shown)
     if "adversarial" in columns:
         out["adversarial"] = parse_bools(
             frame["adversarial"], "adversarial", issues, frame, required=False

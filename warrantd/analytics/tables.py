@@ -4,11 +4,11 @@ The loaders of :mod:`~warrantd.analytics.history`,
 :mod:`~warrantd.analytics.traffic` and :mod:`~warrantd.analytics.approvals` share
 this module: the file formats (CSV, Parquet, JSON Lines, JSON; each optionally
 gzip-compressed), column renaming, the shape check (:func:`shape_problem`), the
-parsers of the columns they have in common (timestamps, booleans, names), each
-collecting :class:`Problem` s that name the 1-based data row, the column as the
-user wrote it, and the value, and the common end of a load
-(:func:`carry_over_in_time_order`). What a *valid* history or traffic table is
-stays in those modules.
+start of a load (:func:`start_table`), the parsers of the columns they have in
+common (timestamps, booleans, names), each collecting :class:`Problem` s that name
+the 1-based data row, the column as the user wrote it, and the value, and the
+common end of a load (:func:`carry_over_in_time_order`). What a *valid* history or
+traffic table is stays in those modules.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ __all__ = [
     "parse_timestamps",
     "read_table",
     "shape_problem",
+    "start_table",
     "table_error",
     "table_format",
 ]
@@ -395,6 +396,20 @@ def shape_problem(raw: pd.DataFrame, missing: Sequence[str], needs: str) -> str 
     if raw.empty:
         return "no rows (the file has a header but no data)"
     return None
+
+
+def start_table(
+    raw: pd.DataFrame, shown: Mapping[str, str] | None = None
+) -> tuple[ProblemCollector, pd.DataFrame, pd.DataFrame]:
+    """The start of a loader, once its shape is right: a :class:`ProblemCollector`, the
+    table with a fresh 0-based index (``frame``), and the parsed table (``out``) holding
+    the two columns every table has, ``timestamp`` and ``action``, parsed."""
+    issues = ProblemCollector(shown)
+    frame = raw.reset_index(drop=True)
+    out = pd.DataFrame(index=frame.index)
+    out["timestamp"] = parse_timestamps(frame["timestamp"], issues, frame)
+    out["action"] = parse_names(frame["action"], issues, frame)
+    return issues, frame, out
 
 
 def carry_over_in_time_order(

@@ -46,10 +46,9 @@ from .tables import (
     TableError,
     carry_over_in_time_order,
     categories,
-    parse_names,
-    parse_timestamps,
     read_table,
     shape_problem,
+    start_table,
 )
 
 __all__ = ["TRAFFIC_COLUMNS", "VERDICTS", "TrafficError", "is_audit_log", "load_traffic"]
@@ -141,11 +140,7 @@ def _canonicalize(raw: pd.DataFrame, source: str, shown: Mapping[str, str]) -> p
     )
     if problem:
         raise _fail(source, problem)
-    issues = ProblemCollector(shown)
-    frame = raw.reset_index(drop=True)
-    out = pd.DataFrame(index=frame.index)
-    out["timestamp"] = parse_timestamps(frame["timestamp"], issues, frame)
-    out["action"] = parse_names(frame["action"], issues, frame)
+    issues, frame, out = start_table(raw, shown)
     if "tenant_id" in columns:
         out["tenant_id"] = categories(frame["tenant_id"])
     if "value" in columns:
