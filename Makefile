@@ -52,8 +52,9 @@ postgres:
 
 # `make test` runs every check once at a meaningful size (Hypothesis's 100 examples a
 # property, a share of the differential cases, seeds, writers and crashes: tests/conftest.py);
-# `make test-thorough` runs the full counts. The differential oracle loops run with coverage
-# paused (pytest-cov's no_cover marker): the core's coverage gate below is met by its own tests.
+# `make test-thorough` runs the full counts. The analytics kit's tests run with coverage paused
+# (pytest-cov's no_cover, tests/conftest.py): about twice as fast, and the core's coverage gate
+# below is met by the core's own tests.
 test: lint typecheck browser postgres $(PROMPTFOO)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest --cov=warrantd --cov-report=
 	@for f in $(CORE_COVERED); do \

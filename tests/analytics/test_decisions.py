@@ -336,10 +336,6 @@ def _live_gate(
     return out
 
 
-# Differential oracle loops, not coverage: run with coverage paused (pytest-cov's no_cover),
-# which makes them about a third faster under `make test`; the core's coverage gate is met
-# by the core's own tests.
-@pytest.mark.no_cover
 def test_every_replayed_verdict_is_the_live_gates() -> None:
     rng = np.random.default_rng(2026)
     compared = 0
@@ -505,7 +501,6 @@ def _live_gate_with_approvals(
     return out
 
 
-@pytest.mark.no_cover  # as above
 def test_with_approvals_every_replayed_verdict_is_the_live_gates() -> None:
     """Against TrustLayer with an eval signal and an approval signal, that is against
     GraduationEngine.combined_allowed_state, for every request."""

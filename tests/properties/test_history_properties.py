@@ -17,9 +17,7 @@ from hypothesis.extra.pandas import column, data_frames, range_indexes
 
 from warrantd.analytics import load_history, metrics_timeline, save_history
 
-# Differential oracle loops, not coverage: run with coverage paused (pytest-cov's no_cover),
-# which makes them about a third faster under `make test`; the core's coverage gate is met
-# by the core's own tests.
+# The analytics kit's properties: coverage paused, as for tests/analytics (tests/conftest.py).
 pytestmark = pytest.mark.no_cover
 
 EPOCH = pd.Timestamp("2026-01-01", tz="UTC")

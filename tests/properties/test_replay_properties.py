@@ -26,9 +26,7 @@ from ..helpers import reference_window_counts
 from .strategies import A, S, grid_rates, thresholds
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
-# Differential oracle loops, not coverage: run with coverage paused (pytest-cov's no_cover),
-# which makes them about a third faster under `make test`; the core's coverage gate is met
-# by the core's own tests.
+# The analytics kit's properties: coverage paused, as for tests/analytics (tests/conftest.py).
 pytestmark = pytest.mark.no_cover
 
 ACTIONS = ("a", "b")
