@@ -43,6 +43,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from ..errors import MissingExtraError
 from ..signals import ApprovalRecord
 from .base import Build, ChainedSink, T
 from .chain import (
@@ -67,9 +68,7 @@ try:
     import psycopg
     from psycopg import sql
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the PostgreSQL audit log needs psycopg 3: pip install 'warrantd[postgres]'"
-    ) from exc
+    raise MissingExtraError("the PostgreSQL audit log needs psycopg 3", "postgres") from exc
 
 __all__ = [
     "DEFAULT_SCHEMA",
