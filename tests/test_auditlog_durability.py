@@ -130,7 +130,13 @@ def test_a_writer_killed_mid_append_loses_nothing_it_returned(audit_backend: Bac
         proc.stdout.readline()  # at least one append returned: it is mid-stream now
         time.sleep(rng.uniform(0.0, 0.25))
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=60)
+        # read(), not communicate(): communicate() reads the pipe itself and would miss
+        # (or cut in two) the lines readline() already took into the stream's buffer.
+        out = proc.stdout.read()
+        proc.wait(timeout=60)
+        assert proc.stderr is not None
+        proc.stderr.close()
+        proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL
         for line in out.splitlines():
             seq, key = line.split()
