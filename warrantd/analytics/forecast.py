@@ -18,12 +18,13 @@ class of the policy:
    days or from fewer than :data:`~warrantd.analytics.quality.MIN_RUNS` runs are
    not simulated: ``note`` says why.
 2. **How runs arrive** (:func:`_arrivals`): the runs started over the last
-   :data:`LOOKBACK_DAYS` whole days (the class's age when younger). Each
-   simulation draws its rate of runs a day from the rate's posterior
-   (``Gamma(runs + 1/2, days)``, the Jeffreys prior), starts a Poisson number of
-   runs each day, and gives each the size of an observed run drawn at random. A
-   history whose runs cannot be told apart (one case per timestamp, no run id) is
-   a stream of one-case runs: the Poisson case stream.
+   :data:`LOOKBACK_DAYS` whole days (the class's age when younger). What arrives
+   is an *eval day* (a UTC day with runs, bringing all of them: bursts stay
+   bursts). Each simulation draws its rate of eval days from the rate's posterior
+   (``Gamma(eval days + 1/2, days)``, the Jeffreys prior), starts a Poisson number
+   of them each day, and gives each the runs of an observed eval day drawn at
+   random. A history whose runs cannot be told apart (one case per timestamp, no
+   run id) is a stream of one-case runs, a day of them at a time.
 3. **How pass rates move** (:func:`_pass_paths`): each rate drawn from its Beta
    posterior (Jeffreys prior) given the current regime's runs in the policy's
    window (cumulative grading: the last :data:`ACCRUAL_DAYS` days), at least its
@@ -32,9 +33,11 @@ class of the policy:
    half of its recent runs, whatever the gaps between them; off, with the reason
    in ``trend_note``, when it cannot be estimated), never extrapolated further
    than it was measured over; and, where regimes change, new regimes arrive at the
-   class's rate of changes (its posterior, as for runs), each moving the logit pass
-   rates by a normal jump whose size is learnt from the history's past changes
-   (:func:`_jump_sd`).
+   class's rate of changes (its posterior, as for runs), each at the class's line
+   (:func:`_line`), moved along its drift across regimes (:func:`_drift`, a slope
+   drawn per simulation), plus a normal offset whose spread is learnt from the
+   history's past changes (:func:`_jump_sd`) and drawn per simulation from what
+   they say of it (:func:`_jump_sds`).
 4. **Grading** (:func:`_graded_days`): simulated day ``k`` ends at
    ``as_of + k days``; its cases arrive then, and the state is graded there with
    the policy's own window over the real evidence (at its exact timestamps) and
