@@ -956,12 +956,19 @@ def _jump_sds(all_runs: Mapping[str, _Runs], rng: np.random.Generator, size: int
         found: np.ndarray = (w * (d - mean) ** 2).sum(axis=1)
         return found
 
-    lo, hi = np.zeros(size), np.full(size, 2 * MAX_JUMP_SD**2)
-    for _ in range(40):  # bisection, vectorized over the simulations
-        middle = (lo + hi) / 2
-        above = q(middle) > target
-        lo, hi = np.where(above, middle, lo), np.where(above, hi, middle)
-    tau2 = np.where(q(np.zeros(size)) <= target, 0.0, (lo + hi) / 2)
+    tau2 = np.zeros(size)
+    # Bisection, vectorized over the simulations, in batches of bounded memory
+    # ((simulations x changes) cells, as the simulation's own batches).
+    batch = max(1, SIM_BATCH_CELLS // len(d))
+    for start in range(0, size, batch):
+        chunk = slice(start, min(size, start + batch))
+        aim = target[chunk]
+        lo, hi = np.zeros(len(aim)), np.full(len(aim), 2 * MAX_JUMP_SD**2)
+        for _ in range(40):
+            middle = (lo + hi) / 2
+            above = q(middle) > aim
+            lo, hi = np.where(above, middle, lo), np.where(above, hi, middle)
+        tau2[chunk] = np.where(q(np.zeros(len(aim))) <= aim, 0.0, (lo + hi) / 2)
     found: np.ndarray = np.sqrt(tau2 / 2)
     return found
 
