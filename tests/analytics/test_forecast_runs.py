@@ -17,6 +17,7 @@ from warrantd.analytics.forecast import (
     _arrivals,
     _drift,
     _jump_sd,
+    _jump_sds,
     _Runs,
     _runs_of,
     _simulated_arrivals,
@@ -296,6 +297,27 @@ def test_the_jump_size_weighs_each_change_by_its_precision() -> None:
     # Runs of one case (d = +-2 ln 3, v = 32/3): Q = (3/32)(32/3) ln(3)^2 = 1.21 < k - 1
     # = 2, all of the spread is sampling: no jumps.
     assert _jump_sd({"a": _alternating(1, 4)}) == 0.0
+
+
+def test_the_jump_spread_is_drawn_by_the_q_profile() -> None:
+    """With equal sampling variances the Q-profile has a closed form. The 3 changes
+    of the runs of 3 cases above (d = +2L, -2L, +2L, v = 128/21 each) have
+    sum((d - mean)^2) = S = 32/3 L^2 whatever tau^2, so Q(tau^2) = S / (v + tau^2),
+    and Q = c gives tau^2 = S / c - v (0 when that is negative): for each draw c of
+    chi-squared with 2 degrees of freedom, the spread is sqrt(tau^2 / 2)."""
+    size = 2000
+    c = np.random.default_rng(7).chisquare(2, size)
+    s, v = 32 / 3 * np.log(7) ** 2, 128 / 21
+    expected = np.sqrt(np.clip(s / c - v, 0, None) / 2)
+    drawn = _jump_sds({"a": _alternating(3, 4)}, np.random.default_rng(7), size)
+    # Solved at quantiles of the draws and read off linearly in 1 / c, which is exact
+    # here (the kinks at 0 and at the cap, MAX_JUMP_SD = 10 logits, are grid points).
+    assert drawn == pytest.approx(np.minimum(expected, 10.0), abs=1e-6)
+    # The point estimate sits inside the draws, not at their edge.
+    point = _jump_sd({"a": _alternating(3, 4)})
+    assert np.quantile(drawn, 0.2) < point < np.quantile(drawn, 0.8)
+    # Two changes: nothing to learn from, no jumps.
+    assert not _jump_sds({"a": _alternating(3, 3)}, np.random.default_rng(7), size).any()
 
 
 def test_the_drift_across_regimes_by_hand() -> None:

@@ -933,6 +933,10 @@ def _jump_sd(all_runs: Mapping[str, _Runs]) -> float:
 MAX_JUMP_SD = 10.0
 
 
+#: Points of the grid on which :func:`_jump_sds` solves for the spread.
+JUMP_SD_GRID = 257
+
+
 def _jump_sds(all_runs: Mapping[str, _Runs], rng: np.random.Generator, size: int) -> np.ndarray:
     """Each simulation's jump spread (see :func:`_jump_sd`), drawn from what the
     changes say of it rather than fixed at the point estimate, which a handful of
@@ -956,19 +960,27 @@ def _jump_sds(all_runs: Mapping[str, _Runs], rng: np.random.Generator, size: int
         found: np.ndarray = (w * (d - mean) ** 2).sum(axis=1)
         return found
 
-    tau2 = np.zeros(size)
-    # Bisection, vectorized over the simulations, in batches of bounded memory
-    # ((simulations x changes) cells, as the simulation's own batches).
+    # Q(tau^2) = c is solved by bisection at quantiles of the draws, then read off
+    # by interpolation in 1 / c (Q is about S / (v + tau^2), so tau^2 is about
+    # S / c - v: near linear in 1 / c): the cost does not grow with the simulations,
+    # and memory stays bounded in (grid x changes) batches.
+    # Q(0) and Q at the cap join the grid: past them tau^2 is 0, or the cap, and the
+    # kinks are not interpolated across.
+    ends = q(np.array([0.0, 2 * MAX_JUMP_SD**2]))
+    grid = np.unique(np.append(np.quantile(target, np.linspace(0.0, 1.0, JUMP_SD_GRID)), ends))
+    solved = np.zeros(len(grid))
     batch = max(1, SIM_BATCH_CELLS // len(d))
-    for start in range(0, size, batch):
-        chunk = slice(start, min(size, start + batch))
-        aim = target[chunk]
+    for start in range(0, len(grid), batch):
+        aim = grid[start : start + batch]
         lo, hi = np.zeros(len(aim)), np.full(len(aim), 2 * MAX_JUMP_SD**2)
         for _ in range(40):
             middle = (lo + hi) / 2
             above = q(middle) > aim
             lo, hi = np.where(above, middle, lo), np.where(above, hi, middle)
-        tau2[chunk] = np.where(q(np.zeros(len(aim))) <= aim, 0.0, (lo + hi) / 2)
+        solved[start : start + len(aim)] = np.where(
+            q(np.zeros(len(aim))) <= aim, 0.0, (lo + hi) / 2
+        )
+    tau2 = np.interp(1 / target[:, None].ravel(), (1 / grid)[::-1], solved[::-1])
     found: np.ndarray = np.sqrt(tau2 / 2)
     return found
 
