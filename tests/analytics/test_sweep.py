@@ -11,7 +11,7 @@ import pytest
 
 from warrantd import GraduationThresholds, TrustPolicy, threshold_problems
 from warrantd.analytics.replay import SUMMARY_FIGURES, replay
-from warrantd.analytics.sweep import KNOBS, candidates_frame, sweep, to_thresholds
+from warrantd.analytics.sweep import KNOBS, candidates_frame, rule_settings, sweep, to_thresholds
 from warrantd.errors import InputError
 
 from ..helpers import A, S, make_thresholds
@@ -28,7 +28,10 @@ from .test_replay import (
 def assert_sweep_equals_replay(history: pd.DataFrame, policy: TrustPolicy, result) -> None:  # type: ignore[no-untyped-def]
     for _, rows in result.table.groupby("candidate"):
         first = rows.iloc[0]
-        candidate_policy = TrustPolicy(policy.actions, to_thresholds(first), policy.graduation)
+        # Each candidate under its own rule knobs (the policy's when the grid sweeps none).
+        candidate_policy = TrustPolicy(
+            policy.actions, to_thresholds(first), rule_settings(policy, first)
+        )
         expected = replay(history, candidate_policy, window=first["window"]).summary
         got = rows.set_index("action").loc[expected["action"], SUMMARY_FIGURES]
         pd.testing.assert_frame_equal(
