@@ -65,7 +65,7 @@ import pandas as pd
 from .._io import read_toml
 from ..autonomy import AutonomyState
 from ..errors import InputError
-from ..graduation import CRITERIA, GraduationSettings, GraduationThresholds
+from ..graduation import CRITERIA, EVIDENCE_RULES, GraduationSettings, GraduationThresholds
 from ..policy import TrustPolicy, settings_problems
 from ._engine import (
     COUNT_COLUMNS,
@@ -103,6 +103,7 @@ __all__ = [
     "Pick",
     "SweepResult",
     "candidates_frame",
+    "compare_rules",
     "load_grid",
     "rule_settings",
     "sweep",
@@ -889,3 +890,68 @@ def _fill_no_evidence_traffic(table: pd.DataFrame, policy: TrustPolicy, requests
     )
     for name, values in per_row.items():
         table.loc[table.index[rows], name] = values
+
+
+def compare_rules(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    *,
+    rules: Sequence[str] = EVIDENCE_RULES,
+    traffic: pd.DataFrame | None = None,
+    window: Any = POLICY_WINDOW,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The evidence rules side by side on one history: the policy's bars, level, margin
+    and resets under each rule of ``rules`` (one :func:`sweep` over the ``evidence``
+    knob), one row per rule and state (``SUPERVISED``, ``AUTONOMOUS``).
+
+    Columns: ``evidence``, ``alpha``, ``state``; ``classes`` (with evidence),
+    ``reached`` (classes that got to the state), ``median_days`` (from a class's first
+    case to its first day in the state, over the classes that reached it; NaN when none
+    did), ``mean_days_waited`` (the same days averaged over every class, one that never
+    got there counted to the end of the history: unlike the median of those that got
+    there, it never falls when a stricter rule holds a class back); ``premature``
+    (graduations while the class's true pass probability was
+    below the state's pass bar, from the history's ``true_pass_p``) and ``judged``
+    (graduations whose truth is known): both NA without ground truth;
+    ``approval_burden`` and ``failures_let_through`` (all states, so the same on both
+    rows of a rule).
+    """
+    result = sweep(
+        history,
+        policy,
+        {"evidence": list(rules)},
+        traffic=traffic,
+        window=window,
+        progress=progress,
+    )
+    table = result.table[~result.table["no_evidence"]]
+    truth = "true_pass_p" in history.columns and bool(history["true_pass_p"].notna().any())
+    rows = []
+    for rule in rules:
+        mine = table[table["evidence"] == rule]
+        for state in ("supervised", "autonomous"):
+            days = mine[f"days_to_{state}"].dropna()
+            # A class that never got there waited the whole history (from its first case).
+            span = mine[["days_manual", "days_supervised", "days_autonomous"]].sum(axis=1)
+            waited = mine[f"days_to_{state}"].fillna(span)
+            premature = mine[f"premature_{state}"]
+            rows.append(
+                {
+                    "evidence": rule,
+                    "alpha": float(mine["alpha"].iloc[0]) if len(mine) else policy.graduation.alpha,
+                    "state": state.upper(),
+                    "classes": len(mine),
+                    "reached": len(days),
+                    "median_days": float(days.median()) if len(days) else np.nan,
+                    "mean_days_waited": float(waited.mean()) if len(waited) else np.nan,
+                    "premature": int(premature.sum()) if truth else pd.NA,
+                    "judged": int(premature.notna().sum()) if truth else pd.NA,
+                    "approval_burden": float(mine["approval_burden"].sum()),
+                    "failures_let_through": float(mine["failures_let_through"].sum()),
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["premature"] = out["premature"].astype("Int64")
+    out["judged"] = out["judged"].astype("Int64")
+    return out
