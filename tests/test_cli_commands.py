@@ -216,6 +216,24 @@ def test_replay_takes_traffic_and_approvals(tmp_path: Path) -> None:
     one_line_error(missing, "no.csv", "no such file")
 
 
+def test_replay_says_which_classes_the_approvals_leave_without_records(tmp_path: Path) -> None:
+    approvals = tmp_path / "approvals.csv"
+    approvals.write_text(
+        "timestamp,action,outcome\n"
+        "2026-05-04T09:00:00Z,issue_refund,approved\n"
+        "2026-05-05T17:30:00Z,issue_refund,approved\n"
+    )
+    out = run("replay", "-p", POLICY, "-H", HISTORY, "--approvals", str(approvals))
+    assert out.returncode == 0, out.stderr
+    assert (
+        "approvals: no records for 5 of 6 classes ('cancel_subscription', 'lookup_customer', "
+        "'read_ledger', 'send_invoice_email', 'update_billing_address'), which stay MANUAL; "
+        "records only from 2026-05-04 09:00 to 2026-05-05 17:30"
+    ) in out.stderr
+    quiet = run("replay", "-p", POLICY, "-H", HISTORY, "--approvals", str(approvals), "-q")
+    assert quiet.stderr == ""
+
+
 def test_replay_of_a_decision_log_says_what_would_change(tmp_path: Path) -> None:
     # Two requests of read_ledger the log records as sent for approval: a READ class is
     # always allowed, so the policy would have allowed both.

@@ -201,6 +201,26 @@ def test_a_library_bug_is_not_reported_as_bad_input(
     assert "Traceback" in err and "internal error: KeyError is a bug in warrantd" in err
 
 
+def test_a_missing_optional_extra_is_one_line_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without inspect-ai, reading Inspect logs is a setup step to do (exit 2), not a bug."""
+    from warrantd.cli import main
+
+    monkeypatch.setitem(sys.modules, "inspect_ai", None)  # import inspect_ai now fails
+    logs = ROOT / "datasets" / "support-agent-evals" / "inspect"
+    policy = ROOT / "datasets" / "support-agent.policy.toml"
+    with pytest.raises(SystemExit) as info:
+        main(["replay", "--format", "inspect", "-p", str(policy), "-H", str(logs)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err == (
+        "warrantd: error: reading Inspect AI logs needs the inspect-ai package: "
+        "pip install 'warrantd[inspect]'\n"
+    )
+
+
 # --------------------------------------------------------------------------- CLI
 
 

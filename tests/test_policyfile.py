@@ -84,6 +84,19 @@ def test_round_trip_of_awkward_action_name(tmp_path: Path) -> None:
     assert load_policy(tmp_path / "p.toml") == policy
 
 
+def test_dump_never_replaces_a_file_unless_asked(tmp_path: Path) -> None:
+    from warrantd._io import OutputError
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text("# my hand-written policy, keep\n")
+    policy = load_policy(write(tmp_path, GOOD))
+    with pytest.raises(OutputError, match="already exists"):
+        dump_policy(policy, mine)
+    assert mine.read_text() == "# my hand-written policy, keep\n"
+    dump_policy(policy, mine, overwrite=True)
+    assert load_policy(mine) == policy
+
+
 def test_dump_refuses_invalid_policy(tmp_path: Path) -> None:
     bad = TrustPolicy({}, make_thresholds((0.9, 0.7, 50), (0.8, 0.9, 200)))
     with pytest.raises(PolicyError, match=r"thresholds\.autonomous\.pass_rate"):

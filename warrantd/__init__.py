@@ -32,7 +32,8 @@ from .signals import (
     approval_metrics,
 )
 
-__version__ = "0.1.0"
+# Our own version, distinct from the published 0.1.0 and core 0.3.0 whose API this carries.
+__version__ = "0.4.0.dev0"
 
 __all__ = [
     "ActionClass",

@@ -4,7 +4,8 @@ Every error warrantd raises because of what a user gave it (a policy file, a
 history, a grid, an option value, an output path) is an :class:`InputError`,
 a ``ValueError``. The command line maps exactly these (and ``OSError`` for
 files) to exit code 2 with no traceback; anything else is a bug and is
-reported as one.
+reported as one. A missing optional package (an extra the user did not
+install) is a :class:`MissingExtraError`, also exit 2: it is a setup step, not a bug.
 
 ``str(error)`` is the message as printed: one line when there are at most
 three problems (``source: a`` or ``source: 3 problems: a; b; c``), otherwise a
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["MAX_PROBLEMS", "InputError", "OptionError", "format_problems"]
+__all__ = ["MAX_PROBLEMS", "InputError", "MissingExtraError", "OptionError", "format_problems"]
 
 #: Problems kept (and printed) per error; the total is still counted and said.
 MAX_PROBLEMS = 20
@@ -62,3 +63,15 @@ class OptionError(InputError):
         self.option = option
         self.problem = problem
         super().__init__(option, [problem])
+
+
+class MissingExtraError(ImportError):
+    """An optional package this call needs is not installed; the message says which extra.
+
+    An ``ImportError`` (so ``except ImportError`` still catches it), printed by
+    the command line as one line with exit 2 rather than as an internal error.
+    """
+
+    def __init__(self, needs: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(f"{needs}: pip install 'warrantd[{extra}]'")

@@ -232,12 +232,12 @@ def _parse_cap(key: str, raw: object, problems: list[Problem]) -> Decimal | None
 
 
 def dump_policy(
-    policy: TrustPolicy, path: str | os.PathLike[str], *, overwrite: bool = True
+    policy: TrustPolicy, path: str | os.PathLike[str], *, overwrite: bool = False
 ) -> None:
     """Write ``policy`` to ``path`` as TOML, atomically; invalid policies raise.
 
-    With ``overwrite=False`` an existing file is never replaced
-    (:class:`~warrantd._io.OutputError`).
+    An existing file is never replaced unless ``overwrite=True``
+    (:class:`~warrantd._io.OutputError` names it): it may be a policy someone wrote by hand.
     """
     problems = policy_problems(policy)
     if problems:

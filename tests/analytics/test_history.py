@@ -282,6 +282,52 @@ def test_gzip_csv_reads(tmp_path: Path) -> None:
     assert load_history(path)["n_passed"].tolist() == [1]
 
 
+def test_a_truncated_gzip_file_is_bad_input(tmp_path: Path) -> None:
+    rows = "".join(f"2026-01-01T00:00:{i % 60:02d}Z,a,yes\n" for i in range(2000))
+    whole = gzip.compress(("timestamp,action,passed\n" + rows).encode())
+    path = tmp_path / "h.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(HistoryError) as info:
+        load_history(path)
+    assert messages(info) == f"{path}: the compressed file is truncated " + (
+        "(it ends before its end-of-stream marker)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        # One data row, one field too many: pandas alone would drop 'extra' with a warning.
+        (
+            "timestamp,action,passed\n2026-01-01,a,yes,extra\n",
+            "line 2: 4 fields where the header has 3 (extra 'extra')",
+        ),
+        (
+            "timestamp,action,passed\n2026-01-01,a,yes\n2026-01-02,a,no,x\n",
+            "line 3: 4 fields where the header has 3",
+        ),
+        (
+            "timestamp,action,passed,action\n2026-01-01,a,yes,b\n",
+            "header: column 'action' appears more than once (columns 2 and 4)",
+        ),
+    ],
+)
+def test_a_field_is_never_dropped_nor_a_column_renamed(
+    tmp_path: Path, text: str, needle: str
+) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text(text)
+    with pytest.raises(HistoryError) as info:
+        load_history(path)
+    assert messages(info).startswith(f"{path}: {needle}")
+
+
+def test_a_trailing_comma_on_every_row_is_not_an_extra_field(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("timestamp,action,passed\n2026-01-01,a,yes,\n2026-01-02,a,no,\n")
+    assert load_history(path)["n_passed"].tolist() == [1, 0]
+
+
 def test_no_row_is_dropped() -> None:
     df = pd.DataFrame(
         {

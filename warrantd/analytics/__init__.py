@@ -15,7 +15,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .approvals import APPROVAL_COLUMNS, ApprovalsError, approval_history, load_approvals
+from .approvals import (
+    APPROVAL_COLUMNS,
+    ApprovalsError,
+    approval_coverage,
+    approval_history,
+    load_approvals,
+)
 from .auditlog import DECISION_COLUMNS, AuditFrames, load_audit
 from .diff import PolicyImpact, policy_impact
 from .forecast import Forecast, backtest, backtests, forecast, within_band
@@ -78,6 +84,7 @@ __all__ = [
     "SweepResult",
     "TrafficError",
     "Tuner",
+    "approval_coverage",
     "approval_history",
     "backtest",
     "backtests",

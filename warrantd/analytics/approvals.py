@@ -25,7 +25,7 @@ error. :func:`approval_history` turns the table into the core's
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ __all__ = [
     "APPROVAL_COLUMNS",
     "OUTCOMES",
     "ApprovalsError",
+    "approval_coverage",
     "approval_history",
     "load_approvals",
 ]
@@ -216,3 +217,26 @@ def approval_history(frame: pd.DataFrame) -> InMemoryApprovalHistory:
             )
         )
     return history
+
+
+def approval_coverage(approvals: pd.DataFrame, actions: Iterable[str]) -> str | None:
+    """A one-line note when ``approvals`` leave classes of ``actions`` without a record.
+
+    Under a gate that needs both signals, a class with no approval records never
+    leaves MANUAL, which is right by the rule but easy to miss; the note names the
+    classes and the span the records cover. ``None`` when every class has records.
+    """
+    wanted = sorted(set(actions))
+    present = set(approvals["action"].unique()) if len(approvals) else set()
+    bare = [name for name in wanted if name not in present]
+    if not bare:
+        return None
+    shown = ", ".join(map(repr, bare[:5])) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
+    span = "none at all"
+    if len(approvals):
+        first, last = approvals["timestamp"].min(), approvals["timestamp"].max()
+        span = f"records only from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+    return (
+        f"approvals: no records for {len(bare)} of {len(wanted)} classes ({shown}), "
+        f"which stay MANUAL; {span}"
+    )

@@ -18,6 +18,8 @@ import io
 import json
 import os
 import re
+import warnings
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,7 +162,7 @@ def _read_file(
         raise table_error(source, f"unknown text encoding {encoding!r}") from None
     try:
         if fmt == "csv":
-            return _read_csv(path, compression, text_columns, encoding)
+            return _read_csv(path, compression, text_columns, source, encoding)
         if fmt == "parquet":
             return pd.read_parquet(path)
         if fmt == "json":
@@ -174,6 +176,12 @@ def _read_file(
         raise table_error(source, "the file is empty (no header, no rows)") from None
     except pd.errors.ParserError as exc:
         raise table_error(source, _parser_message(str(exc), fmt)) from None
+    except EOFError:
+        raise table_error(
+            source, "the compressed file is truncated (it ends before its end-of-stream marker)"
+        ) from None
+    except zlib.error as exc:
+        raise table_error(source, f"the compressed file is damaged ({_first_line(exc)})") from None
     except (ValueError, OSError) as exc:
         raise table_error(source, f"not a valid {fmt} file ({_first_line(exc)})") from None
 
@@ -197,20 +205,57 @@ def _read_csv(
     path: Path,
     compression: str | None,
     text_columns: Mapping[str, str],
+    source: str,
     encoding: str,
 ) -> pd.DataFrame:
+    header = _csv_header(path, compression, encoding)
+    repeated = sorted({name for name in header if header.count(name) > 1}, key=header.index)
+    if repeated:
+        name = repeated[0]
+        places = " and ".join(str(i + 1) for i, n in enumerate(header) if n == name)
+        raise table_error(
+            source, f"header: column {name!r} appears more than once (columns {places})"
+        )
     # Known columns are read as text so that error messages quote the value as written.
     as_text = {orig: str for orig in text_columns}
-    return pd.read_csv(
-        path,
-        compression=cast(Any, compression),
-        dtype=as_text,
-        keep_default_na=False,
-        # A trailing comma on every data row must not make the first column an index.
-        index_col=False,
-        na_values=[""],
-        encoding=encoding,
-    )
+    with warnings.catch_warnings():
+        # pandas drops the fields of a row longer than the header with only a
+        # warning: that is data lost, so it is an error here.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(
+                path,
+                compression=cast(Any, compression),
+                dtype=as_text,
+                keep_default_na=False,
+                # A trailing comma on every data row must not make the first column an index.
+                index_col=False,
+                na_values=[""],
+                encoding=encoding,
+            )
+        except pd.errors.ParserWarning:
+            raise table_error(source, _long_row(path, compression, encoding)) from None
+
+
+def _csv_header(path: Path, compression: str | None, encoding: str) -> list[str]:
+    with _open_text(path, compression, encoding) as handle:
+        first = next(csv.reader(handle), [])
+    return [name.lstrip("\ufeff").strip() for name in first]
+
+
+def _long_row(path: Path, compression: str | None, encoding: str) -> str:
+    """The first line with a non-empty field beyond the header (read on the error path only)."""
+    with _open_text(path, compression, encoding) as handle:
+        rows = csv.reader(handle)
+        width = len(next(rows, []))
+        for line, fields in enumerate(rows, start=2):
+            extra = [f for f in fields[width:] if f.strip()]
+            if extra:
+                saw = len(fields)
+                return (
+                    f"line {line}: {saw} fields where the header has {width} (extra {extra[0]!r})"
+                )
+    return f"a line has more fields than the header's {width}"
 
 
 def _text_columns(known: Iterable[str], column_map: Mapping[str, str]) -> dict[str, str]:

@@ -46,6 +46,7 @@ from types import TracebackType
 from typing import Any
 
 from ..audit import AuditEntry
+from ..errors import MissingExtraError
 from ..signals import ApprovalRecord
 from .chain import (
     COLUMNS,
@@ -70,9 +71,7 @@ try:
     import psycopg
     from psycopg import sql
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the PostgreSQL audit log needs psycopg 3: pip install 'warrantd[postgres]'"
-    ) from exc
+    raise MissingExtraError("the PostgreSQL audit log needs psycopg 3", "postgres") from exc
 
 __all__ = [
     "DEFAULT_SCHEMA",

@@ -109,8 +109,11 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def _report_error(exc: BaseException, debug: bool) -> int:
-    from ..errors import InputError
+    from ..errors import InputError, MissingExtraError
 
+    if isinstance(exc, MissingExtraError) and not debug:
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
     if isinstance(exc, InputError | OSError) and not debug:
         _say(f"error: {_describe(exc)}")
         return EXIT_BAD_INPUT

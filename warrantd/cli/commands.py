@@ -305,7 +305,13 @@ quiet_option = click.option(
 force_option = click.option(
     "--force",
     is_flag=True,
-    help="Replace an existing output (never a file warrantd did not write).",
+    help="Replace the existing output file at --out, whoever wrote it.",
+)
+#: report's --out is a folder with a manifest: there --force replaces only warrantd's own files.
+report_force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a previous report in --out (never a file warrantd did not write there).",
 )
 
 
@@ -511,7 +517,8 @@ def _table(frame: Any, fmt: str) -> str:
         "display.float_format",
         "{:.3f}".format,
     ):
-        return str(frame.to_string(index=False))
+        # "—" where a value does not exist (never reached, nothing to compute), as in the report.
+        return str(frame.to_string(index=False, na_rep="—"))
 
 
 # --------------------------------------------------------------------------- commands
@@ -654,6 +661,12 @@ def replay(
         columns_shown.append("held_back_by")
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
     _say_traffic(result, requests, quiet, fmt)
+    if decided is not None and not quiet:
+        from ..analytics.approvals import approval_coverage
+
+        note = approval_coverage(decided, hist["action"].unique())
+        if note:
+            emit(note, err=True)
     if out:
         _write_csv(result.timeline, out, quiet)
     if transitions:
@@ -859,7 +872,7 @@ def forecast(
     show_default=True,
     help="Output folder: new, empty, or a previous report (see --force).",
 )
-@force_option
+@report_force_option
 @traffic_option
 @window_option
 @rule_options
@@ -913,7 +926,8 @@ def report(
     --force, and even then no file warrantd did not write is replaced.
     Example:
       warrantd report -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
-          --grid datasets/billing-agent.grid.toml --out reports/billing-agent
+          --window 30D --traffic datasets/billing-agent.traffic.csv \\
+          --grid datasets/billing-agent.grid.toml --out reports/mine
       warrantd report --format inspect -p policy.toml -H logs/ --out reports/mine
       warrantd report -p policy.toml -H evals.csv --base git:origin/main:policy.toml
     """

@@ -17,6 +17,7 @@ import fnmatch
 from pathlib import Path
 from typing import Any
 
+from ...errors import MissingExtraError
 from .base import Collected, LogSummary, UnmappedSample, flag, text
 from .mapping import LogMapping
 
@@ -30,8 +31,8 @@ def _inspect_log_api() -> Any:
     try:
         from inspect_ai import log
     except ImportError as exc:  # pragma: no cover - the test suite installs the extra
-        raise ImportError(
-            "reading Inspect AI logs needs the inspect-ai package: pip install 'warrantd[inspect]'"
+        raise MissingExtraError(
+            "reading Inspect AI logs needs the inspect-ai package", "inspect"
         ) from exc
     return log
 
