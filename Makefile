@@ -78,10 +78,15 @@ eval-logs: $(STAMP)
 # JupyterLab on working copies in lab/ (ignored by git), so running a notebook never writes
 # outputs into the committed, output-free ones. A copy is made only where lab/ has none:
 # your edits there are never replaced (delete a copy to start it afresh from notebooks/).
+# notebooks/jupyter-config layers one default under your own JupyterLab settings (which
+# still win): save widget state in the notebook, so a reopened tuner shows its last figures
+# and says "run this cell again" (without it, it says so too, from a plain HTML output).
+LAB_CONFIG := $(CURDIR)/notebooks/jupyter-config
 lab: $(STAMP)
 	@mkdir -p lab
 	@for f in notebooks/*.ipynb; do test -e "lab/$${f#notebooks/}" || cp "$$f" lab/; done
-	$(BIN)/jupyter lab lab/
+	JUPYTER_CONFIG_PATH="$(LAB_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(BIN)/jupyter lab lab/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

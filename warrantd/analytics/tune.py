@@ -380,23 +380,38 @@ class TunerState:
         """Move knobs (by key: ``set(**{"supervised.pass_rate": 0.9})``) and replay.
 
         Returns True when the positions make a valid policy (the figures are then
-        those of the positions); otherwise :attr:`problems` says why in words and the
-        figures stay those of the last valid positions.
+        those of the positions); otherwise :attr:`problems` says why, one line each, and
+        the figures stay those of the last valid positions. Never raises for a value
+        (only for a key that is no knob).
         """
         unknown = set(values) - set(self.values)
         if unknown:
             raise KeyError(f"unknown knob(s) {', '.join(sorted(unknown))}")
         self.values.update(values)
-        candidate = self.policy_for(self.values)
+        try:
+            candidate = self.policy_for(self.values)
+        except (TypeError, ValueError) as exc:  # a bar that is no number, say
+            bad = [k for k in THRESHOLD_KNOBS if not _is_real(self.values[k])]
+            self.problems = [f"{k}: {self.values[k]!r} is not a number" for k in bad] or [
+                _one_line(exc)
+            ]
+            return False
         problems = threshold_problems(candidate.thresholds) + settings_problems(
             candidate.graduation
         )
         self.problems = [_problem_text(key, text) for key, text in problems]
         if self.problems:
             return False
-        self.trial = replay(
-            self.history, candidate, traffic=self.traffic, window=candidate.graduation.window
-        )
+        try:
+            trial = replay(
+                self.history, candidate, traffic=self.traffic, window=candidate.graduation.window
+            )
+        except ValueError as exc:  # InputError, OptionError, CountsMissingError among them
+            # Settings each valid that the history cannot be replayed under (a rule that
+            # needs counts the rows lack, say): said in one line, as a bar out of order is.
+            self.problems = [_one_line(exc)]
+            return False
+        self.trial = trial
         return True
 
     # ---- figures
@@ -442,7 +457,15 @@ class TunerState:
 
 
 def _problem_text(key: str, text: str) -> str:
-    return f"{key.removeprefix('thresholds.')}: {text}"
+    return _one_line(f"{key.removeprefix('thresholds.')}: {text}")
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _one_line(problem: object) -> str:
+    return " ".join(str(problem).split())
 
 
 def default_grid(policy: TrustPolicy) -> dict[str, list[Any]]:
@@ -461,15 +484,16 @@ def default_grid(policy: TrustPolicy) -> dict[str, list[Any]]:
 
 # --------------------------------------------------------------------------- widgets
 
-#: Shown by the browser, not the kernel: JupyterLab marks every widget view
-#: ``jupyter-widgets-disconnected`` when its kernel restarts or is gone, and this
-#: style turns that mark into words and greys out the controls that no longer work.
+#: The tuner's own style (inside the widget, so a restored widget brings it along).
+#: JupyterLab marks every widget view ``jupyter-widgets-disconnected`` when its kernel
+#: restarts or is gone (a reopened notebook whose widget state was saved): the controls
+#: are then hidden, since moving them would do nothing, and the figures last shown stay,
+#: dimmed, under the notice of :data:`_NOTICE`.
 _STYLE = """<style>
-.wd-tuner .wd-dead { display: none; }
-.wd-tuner.jupyter-widgets-disconnected .wd-dead, .jupyter-widgets-disconnected .wd-dead {
-  display: block; padding: 8px 12px; margin: 4px 0; background: #fff3cd;
-  border: 1px solid #d39e00; font-size: 14px; font-weight: bold; }
-.wd-tuner.jupyter-widgets-disconnected .wd-body { opacity: 0.35; pointer-events: none; }
+.wd-tuner.jupyter-widgets-disconnected .wd-control { display: none !important; }
+.wd-tuner.jupyter-widgets-disconnected .wd-body { opacity: 0.45; }
+.wd-tuner.jupyter-widgets-disconnected::before, .wd-tuner .jupyter-widgets-disconnected::before {
+  content: none !important; display: none !important; }
 .wd-tuner .wd-figures { border-collapse: collapse; font-size: 13px; }
 .wd-tuner .wd-figures th { text-align: right; padding: 3px 8px; font-weight: 600;
   vertical-align: bottom; max-width: 150px; white-space: normal; }
@@ -485,9 +509,28 @@ _STYLE = """<style>
 .wd-tuner .wd-tightens { color: #007a55; font-weight: 600; }
 .wd-tuner .wd-loosens { color: #b03a00; font-weight: 600; }
 .wd-tuner .wd-group { font-weight: bold; margin: 6px 0 0 0; font-size: 13px; }
-</style>
-<div class="wd-dead">This tuner is not connected to a running kernel (the kernel restarted or
-the notebook was reopened): run this cell again to use it.</div>"""
+</style>"""
+
+#: A plain HTML output shown just above the widget (:meth:`Tuner._ipython_display_`),
+#: for when no live tuner is there to show: the kernel restarted, or the notebook was
+#: reopened, with or without its widget state saved (without it JupyterLab would show
+#: only "Error displaying widget: model not found", which this style hides), or it is
+#: read where widgets are not drawn at all. Its style hides it while a connected tuner
+#: sits in the same cell's outputs (``:has``, JupyterLab 4's browsers all have it); it
+#: waits a moment before showing so that a cell being run does not flash it.
+_NOTICE = """<div class="wd-notice"><b>This tuner is not connected to a running kernel</b>
+(the kernel restarted, or the notebook was reopened): run this cell again to use it.</div>
+<style>
+.wd-notice { padding: 8px 12px; margin: 4px 0; background: #fff3cd; border: 1px solid #d39e00;
+  font-size: 14px; animation: wd-notice-in 1s step-end both; }
+@keyframes wd-notice-in { from { visibility: hidden; } to { visibility: visible; } }
+.jp-OutputArea:has(.wd-tuner:not(.jupyter-widgets-disconnected)) .wd-notice { display: none; }
+.jp-OutputArea:has(.wd-notice) .jp-OutputArea-output.jupyter-widgets:not(:has(*)) {
+  display: none; }
+</style>"""
+
+#: What a reader without widgets sees for the widget itself (nbconvert, a plain console).
+_PLAIN = "warrantd tuner (an ipywidgets app: run this cell in JupyterLab to use it)"
 
 _DESCRIPTION_WIDTH = "175px"
 _CONTROL_WIDTH = "470px"
@@ -521,6 +564,7 @@ class Tuner:
         for knob in state.knobs:
             control = self._control(knob)
             control.observe(self._moved(knob.key), names="value")
+            control.add_class("wd-control")
             self.controls[knob.key] = control
             groups.setdefault(knob.group, []).append(control)
         kept = [
@@ -531,21 +575,25 @@ class Tuner:
         column: list[Any] = []
         for group, members in groups.items():
             title = f"{group} bars" if group != "evidence" else "evidence"
-            column.append(w.HTML(f'<div class="wd-group">{html.escape(title)}</div>'))
+            heading = w.HTML(f'<div class="wd-group">{html.escape(title)}</div>')
+            heading.add_class("wd-control")
+            column.append(heading)
             column.extend(members)
         if kept:
-            column.append(
-                w.HTML(
-                    f"<small>kept as the policy has them: {html.escape(', '.join(kept))}</small>"
-                )
+            note = w.HTML(
+                f"<small>kept as the policy has them: {html.escape(', '.join(kept))}</small>"
             )
+            note.add_class("wd-control")
+            column.append(note)
         self.reset_button = w.Button(description="Policy in force", icon="undo")
         self.pick_button = w.Button(
             description="Go to the pick", icon="star", disabled=state.pick.candidate is None
         )
         self.reset_button.on_click(lambda _: self._go_to(state.start))
         self.pick_button.on_click(lambda _: self._go_to(state.pick_values() or state.values))
-        column.append(w.HBox([self.reset_button, self.pick_button]))
+        buttons = w.HBox([self.reset_button, self.pick_button])
+        buttons.add_class("wd-control")
+        column.append(buttons)
         self.totals = w.HTML()
         column.append(self.totals)
         # The chart takes the width the controls leave, up to its own, never more.
@@ -553,11 +601,12 @@ class Tuner:
             format="png", layout=w.Layout(width="100%", max_width="760px", height="auto")
         )
         self.status = w.HTML(layout=w.Layout(width="100%"))
-        self.figures = w.HTML(layout=w.Layout(width="100%", overflow_x="auto"))
+        self.figures = w.HTML(layout=w.Layout(width="100%", overflow="auto"))
         self.all_figures = w.Output()
         more = w.Accordion([self.all_figures])
         more.set_title(0, "All figures per class, before and after (changed first)")
         more.selected_index = None
+        more.add_class("wd-control")
         self.path = w.Text(
             value=str(out), description="policy file", layout=w.Layout(width="520px"),
             style={"description_width": "80px"},
@@ -571,6 +620,9 @@ class Tuner:
         self.confirm = w.HBox(
             [self.replace_button, self.keep_button], layout=w.Layout(display="none")
         )
+        self.confirm.add_class("wd-control")
+        save_row = w.HBox([self.path, self.save_button])
+        save_row.add_class("wd-control")
         self.message = w.HTML()
         self.diff_view = w.HTML()
         self.save_button.on_click(lambda _: self._save(overwrite=False))
@@ -589,7 +641,7 @@ class Tuner:
                 pick_line,
                 self.figures,
                 more,
-                w.HBox([self.path, self.save_button]),
+                save_row,
                 self.confirm,
                 self.message,
                 self.diff_view,
@@ -660,27 +712,24 @@ class Tuner:
         self.state.set(**{k: values[k] for k in self.controls})
         self._refresh()
 
+    _revision = 0
+
     def _refresh(self) -> None:
         s = self.state
+        # The status line is written last and carries a count of redraws: a page (or a
+        # test driving one) can tell when the figures of a move are all in place.
+        self._revision += 1
+        stamp = f' data-rev="{self._revision}"'
         if s.problems:
+            self.save_button.disabled = True
             self.status.value = (
-                '<span class="wd-problem">Not a valid policy: '
+                f'<span class="wd-problem"{stamp}>Not a valid policy: '
                 + html.escape("; ".join(s.problems))
                 + ". The figures stay at the last valid settings; saving is off.</span>"
             )
-            self.save_button.disabled = True
             return
         self.save_button.disabled = False
         diff = s.diff()
-        self.status.value = (
-            '<span class="wd-ok">Valid policy; '
-            + (
-                "the same as the policy in force."
-                if diff.empty
-                else f"{len(diff)} key(s) changed against the policy in force."
-            )
-            + "</span>"
-        )
         self.figures.value = self._figures_html()
         self.totals.value = self._totals_html()
         self.diff_view.value = self._diff_html(diff, "Changes against the policy in force")
@@ -692,6 +741,15 @@ class Tuner:
             display(  # type: ignore[no-untyped-call]
                 compare_changed_first(s.baseline, s.trial).round(1)
             )
+        self.status.value = (
+            f'<span class="wd-ok"{stamp}>Valid policy; '
+            + (
+                "the same as the policy in force."
+                if diff.empty
+                else f"{len(diff)} key(s) changed against the policy in force."
+            )
+            + "</span>"
+        )
 
     def _save(self, *, overwrite: bool) -> None:
         path = Path(self.path.value).expanduser()
@@ -791,7 +849,16 @@ class Tuner:
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["text/plain"] = _PLAIN
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        """Two outputs: :data:`_NOTICE` (hidden while the tuner is live), then the app."""
+        from IPython.display import HTML, display
+
+        display(HTML(_NOTICE))  # type: ignore[no-untyped-call]
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
 
 
 def tune(
