@@ -111,3 +111,20 @@ def test_sweep_grades_under_the_rule_given_and_says_when_the_grid_sweeps_it(
     assert out.returncode == 0, out.stderr
     assert "--evidence is not used: the grid sweeps its own evidence knob" in out.stderr
     assert "evidence" in io.StringIO(out.stdout).readline()
+
+
+def test_diff_grades_both_policies_under_the_rule_given(tmp_path: Path) -> None:
+    """The same policy on both sides changes nothing under any rule; a SUPERVISED bar
+    moved from 0.85 to 0.80 is judged under --evidence anytime when given (the json
+    output's new state differs from the point rule's)."""
+    looser = tmp_path / "looser.toml"
+    text = (ROOT / POLICY).read_text()
+    assert "pass_rate = 0.85" in text
+    looser.write_text(text.replace("pass_rate = 0.85", "pass_rate = 0.8", 1))
+    args = ["diff", POLICY, str(looser), "-H", HISTORY, "--format", "json", "-q"]
+    point = run(*args)
+    anytime = run(*args, "--evidence", "anytime")
+    assert point.returncode == 0 and anytime.returncode == 0, anytime.stderr
+    assert json.loads(point.stdout) != json.loads(anytime.stdout)
+    same = run("diff", POLICY, POLICY, "-H", HISTORY, "--evidence", "anytime", "-q")
+    assert same.returncode == 0, same.stderr

@@ -368,6 +368,14 @@ def _ruled(policy: Any, rule: dict[str, Any]) -> Any:
     return with_graduation(policy, **rule)
 
 
+def _ruled_source(source: Any, rule: dict[str, Any]) -> Any:
+    """A :class:`~warrantd.analytics.diff.PolicySource` whose policy takes the
+    ``[graduation]`` settings given on the command line."""
+    import dataclasses
+
+    return dataclasses.replace(source, policy=_ruled(source.policy, rule))
+
+
 def out_option(what: str) -> Callable[[F], F]:
     """``--out/-o FILE``: where to write ``what`` as CSV."""
     return click.option(
@@ -1043,9 +1051,10 @@ def diff(
     files = [p for p in (base, new) if not p.startswith("git:")]
     _check_out(out, force, *files, source.path, source.mapping, traffic)
     with _steps(["load", "replay"], quiet) as steps:
-        # A rule given on the command line grades both sides: the bars' change under it.
-        base_policy = _ruled(read_policy(base), rule)
-        new_policy = _ruled(read_policy(new), rule)
+        # A rule given on the command line grades both sides: the bars' change under it
+        # (the digests stay those of the files read).
+        base_policy = _ruled_source(read_policy(base), rule)
+        new_policy = _ruled_source(read_policy(new), rule)
         hist = source.load()
         requests = _load_traffic(traffic)
         steps.next()
