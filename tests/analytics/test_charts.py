@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
+import os
 import random
 import re
 import subprocess
@@ -811,8 +812,9 @@ def test_a_chart_does_not_depend_on_what_the_process_drew_before(
     # process: constrained layout solved the panels' positions to different last bits
     # depending on where its variables were allocated, and a few pixels came out one
     # intensity level apart. Positions and bytes must not depend on the heap.
+    # Three heaps in `make test`, six under WARRANTD_THOROUGH=1.
     layouts, images = set(), set()
-    for seed in range(6):
+    for seed in range(6 if os.environ.get("WARRANTD_THOROUGH") else 3):
         kept = shuffled_heap(seed)
         fig = charts.forecast_chart(fifty_forecast)
         buffer = io.BytesIO()
@@ -839,3 +841,23 @@ def test_charts_never_load_pyplot() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("truth", [True, False])
+def test_the_rule_trade_off_chart_is_labelled_and_fits(
+    billing: tuple[pd.DataFrame, TrustPolicy], truth: bool
+) -> None:
+    from warrantd.analytics.sweep import compare_rules
+
+    history, policy = billing
+    if not truth:
+        history = history.drop(columns=["true_pass_p"])
+    fig = charts.rule_tradeoff_chart(compare_rules(history, policy))
+    assert_fits_canvas(fig)
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("Evidence rules")
+    texts = [t.get_text() for t in ax.texts]
+    # Rules on the same point share a label; every rule is named once per state.
+    assert sum(t.count("anytime ") for t in texts) == 2
+    notes = " ".join(texts)
+    assert ("no ground truth" in notes) is (not truth)
