@@ -251,6 +251,18 @@ def test_unsupported_suffix(tmp_path: Path) -> None:
         load_history(csv_file(tmp_path, "x", "h.xlsx"))
 
 
+def test_a_folder_without_format_is_told_how_folders_are_read(tmp_path: Path) -> None:
+    # Before: "unsupported file suffix '(none)'", which says nothing about folders.
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    with pytest.raises(HistoryError) as info:
+        load_history(folder)
+    assert str(info.value) == (
+        f"{folder}: is a folder, not a history file: a folder is read as Inspect or promptfoo "
+        "logs, with --format inspect|promptfoo (format= in Python)"
+    )
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(HistoryError, match="no such file"):
         load_history(tmp_path / "absent.csv")

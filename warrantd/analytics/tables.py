@@ -541,6 +541,13 @@ def read_table(
     else:
         path = Path(source)
         name = str(path)
+        if what == "history" and format is None and path.is_dir():
+            # A folder has no suffix to go by; the only folders read are tools' logs.
+            raise table_error(
+                name,
+                "is a folder, not a history file: a folder is read as Inspect or promptfoo "
+                "logs, with --format inspect|promptfoo (format= in Python)",
+            )
         fmt, compression = table_format(path, format, name)
         text_columns = _text_columns(known_columns, column_map)
         raw = _read_file(path, fmt, compression, text_columns, name, encoding, what)
