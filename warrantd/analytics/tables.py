@@ -28,7 +28,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..errors import MAX_PROBLEMS, InputError
+from ..errors import MAX_PROBLEMS, InputError, quote
 
 __all__ = [
     "FORMATS",
@@ -84,7 +84,7 @@ class Problem:
         elif _is_missing(self.value):
             shown = ": (empty)"  # an empty CSV cell reads as NaN; say what the user wrote
         else:
-            shown = f": {self.value!r}"
+            shown = f": {quote(self.value)}"
         return f"{', '.join(where)}{shown}: {self.message}" if where else self.message
 
 
@@ -251,10 +251,8 @@ def _long_row(path: Path, compression: str | None, encoding: str) -> str:
         for line, fields in enumerate(rows, start=2):
             extra = [f for f in fields[width:] if f.strip()]
             if extra:
-                saw = len(fields)
-                return (
-                    f"line {line}: {saw} fields where the header has {width} (extra {extra[0]!r})"
-                )
+                saw, shown = len(fields), quote(extra[0])
+                return f"line {line}: {saw} fields where the header has {width} (extra {shown})"
     return f"a line has more fields than the header's {width}"
 
 
@@ -386,7 +384,7 @@ def _undecodable(
             value = cell.encode(encoding, errors="surrogateescape")
             if number == 0:
                 return TableError(
-                    source, [Problem(None, None, NO_VALUE, f"the header: {value!r} {advice}")]
+                    source, [Problem(None, None, NO_VALUE, f"the header: {quote(value)} {advice}")]
                 )
             column = header[index] if index < len(header) else None
             return TableError(source, [Problem(number, column, value, advice)])
