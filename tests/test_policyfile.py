@@ -429,6 +429,28 @@ def test_graduation_problems_name_the_key(tmp_path: Path, table: str, key: str, 
     assert str(path) in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # Before: "-5" was "a time window must be positive", though "5" reads as 5 cases.
+        ("-5", "a case-count window must be positive, not '-5'"),
+        ("-5 cases", "a case-count window must be positive, not '-5 cases'"),
+        ("-3D", "a time window must be positive, not '-3D'"),
+        ("-x", "'-x' is neither a case count nor a time span such as '30D'"),
+    ],
+)
+def test_a_negative_window_is_called_the_kind_it_would_be(
+    tmp_path: Path, text: str, line: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_window(text)
+    assert str(caught.value) == line
+    path = write(tmp_path, GOOD + f'\n[graduation]\nwindow = "{text}"\n')
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == f"{path}: graduation.window: {line}"
+
+
 def test_graduation_must_be_a_table(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match=r"graduation: must be a table"):
         load_policy(write(tmp_path, 'graduation = "30D"\n' + GOOD))
