@@ -7,23 +7,28 @@ an in-code policy all apply the same rules.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from .autonomy import GRADUATION_STATES, AutonomyState
 from .decision import ActionClass
+from .errors import OptionError
 from .graduation import CRITERIA, EVIDENCE_RULES, GraduationSettings, GraduationThresholds
 from .window import parse_window
 
 __all__ = [
     "TrustPolicy",
     "action_problems",
+    "graduation_setting",
     "policy_problems",
     "settings_problems",
     "threshold_problems",
+    "with_graduation",
 ]
 
 #: (key, problem) pairs; the key is a dotted path such as
@@ -126,6 +131,39 @@ def settings_problems(settings: GraduationSettings) -> list[Problem]:
     if reset is not None and (not isinstance(reset, str) or not reset.strip()):
         problems.append(("graduation.reset_on", f"{reset!r} is not a column name"))
     return problems
+
+
+#: The ``[graduation]`` keys a rule override may set (the window has its own options).
+RULE_SETTINGS = ("evidence", "alpha", "demotion_margin", "reset_on")
+
+
+def graduation_setting(key: str, value: Any) -> Any:
+    """One ``[graduation]`` value checked by the policy rules (:func:`settings_problems`),
+    e.g. from a command-line option: a number written as text is read as a number first.
+    Returns the value to use; raises :class:`~warrantd.errors.OptionError` naming ``key``
+    and the value."""
+    if key not in RULE_SETTINGS:
+        raise OptionError(key, f"not a [graduation] setting (expected {', '.join(RULE_SETTINGS)})")
+    if key in ("alpha", "demotion_margin") and isinstance(value, str):
+        with contextlib.suppress(ValueError):  # else left as written: the rule names it
+            value = float(value)
+    found = settings_problems(replace(GraduationSettings(), **{key: value}))
+    for where, problem in found:
+        if where == f"graduation.{key}":
+            raise OptionError(key, problem)
+    return value
+
+
+def with_graduation(policy: TrustPolicy, **overrides: Any) -> TrustPolicy:
+    """``policy`` with some of its ``[graduation]`` settings replaced (``evidence``,
+    ``alpha``, ``demotion_margin``, ``reset_on``; a value of None leaves the policy's),
+    each checked by :func:`graduation_setting`."""
+    changes: dict[str, Any] = {
+        k: graduation_setting(k, v) for k, v in overrides.items() if v is not None
+    }
+    if not changes:
+        return policy
+    return replace(policy, graduation=replace(policy.graduation, **changes))
 
 
 def _is_number(value: object) -> bool:

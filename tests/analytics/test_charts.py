@@ -839,3 +839,23 @@ def test_charts_never_load_pyplot() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("truth", [True, False])
+def test_the_rule_trade_off_chart_is_labelled_and_fits(
+    billing: tuple[pd.DataFrame, TrustPolicy], truth: bool
+) -> None:
+    from warrantd.analytics.sweep import compare_rules
+
+    history, policy = billing
+    if not truth:
+        history = history.drop(columns=["true_pass_p"])
+    fig = charts.rule_tradeoff_chart(compare_rules(history, policy))
+    assert_fits_canvas(fig)
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("Evidence rules")
+    texts = [t.get_text() for t in ax.texts]
+    # Rules on the same point share a label; every rule is named once per state.
+    assert sum(t.count("anytime ") for t in texts) == 2
+    notes = " ".join(texts)
+    assert ("no ground truth" in notes) is (not truth)

@@ -21,7 +21,7 @@ from warrantd import (
 )
 from warrantd.analytics import load_history
 from warrantd.analytics.replay import replay
-from warrantd.analytics.sweep import sweep
+from warrantd.analytics.sweep import rule_settings, sweep, to_thresholds
 from warrantd.errors import InputError
 from warrantd.graduation import GraduationSettings
 
@@ -201,3 +201,123 @@ def test_sweep_equals_replay_under_every_rule(seed: int) -> None:
         assert "no valid candidate" in str(exc)
         return
     assert_sweep_equals_replay(history, policy, result)
+
+
+RULE_GRID_SEEDS = range(18) if os.environ.get("WARRANTD_THOROUGH") else (0, 1, 2, 9, 10, 11)
+
+
+def first_times(states: pd.DataFrame, level: AutonomyState) -> dict[str, pd.Timestamp]:
+    """From an engine loop: each class's first moment at or above ``level`` (in force or
+    graded there)."""
+    names = [s.name for s in AutonomyState if s >= level]
+    reached = states[states["in_force"].isin(names) | states["graded"].isin(names)]
+    return reached.groupby("action")["timestamp"].min().to_dict()
+
+
+@pytest.mark.parametrize("seed", RULE_GRID_SEEDS)
+def test_sweep_over_the_rule_knobs_equals_the_engine_per_candidate(seed: int) -> None:
+    """The rule knobs in the grid (every evidence rule, two levels, margin 0 and 0.15;
+    resets from the policy for seeds 9-17): each candidate equals replaying it under its
+    own settings, figure for figure (replay is the engine loop, above), and its first
+    graduations equal the engine loop's directly. Checked to fail: grading every group
+    with the policy's settings instead of the candidate's (the old call),
+    or binning the bounds' rate axes by the point rule, fails seeds 0, 2 and 9."""
+    history, policy, window = with_settings(seed)
+    t = policy.thresholds
+    grid = {
+        "supervised.pass_rate": sorted({t.pass_rate[S], t.pass_rate[S] / 2, 0.0}),
+        "evidence": ["point", "wilson", "anytime"],
+        "alpha": [0.05, 0.4],
+        "demotion_margin": [0.0, 0.15],
+        "window": [window],
+    }
+    result = sweep(history, policy, grid, progress=False)
+    assert set(result.table["evidence"]) == {"point", "wilson", "anytime"}
+    assert_sweep_equals_replay(history, policy, result)
+    for _, rows in result.table.groupby("candidate"):
+        first = rows.iloc[0]
+        candidate = TrustPolicy(policy.actions, to_thresholds(first), rule_settings(policy, first))
+        states = engine_loop(history, candidate, window)
+        got = rows.set_index("action")
+        for level in (S, A):
+            expected = first_times(states, level)
+            column = f"first_{level.name.lower()}"
+            for action in states["action"].unique():
+                value = got.loc[action, column]
+                assert (None if pd.isna(value) else value) == expected.get(action), (
+                    f"candidate {first['candidate']} {action} {column}"
+                )
+
+
+def test_the_rule_knob_differential_grades_promote_under_every_rule() -> None:
+    """The differential cases above do graduate under the bounds, not only under point."""
+    reached = {rule: 0 for rule in ("point", "wilson", "anytime")}
+    for seed in RULE_GRID_SEEDS:
+        history, policy, _ = with_settings(seed)
+        grid = {"supervised.pass_rate": [0.0, 0.3], "evidence": list(reached)}
+        table = sweep(history, policy, grid, progress=False).table
+        for rule in reached:
+            reached[rule] += int(
+                table.loc[table["evidence"] == rule, "first_supervised"].notna().sum()
+            )
+    assert all(count > 0 for count in reached.values()), reached
+
+
+def test_candidates_that_differ_only_in_bars_share_one_pass_under_every_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without hysteresis, wilson and anytime candidates are graded on the grid (one pass
+    per rule setting), never replayed one by one; with a margin they are replayed."""
+    import importlib
+
+    sweep_module = importlib.import_module("warrantd.analytics.sweep")
+    calls: list[int] = []
+    original = sweep_module._evaluate_one_by_one
+
+    def counting(job, candidates, settings=None):  # type: ignore[no-untyped-def]
+        calls.append(len(candidates))
+        return original(job, candidates, settings)
+
+    monkeypatch.setattr(sweep_module, "_evaluate_one_by_one", counting)
+    history, policy, _ = with_settings(1)
+    grid = {
+        "supervised.pass_rate": [0.0, 0.2, 0.4],
+        "autonomous.min_samples": [30, 40],
+        "evidence": ["point", "wilson", "anytime"],
+        "alpha": [0.05, 0.3],
+    }
+    sweep(history, policy, grid, progress=False)
+    assert calls == []
+    both = sweep(history, policy, {**grid, "demotion_margin": [0.0, 0.1]}, progress=False)
+    # Only the margin-0.1 groups, one per (evidence, alpha): half of the candidates.
+    assert len(calls) == 6 and sum(calls) == both.n_candidates // 2
+
+
+def test_rule_knobs_are_checked_by_the_policy_rules() -> None:
+    history, policy, _ = with_settings(0)
+    bad = {"evidence": ["point", "bayes"], "alpha": [0.0, 0.05], "demotion_margin": [-0.1]}
+    with pytest.raises(InputError) as caught:
+        sweep(history, policy, bad, progress=False)
+    assert caught.value.lines == [
+        "evidence: unknown rule 'bayes' (expected one of point, wilson, anytime)",
+        "alpha: 0.0 is not a level strictly between 0 and 1",
+        "demotion_margin: -0.1 is not a rate in [0, 1]",
+    ]
+
+
+def test_by_candidate_pareto_and_pick_carry_the_rule_columns() -> None:
+    history, policy, _ = with_settings(4)
+    top = policy.thresholds.pass_rate[A]  # both values valid: never above the AUTONOMOUS bar
+    grid = {"supervised.pass_rate": [0.0, top], "evidence": ["point", "anytime"]}
+    result = sweep(history, policy, grid, progress=False)
+    by = result.by_candidate
+    assert list(by[["evidence", "alpha", "demotion_margin"]].itertuples(index=False)) == [
+        (rule, policy.graduation.alpha, policy.graduation.demotion_margin)
+        for _ in (0.0, top)
+        for rule in ("point", "anytime")
+    ]
+    assert {"evidence", "alpha", "demotion_margin"} <= set(result.pareto().columns)
+    baseline = {f: float(by[f].max()) + 1 for f in ("approval_burden", "failures_let_through")}
+    baseline |= {"failures_while_autonomous": 1e9, "cases_while_autonomous": -1.0}
+    picked = result.pick(baseline).candidate
+    assert picked is not None and picked["evidence"] in {"point", "anytime"}

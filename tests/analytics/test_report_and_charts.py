@@ -43,6 +43,7 @@ def test_report_files_and_determinism(
         "pareto.png",
         "forecast.png",
         "metrics-01.png",
+        "rules.png",
     } <= set(first.files)
     for name in first.files:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
@@ -50,6 +51,7 @@ def test_report_files_and_determinism(
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
     assert html.count("data:image/png;base64,") >= 4
     assert "SHA-256 of inputs" in html and first.calibration is not None
+    assert "Evidence rules compared" in html and "anytime" in html
 
 
 def test_untrusted_action_names_are_escaped(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from warrantd import GraduationThresholds, TrustPolicy, threshold_problems
 from warrantd.analytics.replay import SUMMARY_FIGURES, replay
-from warrantd.analytics.sweep import KNOBS, candidates_frame, sweep, to_thresholds
+from warrantd.analytics.sweep import KNOBS, candidates_frame, rule_settings, sweep, to_thresholds
 from warrantd.errors import InputError
 
 from ..helpers import A, S, make_thresholds
@@ -28,7 +28,10 @@ from .test_replay import (
 def assert_sweep_equals_replay(history: pd.DataFrame, policy: TrustPolicy, result) -> None:  # type: ignore[no-untyped-def]
     for _, rows in result.table.groupby("candidate"):
         first = rows.iloc[0]
-        candidate_policy = TrustPolicy(policy.actions, to_thresholds(first), policy.graduation)
+        # Each candidate under its own rule knobs (the policy's when the grid sweeps none).
+        candidate_policy = TrustPolicy(
+            policy.actions, to_thresholds(first), rule_settings(policy, first)
+        )
         expected = replay(history, candidate_policy, window=first["window"]).summary
         got = rows.set_index("action").loc[expected["action"], SUMMARY_FIGURES]
         pd.testing.assert_frame_equal(
@@ -290,3 +293,41 @@ def test_sweep_rows_by_hand() -> None:
     assert rows.loc[0.85, "adversarial_cases_while_autonomous"] == 14
     assert rows.loc[0.9, "adversarial_failures_let_through"] == 10
     assert rows.loc[0.9, "cases_while_manual"] == rows.loc[0.85, "cases_while_manual"] == 10
+
+
+def test_compare_rules_by_hand() -> None:
+    """One class, one passing case a day for 100 days, true pass rate 0.7; SUPERVISED at
+    pass rate 0.8 on 10 samples, AUTONOMOUS out of reach. point graduates on the 10th
+    case (day 9); wilson at alpha 0.05 when n / (n + z**2) >= 0.8, z = 1.645: n >= 10.8,
+    the 11th case (day 10); anytime on the 75th (the first n with anytime_met(n, n, 0.8,
+    0.05)), day 74. Each graduation is premature (0.7 is below the 0.8 bar); AUTONOMOUS
+    is never reached, so its wait is the whole 99 days."""
+    from warrantd import ActionClass, RiskTier
+    from warrantd.analytics import load_history
+    from warrantd.analytics.sweep import compare_rules
+
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-01-01", periods=100, freq="D", tz="UTC"),
+            "action": "a",
+            "passed": True,
+            "true_pass_p": 0.7,
+        }
+    )
+    history = load_history(frame)
+    policy = TrustPolicy(
+        {"a": ActionClass("a", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 10), (0.95, 0.0, 1000)),
+    )
+    got = compare_rules(history, policy).set_index(["evidence", "state"])
+    assert got.loc[("point", "SUPERVISED"), "median_days"] == 9.0
+    assert got.loc[("wilson", "SUPERVISED"), "median_days"] == 10.0
+    assert got.loc[("anytime", "SUPERVISED"), "median_days"] == 74.0
+    assert list(got.xs("SUPERVISED", level="state")["premature"]) == [1, 1, 1]
+    assert list(got.xs("SUPERVISED", level="state")["judged"]) == [1, 1, 1]
+    autonomous = got.xs("AUTONOMOUS", level="state")
+    assert list(autonomous["reached"]) == [0, 0, 0]
+    assert list(autonomous["mean_days_waited"]) == [99.0, 99.0, 99.0]
+    assert list(autonomous["premature"]) == [0, 0, 0]
+    blind = compare_rules(load_history(frame.drop(columns="true_pass_p")), policy)
+    assert blind["premature"].isna().all() and blind["judged"].isna().all()

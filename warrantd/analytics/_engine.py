@@ -748,13 +748,7 @@ class Events:
         settings = GraduationSettings() if settings is None else settings
         needs_counts = settings.evidence != "point"
         hysteresis = settings.demotion_margin > 0
-        if self.approval_pass_rate is not None and (needs_counts or hysteresis):
-            raise OptionError(
-                "approvals",
-                "approvals as a second signal are replayed under the point rule without "
-                f"hysteresis only, not evidence={settings.evidence!r}, "
-                f"demotion_margin={settings.demotion_margin}",
-            )
+        self.check_settings(settings)
         return graded_states(
             *self.rule_points(),
             thresholds,
@@ -763,6 +757,19 @@ class Events:
             settings=settings,
             starts=self.starts if hysteresis else None,
         )
+
+    def check_settings(self, settings: GraduationSettings) -> None:
+        """Raise :class:`~warrantd.errors.OptionError` when these events cannot be graded
+        under ``settings``: approvals as a second signal take the point rule only."""
+        if self.approval_pass_rate is not None and (
+            settings.evidence != "point" or settings.demotion_margin > 0
+        ):
+            raise OptionError(
+                "approvals",
+                "approvals as a second signal are replayed under the point rule without "
+                f"hysteresis only, not evidence={settings.evidence!r}, "
+                f"demotion_margin={settings.demotion_margin}",
+            )
 
     def signal_states(self, thresholds: GraduationThresholds) -> tuple[np.ndarray, np.ndarray]:
         """(evals, approvals): the state each signal alone earns at every event (the

@@ -67,6 +67,7 @@ __all__ = [
     "metrics_chart",
     "pareto_chart",
     "reliability_chart",
+    "rule_tradeoff_chart",
     "save",
     "state_timeline_chart",
     "sweep_heatmap",
@@ -957,6 +958,86 @@ def pareto_chart(
         notes.append(f"All {len(by):,} candidates give the same burden and failures: one point.")
     fig.legend(loc="outside lower center", ncols=3, frameon=False)
     _subtitle(ax, "Cost against risk of candidate thresholds", notes)
+    return fig
+
+
+#: One marker per evidence rule in :func:`rule_tradeoff_chart`.
+_RULE_MARKERS = {"point": "o", "wilson": "s", "anytime": "^"}
+
+
+@_styled
+def rule_tradeoff_chart(comparison: pd.DataFrame) -> Figure:
+    """Evidence rules on one history (:func:`~warrantd.analytics.sweep.compare_rules`):
+    for each state, the mean days a class waited to reach it (one that never did counted
+    to the end of the history) against the premature graduations to it, one point per
+    rule, the rules of a state joined by a line. Without ground truth the premature
+    graduations are unknown: the points sit on a strip, with a note saying so."""
+    fig = _figure(7.5, 4.6)
+    ax = fig.add_subplot()
+    truth = bool(comparison["premature"].notna().any()) if len(comparison) else False
+    notes = []
+    labels: dict[tuple[float, float], list[str]] = {}
+    for state, rows in comparison.groupby("state", sort=False):
+        x = rows["mean_days_waited"].to_numpy(dtype=np.float64)
+        y = rows["premature"].astype("Float64").fillna(0).to_numpy(dtype=np.float64)
+        colour = STATE_COLOURS[str(state)]
+        ax.plot(x, y, "-", color=colour, linewidth=1.2, alpha=0.7, zorder=2)
+        for xi, yi, rule, reached, classes in zip(
+            x, y, rows["evidence"], rows["reached"], rows["classes"], strict=True
+        ):
+            ax.plot([xi], [yi], linestyle="none", marker=_RULE_MARKERS.get(str(rule), "D"),
+                    color=colour, markeredgecolor="black", markersize=8, zorder=3)  # fmt: skip
+            # Rules that land on the same point share one label.
+            key = (round(float(xi), 6), float(yi))
+            labels.setdefault(key, []).append(f"{rule} {reached}/{classes}")
+    # Along each level of the y axis, labels alternate above and below their points, so
+    # neighbours (of either state) do not print over each other.
+    for i, (point, texts) in enumerate(sorted(labels.items(), key=lambda kv: kv[0][::-1])):
+        above = i % 2 == 0
+        ax.annotate(
+            ", ".join(texts),
+            point,
+            xytext=(0, 9 if above else -11),
+            textcoords="offset points",
+            ha="center",
+            va="bottom" if above else "top",
+            fontsize=_NOTE_SIZE,
+            color=NOTE_COLOUR,
+        )
+    ax.margins(x=0.15)
+    handles = [
+        Line2D([], [], color=STATE_COLOURS[str(state)], linewidth=1.2, label=str(state))
+        for state in comparison["state"].unique()
+    ] + [
+        Line2D([], [], linestyle="none", marker=m, color="#999999", mec="black", label=rule)
+        for rule, m in _RULE_MARKERS.items()
+        if rule in set(comparison["evidence"])
+    ]
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+    top = float(comparison["premature"].astype("Float64").fillna(0).max()) if truth else 0.0
+    if top < 2:  # a few graduations at most: keep a readable window around them
+        ax.set_ylim(-0.5, top + 1.5)
+    ax.set_xlabel(
+        "mean days to reach the state (a class that never did: to the end of the history)"
+    )
+    if truth:
+        ax.set_ylabel("premature graduations (true pass rate below the bar)")
+        if top == 0:
+            notes.append("No rule graduated a class prematurely on this history.")
+    else:
+        ax.set_ylabel("premature graduations: unknown")
+        ax.set_yticks([])
+        notes.append(
+            "The history has no ground truth (true_pass_p): premature graduations are unknown; "
+            "only the days are compared."
+        )
+    alpha = comparison["alpha"].iloc[0] if len(comparison) else float("nan")
+    notes.append(
+        f"Bounds at alpha {alpha:g}; the policy's bars, margin and resets for every rule. "
+        "Each point: the rule, and the classes that reached the state / all classes."
+    )
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    _subtitle(ax, "Evidence rules: time to graduate against premature graduations", notes)
     return fig
 
 

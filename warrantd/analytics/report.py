@@ -7,7 +7,7 @@ fetches), ``report.md``, the PNG charts and a manifest into a folder
 
 The page is built from small pieces: one builder per section returns a small
 typed value (:class:`Header`, :class:`SummaryRow`, :class:`Quality`,
-:class:`ActionDetail`, :class:`Sensitivity`, :class:`ForecastSection`,
+:class:`ActionDetail`, :class:`Sensitivity`, :class:`Rules`, :class:`ForecastSection`,
 :class:`Calibration`, :class:`Provenance`, and with a base policy :class:`PolicyChange`)
 holding figures already formatted for reading; the prose around them lives in the
 templates (``templates/``, with the sentences both formats share in ``prose.j2``).
@@ -56,13 +56,13 @@ from .forecast import (
 from .metrics import Window, window_label
 from .quality import DataQuality, data_quality
 from .replay import Replay, replay
-from .sweep import KNOBS, SweepResult, candidates_frame, sweep
+from .sweep import KNOBS, SweepResult, candidates_frame, compare_rules, sweep
 
 __all__ = ["GENERATOR", "ReportFiles", "build_report", "default_grid", "writes"]
 
 GENERATOR = "warrantd report"
 _FILE_NAMES = re.compile(
-    r"(index\.html|report\.md|(timeline|forecast|reliability|pareto|sweep-heatmap|metrics-\d+)\.png)"
+    r"(index\.html|report\.md|(timeline|forecast|reliability|pareto|sweep-heatmap|rules|metrics-\d+)\.png)"
 )
 
 
@@ -73,6 +73,17 @@ def writes(name: str) -> bool:
 
 #: Report steps, in order, as the progress bar names them.
 STEPS = ("replay", "sweep", "forecast", "backtest", "charts", "write")
+#: Columns of the rule comparison's table, as printed.
+RULE_HEADER = [
+    "rule",
+    "state",
+    "classes reaching it",
+    "median days (those reaching it)",
+    "mean days waited (all classes)",
+    "premature graduations",
+    "approval burden",
+    "failures let through",
+]
 #: Transitions listed per class before the rest are summed up in one line.
 MAX_TRANSITIONS = 12
 #: Candidates of the Pareto front shown in the best-candidates table.
@@ -478,6 +489,47 @@ class Sensitivity:
     rows: list[list[str]]
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The evidence rules compared on the history: the level, whether the history has
+    ground truth, the policy's own rule, and one formatted row per rule and state."""
+
+    alpha: str
+    truth: bool
+    policy_rule: str
+    #: The window's label when it is a trailing window (empty when cumulative).
+    trailing: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _rules(comparison: pd.DataFrame, policy: TrustPolicy, window: Window) -> Rules:
+    truth = bool(comparison["premature"].notna().any())
+    rows = [
+        [
+            str(r["evidence"])
+            + (" (policy)" if r["evidence"] == policy.graduation.evidence else ""),
+            str(r["state"]),
+            f"{r['reached']} of {r['classes']}",
+            _num(r["median_days"], 1),
+            _num(r["mean_days_waited"], 1),
+            f"{r['premature']} of {r['judged']}" if truth else "—",
+            # Whole requests (and cases), however the sums were kept.
+            _num(round(r["approval_burden"])),
+            _num(round(r["failures_let_through"])),
+        ]
+        for r in comparison.to_dict("records")
+    ]
+    return Rules(
+        alpha=f"{policy.graduation.alpha:g}",
+        truth=truth,
+        policy_rule=policy.graduation.evidence,
+        trailing="" if window is None else window_label(window),
+        header=RULE_HEADER,
+        rows=rows,
+    )
+
+
 def _grid_knobs(grid: Mapping[str, Sequence[Any]]) -> list[str]:
     return [k for k in KNOBS if k in grid and len(grid[k]) > 1]
 
@@ -774,6 +826,7 @@ def _draw_charts(
     grid: Mapping[str, Sequence[Any]],
     held_at: pd.Series,
     scores: BacktestScores,
+    rules: pd.DataFrame,
 ) -> dict[str, bytes]:
     """Every chart of the report as PNG bytes, by file name."""
     figures = {
@@ -799,6 +852,7 @@ def _draw_charts(
     totals = result.totals()
     current = (totals["approval_burden"], totals["failures_let_through"])
     figures["pareto.png"] = charts.pareto_chart(swept, current)
+    figures["rules.png"] = charts.rule_tradeoff_chart(rules)
     images = {}
     for name, fig in figures.items():
         buffer = io.BytesIO()
@@ -861,6 +915,7 @@ def build_report(
         result = replay(history, policy, traffic=traffic, window=window)
         steps.next()
         swept = sweep(history, policy, grid, traffic=traffic, window=window, progress=progress)
+        rules = compare_rules(history, policy, traffic=traffic, window=window)
         steps.next()
         fc = forecast(
             history, policy, horizon=horizon, window=window, n_sims=n_sims, seed=seed, trend=trend
@@ -900,7 +955,7 @@ def build_report(
             impact = run_policy_impact(base_src, this, both, traffic=traffic, window=window_given)
             change = _policy_change(impact)
         held_at = swept.closest_candidate(policy.thresholds, window)
-        images = _draw_charts(result, swept, fc, grid, held_at, scores)
+        images = _draw_charts(result, swept, fc, grid, held_at, scores, rules)
         steps.next()
         context = {
             "header": _header(history, policy, title, window, fc),
@@ -912,6 +967,7 @@ def build_report(
             ),
             "details": _details(result, policy),
             "sensitivity": _sensitivity(swept, grid),
+            "rules": _rules(rules, policy, window),
             "forecast": _forecast_section(fc, bool(history["adversarial"].any())),
             "calibration": _calibration(bt, scores, fc, bt_days, plan.span_days),
             "provenance": _provenance(history, policy, grid, fc, sources or {}),

@@ -28,6 +28,19 @@ O(rows + candidates) rather than O(rows x candidates). How:
    points both clear ``B`` exactly when their componentwise minimum does (and
    the bin of a minimum is the minimum of the bins).
 
+Evidence rules (the knobs ``evidence``, ``alpha``, ``demotion_margin``, defaulting to
+the policy's ``[graduation]``) are an outer layer: candidates are grouped by window and
+then by rule setting, and each group of candidates that differ only in bars shares one
+pass over the events. Under ``wilson`` and ``anytime`` an event's bin on a rate axis is
+the number of that axis's bar values the core's rule says it meets
+(:func:`~warrantd.analytics._engine.rate_met`, one vectorized call per distinct bar
+value), which is a valid bin because meeting a bar means meeting every lower bar: true
+of ``wilson`` (its bound does not depend on the bar) and checked, event by event, for
+``anytime`` (whose prior is centred on the bar; a group where it failed would be replayed
+candidate by candidate). Under hysteresis (``demotion_margin`` > 0) a state depends on
+the state before it, which no histogram over bar points captures: those candidates are
+replayed one by one (vectorized, O(events) each).
+
 Memory is O(events + grid cells + candidates x actions) and never a
 candidates x rows array. Candidate lists whose distinct bar values would make
 the grid much larger than the list itself (scattered explicit lists) fall back
@@ -43,7 +56,7 @@ import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -52,9 +65,10 @@ import pandas as pd
 from .._io import read_toml
 from ..autonomy import AutonomyState
 from ..errors import InputError
-from ..graduation import CRITERIA, GraduationSettings, GraduationThresholds
-from ..policy import TrustPolicy
+from ..graduation import CRITERIA, EVIDENCE_RULES, GraduationSettings, GraduationThresholds
+from ..policy import TrustPolicy, settings_problems
 from ._engine import (
+    COUNT_COLUMNS,
     LEVELS,
     POLICY_WINDOW,
     SUMMARY_FIGURES,
@@ -71,6 +85,7 @@ from ._engine import (
     no_evidence_traffic,
     parse_window,
     per_action_figures,
+    rate_met,
     request_events,
     request_weights,
     resolve_window,
@@ -82,14 +97,27 @@ from ._engine import (
 )
 from ._progress import bar as progress_bar
 
-__all__ = ["KNOBS", "Pick", "SweepResult", "candidates_frame", "load_grid", "sweep"]
+__all__ = [
+    "KNOBS",
+    "RULE_KNOBS",
+    "Pick",
+    "SweepResult",
+    "candidates_frame",
+    "compare_rules",
+    "load_grid",
+    "rule_settings",
+    "sweep",
+]
 
 S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
 _STATE_KEYS = {state.name.lower(): state for state in LEVELS}
 THRESHOLD_KNOBS = tuple(f"{state}.{c.bar}" for state in _STATE_KEYS for c in CRITERIA)
 #: Each threshold knob's criterion, from the one table in the core.
 _KNOB_CRITERIA = {f"{state}.{c.bar}": c for state in _STATE_KEYS for c in CRITERIA}
-KNOBS = (*THRESHOLD_KNOBS, "window")
+#: The evidence-rule knobs: :class:`~warrantd.graduation.GraduationSettings` fields, each
+#: defaulting to the policy's ``[graduation]`` value.
+RULE_KNOBS = ("evidence", "alpha", "demotion_margin")
+KNOBS = (*THRESHOLD_KNOBS, "window", *RULE_KNOBS)
 #: Grid cells allowed per candidate before a chunk falls back to per-candidate replays.
 _MAX_CELLS_PER_CANDIDATE = 64
 _DEFAULT_CHUNK = 20_000
@@ -129,13 +157,14 @@ def candidates_frame(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Expand ``grid`` into (valid candidates, skipped candidates), one row each.
 
-    Columns: the six threshold knobs and ``window``. A mapping is a cartesian
-    product over the policy's own thresholds; unknown knobs and out-of-range
-    values raise ``ValueError``. Candidates whose AUTONOMOUS bar is below their
-    SUPERVISED bar on any criterion are returned in the second frame, with a
-    ``reason``.
+    Columns: the six threshold knobs, ``window`` and the rule knobs (``evidence``,
+    ``alpha``, ``demotion_margin``). A mapping is a cartesian product over the policy's
+    own thresholds and ``[graduation]`` settings; unknown knobs and values the policy
+    rules refuse raise ``ValueError``. A list of thresholds takes the policy's rule.
+    Candidates whose AUTONOMOUS bar is below their SUPERVISED bar on any criterion are
+    returned in the second frame, with a ``reason``.
     """
-    base = {**_thresholds_row(policy.thresholds), "window": window}
+    base = {**_thresholds_row(policy.thresholds), "window": window, **_rule_row(policy)}
     if isinstance(grid, Mapping):
         unknown = sorted(set(grid) - set(KNOBS))
         if unknown:
@@ -153,7 +182,8 @@ def candidates_frame(
             raise InputError(_source(grid), problems)
         frame = _frame(list(itertools.product(*axes.values())))
     else:
-        rows = [(*_thresholds_row(t).values(), window) for t in grid]
+        rule = tuple(_rule_row(policy).values())
+        rows = [(*_thresholds_row(t).values(), window, *rule) for t in grid]
         if not rows:
             raise InputError(_source(grid), ["the candidate list is empty"])
         frame = _frame(rows)
@@ -198,10 +228,31 @@ class Grid(dict[str, list[Any]]):
     source: str = "sweep grid"
 
 
+def _rule_row(policy: TrustPolicy) -> dict[str, Any]:
+    """The policy's own value of each rule knob."""
+    return {knob: getattr(policy.graduation, knob) for knob in RULE_KNOBS}
+
+
+def rule_settings(policy: TrustPolicy, row: Mapping[str, Any] | pd.Series) -> GraduationSettings:
+    """The :class:`~warrantd.graduation.GraduationSettings` a candidate row is graded
+    under: the policy's ``[graduation]`` with the row's rule knobs (``window`` and
+    ``reset_on`` stay the policy's; the window is a knob of its own)."""
+    return replace(
+        policy.graduation,
+        evidence=str(row["evidence"]),
+        alpha=float(row["alpha"]),
+        demotion_margin=float(row["demotion_margin"]),
+    )
+
+
 def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     """Candidate rows as a frame; the window as its label (:func:`window_label`)."""
-    frame = pd.DataFrame([r[:-1] for r in rows], columns=list(THRESHOLD_KNOBS))
-    frame["window"] = pd.Series([window_label(r[-1]) for r in rows], dtype=object)
+    n = len(THRESHOLD_KNOBS)
+    frame = pd.DataFrame([r[:n] for r in rows], columns=list(THRESHOLD_KNOBS))
+    frame["window"] = pd.Series([window_label(r[n]) for r in rows], dtype=object)
+    frame["evidence"] = pd.Series([str(r[n + 1]) for r in rows], dtype=object)
+    frame["alpha"] = np.array([float(r[n + 2]) for r in rows], dtype=np.float64)
+    frame["demotion_margin"] = np.array([float(r[n + 3]) for r in rows], dtype=np.float64)
     return frame
 
 
@@ -214,6 +265,11 @@ def _knob_problems(knob: str, values: Iterable[Any]) -> list[str]:
                 check_window(value)
             except InputError as exc:
                 problems.append(f"{knob}: {exc.lines[0]}")
+            continue
+        if knob in RULE_KNOBS:
+            # The policy's own check of a [graduation] value, asked about this value alone.
+            found = settings_problems(replace(GraduationSettings(), **{knob: value}))
+            problems.extend(f"{knob}: {text}" for key, text in found if key == f"graduation.{knob}")
             continue
         problem = _KNOB_CRITERIA[knob].problem(value)
         if problem is not None:
@@ -291,14 +347,17 @@ class _Grid:
     shape: tuple[int, int, int]
 
     @classmethod
-    def build(cls, events: Events, bars: pd.DataFrame) -> _Grid:
+    def build(
+        cls, events: Events, bars: pd.DataFrame, settings: GraduationSettings | None = None
+    ) -> _Grid | None:
+        """The grid of ``bars`` (one column per criterion, in :data:`CRITERIA` order) under
+        the evidence rule of ``settings``; None when the rule's answers do not nest."""
         values = tuple(np.unique(bars[c].to_numpy()) for c in bars.columns)
-        points = events.rule_points()
         small = np.int16 if max(len(v) for v in values) < 2**15 else np.int64
-        idx = tuple(
-            np.searchsorted(v, p, side="right").astype(small)
-            for v, p in zip(values, points, strict=True)
-        )
+        found = _axis_bins(events, values, settings)
+        if found is None:
+            return None
+        idx = tuple(b.astype(small) for b in found)
         shape = tuple(len(v) + 1 for v in values)
         flat = np.ravel_multi_index(idx, shape)  # type: ignore[arg-type]
         # A cell index fits 32 bits for any grid a sweep allows: half the memory of int64.
@@ -311,6 +370,44 @@ class _Grid:
             for v, c in zip(self.values, bars.columns, strict=True)
         ]
         return np.asarray(np.ravel_multi_index(tuple(idx), self.shape))
+
+
+def _axis_bins(
+    events: Events,
+    values: tuple[np.ndarray, ...],
+    settings: GraduationSettings | None,
+) -> tuple[np.ndarray, ...] | None:
+    """Each event's bin on each criterion axis: how many of the axis's sorted bar values
+    it meets. Under the point rule (and on the samples axis) that is ``searchsorted(right)``
+    on the event's point, exactly the engine's ``>=``. Under ``wilson`` or ``anytime`` a
+    rate axis asks the core's rule (:func:`rate_met`) once per distinct bar value; the
+    count is a bin only if "meets a bar" implies "meets every lower bar": None (the caller
+    replays one by one) when some event meets a bar but not a lower one."""
+    rule = "point" if settings is None else settings.evidence
+    points = events.rule_points()
+    if rule == "point":
+        return tuple(
+            np.searchsorted(v, p, side="right") for v, p in zip(values, points, strict=True)
+        )
+    assert settings is not None
+    counts = events.counts
+    column = {name: i for i, name in enumerate(COUNT_COLUMNS)}
+    out = []
+    for criterion, axis_values, point in zip(CRITERIA, values, points, strict=True):
+        if criterion.kind == "count":
+            out.append(np.searchsorted(axis_values, point, side="right"))
+            continue
+        passed, total = (counts[column[c]] for c in criterion.counts)
+        bins = np.zeros(len(point), dtype=np.int64)
+        meets_lower = np.ones(len(point), dtype=bool)
+        for bar in axis_values.tolist():  # ascending
+            met = rate_met(rule, passed, total, float(bar), settings.alpha)
+            if (met & ~meets_lower).any():
+                return None
+            meets_lower &= met
+            bins += meets_lower
+        out.append(bins)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -367,12 +464,18 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     }
 
 
-def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
+def _evaluate_on_grid(
+    job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
+) -> dict[str, Any] | None:
+    """The figures of every candidate in one pass over the events (None when the rule's
+    answers do not nest, see :func:`_axis_bins`; margin 0 only)."""
     events = job.events
     parts = {}
     for level in LEVELS:
         bars = candidates[[f"{level.name.lower()}.{c.bar}" for c in CRITERIA]]
-        grid = _Grid.build(events, bars)
+        grid = _Grid.build(events, bars, settings)
+        if grid is None:
+            return None
         parts[level] = _level_parts(job, grid, grid.cell_of(bars), level)
     n_actions, n_cand = len(events.actions), len(candidates)
     codes = events.moment_codes
@@ -449,14 +552,18 @@ def evaluate_chunk(
     """The sweep table rows (candidate x action) for ``candidates`` over one window, graded
     under the evidence rule and margin of ``settings`` (the published rule when None).
 
-    The grid (one pass over the events for every candidate) serves the published rule;
-    under ``wilson``, ``anytime`` or a demotion margin each candidate is replayed over the
+    The grid (one pass over the events for every candidate) serves every evidence rule
+    without hysteresis; under a demotion margin (or a scattered candidate list, or an
+    ``anytime`` grid whose answers do not nest) each candidate is replayed over the
     events (vectorized, O(events) per candidate).
     """
-    published = settings is None or (settings.evidence == "point" and settings.demotion_margin <= 0)
-    if published and _grid_is_compact(candidates):
-        figures = _evaluate_on_grid(job, candidates)
-    else:
+    if settings is not None:
+        job.events.check_settings(settings)
+    figures = None
+    memoryless = settings is None or settings.demotion_margin <= 0
+    if memoryless and _grid_is_compact(candidates):
+        figures = _evaluate_on_grid(job, candidates, settings)
+    if figures is None:
         figures = _evaluate_one_by_one(job, candidates, settings)
     events = job.events
     n_actions = len(events.actions)
@@ -635,7 +742,8 @@ class SweepResult:
     def closest_candidate(
         self, thresholds: GraduationThresholds, window: Window = None
     ) -> pd.Series:
-        """The row of :attr:`by_candidate` nearest to ``thresholds`` and ``window``.
+        """The row of :attr:`by_candidate` nearest to ``thresholds`` and ``window`` (and the
+        policy's own evidence rule).
 
         Use it to show a slice of the sweep around the policy in force. Distance
         is summed over the knobs: for a threshold knob ``|value - current|``
@@ -653,6 +761,9 @@ class SweepResult:
             spread = float(values.max() - values.min()) or 1.0
             distance += np.abs(values - float(current[knob])) / spread
         distance += (by["window"] != window_label(window)).to_numpy()
+        # The rule knobs: 1 for each that is not the policy's own.
+        for knob, value in _rule_row(self.policy).items():
+            distance += (by[knob] != value).to_numpy()
         return by.iloc[int(np.argmin(distance))]
 
 
@@ -698,10 +809,13 @@ def sweep(
 
     ``grid`` maps knob names (``supervised.pass_rate``,
     ``supervised.adversarial_pass_rate``, ``supervised.min_samples``, the same
-    for ``autonomous``, and ``window``) to lists of values, expanded as a
-    cartesian product over the policy's thresholds; or it is a list of
-    :class:`GraduationThresholds`. ``traffic`` and ``window`` (for candidates that do
-    not sweep it), ``approvals`` and ``approval_window`` as in
+    for ``autonomous``, ``window``, and the evidence rule's ``evidence``, ``alpha`` and
+    ``demotion_margin``) to lists of values, expanded as a cartesian product over the
+    policy's thresholds and ``[graduation]`` settings; or it is a list of
+    :class:`GraduationThresholds` (graded under the policy's rule). Candidates are
+    evaluated per window, then per rule setting; those that differ only in bars share
+    one pass over the events (see the module docstring). ``traffic`` and ``window``
+    (for candidates that do not sweep it), ``approvals`` and ``approval_window`` as in
     :func:`~warrantd.analytics.replay.replay`: every candidate's
     verdict figures are those replay gives it. ``executor`` (any
     ``concurrent.futures.Executor``) runs chunks of candidates in parallel; the
@@ -711,7 +825,7 @@ def sweep(
     candidates, skipped = candidates_frame(policy, grid, resolve_window(window, policy))
     fixed = traffic_requests(traffic, policy) if traffic is not None else None
     until = None if fixed is None else fixed.end_ns
-    jobs: list[tuple[_Job, pd.DataFrame]] = []
+    jobs: list[tuple[_Job, pd.DataFrame, GraduationSettings]] = []
     span_days = 0.0
     requests: Requests | None = fixed
     for label, group in candidates.groupby("window", sort=False):
@@ -728,16 +842,19 @@ def sweep(
         weights = request_weights(events, requests, request_events(events, requests))
         job = _Job(events, weights, unvalued_kinds(policy, events.actions))
         span_days = history_span_days(events)
-        jobs.extend((job, chunk) for chunk in _chunks(group, chunk_size))
+        # The outer layer: one inner pass per distinct rule setting.
+        for _, part in group.groupby(list(RULE_KNOBS), sort=False):
+            settings = rule_settings(policy, part.iloc[0])
+            jobs.extend((job, chunk, settings) for chunk in _chunks(part, chunk_size))
     bar = progress_bar(len(jobs), f"sweep {len(candidates):,} candidates", progress, "chunk")
     if executor is None:
         results = []
-        for job, chunk in jobs:
-            results.append(evaluate_chunk(job, chunk, policy.graduation))
+        for job, chunk, settings in jobs:
+            results.append(evaluate_chunk(job, chunk, settings))
             bar.update(1)
     else:
         futures = [
-            executor.submit(evaluate_chunk, job, chunk, policy.graduation) for job, chunk in jobs
+            executor.submit(evaluate_chunk, job, chunk, settings) for job, chunk, settings in jobs
         ]
         results = []
         for future in futures:
@@ -773,3 +890,68 @@ def _fill_no_evidence_traffic(table: pd.DataFrame, policy: TrustPolicy, requests
     )
     for name, values in per_row.items():
         table.loc[table.index[rows], name] = values
+
+
+def compare_rules(
+    history: pd.DataFrame,
+    policy: TrustPolicy,
+    *,
+    rules: Sequence[str] = EVIDENCE_RULES,
+    traffic: pd.DataFrame | None = None,
+    window: Any = POLICY_WINDOW,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The evidence rules side by side on one history: the policy's bars, level, margin
+    and resets under each rule of ``rules`` (one :func:`sweep` over the ``evidence``
+    knob), one row per rule and state (``SUPERVISED``, ``AUTONOMOUS``).
+
+    Columns: ``evidence``, ``alpha``, ``state``; ``classes`` (with evidence),
+    ``reached`` (classes that got to the state), ``median_days`` (from a class's first
+    case to its first day in the state, over the classes that reached it; NaN when none
+    did), ``mean_days_waited`` (the same days averaged over every class, one that never
+    got there counted to the end of the history: unlike the median of those that got
+    there, it never falls when a stricter rule holds a class back); ``premature``
+    (graduations while the class's true pass probability was
+    below the state's pass bar, from the history's ``true_pass_p``) and ``judged``
+    (graduations whose truth is known): both NA without ground truth;
+    ``approval_burden`` and ``failures_let_through`` (all states, so the same on both
+    rows of a rule).
+    """
+    result = sweep(
+        history,
+        policy,
+        {"evidence": list(rules)},
+        traffic=traffic,
+        window=window,
+        progress=progress,
+    )
+    table = result.table[~result.table["no_evidence"]]
+    truth = "true_pass_p" in history.columns and bool(history["true_pass_p"].notna().any())
+    rows = []
+    for rule in rules:
+        mine = table[table["evidence"] == rule]
+        for state in ("supervised", "autonomous"):
+            days = mine[f"days_to_{state}"].dropna()
+            # A class that never got there waited the whole history (from its first case).
+            span = mine[["days_manual", "days_supervised", "days_autonomous"]].sum(axis=1)
+            waited = mine[f"days_to_{state}"].fillna(span)
+            premature = mine[f"premature_{state}"]
+            rows.append(
+                {
+                    "evidence": rule,
+                    "alpha": float(mine["alpha"].iloc[0]) if len(mine) else policy.graduation.alpha,
+                    "state": state.upper(),
+                    "classes": len(mine),
+                    "reached": len(days),
+                    "median_days": float(days.median()) if len(days) else np.nan,
+                    "mean_days_waited": float(waited.mean()) if len(waited) else np.nan,
+                    "premature": int(premature.sum()) if truth else pd.NA,
+                    "judged": int(premature.notna().sum()) if truth else pd.NA,
+                    "approval_burden": float(mine["approval_burden"].sum()),
+                    "failures_let_through": float(mine["failures_let_through"].sum()),
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["premature"] = out["premature"].astype("Int64")
+    out["judged"] = out["judged"].astype("Int64")
+    return out

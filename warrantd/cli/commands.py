@@ -98,6 +98,15 @@ def _column(text: str) -> tuple[str, str]:
     return new.strip(), old.strip()
 
 
+def _setting(key: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        from ..policy import graduation_setting
+
+        return graduation_setting(key, text)
+
+    return parse
+
+
 WINDOW = _LibraryChecked("window", _window)
 HORIZON = _LibraryChecked("horizon", _horizon)
 COLUMN = _LibraryChecked("NEW=OLD", _column)
@@ -304,6 +313,67 @@ report_force_option = click.option(
     is_flag=True,
     help="Replace a previous report in --out (never a file warrantd did not write there).",
 )
+
+
+def rule_options(f: F) -> F:
+    """``--evidence``, ``--alpha``, ``--demotion-margin``, ``--reset-on``: override the
+    policy's ``[graduation]`` settings, each checked by the policy rules
+    (:func:`warrantd.policy.graduation_setting`); passed on as ``rule`` (a dict of the
+    options given)."""
+    options = [
+        click.option(
+            "--evidence",
+            type=_LibraryChecked("RULE", _setting("evidence")),
+            default=None,
+            help="Evidence rule a rate meets its bar by: point, wilson or anytime "
+            "(default: the policy's [graduation] evidence, else point).",
+        ),
+        click.option(
+            "--alpha",
+            type=_LibraryChecked("LEVEL", _setting("alpha")),
+            default=None,
+            help="Level of the wilson / anytime bound, strictly between 0 and 1 "
+            "(default: the policy's, else 0.05).",
+        ),
+        click.option(
+            "--demotion-margin",
+            "demotion_margin",
+            type=_LibraryChecked("RATE", _setting("demotion_margin")),
+            default=None,
+            help="Hysteresis: a class keeps its state until a rate falls this far below "
+            "its bar, in [0, 1] (default: the policy's, else 0).",
+        ),
+        click.option(
+            "--reset-on",
+            "reset_on",
+            type=_LibraryChecked("COLUMN", _setting("reset_on")),
+            default=None,
+            help="History column whose change restarts a class's evidence, e.g. "
+            "agent_version (default: the policy's, else none).",
+        ),
+    ]
+
+    @functools.wraps(f)
+    def wrapper(**kwargs: Any) -> Any:
+        rule = {k: kwargs.pop(k) for k in ("evidence", "alpha", "demotion_margin", "reset_on")}
+        return f(rule=rule, **kwargs)
+
+    return _options(*options)(cast(F, wrapper))
+
+
+def _ruled(policy: Any, rule: dict[str, Any]) -> Any:
+    """``policy`` with the ``[graduation]`` settings given on the command line."""
+    from ..policy import with_graduation
+
+    return with_graduation(policy, **rule)
+
+
+def _ruled_source(source: Any, rule: dict[str, Any]) -> Any:
+    """A :class:`~warrantd.analytics.diff.PolicySource` whose policy takes the
+    ``[graduation]`` settings given on the command line."""
+    import dataclasses
+
+    return dataclasses.replace(source, policy=_ruled(source.policy, rule))
 
 
 def out_option(what: str) -> Callable[[F], F]:
@@ -548,6 +618,7 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
 @approvals_option
 @approval_window_option
 @window_option
+@rule_options
 @out_option("the full per-moment timeline")
 @click.option(
     "--transitions",
@@ -565,6 +636,7 @@ def replay(
     approvals: str | None,
     approval_window: int | None,
     window: Any,
+    rule: dict[str, Any],
     out: str | None,
     transitions: str | None,
     force: bool,
@@ -584,7 +656,7 @@ def replay(
     _check_out(out, force, *inputs, transitions)
     _check_out(transitions, force, *inputs, out)
     with _steps(["load", "replay"], quiet) as steps:
-        pol = load_policy(policy)
+        pol = _ruled(load_policy(policy), rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         requests = _load_traffic(traffic, pol, policy)
@@ -640,6 +712,7 @@ def replay(
 )
 @traffic_option
 @window_option
+@rule_options
 @click.option(
     "--top",
     default=20,
@@ -657,6 +730,7 @@ def sweep(
     grid: str,
     traffic: str | None,
     window: Any,
+    rule: dict[str, Any],
     top: int,
     show_all: bool,
     out: str | None,
@@ -678,7 +752,7 @@ def sweep(
 
     _check_out(out, force, policy, source.path, source.mapping, grid, traffic)
     with _steps(["load", "sweep"], quiet) as steps:
-        pol = load_policy(policy)
+        pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
@@ -704,6 +778,10 @@ def sweep(
         emit(f"no evidence, MANUAL throughout: {_names(silent)}", err=True)
     if window is not None and "window" in candidates:
         emit("--window is not used: the grid sweeps its own window knob", err=True)
+    for knob in ("evidence", "alpha", "demotion_margin"):
+        if rule[knob] is not None and knob in candidates:
+            flag = "--" + knob.replace("_", "-")
+            emit(f"{flag} is not used: the grid sweeps its own {knob} knob", err=True)
     shown = front if show_all else front.head(top)
     if fmt == "table":
         varied = [k for k in KNOBS if result.table[k].nunique() > 1]
@@ -755,6 +833,7 @@ def sweep(
     help="Number of simulations.",
 )
 @trend_option
+@rule_options
 @out_option("the forecast table")
 @force_option
 @quiet_option
@@ -766,6 +845,7 @@ def forecast(
     seed: int,
     sims: int,
     trend: bool,
+    rule: dict[str, Any],
     out: str | None,
     force: bool,
     fmt: str,
@@ -782,7 +862,7 @@ def forecast(
 
     _check_out(out, force, policy, source.path, source.mapping)
     with _steps(["load", "forecast"], quiet) as steps:
-        pol = load_policy(policy)
+        pol = _ruled(load_policy(policy), rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         steps.next()
@@ -822,6 +902,7 @@ def forecast(
 @report_force_option
 @traffic_option
 @window_option
+@rule_options
 @click.option(
     "--horizon",
     type=HORIZON,
@@ -856,6 +937,7 @@ def report(
     force: bool,
     traffic: str | None,
     window: Any,
+    rule: dict[str, Any],
     horizon: int,
     seed: int,
     trend: bool,
@@ -882,7 +964,7 @@ def report(
 
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
     with _steps(["load"], quiet):
-        pol = load_policy(policy)
+        pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid) if grid else None
         hist = source.load()
         requests = _load_traffic(traffic, pol, policy)
@@ -922,6 +1004,7 @@ DIFF_FORMATS = ("table", "md", "json", "junit")
 @history_options(prints=True, print_formats=DIFF_FORMATS)
 @traffic_option
 @window_option
+@rule_options
 @click.option(
     "--fail-on",
     "fail_on",
@@ -949,6 +1032,7 @@ def diff(
     source: HistorySource,
     traffic: str | None,
     window: Any,
+    rule: dict[str, Any],
     fail_on: tuple[str, ...],
     out: str | None,
     force: bool,
@@ -964,7 +1048,8 @@ def diff(
     and in total the approval burden, failures let through (normal and adversarial),
     demotions, premature graduations (ground truth), first SUPERVISED / AUTONOMOUS
     dates and, with --traffic, the requests whose verdict changes; with SHA-256
-    digests of both policies, the history and the traffic.
+    digests of both policies, the history and the traffic. --evidence, --alpha,
+    --demotion-margin and --reset-on grade both sides under the rule given.
     --format: table (default), md (for a pull-request comment or
     $GITHUB_STEP_SUMMARY), json (schema warrantd.diff version 1), junit.
 
@@ -985,8 +1070,10 @@ def diff(
     files = [p for p in (base, new) if not p.startswith("git:")]
     _check_out(out, force, *files, source.path, source.mapping, traffic)
     with _steps(["load", "replay"], quiet) as steps:
-        base_policy = read_policy(base)
-        new_policy = read_policy(new)
+        # A rule given on the command line grades both sides: the bars' change under it
+        # (the digests stay those of the files read).
+        base_policy = _ruled_source(read_policy(base), rule)
+        new_policy = _ruled_source(read_policy(new), rule)
         hist = source.load()
         requests = _load_traffic(traffic)
         steps.next()

@@ -1,0 +1,130 @@
+"""Evidence-rule overrides: ``warrantd.policy.with_graduation`` and the command line's
+--evidence / --alpha / --demotion-margin / --reset-on on replay, sweep, report, forecast
+and diff."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from warrantd import load_policy
+from warrantd.errors import OptionError
+from warrantd.graduation import GraduationSettings
+from warrantd.policy import graduation_setting, with_graduation
+
+from .test_cli_commands import GRID, HISTORY, POLICY, ROOT, one_line_error, run
+
+
+def test_with_graduation_replaces_only_what_is_given() -> None:
+    policy = load_policy(ROOT / POLICY)
+    assert with_graduation(policy) is policy
+    assert with_graduation(policy, evidence=None, alpha=None) is policy
+    changed = with_graduation(policy, evidence="anytime", alpha="0.01", reset_on="agent_version")
+    assert changed.graduation == GraduationSettings(
+        window=policy.graduation.window,
+        evidence="anytime",
+        alpha=0.01,
+        demotion_margin=policy.graduation.demotion_margin,
+        reset_on="agent_version",
+    )
+    assert changed.thresholds == policy.thresholds and changed.actions == policy.actions
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("evidence", "bayes", "unknown rule 'bayes' (expected one of point, wilson, anytime)"),
+        ("alpha", "1", "1.0 is not a level strictly between 0 and 1"),
+        ("alpha", "nan", "nan is not a level strictly between 0 and 1"),
+        ("alpha", "often", "'often' is not a level strictly between 0 and 1"),
+        ("demotion_margin", "-0.5", "-0.5 is not a rate in [0, 1]"),
+        ("reset_on", "", "'' is not a column name"),
+        ("window", "30D", "not a [graduation] setting (expected evidence, alpha, "),
+    ],
+)
+def test_graduation_setting_refuses_with_the_policy_rules(
+    key: str, value: str, problem: str
+) -> None:
+    with pytest.raises(OptionError) as caught:
+        graduation_setting(key, value)
+    assert caught.value.option == key
+    assert caught.value.problem.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [
+        (["replay", "-p", POLICY, "-H", HISTORY], "--evidence", "bayes"),
+        (["sweep", "-p", POLICY, "-H", HISTORY, "--grid", GRID], "--alpha", "0"),
+        (["report", "-p", POLICY, "-H", HISTORY, "--out", "unused"], "--demotion-margin", "1.5"),
+        (["diff", POLICY, POLICY, "-H", HISTORY], "--alpha", "often"),
+        (["forecast", "-p", POLICY, "-H", HISTORY], "--reset-on", ""),
+    ],
+)
+def test_a_bad_rule_option_is_one_line_naming_option_and_value(
+    command: list[str], option: str, value: str
+) -> None:
+    out = run(*command, option, value)
+    one_line_error(out, f"'{option}'", value if value else "''")
+    assert out.stdout == ""
+
+
+def test_replay_follows_the_rule_given_on_the_command_line() -> None:
+    """--evidence anytime --alpha 0.01 prints what the library replays under that rule, and
+    (on this history) graduates later than the policy's point rule, never earlier."""
+    from warrantd.analytics import load_history, replay
+
+    args = ["replay", "-p", POLICY, "-H", HISTORY, "--format", "json", "-q"]
+    plain = run(*args)
+    ruled = run(*args, "--evidence", "anytime", "--alpha", "0.01")
+    assert plain.returncode == 0 and ruled.returncode == 0, ruled.stderr
+    got = pd.DataFrame(json.loads(ruled.stdout)).set_index("action")
+    before = pd.DataFrame(json.loads(plain.stdout)).set_index("action")
+    policy = with_graduation(load_policy(ROOT / POLICY), evidence="anytime", alpha=0.01)
+    expected = replay(load_history(ROOT / HISTORY), policy).summary.set_index("action")
+    first = pd.to_datetime(got["first_supervised"], utc=True, format="ISO8601").dt.as_unit("ns")
+    pd.testing.assert_series_equal(
+        first, expected["first_supervised"], check_names=False, check_dtype=False
+    )
+    assert (got["approval_burden"] == expected["approval_burden"]).all()
+    earlier = pd.to_datetime(before["first_supervised"], utc=True, format="ISO8601")
+    assert (first.isna() | (first >= earlier)).all()
+    assert (first.isna() & earlier.notna()).any() or (first > earlier).any()
+
+
+def test_sweep_grades_under_the_rule_given_and_says_when_the_grid_sweeps_it(
+    tmp_path: Path,
+) -> None:
+    out_csv = tmp_path / "sweep.csv"
+    args = ["sweep", "-p", POLICY, "-H", HISTORY, "--grid", GRID, "-q", "--out", str(out_csv)]
+    out = run(*args, "--evidence", "wilson", "--alpha", "0.1")
+    assert out.returncode == 0, out.stderr
+    table = pd.read_csv(out_csv)
+    assert set(table["evidence"]) == {"wilson"} and set(table["alpha"]) == {0.1}
+    grid = tmp_path / "grid.toml"
+    grid.write_text('evidence = ["point", "anytime"]\n')
+    out = run(*args[:6], str(grid), "-q", "--evidence", "wilson")
+    assert out.returncode == 0, out.stderr
+    assert "--evidence is not used: the grid sweeps its own evidence knob" in out.stderr
+    assert "evidence" in io.StringIO(out.stdout).readline()
+
+
+def test_diff_grades_both_policies_under_the_rule_given(tmp_path: Path) -> None:
+    """The same policy on both sides changes nothing under any rule; a SUPERVISED bar
+    moved from 0.85 to 0.80 is judged under --evidence anytime when given (the json
+    output's new state differs from the point rule's)."""
+    looser = tmp_path / "looser.toml"
+    text = (ROOT / POLICY).read_text()
+    assert "pass_rate = 0.85" in text
+    looser.write_text(text.replace("pass_rate = 0.85", "pass_rate = 0.8", 1))
+    args = ["diff", POLICY, str(looser), "-H", HISTORY, "--format", "json", "-q"]
+    point = run(*args)
+    anytime = run(*args, "--evidence", "anytime")
+    assert point.returncode == 0 and anytime.returncode == 0, anytime.stderr
+    assert json.loads(point.stdout) != json.loads(anytime.stdout)
+    same = run("diff", POLICY, POLICY, "-H", HISTORY, "--evidence", "anytime", "-q")
+    assert same.returncode == 0, same.stderr
