@@ -105,6 +105,26 @@ def test_forecast_json() -> None:
     assert {r["action"] for r in rows} >= {"issue_refund", "read_ledger"}
 
 
+def test_forecast_regime_column() -> None:
+    # coding-agent-runs.csv: by default a change of agent_version starts a regime;
+    # --regime run_id makes every run a regime of its own (its last run is run-70,
+    # on 2026-06-22); a column the history lacks is one line, exit 2, under the flag.
+    coding = ["-p", "datasets/coding-agent.policy.toml", "-H", "datasets/coding-agent-runs.csv"]
+    base = ["forecast", *coding, "--sims", "50", "--horizon", "30D", "--format", "json", "-q"]
+    default = json.loads(run(*base).stdout)
+    assert {r["regime"].split(" = ")[0] for r in default} == {"agent_version"}
+    by_run = run(*base, "--regime", "run_id")
+    assert by_run.returncode == 0, by_run.stderr
+    regimes = {r["regime"] for r in json.loads(by_run.stdout)}
+    assert regimes == {"run_id = run-70 since 2026-06-22"}
+    one_line_error(
+        run("forecast", *coding, "--regime", "model", "-q"),
+        "'--regime'",
+        "'model' is not a column of the history",
+        "agent_version",
+    )
+
+
 def test_report(tmp_path: Path) -> None:
     out = run(
         "report", "-p", POLICY, "-H", "datasets/agentdojo.csv", "--out", str(tmp_path / "r"), "-q"

@@ -18,12 +18,13 @@ class of the policy:
    days or from fewer than :data:`~warrantd.analytics.quality.MIN_RUNS` runs are
    not simulated: ``note`` says why.
 2. **How runs arrive** (:func:`_arrivals`): the runs started over the last
-   :data:`LOOKBACK_DAYS` whole days (the class's age when younger). Each
-   simulation draws its rate of runs a day from the rate's posterior
-   (``Gamma(runs + 1/2, days)``, the Jeffreys prior), starts a Poisson number of
-   runs each day, and gives each the size of an observed run drawn at random. A
-   history whose runs cannot be told apart (one case per timestamp, no run id) is
-   a stream of one-case runs: the Poisson case stream.
+   :data:`LOOKBACK_DAYS` whole days (the class's age when younger). What arrives
+   is an *eval day* (a UTC day with runs, bringing all of them: bursts stay
+   bursts). Each simulation draws its rate of eval days from the rate's posterior
+   (``Gamma(eval days + 1/2, days)``, the Jeffreys prior), starts a Poisson number
+   of them each day, and gives each the runs of an observed eval day drawn at
+   random. A history whose runs cannot be told apart (one case per timestamp, no
+   run id) is a stream of one-case runs, a day of them at a time.
 3. **How pass rates move** (:func:`_pass_paths`): each rate drawn from its Beta
    posterior (Jeffreys prior) given the current regime's runs in the policy's
    window (cumulative grading: the last :data:`ACCRUAL_DAYS` days), at least its
@@ -32,9 +33,11 @@ class of the policy:
    half of its recent runs, whatever the gaps between them; off, with the reason
    in ``trend_note``, when it cannot be estimated), never extrapolated further
    than it was measured over; and, where regimes change, new regimes arrive at the
-   class's rate of changes (its posterior, as for runs), each moving the logit pass
-   rates by a normal jump whose size is learnt from the history's past changes
-   (:func:`_jump_sd`).
+   class's rate of changes (its posterior, as for runs), each at the class's line
+   (:func:`_line`), moved along its drift across regimes (:func:`_drift`, a slope
+   drawn per simulation), plus a normal offset whose spread is learnt from the
+   history's past changes (:func:`_jump_sd`) and drawn per simulation from what
+   they say of it (:func:`_jump_sds`).
 4. **Grading** (:func:`_graded_days`): simulated day ``k`` ends at
    ``as_of + k days``; its cases arrive then, and the state is graded there with
    the policy's own window over the real evidence (at its exact timestamps) and
@@ -380,13 +383,24 @@ def _runs_of(history: pd.DataFrame, regime: str | None) -> dict[str, _Runs]:
 class _Arrivals:
     """Step 2: how runs arrive. ``runs`` runs started in the last ``days`` whole UTC
     days (the lookback: :data:`LOOKBACK_DAYS`, or the class's age when younger);
-    ``sizes`` holds their (normal, adversarial) case counts, ``switches`` how many of
-    them started a new regime."""
+    ``sizes`` holds their (normal, adversarial) case counts (the class's earlier
+    runs' when none fell in the lookback), ``switches`` how many of them started a
+    new regime.
+
+    Runs come in bursts: a suite is run several times on one day, then not for
+    weeks. What arrives is therefore an *eval day* (a UTC day with runs), bringing
+    the runs of an observed eval day: ``day_sizes`` holds each such day's (normal,
+    adversarial) case counts (None: each run is a unit of its own). Days of several
+    runs make the count of cases over a horizon vary as much as it did, where runs
+    started one by one would smooth the bursts away and give a band too narrow.
+    """
 
     runs: int
     days: int
     sizes: np.ndarray  # (2, runs)
     switches: int
+    day_sizes: np.ndarray | None = None  # (2, eval days)
+    eval_days: int = 0  # eval days in the lookback (the rate's evidence)
 
     @property
     def runs_per_day(self) -> float:
@@ -396,10 +410,16 @@ class _Arrivals:
     def cases_per_run(self) -> float:
         return float(self.sizes.sum() / self.runs) if self.runs else 0.0
 
+    @property
+    def units(self) -> np.ndarray:
+        """(2, units): the sizes of what arrives, eval days (or runs)."""
+        return self.sizes if self.day_sizes is None else self.day_sizes
+
     def rates(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """Each simulation's rate of runs a day, drawn from its posterior: a Poisson
-        rate with the Jeffreys prior, Gamma(runs + 1/2, days)."""
-        return rng.gamma(self.runs + 0.5, 1.0 / self.days, size)
+        """Each simulation's rate of units (eval days, or runs) a day, drawn from its
+        posterior: a Poisson rate with the Jeffreys prior, Gamma(units + 1/2, days)."""
+        seen = self.runs if self.day_sizes is None else self.eval_days
+        return rng.gamma(seen + 0.5, 1.0 / self.days, size)
 
 
 def _arrivals(runs: _Runs, as_of_ns: int) -> _Arrivals:
@@ -408,9 +428,17 @@ def _arrivals(runs: _Runs, as_of_ns: int) -> _Arrivals:
     first = int(runs.time_ns.min()) // NS_PER_DAY
     days = int(min(LOOKBACK_DAYS, today - first + 1))
     recent = runs.time_ns // NS_PER_DAY > today - days
-    sizes = np.stack([runs.counts[0, recent], runs.counts[2, recent]])
+    # A quiet lookback still has a rate's posterior (Gamma(1/2, days)) that can start
+    # runs: they take the sizes of the class's earlier runs.
+    sized = recent if recent.any() else np.ones(len(runs), dtype=bool)
+    sizes = np.stack([runs.counts[0, sized], runs.counts[2, sized]])
+    _, day = np.unique(runs.time_ns[sized] // NS_PER_DAY, return_inverse=True)
+    day_sizes = np.stack([np.bincount(day, weights=k).astype(np.int64) for k in sizes])
     changes = runs.changes()
-    return _Arrivals(int(recent.sum()), days, sizes, int(changes[recent].sum()))
+    eval_days = len(np.unique(runs.time_ns[recent] // NS_PER_DAY))
+    return _Arrivals(
+        int(recent.sum()), days, sizes, int(changes[recent].sum()), day_sizes, eval_days
+    )
 
 
 def _simulated_arrivals(
@@ -422,13 +450,14 @@ def _simulated_arrivals(
 ) -> np.ndarray:
     """Step 3: (4, sims, days) simulated counts per day, in COUNT_COLUMNS order.
 
-    Simulation ``s`` starts Poisson(``rates[s]``) runs a day, each the size of an
-    observed run drawn at random (the whole run: its normal and adversarial cases
-    together); each case passes with its day's probability from ``paths``.
+    Simulation ``s`` starts Poisson(``rates[s]``) units a day (eval days, or runs:
+    :attr:`_Arrivals.units`), each the size of an observed one drawn at random (the
+    whole unit: its normal and adversarial cases together); each case passes with its
+    day's probability from ``paths``.
     """
     sims = len(rates)
     started = rng.poisson(rates[:, None], (sims, days))
-    sizes = arrivals.sizes
+    sizes = arrivals.units
     if len(np.unique(sizes, axis=1).T) == 1:  # every run the same size: no draws needed
         new_norm, new_adv = started * sizes[0, 0], started * sizes[1, 0]
     else:
@@ -607,6 +636,7 @@ def forecast(
     all_runs = _runs_of(history, column)
     jump_sd = _jump_sd(all_runs)
     rng = np.random.default_rng(seed)
+    jump_sds = _jump_sds(all_runs, rng, n_sims)
     rows, cdfs = [], {}
     progress_bar = progress_bar_of(len(policy.actions), "forecast", progress, unit="class")
     for action in sorted(policy.actions):
@@ -699,10 +729,11 @@ def forecast(
         first = np.empty(n_sims)
         rates = arrivals.rates(rng, n_sims)
         regimes = None
-        if jump_sd > 0:
+        if jump_sds.any():
             line, line_age = _line(runs, as_of.value)
             switch_rates = rng.gamma(arrivals.switches + 0.5, 1.0 / arrivals.days, n_sims)
-            regimes = _Regimes(switch_rates, jump_sd, line, line_age)
+            drift = _drift(runs, as_of.value, jump_sd)
+            regimes = _Regimes(switch_rates, jump_sds, line, line_age, drift)
         # Bounded memory: (simulation x day) cells, and the runs drawn into them.
         per_cell = max(1.0, float(rates.max()))
         batch = max(1, int(SIM_BATCH_CELLS // (days * per_cell)))
@@ -716,7 +747,9 @@ def forecast(
                 posterior,
                 trends,
                 age,
-                None if regimes is None else replace(regimes, rates=regimes.rates[chunk]),
+                None
+                if regimes is None
+                else replace(regimes, rates=regimes.rates[chunk], sd=regimes.sd[chunk]),
             )
             simulated = _simulated_arrivals(rng, rates[chunk], days, arrivals, paths)
             graded = _graded_days(
@@ -856,13 +889,10 @@ def _line(runs: _Runs, as_of_ns: int) -> tuple[float, float]:
     return float(_logit(rate)), age
 
 
-def _jump_sd(all_runs: Mapping[str, _Runs]) -> float:
-    """How far a regime's pass rate sits from the class's line, in logits: the change
-    in (Jeffreys-smoothed) normal pass rate from one regime to the next, pooled over
-    every class, less what sampling alone explains, is the difference of two such
-    offsets, hence the division by the square root of 2. 0 with fewer than
-    :data:`MIN_REGIME_CHANGES` changes to learn it from."""
-    deltas, noise = [], []
+def _regime_changes(all_runs: Mapping[str, _Runs]) -> tuple[np.ndarray, np.ndarray]:
+    """Every change of regime, in any class: the change ``d`` in (Jeffreys-smoothed)
+    normal logit pass rate from one regime to the next, and its sampling variance."""
+    deltas, noise = [np.zeros(0)], [np.zeros(0)]
     for runs in all_runs.values():  # classes, not rows
         changes = runs.changes()
         if not changes.any():
@@ -874,22 +904,144 @@ def _jump_sd(all_runs: Mapping[str, _Runs]) -> float:
         variance = 1 / (np.maximum(n, 1) * rate * (1 - rate))
         deltas.append(np.diff(_logit(rate))[both])
         noise.append((variance[1:] + variance[:-1])[both])
-    if not deltas or sum(map(len, deltas)) < MIN_REGIME_CHANGES:
+    return np.concatenate(deltas), np.concatenate(noise)
+
+
+def _jump_sd(all_runs: Mapping[str, _Runs]) -> float:
+    """How far a regime's pass rate sits from the class's line, in logits: the point
+    estimate.
+
+    The spread of the changes of regime (:func:`_regime_changes`) beyond sampling,
+    ``tau^2``, is estimated by DerSimonian and Laird's method of moments (each change
+    weighted by ``1 / v``, so a regime of one case does not drown the regimes of
+    hundreds: an unweighted mean of ``d^2 - v`` is driven below 0 by them, and jumps
+    were taken for none). A change is the difference of two regimes' offsets from the
+    line, hence ``tau / sqrt(2)``. 0 with fewer than :data:`MIN_REGIME_CHANGES`
+    changes to learn it from. The simulation draws it (:func:`_jump_sds`)."""
+    d, v = _regime_changes(all_runs)
+    if len(d) < MIN_REGIME_CHANGES:
         return 0.0
-    d, v = np.concatenate(deltas), np.concatenate(noise)
-    return float(np.sqrt(max(0.0, float(np.mean(d**2 - v))) / 2))
+    w = 1 / v
+    mean = float(np.sum(w * d) / w.sum())
+    q = float(np.sum(w * (d - mean) ** 2))
+    tau2 = max(0.0, (q - (len(d) - 1)) / float(w.sum() - np.sum(w**2) / w.sum()))
+    return float(np.sqrt(tau2 / 2))
+
+
+#: The largest jump spread the simulation draws (logits): a regime 10 logits from
+#: its line is a pass rate of 0 or 1 already.
+MAX_JUMP_SD = 10.0
+
+
+#: Points of the grid on which :func:`_jump_sds` solves for the spread.
+JUMP_SD_GRID = 257
+
+
+def _jump_sds(all_runs: Mapping[str, _Runs], rng: np.random.Generator, size: int) -> np.ndarray:
+    """Each simulation's jump spread (see :func:`_jump_sd`), drawn from what the
+    changes say of it rather than fixed at the point estimate, which a handful of
+    changes leaves uncertain (and the method of moments, low).
+
+    By the Q-profile method (Viechtbauer, 2007): for each simulation a draw ``c`` of
+    chi-squared with ``k - 1`` degrees of freedom (``k`` changes), and ``tau^2`` the
+    solution of ``Q(tau^2) = c``, where ``Q`` is the generalised Q statistic,
+    ``sum(w (d - mean_w)^2)`` with ``w = 1 / (v + tau^2)``, decreasing in ``tau^2``;
+    0 where even ``Q(0) <= c``. The draws are ``tau / sqrt(2)``, at most
+    :data:`MAX_JUMP_SD`; all 0 with fewer than :data:`MIN_REGIME_CHANGES` changes.
+    """
+    d, v = _regime_changes(all_runs)
+    if len(d) < MIN_REGIME_CHANGES:
+        return np.zeros(size)
+    target = rng.chisquare(len(d) - 1, size)
+
+    def q(tau2: np.ndarray) -> np.ndarray:
+        w = 1 / (v[None, :] + tau2[:, None])
+        mean = (w * d).sum(axis=1, keepdims=True) / w.sum(axis=1, keepdims=True)
+        found: np.ndarray = (w * (d - mean) ** 2).sum(axis=1)
+        return found
+
+    # Q(tau^2) = c is solved by bisection at quantiles of the draws, then read off
+    # by interpolation in 1 / c (Q is about S / (v + tau^2), so tau^2 is about
+    # S / c - v: near linear in 1 / c): the cost does not grow with the simulations,
+    # and memory stays bounded in (grid x changes) batches.
+    # Q(0) and Q at the cap join the grid: past them tau^2 is 0, or the cap, and the
+    # kinks are not interpolated across.
+    ends = q(np.array([0.0, 2 * MAX_JUMP_SD**2]))
+    grid = np.unique(np.append(np.quantile(target, np.linspace(0.0, 1.0, JUMP_SD_GRID)), ends))
+    solved = np.zeros(len(grid))
+    batch = max(1, SIM_BATCH_CELLS // len(d))
+    for start in range(0, len(grid), batch):
+        aim = grid[start : start + batch]
+        lo, hi = np.zeros(len(aim)), np.full(len(aim), 2 * MAX_JUMP_SD**2)
+        for _ in range(40):
+            middle = (lo + hi) / 2
+            above = q(middle) > aim
+            lo, hi = np.where(above, middle, lo), np.where(above, hi, middle)
+        solved[start : start + len(aim)] = np.where(
+            q(np.zeros(len(aim))) <= aim, 0.0, (lo + hi) / 2
+        )
+    tau2 = np.interp(1 / target[:, None].ravel(), (1 / grid)[::-1], solved[::-1])
+    found: np.ndarray = np.sqrt(tau2 / 2)
+    return found
+
+
+@dataclass(frozen=True)
+class _Drift:
+    """How the class's line moves from one regime to the next: ``slope`` logits a day
+    with its standard error ``se``, measured over ``span_days``."""
+
+    slope: float
+    se: float
+    span_days: float
+
+
+def _drift(runs: _Runs, as_of_ns: int, tau: float) -> _Drift | None:
+    """The drift of the class's line across its regimes (agent versions), or None.
+
+    Each regime of the lookback (:data:`LOOKBACK_DAYS`) with normal cases gives its
+    (Jeffreys-smoothed) logit pass rate at its case-weighted middle; the slope is
+    their weighted least-squares line through time, each regime weighted by
+    ``1 / (v + tau^2)``: its sampling variance plus the spread of regimes about the
+    line (:func:`_jump_sd`), so that a few regimes, each a different agent, give a
+    slope with a wide standard error rather than a confident trend. Needs
+    :data:`MIN_REGIME_CHANGES` regimes whose middles span at least
+    :data:`MIN_TREND_DAYS` days. Unlike the within-regime trend (:func:`_trend`), it
+    sees what a string of agent swaps did to the class: a scaffold that keeps
+    getting better does so across its agents.
+    """
+    today = as_of_ns // NS_PER_DAY
+    keep = (runs.time_ns // NS_PER_DAY > today - LOOKBACK_DAYS) & (runs.counts[0] > 0)
+    if not keep.any():
+        return None
+    block = np.zeros(int(keep.sum()), dtype=np.int64)
+    regimes = runs.regime[keep]
+    block[1:] = np.cumsum(regimes[1:] != regimes[:-1])
+    n = np.bincount(block, weights=runs.counts[0, keep])
+    rate = (np.bincount(block, weights=runs.counts[1, keep]) + 0.5) / (n + 1.0)
+    # Days first: counts x nanoseconds since 1970 would overflow 64 bits.
+    t = np.bincount(block, weights=runs.counts[0, keep] * (runs.time_ns[keep] / NS_PER_DAY)) / n
+    if len(n) < MIN_REGIME_CHANGES or float(t.max() - t.min()) < MIN_TREND_DAYS:
+        return None
+    w = 1 / (1 / (n * rate * (1 - rate)) + tau**2)
+    y = _logit(rate)
+    t_bar = float(np.sum(w * t) / w.sum())
+    sxx = float(np.sum(w * (t - t_bar) ** 2))
+    slope = float(np.sum(w * (t - t_bar) * y) / sxx)
+    return _Drift(slope, float(np.sqrt(1 / sxx)), float(t.max() - t.min()))
 
 
 @dataclass(frozen=True)
 class _Regimes:
     """How regimes change in the simulation: each simulation's rate of changes a day,
-    how far a new regime sits from the class's line (``sd``, logits), and the line
-    (its logit and the age of its evidence, from :func:`_line`)."""
+    how far a new regime sits from the class's line (``sd``, logits, also drawn per
+    simulation: :func:`_jump_sds`), the line (its logit and the age of its evidence,
+    from :func:`_line`) and its drift across regimes (:func:`_drift`)."""
 
     rates: np.ndarray
-    sd: float
+    sd: np.ndarray
     line: float
     line_age: float
+    drift: _Drift | None = None
 
 
 def _pass_paths(
@@ -907,23 +1059,39 @@ def _pass_paths(
     ``evidence`` (the four counts of the current regime) and moves them along the
     trends (:func:`_drifting`). Where regimes change (``regimes``), new regimes start
     a Poisson number of times a day; from the latest one on, the normal rate is the
-    class's line (moved along the trend) plus a normal offset of ``regimes.sd``, and
+    class's line (moved along the trend, or its drift across regimes) plus a normal
+    offset of the simulation's ``regimes.sd``, and
     the adversarial rate moves by as much as the normal one did.
     """
     p_norm = rng.beta(evidence[1] + 0.5, evidence[0] - evidence[1] + 0.5, size)
     p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
     shift = np.zeros((size, days))
-    if regimes is not None and regimes.sd > 0:
+    if regimes is not None and regimes.sd.any():
         switched = rng.poisson(regimes.rates[:, None], (size, days)) > 0
         day = np.arange(days)
         latest = np.maximum.accumulate(np.where(switched, day, -1), axis=1)
-        offsets = rng.normal(0.0, regimes.sd, (size, days))
+        offsets = rng.normal(0.0, 1.0, (size, days)) * regimes.sd[:, None]
         rows = np.arange(size)[:, None]
         # The line, brought to the current evidence's age, and the regime's offset
         # around it, against where the current regime stands.
         current = _logit(np.clip(p_norm, 1e-9, 1 - 1e-9))
-        line = regimes.line + _trend_between(trends[0], regimes.line_age, age)
-        new_level = line + offsets[rows, latest.clip(min=0)]
+        start = latest.clip(min=0)
+        if regimes.drift is not None:
+            # The line moves across regimes (what a string of agents did, learning
+            # included) at a slope drawn per simulation from its estimate and error,
+            # from the line's evidence to the day the regime starts, never further
+            # than the drift was measured over. The trend within regimes moves each
+            # regime's rate on top of it (_drifting). Measured: using the drift only
+            # where no trend within regimes could be estimated scored worse on every
+            # history of benchmarks/forecast_calibration.py.
+            slopes = rng.normal(regimes.drift.slope, regimes.drift.se, size)
+            ahead = np.minimum(regimes.line_age + start + 1, regimes.drift.span_days)
+            line = regimes.line + slopes[:, None] * ahead
+        else:
+            line = np.full(
+                (size, days), regimes.line + _trend_between(trends[0], regimes.line_age, age)
+            )
+        new_level = line + offsets[rows, start]
         shift = np.where(latest >= 0, new_level - current[:, None], 0.0)
     return (
         _drifting(p_norm, trends[0], age, days, rng, shift),
@@ -1174,6 +1342,15 @@ class BacktestScores:
       graduated); ``brier_skill`` = 1 - brier / brier_baseline (above 0: better than
       the base rate; NaN when every row had the same outcome, where the base rate is
       perfect).
+    * ``expected_graduated``: how many graduations the forecasts expected (the sum of
+      P(within horizon)), against ``graduated``: a forecast that expects fewer is
+      too slow on the whole.
+    * ``calibrated_coverage``: the graduated-class coverage a calibrated forecast
+      would score on these rows. It is not 80% wherever P(within horizon) is below
+      0.9: the band then ends at the horizon (its 90th percentile lies beyond), and
+      a graduation inside the horizon falls in it with probability (P - 0.1) / P (0
+      when P <= 0.1). Summed over the rows: sum(clip(min(P, 0.9) - 0.1, 0)) /
+      sum(P). Compare ``graduated_coverage`` with it, not with 80% alone.
     * ``inside``: the pooled share inside the band (graduated or not), the old
       headline, kept for comparison: forecasts of "not within the horizon" that came
       true dominate it.
@@ -1197,6 +1374,8 @@ class BacktestScores:
     brier_skill: float
     inside: float
     reliability: pd.DataFrame
+    expected_graduated: float = float("nan")
+    calibrated_coverage: float = float("nan")
 
 
 def _share(part: int, whole: int) -> float:
@@ -1242,4 +1421,10 @@ def backtest_scores(bt: pd.DataFrame) -> BacktestScores:
         brier_skill=skill,
         inside=_share(int(inside.sum()), n),
         reliability=reliability,
+        expected_graduated=float(p.sum()) if n else float("nan"),
+        calibrated_coverage=(
+            float(np.clip(np.minimum(p, 0.9) - 0.1, 0, None).sum() / p.sum())
+            if n and p.sum() > 0
+            else float("nan")
+        ),
     )

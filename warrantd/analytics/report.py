@@ -683,6 +683,8 @@ class Calibration:
     graduated: int
     graduated_inside: int
     graduated_coverage: str
+    calibrated_coverage: str
+    expected_graduated: str
     committed: int
     committed_right: int
     committed_p: str
@@ -724,6 +726,8 @@ def _calibration(
         graduated=scores.graduated,
         graduated_inside=scores.graduated_inside,
         graduated_coverage=_pct(scores.graduated_coverage),
+        calibrated_coverage=_pct(scores.calibrated_coverage),
+        expected_graduated=f"{scores.expected_graduated:.1f}" if len(bt) else "—",
         committed=scores.committed,
         committed_right=scores.committed_right,
         committed_p=_pct(COMMITTED_P),

@@ -833,6 +833,15 @@ def sweep(
     help="Number of simulations.",
 )
 @trend_option
+@click.option(
+    "--regime",
+    metavar="COLUMN",
+    default=None,
+    help="A change of this history column, per action, starts a new regime: the "
+    "pass rates are learnt from the current regime, and new regimes arrive as the past "
+    "ones did (default: the policy's [graduation] reset_on, as --reset-on sets it, else "
+    "agent_version when the history has it).",
+)
 @rule_options
 @out_option("the forecast table")
 @force_option
@@ -845,6 +854,7 @@ def forecast(
     seed: int,
     sims: int,
     trend: bool,
+    regime: str | None,
     rule: dict[str, Any],
     out: str | None,
     force: bool,
@@ -857,7 +867,10 @@ def forecast(
     Example:
       warrantd forecast -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
           --horizon 90D --seed 1
+      warrantd forecast -p datasets/coding-agent.policy.toml \\
+          -H datasets/coding-agent-runs.csv --regime agent_version
     """
+    from ..analytics.forecast import REGIME_FROM_POLICY, regime_column
     from ..analytics.forecast import forecast as run_forecast
 
     _check_out(out, force, policy, source.path, source.mapping)
@@ -865,6 +878,10 @@ def forecast(
         pol = _ruled(load_policy(policy), rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
+        try:  # said under its flag, before any work
+            regime_column(hist, pol, REGIME_FROM_POLICY if regime is None else regime)
+        except OptionError as exc:
+            raise click.BadParameter(exc.problem, param_hint="'--regime'") from None
         steps.next()
         result = run_forecast(
             hist,
@@ -874,6 +891,7 @@ def forecast(
             n_sims=sims,
             seed=seed,
             trend=trend,
+            regime=REGIME_FROM_POLICY if regime is None else regime,
             progress=not quiet,
         )
     emit(_table(result.table, fmt))
