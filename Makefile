@@ -50,6 +50,11 @@ postgres:
 	    postgresql) >/dev/null 2>&1; } || \
 	  echo "note: no PostgreSQL, and it could not be installed: the PostgreSQL audit log tests will skip"
 
+# `make test` runs every check once at a meaningful size (Hypothesis's 100 examples a
+# property, a share of the differential cases, seeds, writers and crashes: tests/conftest.py);
+# `make test-thorough` runs the full counts. The analytics kit's tests run with coverage paused
+# (pytest-cov's no_cover, tests/conftest.py): about twice as fast, and the core's coverage gate
+# below is met by the core's own tests.
 test: lint typecheck browser postgres $(PROMPTFOO)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest --cov=warrantd --cov-report=
 	@for f in $(CORE_COVERED); do \

@@ -1,9 +1,13 @@
-"""The SQLite audit log: what it stores, what it refuses, and every tamper it names.
+"""The audit log, in both backends: what it stores, what it refuses, every tamper it names.
 
-The tamper matrix plays an attacker holding the file: the append-only triggers
-are dropped first, then one thing is changed; verification must say it is broken,
-at which row and what kind of break. Expected rows and kinds are worked out by
-hand from what each tamper does to the rows around it.
+The tests taking ``audit_backend`` run once on a SQLite file and once on a fresh
+PostgreSQL database (tests/conftest.py; the PostgreSQL run skips, saying why, where no
+server can be started); the rest are SQLite's own, and tests/test_auditlog_postgres.py
+holds PostgreSQL's own. The tamper matrix plays an attacker holding the log (for
+PostgreSQL, the database's superuser): the append-only triggers are dropped first, then
+one thing is changed; verification must say it is broken, at which row and what kind of
+break. Expected rows and kinds are worked out by hand from what each tamper does to the
+rows around it.
 """
 
 from __future__ import annotations
@@ -37,21 +41,23 @@ from warrantd.auditlog import (
     AuditLogError,
     Checkpoint,
     SQLiteAuditSink,
+    open_sink,
     read_checkpoint,
     verify_audit,
     write_checkpoint,
 )
-from warrantd.auditlog.chain import canonical_bytes
+from warrantd.auditlog.chain import canonical_bytes, row_hash
 from warrantd.errors import InputError
 from warrantd.signals import ApprovalHistorySource
 
 from .auditlog_helpers import (
+    Backend,
     approval,
     attacker,
+    build,
     build_log,
     decision,
     read_rows,
-    rewrite_all,
 )
 from .helpers import make_thresholds
 
@@ -65,15 +71,21 @@ def log(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def built(audit_backend: Backend) -> Backend:
+    """A 300-row log (tests/auditlog_helpers.varied) in each backend."""
+    build(audit_backend, 300).close()
+    return audit_backend
+
+
 # --------------------------------------------------------------------------- storing
 
 
-def test_every_field_is_stored_as_given(tmp_path: Path) -> None:
-    sink = SQLiteAuditSink(tmp_path / "a.db")
+def test_every_field_is_stored_as_given(audit_backend: Backend) -> None:
+    sink = open_sink(audit_backend.source)
     assert sink.append(decision(10)) == 1
     assert sink.append_approval(approval(6)) == 2
-    conn = sqlite3.connect(tmp_path / "a.db")
-    first, second = (dict(zip(COLUMNS, row, strict=True)) for row in read_rows(conn))
+    first, second = (dict(zip(COLUMNS, row, strict=True)) for row in audit_backend.rows())
     assert first["kind"] == "decision"
     assert first["action"] == "issue_refund"
     assert first["tenant_id"] == "tenant-2"
@@ -82,7 +94,7 @@ def test_every_field_is_stored_as_given(tmp_path: Path) -> None:
     assert first["verdict"] == "REQUIRE_APPROVAL"  # the published value
     assert first["state"] == "SUPERVISED"
     assert first["reason"] == "reason 10"
-    assert (first["approved"], first["executed"]) == (1, 1)
+    assert (first["approved"], first["executed"], first["overridden"]) == (1, 1, None)
     assert first["error"] == "card declined"
     assert first["idempotency_key"] == "key-000010"
     assert first["timestamp"] == "2026-03-01T09:10:00+00:00"
@@ -92,12 +104,13 @@ def test_every_field_is_stored_as_given(tmp_path: Path) -> None:
     assert second["approver"] == "approver-0"
     assert second["prev_hash"] == first["hash"]
     assert second["verdict"] is None and second["tenant_id"] is None
+    # One encoding in every backend: the stored hash is the hash of the stored values.
+    assert first["hash"] == row_hash([first[c] for c in COLUMNS[:-1]])
 
 
-def test_no_approval_step_is_stored_as_null(tmp_path: Path) -> None:
-    sink = SQLiteAuditSink(tmp_path / "a.db")
-    sink.append(decision(3))  # ALLOW: approved=None
-    (row,) = read_rows(sqlite3.connect(tmp_path / "a.db"))
+def test_no_approval_step_is_stored_as_null(audit_backend: Backend) -> None:
+    open_sink(audit_backend.source).append(decision(3))  # ALLOW: approved=None
+    (row,) = audit_backend.rows()
     assert dict(zip(COLUMNS, row, strict=True))["approved"] is None
 
 
@@ -122,40 +135,43 @@ def test_meta_wal_synchronous_full_and_schema_version(tmp_path: Path) -> None:
     assert meta["schema_version"] == str(SCHEMA_VERSION) == "1"
 
 
-def test_update_and_delete_are_refused(log: Path) -> None:
-    conn = sqlite3.connect(log)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only: UPDATE refused"):
-        conn.execute("UPDATE entries SET action = 'x' WHERE seq = 3")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only: DELETE refused"):
-        conn.execute("DELETE FROM entries WHERE seq = 300")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    assert verify_audit(log).ok
+def test_update_and_delete_are_refused(built: Backend) -> None:
+    conn = built.connect()
+    with pytest.raises(built.refusal, match="append-only: UPDATE refused"):
+        conn.execute("UPDATE {entries} SET action = 'x' WHERE seq = 3")
+    with pytest.raises(built.refusal, match="append-only: DELETE refused"):
+        conn.execute("DELETE FROM {entries} WHERE seq = 300")
+    with pytest.raises(built.refusal, match="append-only"):
+        conn.execute("UPDATE {meta} SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    assert verify_audit(built.source).ok
 
 
-def test_an_insert_that_does_not_continue_the_chain_is_refused(log: Path) -> None:
-    conn = sqlite3.connect(log)
-    row = read_rows(conn)[-1]
+def test_an_insert_that_does_not_continue_the_chain_is_refused(built: Backend) -> None:
+    row = built.rows()[-1]
+    conn = built.connect()
     placeholders = ", ".join("?" * len(COLUMNS))
     forked = [299, *row[1:-2], "f" * 64, "e" * 64]  # a second row 299
-    with pytest.raises(sqlite3.DatabaseError):
-        conn.execute(f"INSERT INTO entries VALUES ({placeholders})", forked)
+    with pytest.raises(built.refusal, match="chain must continue"):
+        conn.execute(f"INSERT INTO {{entries}} VALUES ({placeholders})", forked)
     wrong_link = [301, *row[1:-2], "f" * 64, "e" * 64]
-    with pytest.raises(sqlite3.DatabaseError, match="chain must continue"):
-        conn.execute(f"INSERT INTO entries VALUES ({placeholders})", wrong_link)
+    with pytest.raises(built.refusal, match="chain must continue"):
+        conn.execute(f"INSERT INTO {{entries}} VALUES ({placeholders})", wrong_link)
+    conn.close()
+    assert verify_audit(built.source).rows == 300
 
 
-def test_checkpoint_is_the_row_count_and_head(tmp_path: Path) -> None:
-    sink = SQLiteAuditSink(tmp_path / "a.db")
+def test_checkpoint_is_the_row_count_and_head(audit_backend: Backend) -> None:
+    sink = open_sink(audit_backend.source)
     assert sink.checkpoint() == Checkpoint(0, GENESIS)
     sink.append_many([decision(1), approval(2)])
     rows, head = sink.checkpoint()
-    last = read_rows(sqlite3.connect(tmp_path / "a.db"))[-1]
-    assert (rows, head) == (2, last[-1])
+    assert (rows, head) == (2, audit_backend.rows()[-1][-1])
+    assert sink.verify().rows == 2
 
 
-def test_record_is_the_audit_sink_method(tmp_path: Path) -> None:
-    sink = SQLiteAuditSink(tmp_path / "a.db")
+def test_record_is_the_audit_sink_method(audit_backend: Backend) -> None:
+    sink = open_sink(audit_backend.source)
     assert isinstance(sink, AuditSink)
     assert isinstance(sink, ApprovalHistorySource)
     asyncio.run(sink.record(decision(1)))
@@ -164,8 +180,8 @@ def test_record_is_the_audit_sink_method(tmp_path: Path) -> None:
     assert sink.records_for("issue_refund") == [approval(2)]
 
 
-def test_records_for_reads_approvals_of_one_action_oldest_first(tmp_path: Path) -> None:
-    sink = SQLiteAuditSink(tmp_path / "a.db")
+def test_records_for_reads_approvals_of_one_action_oldest_first(audit_backend: Backend) -> None:
+    sink = open_sink(audit_backend.source)
     sink.append_many(
         [approval(1), decision(2), approval(3, "open_ticket"), approval(4), approval(5)]
     )
@@ -226,13 +242,14 @@ def test_threads_share_one_sink_and_one_chain(tmp_path: Path) -> None:
     assert sorted(keys) == sorted(f"t{b}-{i}" for b in (0, 1000, 2000, 3000) for i in range(100))
 
 
-def test_a_failed_batch_appends_nothing(tmp_path: Path) -> None:
-    sink = SQLiteAuditSink(tmp_path / "a.db")
+def test_a_failed_batch_appends_nothing(audit_backend: Backend) -> None:
+    sink = open_sink(audit_backend.source)
     sink.append(decision(1))
     with pytest.raises(TypeError):
         sink.append_many([decision(2), decision(3, key=object())])  # type: ignore[arg-type]
     assert sink.checkpoint().rows == 1
-    assert verify_audit(sink.path).ok
+    assert sink.append(decision(4)) == 2  # the connection is usable after the failure
+    assert verify_audit(audit_backend.source).ok
 
 
 # --------------------------------------------------------------------------- refusing
@@ -289,14 +306,12 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         SQLiteAuditSink(tmp_path)
 
 
-def test_a_newer_schema_version_is_refused(log: Path) -> None:
-    conn = attacker(log)
-    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    conn.close()
+def test_a_newer_schema_version_is_refused(built: Backend) -> None:
+    built.attacker().execute("UPDATE {meta} SET value = '2' WHERE key = 'schema_version'")
     with pytest.raises(AuditLogError, match="schema version '2'; this warrantd reads version 1"):
-        verify_audit(log)
+        verify_audit(built.source)
     with pytest.raises(AuditLogError, match="schema version"):
-        SQLiteAuditSink(log)
+        open_sink(built.source)
 
 
 def test_errors_are_input_errors() -> None:
@@ -338,28 +353,28 @@ def test_the_matrix_covers_every_stored_column() -> None:
 
 
 @pytest.mark.parametrize("column", list(EDITS))
-def test_editing_any_column_of_a_middle_row_is_named(log: Path, column: str) -> None:
+def test_editing_any_column_of_a_middle_row_is_named(built: Backend, column: str) -> None:
     value, problem = EDITS[column]
-    conn = attacker(log)
-    before = conn.execute(f"SELECT {column} FROM entries WHERE seq = ?", (MIDDLE,)).fetchone()[0]
+    conn = built.attacker()
+    before = conn.execute("SELECT " + column + " FROM {entries} WHERE seq = ?", (MIDDLE,))
+    before = before.fetchone()[0]
     if column == "error":
         assert before == "card declined"  # then change it otherwise
         value = "card accepted"
     assert before != value
-    conn.execute(f"UPDATE entries SET {column} = ? WHERE seq = ?", (value, MIDDLE))
+    conn.execute("UPDATE {entries} SET " + column + " = ? WHERE seq = ?", (value, MIDDLE))
     conn.close()
-    result = verify_audit(log)
+    result = verify_audit(built.source)
     assert not result.ok
     assert (result.problem, result.row) == (problem, MIDDLE), result.describe()
     assert result.rows == MIDDLE - 1  # rows verified before the break
 
 
-def test_editing_an_approval_row_is_named(log: Path) -> None:
-    conn = attacker(log)
-    # Relabel a denial (row th 147: 147 % 4 == 3, an approved record that failed) as clean.
-    conn.execute("UPDATE entries SET failed = 0 WHERE seq = 147")
-    conn.close()
-    assert (verify_audit(log).problem, verify_audit(log).row) == ("edited", 147)
+def test_editing_an_approval_row_is_named(built: Backend) -> None:
+    # Relabel a denial (row 147: 147 % 4 == 3, an approved record that failed) as clean.
+    built.attacker().execute("UPDATE {entries} SET failed = 0 WHERE seq = 147")
+    result = verify_audit(built.source)
+    assert (result.problem, result.row) == ("edited", 147)
 
 
 def test_a_type_change_with_the_same_bytes_is_named(log: Path) -> None:
@@ -379,114 +394,112 @@ def test_text_that_is_not_utf8_is_named(log: Path) -> None:
     assert "cannot be read back" in result.reason
 
 
-def test_deleting_a_middle_row_is_named(log: Path) -> None:
-    attacker(log).execute("DELETE FROM entries WHERE seq = ?", (MIDDLE,))
-    result = verify_audit(log)
+def test_deleting_a_middle_row_is_named(built: Backend) -> None:
+    built.attacker().execute("DELETE FROM {entries} WHERE seq = ?", (MIDDLE,))
+    result = verify_audit(built.source)
     assert (result.problem, result.row) == ("deleted", MIDDLE)
     assert "row 150 is missing" in result.reason
 
 
-def test_deleting_several_middle_rows_names_the_range(log: Path) -> None:
-    attacker(log).execute("DELETE FROM entries WHERE seq BETWEEN 150 AND 152")
-    result = verify_audit(log)
+def test_deleting_several_middle_rows_names_the_range(built: Backend) -> None:
+    built.attacker().execute("DELETE FROM {entries} WHERE seq BETWEEN 150 AND 152")
+    result = verify_audit(built.source)
     assert (result.problem, result.row) == ("deleted", 150)
     assert "rows 150-152 are missing" in result.reason
 
 
-def test_deleting_the_newest_row_is_named_against_a_checkpoint(log: Path) -> None:
-    keep = verify_audit(log)
+def test_deleting_the_newest_row_is_named_against_a_checkpoint(built: Backend) -> None:
+    keep = verify_audit(built.source)
     checkpoint = Checkpoint(keep.rows, keep.head)
-    attacker(log).execute("DELETE FROM entries WHERE seq = 300")
-    result = verify_audit(log, checkpoint)
+    built.attacker().execute("DELETE FROM {entries} WHERE seq = 300")
+    result = verify_audit(built.source, checkpoint)
     assert (result.problem, result.row) == ("truncated", 300)
     assert "holds 299 rows, the checkpoint 300: row 300 was removed" in result.reason
-    # Without the checkpoint, nothing in the file can show it, and the result says so.
-    alone = verify_audit(log)
+    # Without the checkpoint, nothing in the log can show it, and the result says so.
+    alone = verify_audit(built.source)
     assert alone.ok and alone.rows == 299
     assert any("no checkpoint" in note for note in alone.notes)
 
 
-def test_swapping_two_rows_is_named(log: Path) -> None:
-    conn = attacker(log)
-    conn.execute("UPDATE entries SET seq = -1 WHERE seq = 150")
-    conn.execute("UPDATE entries SET seq = 150 WHERE seq = 151")
-    conn.execute("UPDATE entries SET seq = 151 WHERE seq = -1")
+def test_swapping_two_rows_is_named(built: Backend) -> None:
+    conn = built.attacker()
+    conn.execute("UPDATE {entries} SET seq = -1 WHERE seq = 150")
+    conn.execute("UPDATE {entries} SET seq = 150 WHERE seq = 151")
+    conn.execute("UPDATE {entries} SET seq = 151 WHERE seq = -1")
     conn.close()
-    result = verify_audit(log)
+    result = verify_audit(built.source)
     # Position 150 holds the old row 151, whose link points at the old row 150, now at 151.
     assert (result.problem, result.row) == ("reordered", 150)
     assert "chains from row 151" in result.reason
 
 
-def test_inserting_a_row_without_recomputing_the_rest_is_named(log: Path) -> None:
-    conn = attacker(log)
-    rows = read_rows(conn)
+def test_inserting_a_row_without_recomputing_the_rest_is_named(built: Backend) -> None:
+    rows = built.rows()
+    conn = built.attacker()
     forged = list(rows[MIDDLE - 1])
     forged[COLUMNS.index("verdict")] = "ALLOW"
     # Insert at position 150, chained properly from 149; rows after it keep their links.
     rows.insert(MIDDLE - 1, forged)
-    rewrite_all(conn, rows[:MIDDLE])
+    conn.rewrite_all(rows[:MIDDLE])
     placeholders = ", ".join("?" * len(COLUMNS))
     for seq, row in enumerate(rows[MIDDLE:], MIDDLE + 1):
-        conn.execute(f"INSERT INTO entries VALUES ({placeholders})", [seq, *row[1:]])
+        conn.execute(f"INSERT INTO {{entries}} VALUES ({placeholders})", [seq, *row[1:]])
     conn.close()
-    result = verify_audit(log)
+    result = verify_audit(built.source)
     # Position 151 holds the old row 150, whose link points at row 149: row 150 was inserted.
     assert (result.problem, result.row) == ("inserted", MIDDLE)
     assert "1 row(s) before it were inserted" in result.reason
 
 
-def test_a_forged_row_with_a_recomputed_chain_is_named_against_the_checkpoint(log: Path) -> None:
-    keep = verify_audit(log)
+def test_a_forged_row_with_a_recomputed_chain_is_named_against_the_checkpoint(
+    built: Backend,
+) -> None:
+    keep = verify_audit(built.source)
     checkpoint = Checkpoint(keep.rows, keep.head)
-    conn = attacker(log)
-    rows = read_rows(conn)
+    rows = built.rows()
     forged = list(rows[MIDDLE - 1])
     forged[COLUMNS.index("verdict")] = "ALLOW"
     rows.insert(MIDDLE - 1, forged)
-    rewrite_all(conn, rows)
+    conn = built.attacker()
+    conn.rewrite_all(rows)
     conn.close()
-    result = verify_audit(log, checkpoint)
+    result = verify_audit(built.source, checkpoint)
     assert (result.problem, result.row) == ("rewritten", 300)
     # The chain alone is consistent: that is exactly what a checkpoint is for.
-    assert verify_audit(log).ok
+    assert verify_audit(built.source).ok
 
 
-def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(log: Path) -> None:
-    conn = attacker(log)
-    rows = read_rows(conn)
-    rows[MIDDLE - 1][COLUMNS.index("action")] = "read_ledger"
+def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(built: Backend) -> None:
+    rows = built.rows()
     edited = rows[MIDDLE - 1]
-    from warrantd.auditlog.chain import row_hash
-
-    conn.execute(
-        "UPDATE entries SET action = ?, hash = ? WHERE seq = ?",
+    edited[COLUMNS.index("action")] = "read_ledger"
+    built.attacker().execute(
+        "UPDATE {entries} SET action = ?, hash = ? WHERE seq = ?",
         ("read_ledger", row_hash(edited[:-1]), MIDDLE),
     )
-    conn.close()
-    result = verify_audit(log)
+    result = verify_audit(built.source)
     assert (result.problem, result.row) == ("unlinked", MIDDLE + 1)
 
 
-def test_an_added_column_is_named(log: Path) -> None:
-    attacker(log).execute("ALTER TABLE entries ADD COLUMN note TEXT")
-    result = verify_audit(log)
+def test_an_added_column_is_named(built: Backend) -> None:
+    built.attacker().execute("ALTER TABLE {entries} ADD COLUMN note TEXT")
+    result = verify_audit(built.source)
     assert result.problem == "schema" and result.row is None
     assert "columns added: note" in result.reason
 
 
-def test_dropped_triggers_alone_leave_the_chain_intact_with_a_note(log: Path) -> None:
-    attacker(log).close()
-    result = verify_audit(log)
+def test_dropped_triggers_alone_leave_the_chain_intact_with_a_note(built: Backend) -> None:
+    built.attacker().close()
+    result = verify_audit(built.source)
     assert result.ok
     assert any("triggers were dropped" in note for note in result.notes)
 
 
-def test_an_intact_log_and_its_checkpoint(log: Path) -> None:
-    sink = SQLiteAuditSink(log)
+def test_an_intact_log_and_its_checkpoint(built: Backend) -> None:
+    sink = open_sink(built.source)
     checkpoint = sink.checkpoint()
     sink.append(decision(301))  # appends after the checkpoint are fine
-    result = verify_audit(log, checkpoint)
+    result = verify_audit(built.source, checkpoint)
     assert result.ok and result.rows == 301 and result.notes == ()
     assert "intact, 301 rows" in result.describe()
 

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 
 from warrantd.analytics import load_history, metrics_timeline, save_history
+
+# The analytics kit's properties: coverage paused, as for tests/analytics (tests/conftest.py).
+pytestmark = pytest.mark.no_cover
 
 EPOCH = pd.Timestamp("2026-01-01", tz="UTC")
 SUFFIXES = ["csv", "csv.gz", "parquet", "jsonl", "json", "ndjson.gz"]

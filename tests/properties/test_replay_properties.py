@@ -26,6 +26,9 @@ from ..helpers import reference_window_counts
 from .strategies import A, S, grid_rates, thresholds
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
+# The analytics kit's properties: coverage paused, as for tests/analytics (tests/conftest.py).
+pytestmark = pytest.mark.no_cover
+
 ACTIONS = ("a", "b")
 
 

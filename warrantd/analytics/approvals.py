@@ -41,6 +41,7 @@ from .tables import (
     parse_names,
     parse_timestamps,
     read_table,
+    shape_problem,
 )
 
 __all__ = [
@@ -143,15 +144,11 @@ def load_approvals(
             raise _fail(
                 name, f"has 'outcome' and {', '.join(map(repr, flags))}: the outcome says both"
             )
-    if missing:
-        found = ", ".join(map(str, columns)) or "none"
-        raise _fail(
-            name,
-            f"missing required column(s) {', '.join(missing)} (columns found: {found}; an "
-            "approvals table needs timestamp, action and outcome, or approved)",
-        )
-    if raw.empty:
-        raise _fail(name, "no rows (the file has a header but no data)")
+    problem = shape_problem(
+        raw, missing, "an approvals table needs timestamp, action and outcome, or approved"
+    )
+    if problem:
+        raise _fail(name, problem)
     frame = raw.reset_index(drop=True)
     issues = ProblemCollector(shown)
     timestamp = parse_timestamps(frame["timestamp"], issues, frame)

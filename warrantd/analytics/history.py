@@ -47,11 +47,12 @@ from .tables import (
     Problem,
     ProblemCollector,
     TableError,
+    carry_over_in_time_order,
     categories,
     parse_bools,
-    parse_names,
-    parse_timestamps,
     read_table,
+    shape_problem,
+    start_table,
     table_format,
 )
 
@@ -124,21 +125,12 @@ def _canonicalize(
         missing += (
             [c for c in ("n", "n_passed") if c not in columns] if has_count_form else ["passed"]
         )
-    if missing:
-        found = ", ".join(map(str, columns)) or "none"
-        raise _fail(
-            source,
-            f"missing required column(s) {', '.join(missing)} "
-            f"(columns found: {found}; a history needs timestamp, action and "
-            "passed, or n and n_passed)",
-        )
-    if raw.empty:
-        raise _fail(source, "no rows (the file has a header but no data)")
-    issues = ProblemCollector(shown)
-    frame = raw.reset_index(drop=True)
-    out = pd.DataFrame(index=frame.index)
-    out["timestamp"] = parse_timestamps(frame["timestamp"], issues, frame)
-    out["action"] = parse_names(frame["action"], issues, frame)
+    problem = shape_problem(
+        raw, missing, "a history needs timestamp, action and passed, or n and n_passed"
+    )
+    if problem:
+        raise _fail(source, problem)
+    issues, frame, out = start_table(raw, shown)
     if "adversarial" in columns:
         out["adversarial"] = parse_bools(
             frame["adversarial"], "adversarial", issues, frame, required=False
@@ -164,14 +156,7 @@ def _canonicalize(
                 out[column] = values.where(values.isna(), values.astype(str)).astype("string")
             else:  # a handful of tenants and versions: categories cost one byte a row
                 out[column] = categories(values)
-    extras = [c for c in columns if c not in out.columns and c != "passed"]
-    for column in extras:
-        out[column] = frame[column].to_numpy()
-    stamps = timestamps_ns(out["timestamp"])
-    if len(stamps) < 2 or bool(np.all(stamps[1:] >= stamps[:-1])):
-        return out  # already in time order (most histories): no copy
-    order = np.argsort(stamps, kind="stable")
-    return out.take(order).reset_index(drop=True)
+    return carry_over_in_time_order(out, frame, skip=("passed",))
 
 
 def load_history(

@@ -1,12 +1,14 @@
-"""Reading tables of rows (eval histories, traffic) with errors that say where.
+"""Reading tables of rows (eval histories, traffic, approvals) with errors that say where.
 
-The loaders of :mod:`~warrantd.analytics.history` and
-:mod:`~warrantd.analytics.traffic` share this module: the file formats (CSV,
-Parquet, JSON Lines, JSON; each optionally gzip-compressed), column renaming,
-and the parsers of the columns they have in common (timestamps, booleans,
-names), each collecting :class:`Problem` s that name the 1-based data row, the
-column as the user wrote it, and the value. What a *valid* history or traffic
-table is stays in those modules.
+The loaders of :mod:`~warrantd.analytics.history`,
+:mod:`~warrantd.analytics.traffic` and :mod:`~warrantd.analytics.approvals` share
+this module: the file formats (CSV, Parquet, JSON Lines, JSON; each optionally
+gzip-compressed), column renaming, the shape check (:func:`shape_problem`), the
+start of a load (:func:`start_table`), the parsers of the columns they have in
+common (timestamps, booleans, names), each collecting :class:`Problem` s that name
+the 1-based data row, the column as the user wrote it, and the value, and the
+common end of a load (:func:`carry_over_in_time_order`). What a *valid* history or
+traffic table is stays in those modules.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import re
 import warnings
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MAX_PROBLEMS, InputError, quote
+from ._engine import timestamps_ns
 
 __all__ = [
     "FORMATS",
@@ -36,11 +39,14 @@ __all__ = [
     "Problem",
     "ProblemCollector",
     "TableError",
+    "carry_over_in_time_order",
     "categories",
     "parse_bools",
     "parse_names",
     "parse_timestamps",
     "read_table",
+    "shape_problem",
+    "start_table",
     "table_error",
     "table_format",
 ]
@@ -421,6 +427,49 @@ class ProblemCollector:
     def first(self) -> list[Problem]:
         """The first :data:`MAX_PROBLEMS` problems by row."""
         return sorted(self.problems, key=lambda p: p.row or 0)[:MAX_PROBLEMS]
+
+
+def shape_problem(raw: pd.DataFrame, missing: Sequence[str], needs: str) -> str | None:
+    """What is wrong with a table's shape before its values are read: the required
+    ``missing`` columns (``needs`` says what the table needs), else no rows; None if
+    neither. The loaders raise it as their own error."""
+    if missing:
+        found = ", ".join(map(str, raw.columns)) or "none"
+        return f"missing required column(s) {', '.join(missing)} (columns found: {found}; {needs})"
+    if raw.empty:
+        return "no rows (the file has a header but no data)"
+    return None
+
+
+def start_table(
+    raw: pd.DataFrame, shown: Mapping[str, str] | None = None
+) -> tuple[ProblemCollector, pd.DataFrame, pd.DataFrame]:
+    """The start of a loader, once its shape is right: a :class:`ProblemCollector`, the
+    table with a fresh 0-based index (``frame``), and the parsed table (``out``) holding
+    the two columns every table has, ``timestamp`` and ``action``, parsed."""
+    issues = ProblemCollector(shown)
+    frame = raw.reset_index(drop=True)
+    out = pd.DataFrame(index=frame.index)
+    out["timestamp"] = parse_timestamps(frame["timestamp"], issues, frame)
+    out["action"] = parse_names(frame["action"], issues, frame)
+    return issues, frame, out
+
+
+def carry_over_in_time_order(
+    out: pd.DataFrame, frame: pd.DataFrame, skip: Iterable[str] = ()
+) -> pd.DataFrame:
+    """The end of a loader: ``out`` (the parsed columns) with every column of ``frame``
+    (the table as read) that ``out`` lacks, but ``skip``, carried over as it is, then
+    rows in time order (a stable sort on ``out["timestamp"]``: rows at one instant keep
+    their order). A table already in time order, as most are, is returned uncopied."""
+    skipped = set(skip)
+    for column in frame.columns:
+        if column not in out.columns and column not in skipped:
+            out[column] = frame[column].to_numpy()
+    stamps = timestamps_ns(out["timestamp"])
+    if len(stamps) < 2 or bool(np.all(stamps[1:] >= stamps[:-1])):
+        return out
+    return out.take(np.argsort(stamps, kind="stable")).reset_index(drop=True)
 
 
 def parse_timestamps(raw: pd.Series, issues: ProblemCollector, frame: pd.DataFrame) -> pd.Series:

@@ -39,16 +39,16 @@ import numpy as np
 import pandas as pd
 
 from ..decision import Verdict
-from ._engine import timestamps_ns
 from .tables import (
     NO_VALUE,
     Problem,
     ProblemCollector,
     TableError,
+    carry_over_in_time_order,
     categories,
-    parse_names,
-    parse_timestamps,
     read_table,
+    shape_problem,
+    start_table,
 )
 
 __all__ = ["TRAFFIC_COLUMNS", "VERDICTS", "TrafficError", "is_audit_log", "load_traffic"]
@@ -133,21 +133,14 @@ def _from_audit_log(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 def _canonicalize(raw: pd.DataFrame, source: str, shown: Mapping[str, str]) -> pd.DataFrame:
     columns = list(raw.columns)
-    missing = [c for c in ("timestamp", "action") if c not in columns]
-    if missing:
-        found = ", ".join(map(str, columns)) or "none"
-        raise _fail(
-            source,
-            f"missing required column(s) {', '.join(missing)} (columns found: {found}; "
-            "traffic needs timestamp and action, and may have tenant_id, value and verdict)",
-        )
-    if raw.empty:
-        raise _fail(source, "no rows (the file has a header but no data)")
-    issues = ProblemCollector(shown)
-    frame = raw.reset_index(drop=True)
-    out = pd.DataFrame(index=frame.index)
-    out["timestamp"] = parse_timestamps(frame["timestamp"], issues, frame)
-    out["action"] = parse_names(frame["action"], issues, frame)
+    problem = shape_problem(
+        raw,
+        [c for c in ("timestamp", "action") if c not in columns],
+        "traffic needs timestamp and action, and may have tenant_id, value and verdict",
+    )
+    if problem:
+        raise _fail(source, problem)
+    issues, frame, out = start_table(raw, shown)
     if "tenant_id" in columns:
         out["tenant_id"] = categories(frame["tenant_id"])
     if "value" in columns:
@@ -159,13 +152,7 @@ def _canonicalize(raw: pd.DataFrame, source: str, shown: Mapping[str, str]) -> p
         out["verdict"] = _parse_verdicts(frame["verdict"], issues, frame)
     if issues.total:
         raise TrafficError(source, issues.first(), issues.total)
-    for column in columns:
-        if column not in out.columns:
-            out[column] = frame[column].to_numpy()
-    stamps = timestamps_ns(out["timestamp"])
-    if len(stamps) < 2 or bool(np.all(stamps[1:] >= stamps[:-1])):
-        return out
-    return out.take(np.argsort(stamps, kind="stable")).reset_index(drop=True)
+    return carry_over_in_time_order(out, frame)
 
 
 def _parse_values(

@@ -40,7 +40,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,7 +63,9 @@ __all__ = [
     "approval_from_values",
     "approval_values",
     "canonical_bytes",
+    "check_meta",
     "checkpoint_json",
+    "dropped_triggers_notes",
     "entry_values",
     "is_dsn",
     "read_checkpoint",
@@ -134,6 +136,28 @@ def redact(dsn: str) -> str:
     """``dsn`` with its password replaced by ``***`` (for messages and results)."""
     dsn = re.sub(r"(://[^:/@?]*:)[^@/?]*@", r"\1***@", dsn)
     return re.sub(r"(password=)[^&\s]*", r"\1***", dsn)
+
+
+def check_meta(meta: Mapping[str, str], source: str) -> None:
+    """Raise :class:`AuditLogError` unless a log's ``meta`` table (``meta``, key to value)
+    names a warrantd audit log of the version this code reads."""
+    if meta.get("format") != LOG_FORMAT:
+        raise AuditLogError(
+            source, f"not a warrantd audit log (meta format {meta.get('format')!r})"
+        )
+    version = meta.get("schema_version")
+    if version != str(SCHEMA_VERSION):
+        raise AuditLogError(
+            source,
+            f"audit log schema version {version!r}; this warrantd reads version {SCHEMA_VERSION}",
+        )
+
+
+def dropped_triggers_notes(expected: Iterable[str], present: Iterable[str]) -> list[str]:
+    """The verification note naming the ``expected`` triggers not ``present`` (none: [])."""
+    found = set(present)
+    gone = [name for name in expected if name not in found]
+    return [f"the append-only triggers were dropped ({', '.join(gone)})"] if gone else []
 
 
 # --------------------------------------------------------------------------- encoding

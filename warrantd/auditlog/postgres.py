@@ -35,19 +35,17 @@ not import this module.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import Any
 
-from ..audit import AuditEntry
 from ..errors import MissingExtraError
 from ..signals import ApprovalRecord
+from .base import Build, ChainedSink, T
 from .chain import (
     COLUMNS,
     GENESIS,
@@ -60,10 +58,9 @@ from .chain import (
     Checkpoint,
     Verification,
     approval_from_values,
-    approval_values,
-    entry_values,
+    check_meta,
+    dropped_triggers_notes,
     redact,
-    row_hash,
     verify_chain,
 )
 
@@ -196,20 +193,10 @@ def _check_meta(conn: psycopg.Connection[Any], schema: str, source: str) -> None
             f"not a warrantd audit log (no {schema}.meta table in that database)",
         )
     query = sql.SQL("SELECT key, value FROM {}.meta").format(sql.Identifier(schema))
-    meta = {str(k): str(v) for k, v in conn.execute(query).fetchall()}
-    if meta.get("format") != LOG_FORMAT:
-        raise AuditLogError(
-            source, f"not a warrantd audit log (meta format {meta.get('format')!r})"
-        )
-    version = meta.get("schema_version")
-    if version != str(SCHEMA_VERSION):
-        raise AuditLogError(
-            source,
-            f"audit log schema version {version!r}; this warrantd reads version {SCHEMA_VERSION}",
-        )
+    check_meta({str(k): str(v) for k, v in conn.execute(query).fetchall()}, source)
 
 
-class PostgresAuditSink:
+class PostgresAuditSink(ChainedSink[psycopg.Connection[Any]]):
     """An :class:`~warrantd.AuditSink` and :class:`~warrantd.ApprovalHistorySource` in PostgreSQL.
 
     ``PostgresAuditSink(dsn)`` opens the log in schema ``schema`` of the database
@@ -292,28 +279,10 @@ class PostgresAuditSink:
         self._conn, self._pid = conn, os.getpid()
         return conn
 
-    def close(self) -> None:
-        """Close this process's connection (a later call reopens it)."""
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> PostgresAuditSink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # ----------------------------------------------------------------- appends
 
-    def _write(self, build: Any) -> list[int]:
-        """Run one append transaction; ``build(seq, prev)`` gives the rows to insert.
+    def _write(self, build: Build[T]) -> T:
+        """One append transaction: the advisory lock, the head, ``build``'s rows, ``COMMIT``.
 
         A connection the server dropped (a restart) is replaced and the transaction
         retried once, but only when it failed before ``COMMIT`` was sent: then the
@@ -329,81 +298,22 @@ class PostgresAuditSink:
                         conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))
                         head = conn.execute(self._head).fetchone()
                         seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
-                        batch, seqs = build(seq, prev)
+                        batch, result = build(seq, prev)
                         conn.cursor().executemany(self._insert, batch)
                         committing = True
-                    return seqs  # type: ignore[no-any-return]
+                    return result
                 except psycopg.OperationalError:
                     if attempt == 2 or committing or not conn.closed:
                         raise
                     self._conn = None  # dropped by the server: reconnect and retry
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _append(self, rows: Sequence[dict[str, object]]) -> list[int]:
-        """Append ``rows`` (values by column) in one transaction; their ``seq`` numbers."""
-
-        def build(seq: int, prev: str) -> tuple[list[tuple[object, ...]], list[int]]:
-            batch: list[tuple[object, ...]] = []
-            seqs: list[int] = []
-            for values in rows:
-                seq += 1
-                hashed = [seq, *(values[name] for name in COLUMNS[1:-2]), prev]
-                prev = row_hash(hashed)
-                batch.append((*hashed, prev))
-                seqs.append(seq)
-            return batch, seqs
-
-        return self._write(build)
-
-    def append_rows(self, rows: Sequence[Sequence[object]]) -> int:
-        """Append stored rows verbatim (every column, hashes included), as a copy does.
-
-        They must continue this log's chain (the trigger refuses them otherwise);
-        returns the new row count.
-        """
-
-        def build(seq: int, prev: str) -> tuple[list[Sequence[object]], list[int]]:
-            if rows and (rows[0][0] != seq + 1 or rows[0][-2] != prev):
-                raise AuditLogError(
-                    self.source,
-                    f"the rows to copy start at seq {rows[0][0]!r}, "
-                    f"not at {seq + 1} after the log's head",
-                )
-            return list(rows), [seq + len(rows)]
-
-        return self._write(build)[0]
-
-    def append(self, entry: AuditEntry) -> int:
-        """Append one gate decision, durably; its ``seq`` (row number, from 1)."""
-        return self._append([entry_values(entry)])[0]
-
-    def append_approval(self, record: ApprovalRecord) -> int:
-        """Append one human approval decision, durably; its ``seq``."""
-        return self._append([approval_values(record)])[0]
-
-    def append_many(self, items: Sequence[AuditEntry | ApprovalRecord]) -> list[int]:
-        """Append decisions and approvals in one transaction (all or none); their ``seq``."""
-        rows = [
-            approval_values(item) if isinstance(item, ApprovalRecord) else entry_values(item)
-            for item in items
-        ]
-        return self._append(rows) if rows else []
-
-    async def record(self, entry: AuditEntry) -> None:
-        """The ``AuditSink`` method: :meth:`append` on a worker thread, off the event loop."""
-        await asyncio.to_thread(self.append, entry)
-
-    async def record_approval(self, record: ApprovalRecord) -> None:
-        """:meth:`append_approval` on a worker thread, off the event loop."""
-        await asyncio.to_thread(self.append_approval, record)
-
     # ----------------------------------------------------------------- reads
 
-    def checkpoint(self) -> Checkpoint:
-        """(row count, head hash) now: keep it elsewhere, verify against it later."""
+    def _read_head(self) -> tuple[int, str] | None:
         with self._lock:
             head = self._connection().execute(self._head).fetchone()
-        return Checkpoint(int(head[0]), str(head[1])) if head else Checkpoint(0, GENESIS)
+        return (int(head[0]), str(head[1])) if head else None
 
     def records_for(self, action: str) -> list[ApprovalRecord]:
         """The approval records of ``action``, oldest first (``ApprovalHistorySource``)."""
@@ -540,8 +450,7 @@ def verify_postgres(
                 (schema,),
             ).fetchall()
         }
-        gone = [name for name in TRIGGERS if name not in present]
-        notes = [f"the append-only triggers were dropped ({', '.join(gone)})"] if gone else []
+        notes = dropped_triggers_notes(TRIGGERS, present)
         return verify_chain(_PostgresReader(conn, schema), source, checkpoint, notes)
     except psycopg.Error as exc:
         raise AuditLogError(source, f"cannot be read as an audit log ({exc})") from None

@@ -27,17 +27,15 @@ database, a text file) is never written to: opening it raises
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from types import TracebackType
 
-from ..audit import AuditEntry
 from ..signals import ApprovalRecord
+from .base import Build, ChainedSink, T
 from .chain import (
     COLUMNS,
     GENESIS,
@@ -49,9 +47,8 @@ from .chain import (
     Checkpoint,
     Verification,
     approval_from_values,
-    approval_values,
-    entry_values,
-    row_hash,
+    check_meta,
+    dropped_triggers_notes,
     verify_chain,
 )
 
@@ -114,17 +111,7 @@ def _check_meta(conn: sqlite3.Connection, source: str) -> None:
         raise AuditLogError(
             source, "not a warrantd audit log (a SQLite database without its meta table)"
         )
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    if meta.get("format") != LOG_FORMAT:
-        raise AuditLogError(
-            source, f"not a warrantd audit log (meta format {meta.get('format')!r})"
-        )
-    version = meta.get("schema_version")
-    if version != str(SCHEMA_VERSION):
-        raise AuditLogError(
-            source,
-            f"audit log schema version {version!r}; this warrantd reads version {SCHEMA_VERSION}",
-        )
+    check_meta(dict(conn.execute("SELECT key, value FROM meta").fetchall()), source)
 
 
 def _database_error(source: str, exc: sqlite3.DatabaseError) -> AuditLogError:
@@ -134,7 +121,7 @@ def _database_error(source: str, exc: sqlite3.DatabaseError) -> AuditLogError:
     return AuditLogError(source, f"cannot be read as an audit log ({text})")
 
 
-class SQLiteAuditSink:
+class SQLiteAuditSink(ChainedSink[sqlite3.Connection]):
     """An :class:`~warrantd.AuditSink` and :class:`~warrantd.ApprovalHistorySource` on one file.
 
     ``SQLiteAuditSink(path)`` creates the log (and its parent folder) when the file
@@ -150,6 +137,7 @@ class SQLiteAuditSink:
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self.path = Path(path)
+        self.source = str(self.path)
         self.timeout = timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -207,106 +195,31 @@ class SQLiteAuditSink:
         self._conn, self._pid = conn, os.getpid()
         return conn
 
-    def close(self) -> None:
-        """Close this process's connection (a later call reopens it)."""
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> SQLiteAuditSink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # ----------------------------------------------------------------- appends
 
-    def _append(self, rows: Sequence[dict[str, object]]) -> list[int]:
-        """Append ``rows`` (values by column) in one transaction; their ``seq`` numbers."""
+    def _write(self, build: Build[T]) -> T:
+        """One append transaction: the write lock, the head, ``build``'s rows, ``COMMIT``."""
         with self._lock:
             conn = self._connection()
             # The write lock first, then the head: no other writer can slip in between.
             conn.execute("BEGIN IMMEDIATE")
             try:
                 head = conn.execute(_HEAD).fetchone()
-                seq, prev = head if head else (0, GENESIS)
-                batch: list[tuple[object, ...]] = []
-                seqs: list[int] = []
-                for values in rows:
-                    seq += 1
-                    hashed = [seq, *(values[name] for name in COLUMNS[1:-2]), prev]
-                    prev = row_hash(hashed)
-                    batch.append((*hashed, prev))
-                    seqs.append(seq)
+                seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+                batch, result = build(seq, prev)
                 conn.executemany(_INSERT, batch)
                 conn.execute("COMMIT")
             finally:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-        return seqs
-
-    def append_rows(self, rows: Sequence[Sequence[object]]) -> int:
-        """Append stored rows verbatim (every column, hashes included), as a copy does.
-
-        They must continue this log's chain (the trigger refuses them otherwise);
-        returns the new row count.
-        """
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                head = conn.execute(_HEAD).fetchone()
-                seq, prev = head if head else (0, GENESIS)
-                if rows and (rows[0][0] != seq + 1 or rows[0][-2] != prev):
-                    raise AuditLogError(
-                        str(self.path),
-                        f"the rows to copy start at seq {rows[0][0]!r}, "
-                        f"not at {seq + 1} after the log's head",
-                    )
-                conn.executemany(_INSERT, rows)
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-        return int(seq) + len(rows)
-
-    def append(self, entry: AuditEntry) -> int:
-        """Append one gate decision, durably; its ``seq`` (row number, from 1)."""
-        return self._append([entry_values(entry)])[0]
-
-    def append_approval(self, record: ApprovalRecord) -> int:
-        """Append one human approval decision, durably; its ``seq``."""
-        return self._append([approval_values(record)])[0]
-
-    def append_many(self, items: Sequence[AuditEntry | ApprovalRecord]) -> list[int]:
-        """Append decisions and approvals in one transaction (all or none); their ``seq``."""
-        rows = [
-            approval_values(item) if isinstance(item, ApprovalRecord) else entry_values(item)
-            for item in items
-        ]
-        return self._append(rows) if rows else []
-
-    async def record(self, entry: AuditEntry) -> None:
-        """The ``AuditSink`` method: :meth:`append` on a worker thread, off the event loop."""
-        await asyncio.to_thread(self.append, entry)
-
-    async def record_approval(self, record: ApprovalRecord) -> None:
-        """:meth:`append_approval` on a worker thread, off the event loop."""
-        await asyncio.to_thread(self.append_approval, record)
+        return result
 
     # ----------------------------------------------------------------- reads
 
-    def checkpoint(self) -> Checkpoint:
-        """(row count, head hash) now: keep it elsewhere, verify against it later."""
+    def _read_head(self) -> tuple[int, str] | None:
         with self._lock:
             head = self._connection().execute(_HEAD).fetchone()
-        return Checkpoint(int(head[0]), str(head[1])) if head else Checkpoint(0, GENESIS)
+        return (int(head[0]), str(head[1])) if head else None
 
     def records_for(self, action: str) -> list[ApprovalRecord]:
         """The approval records of ``action``, oldest first (``ApprovalHistorySource``)."""
@@ -438,8 +351,7 @@ def verify_sqlite(
         present = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
         }
-        gone = [name for name in TRIGGERS if name not in present]
-        notes = [f"the append-only triggers were dropped ({', '.join(gone)})"] if gone else []
+        notes = dropped_triggers_notes(TRIGGERS, present)
         return verify_chain(_SQLiteReader(conn), source, checkpoint, notes)
     except sqlite3.DatabaseError as exc:
         raise _database_error(source, exc) from None

@@ -21,6 +21,7 @@ nothing here computes a figure. This module is the process boundary:
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -92,7 +93,11 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         _pending.clear()
         _say("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.stdout.flush()
+        # Not sys.exit: a KeyboardInterrupt that passed through an exec() on its way here
+        # (dataclasses build methods with exec) leaves CPython marked to end by SIGINT
+        # itself at exit, which turns 130 into -2. Every output is finished or rolled back.
+        os._exit(EXIT_INTERRUPTED)
     except ModuleNotFoundError as exc:
         if debug or not _missing_extra(exc):
             raise
