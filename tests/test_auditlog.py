@@ -280,6 +280,22 @@ def test_not_a_database(tmp_path: Path) -> None:
         verify_audit(path)
 
 
+def test_verify_says_what_a_file_that_is_no_database_is(tmp_path: Path) -> None:
+    # Before: an empty file was "a SQLite database without its meta table" (SQLite reads
+    # 0 bytes as an empty database), which it is not.
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(AuditLogError) as info:
+        verify_audit(empty)
+    assert str(info.value) == f"{empty}: not a warrantd audit log (an empty file)"
+    text = tmp_path / "notes.csv"
+    text.write_text("timestamp,action\n")
+    with pytest.raises(AuditLogError) as info:
+        verify_audit(text)
+    assert str(info.value) == f"{text}: not a warrantd audit log (not a SQLite database)"
+    assert empty.read_bytes() == b"" and text.read_text() == "timestamp,action\n"
+
+
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(AuditLogError, match="no such file"):
         verify_audit(tmp_path / "missing.db")

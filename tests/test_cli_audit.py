@@ -80,11 +80,19 @@ def test_no_checkpoint_of_a_broken_log(tmp_path: Path) -> None:
 
 def test_bad_input_is_exit_2_and_one_line(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello\n" * 50)
+    (tmp_path / "empty.csv").write_bytes(b"")
     build_log(tmp_path / "a.db", 3).close()
     (tmp_path / "bad.json").write_text("{}")
     cases = [
         (("audit", "verify", tmp_path / "missing.db"), "missing.db: no such file"),
-        (("audit", "verify", tmp_path / "notes.txt"), "not a warrantd audit log"),
+        (
+            ("audit", "verify", tmp_path / "notes.txt"),
+            "notes.txt: not a warrantd audit log (not a SQLite database)",
+        ),
+        (
+            ("audit", "verify", tmp_path / "empty.csv"),
+            "empty.csv: not a warrantd audit log (an empty file)",
+        ),
         (("audit", "verify", tmp_path), "is a directory"),
         (
             ("audit", "verify", tmp_path / "a.db", "--checkpoint", tmp_path / "bad.json"),

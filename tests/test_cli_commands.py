@@ -181,6 +181,26 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     assert "Example:" in out.stdout and f"warrantd {command}" in out.stdout
 
 
+def test_traffic_with_an_action_the_policy_lacks_names_file_column_and_first_time(
+    tmp_path: Path,
+) -> None:
+    # Before: "has action(s) the policy does not define: 'delete_database'", no column and
+    # no way to find it. Rows are in time order once loaded: the first is 10:00, data row 2.
+    traffic = tmp_path / "traffic.csv"
+    traffic.write_text(
+        "timestamp,action,value\n"
+        "2026-05-01T11:00:00Z,issue_refund,150\n"
+        "2026-05-01T10:00:00Z,delete_database,\n"
+        "2026-05-01T12:00:00Z,delete_database,\n"
+    )
+    out = run("replay", "-p", POLICY, "-H", HISTORY, "--traffic", str(traffic), "-q")
+    one_line_error(out)
+    assert out.stderr.strip() == (
+        f"warrantd: error: {traffic}: column 'action': 'delete_database': an action class "
+        f"{POLICY} does not define (2 rows, the first at 2026-05-01T10:00:00Z)"
+    )
+
+
 def test_replay_takes_traffic_and_approvals(tmp_path: Path) -> None:
     # Three requests of issue_refund on one day: 50 and 150 against auto_cap 100, 2,000
     # against hard_cap 1,000. Approvals: a single clean record, so the approval signal has

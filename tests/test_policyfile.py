@@ -255,6 +255,71 @@ def test_missing_sections(tmp_path: Path) -> None:
     assert "thresholds: missing table" in message and "actions: missing table" in message
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        (
+            "adversarial_pass_rate = 0.7",
+            "adversarial_pas_rate = 0.7",
+            "thresholds.supervised.adversarial_pas_rate: unknown key"
+            " (did you mean 'adversarial_pass_rate'?)",
+        ),
+        (
+            "[thresholds.supervised]",
+            "[thresholds.supervsed]",
+            "thresholds.supervsed: unknown state 'supervsed' (did you mean 'supervised'?)",
+        ),
+        (
+            'risk = "read"',
+            'rsk = "read"',
+            "actions.read_ledger.rsk: unknown key (did you mean 'risk'?)",
+        ),
+        (
+            "[actions.",
+            "[acions.",
+            "acions: unknown top-level key (did you mean 'actions'?)",
+        ),
+    ],
+)
+def test_a_typo_is_one_problem_with_the_key_it_meant(
+    tmp_path: Path, old: str, new: str, line: str
+) -> None:
+    # Before: the typo was "unknown key (expected ...)" and the key it meant was also
+    # "missing the SUPERVISED bar" (or "risk: missing"): two problems for one typo.
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1 if old != "[actions." else -1))
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == f"{path}: {line}"
+
+
+def test_a_typo_of_a_key_that_is_there_leaves_that_key_alone(tmp_path: Path) -> None:
+    # adversarial_pass_rat is like adversarial_pass_rate, which is given: still one problem.
+    text = GOOD.replace("min_samples = 50", "min_samples = 50\nadversarial_pass_rat = 1", 1)
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == (
+        f"{path}: thresholds.supervised.adversarial_pass_rat: unknown key"
+        " (did you mean 'adversarial_pass_rate'?)"
+    )
+
+
+def test_a_key_like_none_lists_the_expected_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("[actions.read_ledger]", "[action.read_ledger]", 1))
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    # "action" is most like "actions", which is there; 0.62 like "graduation" is too little.
+    assert str(info.value) == f"{path}: action: unknown top-level key (did you mean 'actions'?)"
+    path = write(tmp_path, GOOD.replace('risk = "read"', 'risk = "read"\ncolour = "blue"', 1))
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == (
+        f"{path}: actions.read_ledger.colour: unknown key"
+        " (expected auto_cap, hard_cap, max_state, risk)"
+    )
+
+
 def test_several_problems_reported_together(tmp_path: Path) -> None:
     text = GOOD.replace("pass_rate = 0.8", "pass_rate = 2.0", 1).replace('"read"', '"nope"')
     with pytest.raises(PolicyError) as info:
@@ -362,6 +427,28 @@ def test_graduation_problems_name_the_key(tmp_path: Path, table: str, key: str, 
         load_policy(path)
     assert f"{key}: " in str(caught.value) and words in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # Before: "-5" was "a time window must be positive", though "5" reads as 5 cases.
+        ("-5", "a case-count window must be positive, not '-5'"),
+        ("-5 cases", "a case-count window must be positive, not '-5 cases'"),
+        ("-3D", "a time window must be positive, not '-3D'"),
+        ("-x", "'-x' is neither a case count nor a time span such as '30D'"),
+    ],
+)
+def test_a_negative_window_is_called_the_kind_it_would_be(
+    tmp_path: Path, text: str, line: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_window(text)
+    assert str(caught.value) == line
+    path = write(tmp_path, GOOD + f'\n[graduation]\nwindow = "{text}"\n')
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == f"{path}: graduation.window: {line}"
 
 
 def test_graduation_must_be_a_table(tmp_path: Path) -> None:

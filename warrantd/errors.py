@@ -10,19 +10,49 @@ install) is a :class:`MissingExtraError`, also exit 2: it is a setup step, not a
 ``str(error)`` is the message as printed: one line when there are at most
 three problems (``source: a`` or ``source: 3 problems: a; b; c``), otherwise a
 summary line followed by one indented line per problem. Values inside
-problems are shown with ``repr`` so control characters stay visible.
+problems are shown with ``repr`` so control characters stay visible, through
+:func:`quote`, which shortens a huge one so the line stays one readable line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["MAX_PROBLEMS", "InputError", "MissingExtraError", "OptionError", "format_problems"]
+__all__ = [
+    "MAX_PROBLEMS",
+    "InputError",
+    "MissingExtraError",
+    "OptionError",
+    "format_problems",
+    "quote",
+]
 
 #: Problems kept (and printed) per error; the total is still counted and said.
 MAX_PROBLEMS = 20
 #: Up to this many problems fit on one line.
 ONE_LINE_PROBLEMS = 3
+#: A value whose ``repr`` is longer than this is shortened in a problem (:func:`quote`).
+QUOTE_LIMIT = 60
+#: How much of each end of a shortened value is kept.
+_QUOTE_ENDS = 10
+
+
+def quote(value: object) -> str:
+    """``repr(value)`` for a problem line, shortened when longer than :data:`QUOTE_LIMIT`.
+
+    A long text keeps its first and last ten characters and says its length,
+    ``'9999999999…9999999999' (400 characters)``: enough to find it in the file, and the
+    line stays one line (a 400-digit cell once made a 450-character "one line"). Any
+    other value (bytes, a number) has its ``repr`` shortened the same way.
+    """
+    text = repr(value)
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    if isinstance(value, str):
+        ends = value[:_QUOTE_ENDS] + "…" + value[-_QUOTE_ENDS:]
+        return f"{ends!r} ({len(value):,} characters)"
+    ends = text[:_QUOTE_ENDS] + "…" + text[-_QUOTE_ENDS:]
+    return f"{ends} ({len(text):,} characters)"
 
 
 def format_problems(source: str, problems: Sequence[str], total: int | None = None) -> str:

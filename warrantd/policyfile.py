@@ -32,7 +32,9 @@ file, the dotted key and what is wrong. The validity rules themselves live in
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -55,10 +57,13 @@ from .window import parse_window, window_text
 __all__ = ["PolicyError", "dump_policy", "load_policy"]
 
 _CRITERIA = tuple(criterion.bar for criterion in CRITERIA)
-_ACTION_KEYS = {"risk", "auto_cap", "hard_cap", "max_state"}
+_ACTION_KEYS = ("auto_cap", "hard_cap", "max_state", "risk")
 _SETTINGS = GraduationSettings()
 _SETTING_KEYS = ("window", "evidence", "alpha", "demotion_margin", "reset_on")
 _TOP_LEVEL = ("thresholds", "actions", "graduation")
+#: How alike (difflib's ratio) an unknown key must be to an expected one to be called a
+#: typo of it: "rsk" is 0.86 like "risk", while "action" is only 0.62 like "graduation".
+_CLOSE = 0.7
 
 
 class PolicyError(InputError):
@@ -81,14 +86,50 @@ def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
     if data is None:
         raise PolicyError(path, [("", unreadable)])
     problems: list[Problem] = []
-    thresholds, actions = _parse(data, problems)
+    meant: set[str] = set()
+    thresholds, actions = _parse(data, problems, meant)
     if thresholds is not None:
-        problems.extend(threshold_problems(thresholds))
+        # A typo such as ``adversarial_pas_rate`` was already reported with the key it most
+        # likely meant; "missing the SUPERVISED bar" for that key would say the same thing twice.
+        problems.extend(
+            (key, problem)
+            for key, problem in threshold_problems(thresholds)
+            if not (key in meant and problem.startswith("missing"))
+        )
     problems.extend(action_problems(actions))
     settings = _parse_settings(data.get("graduation"), problems)
     if problems or thresholds is None:
         raise PolicyError(path, problems)
     return TrustPolicy(actions=actions, thresholds=thresholds, graduation=settings)
+
+
+def _unknown_keys(
+    prefix: str,
+    given: Iterable[str],
+    expected: Sequence[str],
+    problems: list[Problem],
+    *,
+    what: str = "unknown key",
+    listed: str | None = None,
+) -> set[str]:
+    """Report every key of ``given`` that is not ``expected``, keyed ``prefix + key``.
+
+    A key close to an expected key is most likely a typo of it: the problem says "did you
+    mean ...?". When ``given`` lacks the key it meant, that dotted key is returned, so the
+    caller can leave out its "missing" problem (one typo, one problem). Otherwise the
+    problem lists the expected keys (``listed``, or ``expected`` joined by commas).
+    """
+    given = list(given)
+    meant: set[str] = set()
+    for extra in sorted(set(given) - set(expected)):
+        close = difflib.get_close_matches(extra, expected, n=1, cutoff=_CLOSE)
+        if close:
+            problems.append((prefix + extra, f"{what} (did you mean {close[0]!r}?)"))
+            if close[0] not in given:
+                meant.add(prefix + close[0])
+        else:
+            problems.append((prefix + extra, f"{what} (expected {listed or ', '.join(expected)})"))
+    return meant
 
 
 def _parse_settings(table: object, problems: list[Problem]) -> GraduationSettings:
@@ -98,10 +139,7 @@ def _parse_settings(table: object, problems: list[Problem]) -> GraduationSetting
     if not isinstance(table, dict):
         problems.append(("graduation", f"must be a table, not {table!r}"))
         return _SETTINGS
-    for extra in sorted(set(table) - set(_SETTING_KEYS)):
-        problems.append(
-            (f"graduation.{extra}", f"unknown key (expected {', '.join(_SETTING_KEYS)})")
-        )
+    _unknown_keys("graduation.", table, _SETTING_KEYS, problems)
     values = {key: table[key] for key in _SETTING_KEYS if key in table}
     if isinstance(values.get("alpha"), int) and not isinstance(values["alpha"], bool):
         values["alpha"] = float(values["alpha"])
@@ -116,15 +154,22 @@ def _parse_settings(table: object, problems: list[Problem]) -> GraduationSetting
 
 
 def _parse(
-    data: dict[str, Any], problems: list[Problem]
+    data: dict[str, Any], problems: list[Problem], meant: set[str]
 ) -> tuple[GraduationThresholds | None, dict[str, ActionClass]]:
-    """The thresholds and action classes that parse; what does not is a problem."""
-    for key in sorted(set(data) - set(_TOP_LEVEL)):
-        problems.append(
-            (key, "unknown top-level key (expected 'thresholds', 'actions' and 'graduation')")
-        )
-    thresholds = _parse_thresholds(_table(data, "thresholds", problems), problems)
-    actions_table = _table(data, "actions", problems)
+    """The thresholds and action classes that parse; what does not is a problem.
+
+    ``meant`` collects the dotted keys that typos most likely meant (see :func:`_unknown_keys`).
+    """
+    meant |= _unknown_keys(
+        "",
+        data,
+        _TOP_LEVEL,
+        problems,
+        what="unknown top-level key",
+        listed="'thresholds', 'actions' and 'graduation'",
+    )
+    thresholds = _parse_thresholds(_table(data, "thresholds", problems, meant), problems, meant)
+    actions_table = _table(data, "actions", problems, meant)
     if not actions_table and "actions" in data:
         problems.append(("actions", "defines no action classes"))
     actions = {
@@ -135,10 +180,13 @@ def _parse(
     return thresholds, actions
 
 
-def _table(data: dict[str, Any], key: str, problems: list[Problem]) -> dict[str, Any]:
+def _table(
+    data: dict[str, Any], key: str, problems: list[Problem], meant: set[str]
+) -> dict[str, Any]:
     value = data.get(key)
     if value is None:
-        problems.append((key, "missing table"))
+        if key not in meant:
+            problems.append((key, "missing table"))
         return {}
     if not isinstance(value, dict):
         problems.append((key, f"must be a table, not {value!r}"))
@@ -155,11 +203,19 @@ def _parse_state(key: str, text: object, problems: list[Problem]) -> AutonomySta
 
 
 def _parse_thresholds(
-    table: dict[str, Any], problems: list[Problem]
+    table: dict[str, Any], problems: list[Problem], meant: set[str]
 ) -> GraduationThresholds | None:
     bars: dict[str, dict[AutonomyState, Any]] = {c: {} for c in _CRITERIA}
+    present = {k.lower() for k in table if k.upper() in AutonomyState.__members__}
     for state_key, spec in table.items():
         key = f"thresholds.{state_key}"
+        absent = [s.name.lower() for s in GRADUATION_STATES if s.name.lower() not in present]
+        close = difflib.get_close_matches(state_key.lower(), absent, n=1, cutoff=_CLOSE)
+        if state_key.lower() not in present and close:
+            # [thresholds.supervsed]: one problem, not three "missing the SUPERVISED bar"
+            problems.append((key, f"unknown state {state_key!r} (did you mean {close[0]!r}?)"))
+            meant.update(f"thresholds.{close[0]}.{criterion}" for criterion in _CRITERIA)
+            continue
         state = _parse_state(key, state_key, problems)
         if state is None:
             continue
@@ -169,8 +225,7 @@ def _parse_thresholds(
         if not isinstance(spec, dict):
             problems.append((key, f"must be a table, not {spec!r}"))
             continue
-        for extra in sorted(set(spec) - set(_CRITERIA)):
-            problems.append((f"{key}.{extra}", f"unknown key (expected {', '.join(_CRITERIA)})"))
+        meant |= _unknown_keys(f"{key}.", spec, _CRITERIA, problems)
         for criterion in _CRITERIA:
             if criterion in spec:
                 bars[criterion][state] = spec[criterion]
@@ -189,14 +244,13 @@ def _parse_action(name: str, spec: object, problems: list[Problem]) -> ActionCla
         problems.append((key, f"must be a table, not {spec!r}"))
         return None
     before = len(problems)
-    for extra in sorted(set(spec) - _ACTION_KEYS):
-        problems.append(
-            (f"{key}.{extra}", f"unknown key (expected {', '.join(sorted(_ACTION_KEYS))})")
-        )
+    meant = _unknown_keys(f"{key}.", spec, _ACTION_KEYS, problems)
     risk_text = spec.get("risk")
     risk = None
     if isinstance(risk_text, str) and risk_text.upper() in RiskTier.__members__:
         risk = RiskTier[risk_text.upper()]
+    elif risk_text is None and f"{key}.risk" in meant:
+        pass  # a typo of "risk", already reported with "did you mean 'risk'?"
     else:
         tiers = ", ".join(t.name.lower() for t in RiskTier)
         shown = "missing" if risk_text is None else f"unknown risk tier {risk_text!r}"

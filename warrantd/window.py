@@ -71,12 +71,22 @@ def parse_window(value: object) -> WindowSpec:
     match = _SPAN.fullmatch(text)
     if match is None or match.group(2) not in _UNITS:
         if text.startswith("-"):
-            raise ValueError(f"a time window must be positive, not {value!r}")
+            _refuse_negative(text[1:].strip(), value)
         raise ValueError(f"{value!r} is neither a case count nor a time span such as '30D'")
     span = float(match.group(1)) * _UNITS[match.group(2)]
     if span <= timedelta(0):
         raise ValueError(f"a time window must be positive, not {value!r}")
     return span
+
+
+def _refuse_negative(magnitude: str, value: str) -> None:
+    """Say which kind of window a negative ``value`` would have been ("-5" a case count,
+    "-3D" a time span), as the positive one is read; return if it is neither."""
+    if magnitude.removesuffix("cases").strip().isdigit():
+        raise ValueError(f"a case-count window must be positive, not {value!r}")
+    match = _SPAN.fullmatch(magnitude)
+    if match is not None and match.group(2) in _UNITS:
+        raise ValueError(f"a time window must be positive, not {value!r}")
 
 
 def window_text(window: WindowSpec) -> str:

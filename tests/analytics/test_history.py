@@ -251,6 +251,41 @@ def test_unsupported_suffix(tmp_path: Path) -> None:
         load_history(csv_file(tmp_path, "x", "h.xlsx"))
 
 
+def test_a_folder_without_format_is_told_how_folders_are_read(tmp_path: Path) -> None:
+    # Before: "unsupported file suffix '(none)'", which says nothing about folders.
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    with pytest.raises(HistoryError) as info:
+        load_history(folder)
+    assert str(info.value) == (
+        f"{folder}: is a folder, not a history file: a folder is read as Inspect or promptfoo "
+        "logs, with --format inspect|promptfoo (format= in Python)"
+    )
+
+
+def test_a_huge_value_is_shortened_in_its_problem(tmp_path: Path) -> None:
+    # Before: the 400 digits were echoed in full, a 450-character "one line".
+    path = csv_file(tmp_path, f"timestamp,action,passed\n2026-01-01,a,{'9' * 400}\n")
+    with pytest.raises(HistoryError) as info:
+        load_history(path)
+    assert str(info.value) == (
+        f"{path}: row 1, column 'passed': '9999999999…9999999999' (400 characters): "
+        "not a boolean (expected true/false, 1/0, yes/no or pass/fail)"
+    )
+
+
+def test_a_value_is_shortened_only_past_sixty_characters(tmp_path: Path) -> None:
+    # 58 x's quote as 60 characters (kept whole); 59 x's as 61 (shortened).
+    text = f"timestamp,action,passed\n2026-01-01,a,{'x' * 58}\n2026-01-02,a,{'x' * 59}\n"
+    with pytest.raises(HistoryError) as info:
+        load_history(csv_file(tmp_path, text))
+    why = "not a boolean (expected true/false, 1/0, yes/no or pass/fail)"
+    assert info.value.lines == [
+        f"row 1, column 'passed': '{'x' * 58}': {why}",
+        f"row 2, column 'passed': 'xxxxxxxxxx…xxxxxxxxxx' (59 characters): {why}",
+    ]
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(HistoryError, match="no such file"):
         load_history(tmp_path / "absent.csv")

@@ -246,8 +246,32 @@ def test_state_at() -> None:
 
 def test_unknown_action_is_a_clear_error() -> None:
     h = load_history(pd.DataFrame({"timestamp": [T0], "action": ["mystery"], "passed": [1]}))
-    with pytest.raises(InputError, match="action\\(s\\) the policy does not define: 'mystery'"):
+    with pytest.raises(InputError) as info:
         replay(h, STREAK_POLICY)
+    assert str(info.value) == (
+        "<DataFrame>: column 'action': 'mystery': an action class the policy does not define"
+    )
+
+
+def test_unknown_actions_say_how_many_rows_from_when() -> None:
+    from warrantd.analytics._engine import check_coverage
+
+    # Given out of order: loaded, the 1 March row comes first (T0 is 1 March 00:00 UTC).
+    h = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": [T0 + pd.Timedelta("2h"), T0, T0 + pd.Timedelta("1D")],
+                "action": ["mystery", "mystery", "refund"],
+                "passed": [1, 0, 1],
+            }
+        )
+    )
+    with pytest.raises(InputError) as info:
+        check_coverage(["mystery", "refund"], STREAK_POLICY, "logs", frame=h, column=None)
+    assert str(info.value) == (
+        "logs: action 'mystery': an action class the policy does not define"
+        " (2 rows, the first at 2026-03-01T00:00:00Z)"
+    )
 
 
 # --------------------------------------------------------------------------- differential

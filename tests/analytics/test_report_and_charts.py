@@ -78,6 +78,34 @@ def test_untrusted_action_names_are_escaped(tmp_path: Path) -> None:
     assert evil not in outside_code and "\\<script\\>" in outside_code
 
 
+def test_a_state_flipping_back_within_the_hour_is_counted_and_timed_to_the_second(
+    tmp_path: Path,
+) -> None:
+    # Bars 0.8 over at least 2 cases: pass, pass -> SUPERVISED at 00:05 (2/2); fail at
+    # 00:10 -> 2/3 -> MANUAL; pass at 00:20 -> 3/4; pass at 00:30 -> 4/5 = 0.8 -> SUPERVISED.
+    # Two changes undone within an hour (the demotion, then the promotion back).
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    minutes = [0, 5, 10, 20, 30]
+    late = [start + pd.Timedelta(days=d) for d in range(2, 12)]  # passes, days later
+    h = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": [start + pd.Timedelta(minutes=m) for m in minutes] + late,
+                "action": "w",
+                "passed": [True, True, False, True, True] + [True] * len(late),
+            }
+        )
+    )
+    policy = TrustPolicy(
+        {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 2), (0.99, 0.0, 100)),
+    )
+    build_report(h, policy, tmp_path / "r", n_sims=50, horizon="5D")
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert "1 (2 change(s) undone within an hour: see demotion_margin)" in html
+    assert "<td>2026-01-01 00:10:00</td>" in html and "<td>2026-01-01 00:30:00</td>" in html
+
+
 def test_a_failed_build_leaves_the_previous_report_untouched(
     small: tuple[pd.DataFrame, TrustPolicy], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -582,14 +582,45 @@ def state_column(levels: np.ndarray) -> pd.Categorical:
 # --------------------------------------------------------------------------- coverage
 
 
-def check_coverage(actions: Iterable[str], policy: TrustPolicy, source: str = "history") -> None:
-    """Raise :class:`~warrantd.errors.InputError` naming the actions the policy lacks."""
+def check_coverage(
+    actions: Iterable[str],
+    policy: TrustPolicy,
+    source: str = "history",
+    *,
+    frame: pd.DataFrame | None = None,
+    column: str | None = "action",
+    policy_name: str = "the policy",
+) -> None:
+    """Raise :class:`~warrantd.errors.InputError` naming the actions the policy lacks.
+
+    One problem per action, under ``source`` (the history or traffic file) and its
+    ``column`` (the user's name for it; None for a tool's logs, which have no such
+    column). With the canonical ``frame`` the actions came from, each says in how many
+    rows and from when: a loaded frame is in time order, not the file's, so the first
+    timestamp is how the first row is found again.
+    """
+    from ..errors import quote  # here, not at the top: this function is the whole change
+
     missing = sorted(set(actions) - set(policy.actions))
-    if missing:
-        raise InputError(
-            source,
-            [f"has action(s) the policy does not define: {', '.join(map(repr, missing))}"],
-        )
+    if not missing:
+        return
+    where: dict[str, str] = {}
+    if frame is not None:
+        found = frame.loc[frame["action"].isin(missing).to_numpy(), ["action", "timestamp"]]
+        for name, (first, rows) in (
+            found.groupby("action", observed=True)["timestamp"].agg(["min", "size"]).iterrows()
+        ):
+            when = pd.Timestamp(first).isoformat().replace("+00:00", "Z")
+            where[str(name)] = f" ({rows:,} row{'s' if rows != 1 else ''}, the first at {when})"
+    prefix = f"column {column!r}: " if column is not None else "action "
+    raise InputError(
+        source,
+        [
+            f"{prefix}{quote(name)}: an action class {policy_name} does not define"
+            + where.get(name, "")
+            for name in missing
+        ],
+    )
 
 
 def policy_classes_only(history: pd.DataFrame, policy: TrustPolicy) -> pd.DataFrame:

@@ -126,8 +126,26 @@ def _date(value: Any) -> str:
     return "—" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
-def _time(value: Any) -> str:
-    return "—" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+def _time(value: Any, *, seconds: bool = False) -> str:
+    shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return "—" if pd.isna(value) else pd.Timestamp(value).strftime(shape)
+
+
+#: A state change undone within this long is a flip a reader cannot see on the timeline.
+FLIP_WITHIN = pd.Timedelta(hours=1)
+
+
+def _flips(moves: pd.DataFrame) -> str:
+    """ ", N undone within an hour" for a class whose state flips back and forth, else ""."""
+    if len(moves) < 2:
+        return ""
+    times = moves["time"].to_numpy()
+    back = moves["to"].to_numpy()[1:] == moves["from"].to_numpy()[:-1]
+    quick = (times[1:] - times[:-1]) < FLIP_WITHIN.to_timedelta64()
+    flips = int((back & quick).sum())
+    if not flips:
+        return ""
+    return f" ({_num(flips)} change(s) undone within an hour: see demotion_margin)"
 
 
 def _pct(value: Any) -> str:
@@ -440,7 +458,7 @@ def _details(result: Replay, policy: TrustPolicy) -> list[ActionDetail]:
                 f"{_num(row['failures_while_autonomous'])} of "
                 f"{_num(row['cases_while_autonomous'])}",
             ),
-            ("demotions", _num(row["demotions"])),
+            ("demotions", _num(row["demotions"]) + _flips(moves)),
             (
                 "days MANUAL / SUPERVISED / AUTONOMOUS",
                 f"{row['days_manual']:.1f} / {row['days_supervised']:.1f} / "
@@ -454,7 +472,8 @@ def _details(result: Replay, policy: TrustPolicy) -> list[ActionDetail]:
         ]
         transitions = [
             TransitionRow(
-                time=_time(t["time"]),
+                # To the second: a class can change state twice within one minute.
+                time=_time(t["time"], seconds=True),
                 frm=str(t["from"]),
                 to=str(t["to"]),
                 cause=str(t["cause"]),

@@ -30,7 +30,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..errors import MAX_PROBLEMS, InputError
+from ..errors import MAX_PROBLEMS, InputError, quote
 from ._engine import timestamps_ns
 
 __all__ = [
@@ -90,7 +90,7 @@ class Problem:
         elif _is_missing(self.value):
             shown = ": (empty)"  # an empty CSV cell reads as NaN; say what the user wrote
         else:
-            shown = f": {self.value!r}"
+            shown = f": {quote(self.value)}"
         return f"{', '.join(where)}{shown}: {self.message}" if where else self.message
 
 
@@ -257,10 +257,8 @@ def _long_row(path: Path, compression: str | None, encoding: str) -> str:
         for line, fields in enumerate(rows, start=2):
             extra = [f for f in fields[width:] if f.strip()]
             if extra:
-                saw = len(fields)
-                return (
-                    f"line {line}: {saw} fields where the header has {width} (extra {extra[0]!r})"
-                )
+                saw, shown = len(fields), quote(extra[0])
+                return f"line {line}: {saw} fields where the header has {width} (extra {shown})"
     return f"a line has more fields than the header's {width}"
 
 
@@ -392,7 +390,7 @@ def _undecodable(
             value = cell.encode(encoding, errors="surrogateescape")
             if number == 0:
                 return TableError(
-                    source, [Problem(None, None, NO_VALUE, f"the header: {value!r} {advice}")]
+                    source, [Problem(None, None, NO_VALUE, f"the header: {quote(value)} {advice}")]
                 )
             column = header[index] if index < len(header) else None
             return TableError(source, [Problem(number, column, value, advice)])
@@ -596,6 +594,13 @@ def read_table(
     else:
         path = Path(source)
         name = str(path)
+        if what == "history" and format is None and path.is_dir():
+            # A folder has no suffix to go by; the only folders read are tools' logs.
+            raise table_error(
+                name,
+                "is a folder, not a history file: a folder is read as Inspect or promptfoo "
+                "logs, with --format inspect|promptfoo (format= in Python)",
+            )
         fmt, compression = table_format(path, format, name)
         text_columns = _text_columns(known_columns, column_map)
         raw = _read_file(path, fmt, compression, text_columns, name, encoding, what)

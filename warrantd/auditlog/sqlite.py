@@ -251,6 +251,8 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
         raise AuditLogError(source, "no such file")
     if target.is_dir():
         raise AuditLogError(source, "is a directory, not an audit log")
+    if (unlike := _not_sqlite(target)) is not None:
+        raise AuditLogError(source, f"not a warrantd audit log ({unlike})")
     # mode=ro: never create or change the file being examined.
     conn = sqlite3.connect(f"{target.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
     try:
@@ -262,6 +264,25 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+#: The first bytes of every SQLite database file (the file format's header string).
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _not_sqlite(target: Path) -> str | None:
+    """What the file at ``target`` is when it is no SQLite database at all, else None.
+
+    SQLite itself reads a 0-byte file as an empty database, and then the log was only
+    "a SQLite database without its meta table": wrong for an empty CSV handed over by mistake.
+    """
+    with target.open("rb") as fh:
+        head = fh.read(len(_SQLITE_HEADER))
+    if not head:
+        return "an empty file"
+    if head != _SQLITE_HEADER:
+        return "not a SQLite database"
+    return None
 
 
 class _SQLiteReader:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from .. import __version__
-from ..errors import InputError, OptionError
+from ..errors import OptionError
 from ..graduation import ceiling
 from ..policyfile import load_policy
 from . import EXIT_BAD_INPUT, emit
@@ -390,16 +390,22 @@ def out_option(what: str) -> Callable[[F], F]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_coverage(history: Any, policy: Any, policy_path: str, history_path: str) -> None:
-    """Every action of the history must be defined in the policy (named, both files)."""
+def _check_coverage(history: Any, policy: Any, policy_path: str, source: HistorySource) -> None:
+    """Every action of the history must be defined in the policy: blamed on the history,
+    with its column and when each unknown action first appears."""
+    from ..analytics._engine import check_coverage
     from ..analytics.history import validate_against
 
     coverage = validate_against(history, policy)
     if not coverage.ok:
-        names = _names(coverage.missing_from_policy)
-        raise InputError(
-            policy_path,
-            [f"does not define action class(es) {names}, found in {history_path}"],
+        imported = source.format in ("inspect", "promptfoo")  # logs have no action column
+        check_coverage(
+            coverage.missing_from_policy,
+            policy,
+            source.path,
+            frame=history,
+            column=None if imported else dict(source.columns).get("action", "action"),
+            policy_name=policy_path,
         )
 
 
@@ -464,12 +470,25 @@ def _window_or_policy(window: Any) -> Any:
     return POLICY_WINDOW
 
 
-def _load_traffic(path: str | None) -> Any:
+def _load_traffic(path: str | None, policy: Any = None, policy_path: str = "") -> Any:
+    """The traffic, and (given the policy) every action of it defined there, or an error
+    naming the traffic file, its column and when each unknown action first appears."""
     if path is None:
         return None
     from ..analytics.traffic import load_traffic
 
-    return load_traffic(path)
+    traffic = load_traffic(path)
+    if policy is not None:
+        from ..analytics._engine import check_coverage
+
+        check_coverage(
+            map(str, traffic["action"].unique()),
+            policy,
+            str(traffic.attrs.get("source", path)),
+            frame=traffic,
+            policy_name=policy_path,
+        )
+    return traffic
 
 
 def _say_traffic(result: Any, traffic: Any, quiet: bool, fmt: str) -> None:
@@ -583,7 +602,7 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
         from ..analytics.quality import data_quality
 
         frame = source.load()
-        _check_coverage(frame, loaded, policy, source.path)
+        _check_coverage(frame, loaded, policy, source)
         lines.append(
             f"{source.path}: {len(frame):,} rows, {int(frame['n'].sum()):,} cases; "
             "every action in the history is in the policy"
@@ -639,8 +658,8 @@ def replay(
     with _steps(["load", "replay"], quiet) as steps:
         pol = _ruled(load_policy(policy), rule)
         hist = source.load()
-        _check_coverage(hist, pol, policy, source.path)
-        requests = _load_traffic(traffic)
+        _check_coverage(hist, pol, policy, source)
+        requests = _load_traffic(traffic, pol, policy)
         decided = _load_approvals(approvals)
         steps.next()
         result = run_replay(
@@ -736,8 +755,8 @@ def sweep(
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid)
         hist = source.load()
-        _check_coverage(hist, pol, policy, source.path)
-        requests = _load_traffic(traffic)
+        _check_coverage(hist, pol, policy, source)
+        requests = _load_traffic(traffic, pol, policy)
         steps.next()
         result = run_sweep(
             hist,
@@ -858,7 +877,7 @@ def forecast(
     with _steps(["load", "forecast"], quiet) as steps:
         pol = _ruled(load_policy(policy), rule)
         hist = source.load()
-        _check_coverage(hist, pol, policy, source.path)
+        _check_coverage(hist, pol, policy, source)
         try:  # said under its flag, before any work
             regime_column(hist, pol, REGIME_FROM_POLICY if regime is None else regime)
         except OptionError as exc:
@@ -966,7 +985,7 @@ def report(
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid) if grid else None
         hist = source.load()
-        requests = _load_traffic(traffic)
+        requests = _load_traffic(traffic, pol, policy)
         base_policy = None
         if base is not None:
             from ..analytics.diff import read_policy
