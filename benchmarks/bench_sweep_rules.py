@@ -23,48 +23,22 @@ candidate costs one vectorized replay.
 
 from __future__ import annotations
 
-import gc
 import importlib
-import time
-import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from warrantd import ActionClass, AutonomyState, GraduationThresholds, RiskTier, TrustPolicy
-from warrantd.analytics import load_history
+# Run as a script from benchmarks/: the same history, policy and timing as the replay bench.
+from bench_replay_sweep import fifty_classes, measure
+
+from warrantd import AutonomyState
 from warrantd.analytics.sweep import sweep
-from warrantd.analytics.synth import generate, random_profiles
 
 S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
 
 
-def measure(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, float, float]:
-    """(first-call seconds, best-of-``repeats`` seconds, peak traced MiB), as in
-    bench_replay_sweep.py: memory traced on a separate run."""
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return times[0], min(times), peak
-
-
 def main() -> None:
-    profiles = random_profiles(50, seed=1, cases_per_day=110)
-    history = load_history(generate(0, profiles=profiles))
-    thresholds = GraduationThresholds({S: 0.85, A: 0.95}, {S: 0.75, A: 0.9}, {S: 150, A: 600})
-    policy = TrustPolicy(
-        {p.name: ActionClass(p.name, RiskTier.REVERSIBLE_WRITE) for p in profiles}, thresholds
-    )
-    print(f"history: {len(history):,} cases, {history['action'].nunique()} actions")
+    history, policy = fifty_classes()
     bars_1k = {
         "supervised.pass_rate": list(np.round(np.linspace(0.75, 0.93, 10), 3)),
         "supervised.adversarial_pass_rate": list(np.round(np.linspace(0.6, 0.85, 10), 3)),
