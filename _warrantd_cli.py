@@ -25,6 +25,18 @@ def _interrupted_while_starting(signum: int, frame: Any) -> None:
 def main() -> NoReturn:
     """Entry point of the ``warrantd`` console script."""
     signal.signal(signal.SIGINT, _interrupted_while_starting)
+    from warrantd.cli import EXIT_INTERRUPTED
     from warrantd.cli import main as run
 
-    run()
+    try:
+        run()
+    except SystemExit as done:
+        if done.code != EXIT_INTERRUPTED:
+            raise
+        # End here rather than through the interpreter: a KeyboardInterrupt that passed
+        # through an exec() on its way to the handler (dataclasses build methods with
+        # exec) leaves CPython marked to end by SIGINT at exit, which turns 130 into -2.
+        # Every output is finished or rolled back by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)

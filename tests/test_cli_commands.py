@@ -123,6 +123,12 @@ def test_forecast_regime_column() -> None:
         "'model' is not a column of the history",
         "agent_version",
     )
+    # Without --regime, the column comes from --reset-on, and the error says so.
+    one_line_error(
+        run("forecast", *coding, "--reset-on", "model", "-q"),
+        "'--reset-on'",
+        "'model' is not a column of the history",
+    )
 
 
 def test_report(tmp_path: Path) -> None:

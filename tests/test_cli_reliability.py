@@ -233,6 +233,13 @@ def test_a_missing_optional_extra_is_one_line_naming_the_extra(
         "warrantd: error: reading Inspect AI logs needs the inspect-ai package: "
         "pip install 'warrantd[inspect]'\n"
     )
+    # --debug adds the traceback, and it is still a setup step (2), not a bug (1).
+    with pytest.raises(SystemExit) as info:
+        main(["replay", "--debug", "--format", "inspect", "-p", str(policy), "-H", str(logs)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "is a bug" not in err
+    assert err.endswith("pip install 'warrantd[inspect]'\n")
 
 
 # --------------------------------------------------------------------------- CLI

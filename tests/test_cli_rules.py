@@ -128,3 +128,15 @@ def test_diff_grades_both_policies_under_the_rule_given(tmp_path: Path) -> None:
     assert json.loads(point.stdout) != json.loads(anytime.stdout)
     same = run("diff", POLICY, POLICY, "-H", HISTORY, "--evidence", "anytime", "-q")
     assert same.returncode == 0, same.stderr
+
+
+def test_report_base_is_graded_under_the_rule_given_too(tmp_path: Path) -> None:
+    """`report --base` with the same policy on both sides and --evidence wilson: the
+    rule applies to both, so there is no policy change (graded under point on one side
+    only, the section showed a changed key and burden 9,179 -> 9,910)."""
+    out = tmp_path / "r"
+    args = ["report", "-p", POLICY, "-H", HISTORY, "--base", POLICY, "--evidence", "wilson"]
+    done = run(*args, "--out", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    md = (out / "report.md").read_text()
+    assert "No policy change: the two policies are the same, key for key." in md

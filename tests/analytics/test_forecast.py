@@ -174,3 +174,31 @@ def test_backtest_calibration_on_synthetic_histories() -> None:
     assert calibration > stationary["within_band"].mean() + 0.1
     never = table[table["actual_date"].isna()]
     assert (never["p_within_horizon"] < 0.9).all(), "confident forecasts that never happened"
+
+
+def test_blocked_on_follows_the_policys_evidence_rule() -> None:
+    """Ten passing cases over ten days, bar 0.8 over 5 cases: the estimate (1.0) meets the
+    bar, but the Wilson lower bound of 10 / 10 at alpha 0.05 is about 0.72-0.79 (two- or
+    one-sided), below 0.8: under `wilson` the class is still MANUAL and the forecast must
+    say the bound is what holds it, never "clears every bar"."""
+    from warrantd import GraduationSettings
+
+    history = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": pd.date_range("2026-01-01", periods=10, freq="D", tz="UTC"),
+                "action": "w",
+                "passed": True,
+            }
+        )
+    )
+    policy = TrustPolicy(
+        {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 5), (0.95, 0.0, 50)),
+        GraduationSettings(evidence="wilson"),
+    )
+    row = forecast(history, policy, n_sims=20, horizon="5D").table.iloc[0]
+    assert (row["state"], row["next_state"]) == ("MANUAL", "SUPERVISED")
+    assert row["blocked_on"] == (
+        "pass rate 1.00 >= 0.80, but its wilson lower bound (alpha 0.05) is below the bar"
+    )

@@ -357,9 +357,19 @@ def test_a_field_is_never_dropped_nor_a_column_renamed(
     assert messages(info).startswith(f"{path}: {needle}")
 
 
-def test_a_trailing_comma_on_every_row_is_not_an_extra_field(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "timestamp,action,passed\n2026-01-01,a,yes,\n2026-01-02,a,no,\n",  # trailing commas
+        "timestamp,action,passed,note\n2026-01-01,a,yes,x,,\n2026-01-02,a,no,,\n",  # empty extras
+        "timestamp,action,passed,,\n2026-01-01,a,yes,,\n2026-01-02,a,no,,\n",  # blank header cells
+    ],
+)
+def test_empty_fields_beyond_the_header_lose_nothing_and_are_accepted(
+    tmp_path: Path, text: str
+) -> None:
     path = tmp_path / "h.csv"
-    path.write_text("timestamp,action,passed\n2026-01-01,a,yes,\n2026-01-02,a,no,\n")
+    path.write_text(text)
     assert load_history(path)["n_passed"].tolist() == [1, 0]
 
 

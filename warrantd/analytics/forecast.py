@@ -69,7 +69,13 @@ import pandas as pd
 
 from ..autonomy import AutonomyState
 from ..errors import OptionError
-from ..graduation import CRITERIA, GraduationSettings, GraduationThresholds, ceiling
+from ..graduation import (
+    CRITERIA,
+    GraduationSettings,
+    GraduationThresholds,
+    ceiling,
+    evidence_met,
+)
 from ..policy import TrustPolicy
 from ._engine import (
     COUNT_COLUMNS,
@@ -212,25 +218,52 @@ def _shown(value: float, bar: float) -> tuple[str, str]:
 _CASES_OF = {"pass_rate": "n_normal", "adversarial_pass_rate": "n_adversarial"}
 
 
+#: The passed count of a rate, by metric (the evidence rules read counts, not rates).
+_PASSED_OF = {"pass_rate": "passed_normal", "adversarial_pass_rate": "passed_adversarial"}
+
+
 def _blocked_on(
-    metrics: pd.Series, thresholds: GraduationThresholds, target: AutonomyState, level: float
+    metrics: pd.Series,
+    thresholds: GraduationThresholds,
+    target: AutonomyState,
+    level: float,
+    settings: GraduationSettings,
 ) -> list[str]:
-    """Every bar of ``target`` not yet cleared (by :data:`~warrantd.graduation.CRITERIA`),
+    """Every bar of ``target`` not yet cleared (by :data:`~warrantd.graduation.CRITERIA`,
+    a rate under the policy's evidence rule, :func:`~warrantd.graduation.evidence_met`),
     with its distance: cases still needed, or the rate against its bar and interval."""
     counts, rates = [], []
     for criterion in CRITERIA:
         value, bar = metrics[criterion.metric], getattr(thresholds, criterion.bar)[target]
-        if criterion.met(value, bar):
+        if criterion.met(value, bar) and not _bound_short(criterion.metric, metrics, bar, settings):
             continue
         if criterion.kind == "count":
             counts.append(f"needs {int(bar - value):,} more cases")
         elif metrics[_CASES_OF[criterion.metric]] == 0:
             rates.append(f"{criterion.label}: no such cases in the window (counts as 0)")
+        elif criterion.met(value, bar):  # the estimate is there, its bound is not
+            a, b = _shown(float(value), float(bar))
+            rates.append(
+                f"{criterion.label} {a} >= {b}, but its {settings.evidence} lower bound "
+                f"(alpha {settings.alpha:g}) is below the bar"
+            )
         else:
             lo, hi = metrics[f"{criterion.metric}_lo"], metrics[f"{criterion.metric}_hi"]
             a, b = _shown(float(value), float(bar))
             rates.append(f"{criterion.label} {a} < {b} ({level:.0%} CI {lo:.2f}-{hi:.2f})")
     return counts + rates
+
+
+def _bound_short(metric: str, metrics: pd.Series, bar: float, settings: GraduationSettings) -> bool:
+    """Whether a rate whose estimate meets ``bar`` still fails the policy's evidence rule."""
+    if settings.evidence == "point" or metric not in _PASSED_OF:
+        return False
+    n = int(metrics[_CASES_OF[metric]])
+    if n == 0:  # no such cases: the rate counts as 0, judged as the estimate is
+        return False
+    passed = int(metrics[_PASSED_OF[metric]])
+    met = evidence_met(settings.evidence, passed, n, passed / n, bar, settings.alpha)
+    return not bool(met)
 
 
 FORECAST_COLUMNS = [
@@ -669,7 +702,8 @@ def forecast(
             continue
         metrics = cast(pd.Series, now.loc[action])
         t = policy.thresholds
-        row["blocked_on"] = "; ".join(_blocked_on(metrics, t, target, level)) or "clears every bar"
+        blocked = _blocked_on(metrics, t, target, level, policy.graduation)
+        row["blocked_on"] = "; ".join(blocked) or "clears every bar"
         index = evidence.actions.index(action)
         runs = all_runs[action]
         row["runs"] = len(runs)
@@ -980,7 +1014,10 @@ def _jump_sds(all_runs: Mapping[str, _Runs], rng: np.random.Generator, size: int
         solved[start : start + len(aim)] = np.where(
             q(np.zeros(len(aim))) <= aim, 0.0, (lo + hi) / 2
         )
-    tau2 = np.interp(1 / target[:, None].ravel(), (1 / grid)[::-1], solved[::-1])
+    # Every change alike makes Q(0) = 0, a grid point at 1 / 0 = inf: np.interp reads
+    # it as the far end, which is right (tau^2 = 0 there); no warning for it.
+    with np.errstate(divide="ignore"):
+        tau2 = np.interp(1 / target[:, None].ravel(), (1 / grid)[::-1], solved[::-1])
     found: np.ndarray = np.sqrt(tau2 / 2)
     return found
 

@@ -3,12 +3,13 @@
 The loaders of :mod:`~warrantd.analytics.history`,
 :mod:`~warrantd.analytics.traffic` and :mod:`~warrantd.analytics.approvals` share
 this module: the file formats (CSV, Parquet, JSON Lines, JSON; each optionally
-gzip-compressed), column renaming, the shape check (:func:`shape_problem`), the
-start of a load (:func:`start_table`), the parsers of the columns they have in
-common (timestamps, booleans, names), each collecting :class:`Problem` s that name
-the 1-based data row, the column as the user wrote it, and the value, and the
-common end of a load (:func:`carry_over_in_time_order`). What a *valid* history or
-traffic table is stays in those modules.
+gzip-compressed, with a CSV field never dropped nor a column silently renamed),
+column renaming, the shape check (:func:`shape_problem`) and the parsers of the
+columns they have in common (timestamps, booleans, names), each collecting
+:class:`Problem` s that name the 1-based data row, the column as the user wrote it,
+and the value. Histories and traffic also share the start of a load
+(:func:`start_table`) and its end (:func:`carry_over_in_time_order`). What a *valid*
+history, traffic or approvals table is stays in those modules.
 """
 
 from __future__ import annotations
@@ -215,7 +216,10 @@ def _read_csv(
     encoding: str,
 ) -> pd.DataFrame:
     header = _csv_header(path, compression, encoding)
-    repeated = sorted({name for name in header if header.count(name) > 1}, key=header.index)
+    # Blank names (empty columns a spreadsheet exports) are not names: pandas numbers them.
+    repeated = sorted(
+        {name for name in header if name and header.count(name) > 1}, key=header.index
+    )
     if repeated:
         name = repeated[0]
         places = " and ".join(str(i + 1) for i, n in enumerate(header) if n == name)
@@ -224,11 +228,13 @@ def _read_csv(
         )
     # Known columns are read as text so that error messages quote the value as written.
     as_text = {orig: str for orig in text_columns}
-    with warnings.catch_warnings():
-        # pandas drops the fields of a row longer than the header with only a
-        # warning: that is data lost, so it is an error here.
-        warnings.simplefilter("error", pd.errors.ParserWarning)
-        try:
+
+    def read(strict: bool) -> pd.DataFrame:
+        with warnings.catch_warnings():
+            # pandas drops the fields of a row longer than the header with only a
+            # warning: that is data lost, so it is an error here, unless every dropped
+            # field is empty (a row of trailing commas).
+            warnings.simplefilter("error" if strict else "ignore", pd.errors.ParserWarning)
             return pd.read_csv(
                 path,
                 compression=cast(Any, compression),
@@ -239,8 +245,14 @@ def _read_csv(
                 na_values=[""],
                 encoding=encoding,
             )
-        except pd.errors.ParserWarning:
-            raise table_error(source, _long_row(path, compression, encoding)) from None
+
+    try:
+        return read(strict=True)
+    except pd.errors.ParserWarning:
+        long_row = _long_row(path, compression, encoding)
+        if long_row is None:
+            return read(strict=False)
+        raise table_error(source, long_row) from None
 
 
 def _csv_header(path: Path, compression: str | None, encoding: str) -> list[str]:
@@ -249,7 +261,7 @@ def _csv_header(path: Path, compression: str | None, encoding: str) -> list[str]
     return [name.lstrip("\ufeff").strip() for name in first]
 
 
-def _long_row(path: Path, compression: str | None, encoding: str) -> str:
+def _long_row(path: Path, compression: str | None, encoding: str) -> str | None:
     """The first line with a non-empty field beyond the header (read on the error path only)."""
     with _open_text(path, compression, encoding) as handle:
         rows = csv.reader(handle)
@@ -259,7 +271,7 @@ def _long_row(path: Path, compression: str | None, encoding: str) -> str:
             if extra:
                 saw, shown = len(fields), quote(extra[0])
                 return f"line {line}: {saw} fields where the header has {width} (extra {shown})"
-    return f"a line has more fields than the header's {width}"
+    return None  # only empty fields beyond the header: nothing is lost
 
 
 def _text_columns(known: Iterable[str], column_map: Mapping[str, str]) -> dict[str, str]:

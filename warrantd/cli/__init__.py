@@ -21,7 +21,6 @@ nothing here computes a figure. This module is the process boundary:
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import traceback
@@ -93,11 +92,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         _pending.clear()
         _say("interrupted")
-        sys.stdout.flush()
-        # Not sys.exit: a KeyboardInterrupt that passed through an exec() on its way here
-        # (dataclasses build methods with exec) leaves CPython marked to end by SIGINT
-        # itself at exit, which turns 130 into -2. Every output is finished or rolled back.
-        os._exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_INTERRUPTED)
     except ModuleNotFoundError as exc:
         if debug or not _missing_extra(exc):
             raise
@@ -116,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 def _report_error(exc: BaseException, debug: bool) -> int:
     from ..errors import InputError, MissingExtraError
 
-    if isinstance(exc, MissingExtraError) and not debug:
+    if isinstance(exc, MissingExtraError):  # a setup step, with or without --debug
+        if debug:
+            traceback.print_exc()
         _say(f"error: {exc}")
         return EXIT_BAD_INPUT
     if isinstance(exc, InputError | OSError) and not debug:

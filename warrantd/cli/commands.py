@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from .. import __version__
-from ..errors import OptionError
+from ..errors import InputError, OptionError
 from ..graduation import ceiling
 from ..policyfile import load_policy
 from . import EXIT_BAD_INPUT, emit
@@ -305,7 +305,7 @@ quiet_option = click.option(
 force_option = click.option(
     "--force",
     is_flag=True,
-    help="Replace the existing output file at --out, whoever wrote it.",
+    help="Replace existing output files (--out, --transitions), whoever wrote them.",
 )
 #: report's --out is a folder with a manifest: there --force replaces only warrantd's own files.
 report_force_option = click.option(
@@ -881,7 +881,10 @@ def forecast(
         try:  # said under its flag, before any work
             regime_column(hist, pol, REGIME_FROM_POLICY if regime is None else regime)
         except OptionError as exc:
-            raise click.BadParameter(exc.problem, param_hint="'--regime'") from None
+            if regime is not None or rule.get("reset_on"):
+                given = "'--regime'" if regime is not None else "'--reset-on'"
+                raise click.BadParameter(exc.problem, param_hint=given) from None
+            raise InputError(policy, [f"[graduation] reset_on: {exc.problem}"]) from None
         steps.next()
         result = run_forecast(
             hist,
@@ -990,7 +993,8 @@ def report(
         if base is not None:
             from ..analytics.diff import read_policy
 
-            base_policy = read_policy(base)
+            # The rule given on the command line grades both sides, as in `warrantd diff`.
+            base_policy = _ruled_source(read_policy(base), rule)
     sources = {"history": source.path, "policy": policy}
     if traffic is not None:
         sources["traffic"] = traffic
