@@ -220,42 +220,15 @@ def test_replay_takes_traffic_and_approvals(tmp_path: Path) -> None:
     )
     approvals = tmp_path / "approvals.csv"
     approvals.write_text("timestamp,action,outcome\n2026-04-01T09:00:00Z,issue_refund,approved\n")
-    out = run(
-        "replay",
-        "-p",
-        POLICY,
-        "-H",
-        HISTORY,
-        "-w",
-        "30D",
-        "--traffic",
-        str(traffic),
-        "--approvals",
-        str(approvals),
-        "--format",
-        "csv",
-        "-q",
-    )
+    replay = ["replay", "-p", POLICY, "-H", HISTORY, "-w", "30D", "--traffic", str(traffic)]
+    out = run(*replay, "--approvals", str(approvals), "--format", "csv", "-q")
     assert out.returncode == 0, out.stderr
     rows = {r["action"]: r for r in csv.DictReader(io.StringIO(out.stdout))}
     refund = rows["issue_refund"]
     assert (refund["requests"], refund["allowed"], refund["approval_burden"]) == ("3", "0", "2")
     assert refund["blocked"] == "1" and refund["held_back_by"] == "approvals"
     # Without the approvals, the evals alone (SUPERVISED by May) allow the 50.
-    out = run(
-        "replay",
-        "-p",
-        POLICY,
-        "-H",
-        HISTORY,
-        "-w",
-        "30D",
-        "--traffic",
-        str(traffic),
-        "--format",
-        "csv",
-        "-q",
-    )
+    out = run(*replay, "--format", "csv", "-q")
     rows = {r["action"]: r for r in csv.DictReader(io.StringIO(out.stdout))}
     assert (rows["issue_refund"]["allowed"], rows["issue_refund"]["approval_burden"]) == ("1", "1")
     missing = run("replay", "-p", POLICY, "-H", HISTORY, "--approvals", str(tmp_path / "no.csv"))

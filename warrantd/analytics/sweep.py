@@ -410,21 +410,17 @@ class _Grid:
 def _axis_bins(
     events: Events,
     values: tuple[np.ndarray, ...],
-    settings: GraduationSettings | None,
+    settings: GraduationSettings,
 ) -> tuple[np.ndarray, ...] | None:
-    """Each event's bin on each criterion axis: how many of the axis's sorted bar values
-    it meets. Under the point rule (and on the samples axis) that is ``searchsorted(right)``
-    on the event's point, exactly the engine's ``>=``. Under ``wilson`` or ``anytime`` a
-    rate axis asks the core's rule (:func:`rate_met`) once per distinct bar value; the
-    count is a bin only if "meets a bar" implies "meets every lower bar": None (the caller
-    replays one by one) when some event meets a bar but not a lower one."""
-    rule = "point" if settings is None else settings.evidence
+    """Each event's bin on each criterion axis under a bound rule (``wilson`` or
+    ``anytime``; the point rule is binned a slice at a time in :meth:`_Grid.build`): how
+    many of the axis's sorted bar values it meets. The samples axis is
+    ``searchsorted(right)`` on the event's count, exactly the engine's ``>=``; a rate axis
+    asks the core's rule (:func:`rate_met`) once per distinct bar value, over all events
+    at once. The count is a bin only if "meets a bar" implies "meets every lower bar":
+    None (the caller replays one by one) when some event meets a bar but not a lower one."""
+    rule = settings.evidence
     points = events.rule_points()
-    if rule == "point":
-        return tuple(
-            np.searchsorted(v, p, side="right") for v, p in zip(values, points, strict=True)
-        )
-    assert settings is not None
     counts = events.counts
     column = {name: i for i, name in enumerate(COUNT_COLUMNS)}
     out = []

@@ -315,6 +315,39 @@ report_force_option = click.option(
 )
 
 
+#: The rule flags: flag, the [graduation] key it overrides, metavar, help.
+_RULE_FLAGS = (
+    (
+        "--evidence",
+        "evidence",
+        "RULE",
+        "Evidence rule a rate meets its bar by: point, wilson or anytime "
+        "(default: the policy's [graduation] evidence, else point).",
+    ),
+    (
+        "--alpha",
+        "alpha",
+        "LEVEL",
+        "Level of the wilson / anytime bound, strictly between 0 and 1 "
+        "(default: the policy's, else 0.05).",
+    ),
+    (
+        "--demotion-margin",
+        "demotion_margin",
+        "RATE",
+        "Hysteresis: a class keeps its state until a rate falls this far below "
+        "its bar, in [0, 1] (default: the policy's, else 0).",
+    ),
+    (
+        "--reset-on",
+        "reset_on",
+        "COLUMN",
+        "History column whose change restarts a class's evidence, e.g. "
+        "agent_version (default: the policy's, else none).",
+    ),
+)
+
+
 def rule_options(f: F) -> F:
     """``--evidence``, ``--alpha``, ``--demotion-margin``, ``--reset-on``: override the
     policy's ``[graduation]`` settings, each checked by the policy rules
@@ -322,40 +355,18 @@ def rule_options(f: F) -> F:
     options given)."""
     options = [
         click.option(
-            "--evidence",
-            type=_LibraryChecked("RULE", _setting("evidence")),
+            flag,
+            setting,
+            type=_LibraryChecked(metavar, _setting(setting)),
             default=None,
-            help="Evidence rule a rate meets its bar by: point, wilson or anytime "
-            "(default: the policy's [graduation] evidence, else point).",
-        ),
-        click.option(
-            "--alpha",
-            type=_LibraryChecked("LEVEL", _setting("alpha")),
-            default=None,
-            help="Level of the wilson / anytime bound, strictly between 0 and 1 "
-            "(default: the policy's, else 0.05).",
-        ),
-        click.option(
-            "--demotion-margin",
-            "demotion_margin",
-            type=_LibraryChecked("RATE", _setting("demotion_margin")),
-            default=None,
-            help="Hysteresis: a class keeps its state until a rate falls this far below "
-            "its bar, in [0, 1] (default: the policy's, else 0).",
-        ),
-        click.option(
-            "--reset-on",
-            "reset_on",
-            type=_LibraryChecked("COLUMN", _setting("reset_on")),
-            default=None,
-            help="History column whose change restarts a class's evidence, e.g. "
-            "agent_version (default: the policy's, else none).",
-        ),
+            help=text,
+        )
+        for flag, setting, metavar, text in _RULE_FLAGS
     ]
 
     @functools.wraps(f)
     def wrapper(**kwargs: Any) -> Any:
-        rule = {k: kwargs.pop(k) for k in ("evidence", "alpha", "demotion_margin", "reset_on")}
+        rule = {setting: kwargs.pop(setting) for _, setting, _, _ in _RULE_FLAGS}
         return f(rule=rule, **kwargs)
 
     return _options(*options)(cast(F, wrapper))
