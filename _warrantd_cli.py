@@ -32,6 +32,10 @@ def main() -> NoReturn:
         run()
     except SystemExit as done:
         if done.code != EXIT_INTERRUPTED:
+            # The work is finished and its outcome printed: a Ctrl-C during the
+            # interpreter's shutdown changes nothing and must not turn the exit
+            # status into "killed by SIGINT".
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             raise
         # End here rather than through the interpreter: a KeyboardInterrupt that passed
         # through an exec() on its way to the handler (dataclasses build methods with

@@ -145,6 +145,33 @@ def test_an_interrupted_commit_leaves_the_previous_report_whole(tmp_path: Path) 
     assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST, "a.png", "index.html"])
 
 
+def test_an_interrupted_first_commit_leaves_no_folder_behind(tmp_path: Path) -> None:
+    # The folder (and its missing parents) were made by the commit, so an
+    # interrupted commit takes them away again; an existing parent stays.
+    out = tmp_path / "new" / "report"
+    target = OwnedDirectory.prepare(out, generator="test")
+    INTERRUPTED.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            target.commit({"index.html": b"1"})
+    finally:
+        INTERRUPTED.clear()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_commit_keeps_a_folder_that_was_already_there(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    target = OwnedDirectory.prepare(out, generator="test")
+    INTERRUPTED.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            target.commit({"index.html": b"1"})
+    finally:
+        INTERRUPTED.clear()
+    assert out.is_dir() and list(out.iterdir()) == []
+
+
 def test_the_current_folder_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     OwnedDirectory.prepare(".", generator="test").commit({"index.html": b"1"})

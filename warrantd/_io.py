@@ -313,8 +313,10 @@ class OwnedDirectory:
                     f"would replace {name!r}, which warrantd did not write; "
                     "move it or choose another folder",
                 )
+        made = _missing_ancestors(out)
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out))
+        committed = False
         try:
             mode = file_mode()
             digests = {}
@@ -340,12 +342,30 @@ class OwnedDirectory:
                     if name not in files:
                         (out / name).unlink(missing_ok=True)
                 os.replace(staged_manifest, out / MANIFEST)
+            committed = True
         finally:
             for leftover in staging.iterdir():
                 leftover.unlink()
             staging.rmdir()
+            if not committed:
+                # An interrupted first write leaves no trace: the folders this call
+                # made are removed again (only while empty, so nothing else is lost).
+                for folder in made:
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break
         self.previous = digests
         return sorted(files)
+
+
+def _missing_ancestors(path: Path) -> list[Path]:
+    """The folders ``mkdir(parents=True)`` would create for ``path``, deepest first."""
+    missing = []
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def _read_manifest(path: Path, shown: str | os.PathLike[str]) -> dict[str, str]:
