@@ -82,6 +82,7 @@ __all__ = [
     "Evidence",
     "RequestWeights",
     "Requests",
+    "TimeWindowMoments",
     "Window",
     "build_events",
     "check_coverage",
@@ -110,6 +111,7 @@ __all__ = [
     "stand_in_requests",
     "state_column",
     "states_at",
+    "time_window_moments",
     "timestamps_ns",
     "traffic_figures",
     "traffic_requests",
@@ -398,6 +400,24 @@ def _segments(
     return np.asarray(np.maximum.accumulate(np.where(new, np.arange(len(starts)), 0)))
 
 
+def _cumulative_counts(counts: np.ndarray) -> np.ndarray:
+    """(4, rows + 1) int64: the counts of rows ``[0, i)`` in column ``i``."""
+    cum = np.zeros((counts.shape[0], counts.shape[1] + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=cum[:, 1:])
+    return cum
+
+
+def _differences(cum: np.ndarray, end: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """The counts of rows ``[start, end)`` ((4, len(end)), 32 bits: a window holds at most
+    two billion cases) from :func:`_cumulative_counts`. One ``take`` per count column:
+    numpy's two-dimensional fancy indexing (``cum[:, end]``) is several times slower."""
+    out = np.empty((cum.shape[0], len(end)), dtype=np.int32)
+    for k in range(cum.shape[0]):  # four count columns, not rows
+        row = cum[k]
+        np.subtract(row.take(end), row.take(start), out=out[k], casting="unsafe")
+    return out
+
+
 def window_sums(
     evidence: Evidence,
     window: Window,
@@ -412,13 +432,14 @@ def window_sums(
     are the queries of ``evidence.actions[i]``), each a moment in ns. With
     ``inclusive`` the window ends at and includes the moment (the state graded there);
     without, it holds only evidence strictly before it (the state in force there).
-    Returns (4, queries) int64.
+    Returns (4, queries) in 32 bits (a window holds at most two billion cases).
     """
     span = check_window(window)
-    out = np.zeros((4, len(query_ns)), dtype=np.int32)
+    # Every query's rows [start, end), found class by class, then one difference.
+    ends = np.zeros(len(query_ns), dtype=np.int64)
+    starts = np.zeros(len(query_ns), dtype=np.int64)
     side: Literal["left", "right"] = "right" if inclusive else "left"
-    cum = np.zeros((4, evidence.counts.shape[1] + 1), dtype=np.int64)
-    np.cumsum(evidence.counts, axis=1, out=cum[:, 1:])
+    cum = _cumulative_counts(evidence.counts)
     cases = cum[0] + cum[2]
     for i in range(len(evidence.actions)):  # one pass per class, never per row
         lo_row, hi_row = int(evidence.bounds[i]), int(evidence.bounds[i + 1])
@@ -438,8 +459,9 @@ def window_sums(
             start = lo_row + np.searchsorted(own, q - span.value, side="right")
             start = np.minimum(start, end)
         start = evidence.clip_start(start, end, lo_row)
-        out[:, query_bounds[i] : query_bounds[i + 1]] = cum[:, end] - cum[:, start]
-    return out
+        ends[query_bounds[i] : query_bounds[i + 1]] = end
+        starts[query_bounds[i] : query_bounds[i + 1]] = start
+    return _differences(cum, ends, starts)
 
 
 # --------------------------------------------------------------------------- the rule
@@ -679,10 +701,15 @@ class Events:
     #: Per event, the approval signal's pass rate and sample size (None without one).
     approval_pass_rate: np.ndarray | None = None
     approval_sample_size: np.ndarray | None = None
+    #: The moment of each evidence row when the moments were found with the rows
+    #: (:func:`time_window_moments`); None when :attr:`row_moments` searches for them.
+    arrival_moments: np.ndarray | None = None
 
     @property
     def row_moments(self) -> np.ndarray:
         """The moment of each evidence row (its cases arrive there)."""
+        if self.arrival_moments is not None:
+            return self.arrival_moments
         if len(self.moments) == len(self.evidence.time_ns):  # the moments are the rows
             return np.arange(len(self.moments), dtype=np.int64)
         return _arrival_moments(self.evidence, self.moments, self.moment_bounds)
@@ -1013,8 +1040,7 @@ def _row_windows(evidence: Evidence, span: int | None) -> tuple[np.ndarray | Non
         for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             np.cumsum(counts[:, lo:hi], axis=1, out=graded[:, lo:hi])
         return None, graded  # in force: graded less the row's own cases (Events.half_counts)
-    cum = np.zeros((4, rows + 1), dtype=np.int64)
-    np.cumsum(counts, axis=1, out=cum[:, 1:])
+    cum = _cumulative_counts(counts)
     class_start = np.repeat(evidence.bounds[:-1], np.diff(evidence.bounds))
     index = np.arange(rows)
     windows = []
@@ -1026,8 +1052,108 @@ def _row_windows(evidence: Evidence, span: int | None) -> tuple[np.ndarray | Non
             start = np.searchsorted(cases, cases[end] - span, side="right") - 1
             start = np.clip(start, class_start, end)
         start = evidence.clip_start(start, end, class_start)
-        windows.append((cum[:, end] - cum[:, start]).astype(np.int32))
+        windows.append(_differences(cum, end, start))
     return windows[0], windows[1]
+
+
+@dataclass(frozen=True)
+class TimeWindowMoments:
+    """What :func:`time_window_moments` finds: the moments of a time window and the
+    window's counts at each, computed together.
+
+    ``moments``/``bounds`` as :func:`_moments` gives them (per class, sorted and
+    distinct); ``graded`` and ``before`` the window's :data:`COUNT_COLUMNS` graded at and
+    in force at each moment ((4, moments), 32 bits, equal to :func:`window_sums` with
+    ``inclusive`` True and False). ``before`` is None when it is ``graded`` less the
+    cases arriving at the moment (always, unless evidence restarts with ``reset_on``):
+    both windows then start at the same row. ``row_moment`` is each evidence row's
+    moment, ``last_row`` the latest evidence row at or before each moment.
+    """
+
+    moments: np.ndarray
+    bounds: np.ndarray
+    before: np.ndarray | None
+    graded: np.ndarray
+    row_moment: np.ndarray
+    last_row: np.ndarray
+
+
+def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWindowMoments:
+    """The moments of a trailing time window of ``span_ns`` and the window's counts at
+    each, without a search per moment: the vectorized form of :func:`_moments` plus
+    :func:`window_sums` (``inclusive`` False and True) for a time window.
+
+    Per class, the arrivals (each evidence row at its time ``t``) and the expiries
+    (each row again at ``t + w``, when it leaves the window) are two sorted runs; they
+    are merged (a stable sort that finds the two runs: linear, one call per class),
+    arrival before expiry at a tie. Walking the merged sequence, the number of
+    arrivals and of expiries so far are *row indices*: the window at a moment ``m``
+    holds rows ``[expired through m, arrived through m)`` (graded: ``(m - w, m]``) or
+    ``[expired through m, arrived before m)`` (in force: ``(m - w, m)``), so its counts
+    are a difference of two cumulative sums of the evidence counts, found by position
+    in the merge rather than by a search. A case exactly at ``m - w`` expires at ``m``
+    and is out of both; cases sharing a timestamp are one evidence row; an expiry
+    between cases is a moment of its own (up to ``end_ns``); a window everything has
+    left holds zero counts; with ``reset_on`` a window starts no earlier than its last
+    row's segment (:meth:`Evidence.clip_start`).
+    """
+    if span_ns <= 0:
+        raise ValueError(f"a time window must be positive, not {span_ns} ns")
+    rows = len(evidence.time_ns)
+    bounds = evidence.bounds
+    # The merged sequence of every class, classes in order: class i takes positions
+    # [2 lo, 2 hi). ``arrival`` flags arrivals; ``when`` is each element's time.
+    arrival = np.empty(2 * rows, dtype=bool)
+    when = np.empty(2 * rows, dtype=np.int64)
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if hi == lo:  # one pass per class, never per row
+            continue
+        own = evidence.time_ns[lo:hi]
+        both = np.concatenate((own, own + span_ns))
+        order = np.argsort(both, kind="stable")  # two sorted runs: a merge
+        arrival[2 * lo : 2 * hi] = order < hi - lo
+        when[2 * lo : 2 * hi] = both[order]
+        del both, order
+    # A moment starts where the time (or the class) changes; expiries after the end of
+    # the timeline are no moments (they sort last in their class).
+    new = np.empty(2 * rows, dtype=bool)
+    if rows:
+        new[0] = True
+        np.not_equal(when[1:], when[:-1], out=new[1:])
+        new[2 * bounds[:-1][np.diff(bounds) > 0]] = True
+    kept = new & (when <= end_ns)
+    first = np.flatnonzero(kept)
+    # A moment is one element, or two when a row arrives as another expires (each class
+    # has one row per time): its last element is the next one unless that starts anew.
+    new_after = np.append(new[1:], True)
+    last = np.where(new_after[first], first, first + 1)
+    moments = when[first]
+    row_moment = np.cumsum(kept, dtype=np.int64)[arrival] - 1  # arrivals are all kept
+    del when, new, new_after, kept
+    arrived_through = np.cumsum(arrival, dtype=np.int64)  # rows arrived up to a position
+    end_graded = arrived_through[last]
+    end_before = arrived_through[first] - arrival[first]
+    # The i-th expiry of the merge is row i's: expiries so far are rows expired so far.
+    start = (last + 1) - end_graded
+    del arrived_through, arrival
+    moment_bounds = np.searchsorted(first, 2 * bounds, side="left")
+    class_start = np.repeat(bounds[:-1], np.diff(moment_bounds))
+    cum = _cumulative_counts(evidence.counts)
+    graded = _differences(cum, end_graded, evidence.clip_start(start, end_graded, class_start))
+    before = None
+    if evidence.segment_start is not None:
+        # With resets the window in force may start in an earlier segment than the graded
+        # one (the row arriving at the moment can start a segment): its own difference.
+        begin = evidence.clip_start(start, end_before, class_start)
+        before = _differences(cum, end_before, begin)
+    return TimeWindowMoments(
+        moments=moments,
+        bounds=moment_bounds,
+        before=before,
+        graded=graded,
+        row_moment=row_moment,
+        last_row=end_graded - 1,
+    )
 
 
 def build_events(
@@ -1057,7 +1183,17 @@ def build_events(
         end_ns = max(end_ns, int(until_ns))
     stream = None if approvals is None else approval_stream(approvals, evidence, approval_window)
     before: np.ndarray | None
-    if isinstance(span, pd.Timedelta) or stream is not None:
+    arrival_moments: np.ndarray | None = None
+    last_row: np.ndarray | None = None
+    if isinstance(span, pd.Timedelta) and stream is None:
+        # Evidence expiring on the clock: the moments and both windows in one merge.
+        found = time_window_moments(evidence, span.value, end_ns)
+        moments, bounds, before, graded = found.moments, found.bounds, found.before, found.graded
+        arrival_moments, last_row = found.row_moment, found.last_row
+        arrived = np.zeros((4, len(moments)), dtype=np.int32)
+        arrived[:, arrival_moments] = evidence.counts
+        del found
+    elif isinstance(span, pd.Timedelta) or stream is not None:
         moments, bounds = _moments(evidence, span, end_ns, stream)
         before = window_sums(evidence, window, moments, bounds, inclusive=False)
         graded = window_sums(evidence, window, moments, bounds, inclusive=True)
@@ -1079,7 +1215,9 @@ def build_events(
     seen_through = (cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]).astype(np.int32)
     del cum
     true_p = None
-    if truth:
+    if truth and last_row is not None:
+        true_p = evidence.means["true_pass_p"][last_row]
+    elif truth:
         true_p = _forward_filled(evidence, moments, bounds, evidence.means["true_pass_p"])
     return Events(
         evidence=evidence,
@@ -1097,6 +1235,7 @@ def build_events(
         end_ns=end_ns,
         true_pass_p=true_p,
         window=window,
+        arrival_moments=arrival_moments,
         **_approval_metrics(stream, moments, bounds),
     )
 
