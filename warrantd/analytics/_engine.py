@@ -1132,20 +1132,22 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
     del when, new, new_after, kept
     arrived_through = np.cumsum(arrival, dtype=np.int64)  # rows arrived up to a position
     end_graded = arrived_through[last]
-    end_before = arrived_through[first] - arrival[first]
     # The i-th expiry of the merge is row i's: expiries so far are rows expired so far.
     start = (last + 1) - end_graded
-    del arrived_through, arrival
     moment_bounds = np.searchsorted(first, 2 * bounds, side="left")
-    class_start = np.repeat(bounds[:-1], np.diff(moment_bounds))
     cum = _cumulative_counts(evidence.counts)
-    graded = _differences(cum, end_graded, evidence.clip_start(start, end_graded, class_start))
     before = None
-    if evidence.segment_start is not None:
+    if evidence.segment_start is None:
+        graded = _differences(cum, end_graded, start)
+    else:
+        class_start = np.repeat(bounds[:-1], np.diff(moment_bounds))
+        begin = evidence.clip_start(start, end_graded, class_start)
+        graded = _differences(cum, end_graded, begin)
         # With resets the window in force may start in an earlier segment than the graded
         # one (the row arriving at the moment can start a segment): its own difference.
-        begin = evidence.clip_start(start, end_before, class_start)
-        before = _differences(cum, end_before, begin)
+        end_before = arrived_through[first] - arrival[first]
+        before = _differences(cum, end_before, evidence.clip_start(start, end_before, class_start))
+    del arrived_through, arrival
     return TimeWindowMoments(
         moments=moments,
         bounds=moment_bounds,
