@@ -10,7 +10,8 @@ run:
 * ``load + replay + sweep``: load_history, replay, a 1,000-candidate sweep, with
   the process's peak RSS (target: 500 MB at 1 M cases, 3 GB at 10 M);
 * replay against the plain per-case loop over ``GraduationEngine`` that computes
-  the same figures (timed on a slice and scaled; target: replay 20x faster);
+  the same figures (timed on a slice and scaled; target: replay 20x faster), with a
+  cumulative window and with a 30-day one (against the same cumulative loop);
 * a sweep of 1,000 candidates over 50 classes (target 0.3 s) and of 100,000
   candidates over 5 classes (target 1 s);
 * the CLI's peak RSS for ``warrantd replay`` and ``warrantd sweep``;
@@ -309,7 +310,13 @@ def main() -> None:
         print(f"{'  = loop / replay':<58} {fast['loop'] / fast['replay']:>8.1f}x {'>= 20x':>10}")
         print(
             f"{'replay, 30-day window (evidence expiring on the clock)':<58} "
-            f"{fast['replay_30D']:>9.2f}"
+            f"{fast['replay_30D']:>9.2f} {fast['loop'] / 20:>9.2f}s"
+        )
+        # The loop is the cumulative one: a loop expiring evidence on the clock does more
+        # per case, so this ratio understates the 30-day replay's lead over its own loop.
+        print(
+            f"{'  = loop / replay, 30-day window':<58} "
+            f"{fast['loop'] / fast['replay_30D']:>8.1f}x {'>= 20x':>10}"
         )
         print(
             f"{'sweep, 1,000 candidates x 50 classes':<58} {fast['sweep_1000']:>9.2f} {'0.30s':>10}"

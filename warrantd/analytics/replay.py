@@ -266,23 +266,36 @@ class Replay:
 def _transitions(
     events: Events, states: np.ndarray, thresholds: GraduationThresholds
 ) -> pd.DataFrame:
-    first_of_class = np.repeat(events.bounds[:-1], np.diff(events.bounds))
-    index = np.arange(len(states))
-    prev = np.r_[0, states[:-1]] if len(states) else states
-    moved = np.flatnonzero((index > first_of_class) & (states != prev))
-    frm, to = prev[moved], states[moved]
+    # A change from the event before, within a class (a class's first event moves nothing).
+    changed = np.zeros(len(states), dtype=bool)
+    np.not_equal(states[1:], states[:-1], out=changed[1:])
+    changed[events.bounds[:-1][events.bounds[:-1] < len(states)]] = False
+    moved = np.flatnonzero(changed)
+    del changed
+    frm, to = states[moved - 1], states[moved]
     higher = np.maximum(frm, to)
     lower_side = np.where(to < frm, moved, moved - 1)  # the event on the lower state
     # The metrics at the events that matter only, never at every event.
     lower_metrics = dict(zip(METRIC_NAMES, events.metrics(lower_side), strict=True))
     moved_metrics = dict(zip(METRIC_NAMES, events.metrics(moved), strict=True))
-    binding = []
-    for criterion in CRITERIA:
-        bars = np.array([getattr(thresholds, criterion.bar)[AutonomyState(int(h))] for h in higher])
-        met = criterion.met(lower_metrics[criterion.metric], bars)
-        missed = ~met if len(moved) else np.zeros(0, bool)
-        binding.append(np.where(missed, criterion.bar, ""))
-    labels = [", ".join(p for p in parts if p) for parts in zip(*binding, strict=True)]
+    # Which bars were missed, as bits (one per criterion, in CRITERIA order), read as
+    # labels from a table of every combination: no loop over the transitions.
+    missed_bits = np.zeros(len(moved), dtype=np.int64)
+    for bit, criterion in enumerate(CRITERIA):
+        bar_of = getattr(thresholds, criterion.bar)
+        # Indexed by state; MANUAL is never the higher of two different states.
+        bars = np.array([0.0, *(bar_of[level] for level in GRADUATION_LEVELS)])
+        met = np.asarray(criterion.met(lower_metrics[criterion.metric], bars[higher]), dtype=bool)
+        missed_bits |= (~met).astype(np.int64) << bit
+    names = [c.bar for c in CRITERIA]
+    table = np.array(
+        [
+            ", ".join(name for bit, name in enumerate(names) if code >> bit & 1)
+            for code in range(1 << len(names))
+        ],
+        dtype=object,
+    )
+    labels = table[missed_bits]
     return pd.DataFrame(
         {
             "action": np.asarray(events.actions, dtype=object)[events.event_code(moved)],
