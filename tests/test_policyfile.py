@@ -279,6 +279,13 @@ def test_missing_sections(tmp_path: Path) -> None:
             "[acions.",
             "acions: unknown top-level key (did you mean 'actions'?)",
         ),
+        (
+            # [thresholds.autonomous] is still there, so 'thresholds' exists: the typo'd
+            # table's bars must not also be "missing the SUPERVISED bar" three times.
+            "[thresholds.supervised]",
+            "[threshold.supervised]",
+            "threshold: unknown top-level key (did you mean 'thresholds'?)",
+        ),
     ],
 )
 def test_a_typo_is_one_problem_with_the_key_it_meant(

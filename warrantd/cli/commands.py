@@ -439,7 +439,19 @@ def _check_out(out: str | None, force: bool, *inputs: str | None) -> None:
         same = os.path.abspath(given) == os.path.abspath(out)
         if same or (os.path.exists(given) and os.path.exists(out) and os.path.samefile(given, out)):
             raise OutputError(out, "is one of this command's inputs or outputs; choose another")
+    _parent_must_exist(out)
     check_destination(out, overwrite=force)
+
+
+def _parent_must_exist(out: str) -> None:
+    """Refuse an ``--out`` whose folder is missing, as ``cp`` does: a typo in a path
+    would otherwise leave a new tree of folders behind, unannounced."""
+    from .._io import OutputError
+
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        shown = os.path.dirname(out) or parent
+        raise OutputError(out, f"its folder {shown!r} does not exist; create it first")
 
 
 approvals_option = click.option(
@@ -994,6 +1006,7 @@ def report(
     from ..analytics.report import GENERATOR, build_report
     from ..analytics.sweep import load_grid
 
+    _parent_must_exist(out)
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
     with _steps(["load"], quiet):
         pol = _ruled(load_policy(policy), rule)
