@@ -305,13 +305,15 @@ quiet_option = click.option(
 force_option = click.option(
     "--force",
     is_flag=True,
-    help="Replace existing output files (--out, --transitions), whoever wrote them.",
+    help="Replace existing output files, whoever wrote them.",
 )
-#: report's --out is a folder with a manifest: there --force replaces only warrantd's own files.
+#: report's --out is a folder with a manifest: a previous report is replaced without
+#: --force; --force only lets the report be written beside the user's own files.
 report_force_option = click.option(
     "--force",
     is_flag=True,
-    help="Replace a previous report in --out (never a file warrantd did not write there).",
+    help="Write into a folder that holds files warrantd did not write, beside them "
+    "(they are never replaced). A previous report is replaced without --force.",
 )
 
 
