@@ -25,7 +25,14 @@ names below (none with a leading underscore). Where each rule lives:
   time window, a case leaves it (cause ``expiry``, at exactly ``t + w``). Each moment
   gives two events, "in force at m" then "graded at m"; the state is a step function
   of time that changes only at these events, so requests between moments get the
-  graded state of the moment before them.
+  graded state of the moment before them. The window's counts at every moment come
+  from cumulative sums of the evidence counts, differenced at the window's first and
+  last rows: for cumulative and case-count windows the moments are the rows
+  (:func:`_row_windows`); for a time window the rows are read off one merge of the
+  arrivals and the expiries per class (:func:`time_window_moments`), not searched for
+  moment by moment. Both are proven equal to the engine through replay's differential
+  tests (tests/analytics/test_replay*.py), the merge to :func:`window_sums` and to the
+  window recomputed from scratch too (tests/analytics/test_engine_windows.py).
 * **Figures** (:data:`SUMMARY_FIGURES`, :func:`figures_from_parts`,
   :func:`per_action_figures`, :func:`no_evidence_rows`): what a replay reports per
   class, defined once for replay and sweep. The state is a step function, so the
