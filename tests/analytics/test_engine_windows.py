@@ -8,15 +8,19 @@ How these tests were shown to fail on broken kernels (each change made by hand i
 * the window's start read at the moment's first merged element instead of its last
   (``start = (first + 1) - arrived_through[first]``: a case exactly at ``m - w`` stays
   in the window at ``m``, the ``side='left'``-for-``'right'`` off-by-one of a search):
-  the hand-worked test, the property and the replay differential fail;
+  the hand-worked test, the property, the replay differential here and those of
+  test_replay.py and test_replay_evidence.py fail (the sweep-against-replay test here
+  passes, as it must: both read the same kernel);
 * ``window_sums``' start search with ``side="left"`` (the same off-by-one in the
   window definition the other paths read): the property fails;
 * the class boundaries left out of the moment starts (a class's first moment merged
   into the previous class's last one at the same time): the hand-worked test and the
   property fail (the property by its explicit example: random draws find that layout
   only now and then);
-* the in-force counts of a reset history derived as graded less arrivals (the window
-  in force then starts in the old segment): the reset test and the property fail.
+* the in-force counts of a reset history derived as graded less arrivals
+  (``before = None`` with resets: the window in force then starts in the old segment):
+  the reset test, the property, the replay differential here and
+  test_replay_evidence.py's fail.
 """
 
 from __future__ import annotations
@@ -241,25 +245,23 @@ def test_the_kernel_is_the_window_definition(case) -> None:  # type: ignore[no-u
 
 # --------------------------------------------------------------------------- differential
 
-N_TIME_CASES = 900 if os.environ.get("WARRANTD_THOROUGH") else 90
+# Every 18 seeds of with_settings cover each demotion margin kind (0, 0.1, drawn) with and
+# without reset_on; the rule changes every 18 seeds, so 54 cover every combination of
+# rule, margin and reset three times (each with its own history and time window).
+N_TIME_CASES = 540 if os.environ.get("WARRANTD_THOROUGH") else 54
 TIME_WINDOWS = ["90min", "6h", "1D", "30h", "2D"]
+RULES = ("point", "wilson", "anytime")
 
 
 def time_case(seed: int):  # type: ignore[no-untyped-def]
     """A differential case of test_replay_evidence (margins, resets, bars) under a time
-    window, with the evidence rule drawn apart from the window (there, the seed picks
+    window, with the evidence rule chosen apart from the window (there, the seed picks
     both together, so time windows meet one rule only)."""
     history, policy, _ = with_settings(seed)
     rng = np.random.default_rng(30_000 + seed)
     window = str(rng.choice(TIME_WINDOWS))
-    rule = ("point", "wilson", "anytime")[int(rng.integers(0, 3))]
-    return (
-        history,
-        dataclasses.replace(
-            policy, graduation=dataclasses.replace(policy.graduation, evidence=rule)
-        ),
-        window,
-    )
+    graduation = dataclasses.replace(policy.graduation, evidence=RULES[(seed // 18) % 3])
+    return history, dataclasses.replace(policy, graduation=graduation), window
 
 
 @pytest.mark.parametrize("seed", range(N_TIME_CASES))
@@ -278,11 +280,16 @@ def test_replay_under_time_windows_equals_the_engine_loop(seed: int) -> None:
 
 def test_the_time_cases_cover_every_rule_margin_and_reset() -> None:
     seen = set()
-    for seed in range(N_TIME_CASES):
+    for seed in range(0, N_TIME_CASES, 3):  # one seed of each (rule, margin, reset)
         _, policy, _ = time_case(seed)
         g = policy.graduation
-        seen.add((g.evidence, g.demotion_margin > 0, g.reset_on is not None))
-    assert len(seen) == 12
+        seen.add((g.evidence, g.demotion_margin, g.reset_on is not None))
+
+    def kind(margin: float) -> str:
+        return "none" if margin == 0 else "0.1" if margin == 0.1 else "drawn"
+
+    kinds = {(rule, kind(margin), reset) for rule, margin, reset in seen}
+    assert len(kinds) == 18, sorted(kinds)
 
 
 @pytest.mark.parametrize("seed", range(12))
