@@ -12,6 +12,9 @@ reports, per action class and in plain findings:
 * several ``agent`` / ``agent_version`` / ``model`` values pooled at one
   timestamp (different agents' results counted as one class's evidence);
 * timestamps in the future;
+* rows that repeat an earlier row's eval case (:func:`repeated_cases`: a doubled
+  export counts every case twice; :func:`~warrantd.analytics.history.load_history`
+  refuses them unless told to keep them);
 * classes of the policy with no evidence, and of the history not in the policy.
 
 The figures are counts; nothing here decides a state. The forecast refuses
@@ -33,12 +36,15 @@ from ..policy import TrustPolicy
 
 __all__ = [
     "AGENT_COLUMNS",
+    "CASE_ID_COLUMN",
     "MIN_EVIDENCE_DAYS",
     "MIN_RUNS",
     "OUTLIER_GAP_FACTOR",
     "RUN_COLUMNS",
     "DataQuality",
+    "RepeatedCases",
     "data_quality",
+    "repeated_cases",
 ]
 
 #: Columns that name who produced a case: several values at one timestamp are pooled.
@@ -58,6 +64,62 @@ RUN_COLUMNS = ("run_id", "eval_id")
 #: fewer cannot support a rate at which runs arrive, nor the spread of their sizes.
 MIN_RUNS = 5
 _DAY_NS = 86_400 * 10**9
+#: The column that names an eval case. A row with the same action, case, timestamp and
+#: (where the history has them) tenant, agent and run as an earlier row is the same
+#: result read twice, as a doubled export or a re-run ETL gives: see :func:`repeated_cases`.
+CASE_ID_COLUMN = "case_id"
+#: Columns that tell two results of one case at one moment apart when they differ.
+_CASE_KEY_EXTRA = ("tenant_id", *AGENT_COLUMNS, *RUN_COLUMNS)
+
+
+@dataclass(frozen=True)
+class RepeatedCases:
+    """Rows repeating an earlier row's eval case (see :func:`repeated_cases`).
+
+    ``mask``: per row, in the frame's order, whether it repeats an earlier row;
+    ``key``: the columns compared; ``first`` and ``original``: 0-based positions of the
+    first repeating row and of the earlier row it repeats.
+    """
+
+    mask: np.ndarray
+    key: tuple[str, ...]
+    first: int
+    original: int
+
+    @property
+    def count(self) -> int:
+        return int(self.mask.sum())
+
+    def columns_said(self) -> str:
+        """The compared columns in words: ``action, case_id and timestamp``."""
+        names = list(self.key)
+        return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def repeated_cases(frame: pd.DataFrame) -> RepeatedCases | None:
+    """The rows of ``frame`` that repeat an earlier row's eval case, or None when none do.
+
+    Only a frame with a :data:`CASE_ID_COLUMN` can say so: without one, identical rows
+    are honest (two passes of one class in one run). Rows compare on ``action``, the case
+    id and ``timestamp``, and on ``tenant_id``, ``agent`` / ``agent_version`` / ``model``
+    and ``run_id`` / ``eval_id`` where present, so one case run again later (a new
+    run) or by another agent is not a repeat. A row without a case id repeats nothing.
+    """
+    if CASE_ID_COLUMN not in frame.columns or len(frame) < 2:
+        return None
+    key = ("action", CASE_ID_COLUMN, "timestamp") + tuple(
+        c for c in _CASE_KEY_EXTRA if c in frame.columns
+    )
+    # duplicated hashes the key columns together: no Python loop over rows.
+    mask = frame.duplicated(subset=list(key), keep="first").to_numpy()
+    mask = mask & frame[CASE_ID_COLUMN].notna().to_numpy()
+    if not mask.any():
+        return None
+    first = int(np.argmax(mask))
+    # The earlier row it repeats (found only when there is one to name).
+    groups = frame.groupby(list(key), sort=False, dropna=False, observed=True).ngroup()
+    ids = groups.to_numpy()
+    return RepeatedCases(mask, key, first, int(np.argmax(ids == ids[first])))
 
 
 @dataclass(frozen=True)
@@ -225,6 +287,13 @@ def _findings(
 ) -> list[str]:
     found: list[str] = []
     present = classes[classes["in_history"]]
+    repeated = repeated_cases(history)
+    if repeated is not None:
+        found.append(
+            f"{repeated.count:,} row(s) repeat an earlier row's eval case (same "
+            f"{repeated.columns_said()}): each counts again as evidence, as a doubled "
+            "export would"
+        )
     if policy is not None:
         lacking = classes.loc[~classes["in_history"], "action"]
         if len(lacking):
