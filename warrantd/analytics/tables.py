@@ -35,6 +35,7 @@ from ..errors import MAX_PROBLEMS, InputError, quote
 from ._engine import timestamps_ns
 
 __all__ = [
+    "FIRST_ROW",
     "FORMATS",
     "NO_VALUE",
     "Problem",
@@ -473,15 +474,40 @@ def carry_over_in_time_order(
     """The end of a loader: ``out`` (the parsed columns) with every column of ``frame``
     (the table as read) that ``out`` lacks, but ``skip``, carried over as it is, then
     rows in time order (a stable sort on ``out["timestamp"]``: rows at one instant keep
-    their order). A table already in time order, as most are, is returned uncopied."""
+    their order). A table already in time order, as most are, is returned uncopied.
+
+    Once sorted, a row's place is no longer its row in the file, so ``attrs[FIRST_ROW]``
+    keeps, per action, the 1-based file row of the action's first row in time order (for
+    errors found after loading, e.g. an action the policy lacks)."""
     skipped = set(skip)
     for column in frame.columns:
         if column not in out.columns and column not in skipped:
             out[column] = frame[column].to_numpy()
     stamps = timestamps_ns(out["timestamp"])
     if len(stamps) < 2 or bool(np.all(stamps[1:] >= stamps[:-1])):
+        out.attrs[FIRST_ROW] = _first_rows(out["action"], None)
         return out
-    return out.take(np.argsort(stamps, kind="stable")).reset_index(drop=True)
+    order = np.argsort(stamps, kind="stable")
+    rows = _first_rows(out["action"], order)
+    out = out.take(order).reset_index(drop=True)
+    out.attrs[FIRST_ROW] = rows
+    return out
+
+
+#: ``attrs`` key of a loaded table: {action: 1-based file row of its first row in time}.
+FIRST_ROW = "first_row"
+
+
+def _first_rows(actions: pd.Series, order: np.ndarray | None) -> dict[str, int]:
+    """Per action, the file row (1-based) of its first row in time order (``order``: the
+    stable sort into time order; None when the rows already are in it)."""
+    codes = actions.cat.codes.to_numpy()
+    if order is not None:
+        codes = codes[order]
+    present, first = np.unique(codes, return_index=True)  # first: where each code starts
+    rows = first if order is None else order[first]
+    names = actions.cat.categories
+    return {str(names[c]): int(r) + 1 for c, r in zip(present, rows, strict=True) if c >= 0}
 
 
 def parse_timestamps(raw: pd.Series, issues: ProblemCollector, frame: pd.DataFrame) -> pd.Series:
