@@ -55,6 +55,7 @@ from .tables import (
     TableError,
     carry_over_in_time_order,
     categories,
+    empty_columns,
     parse_bools,
     read_table,
     shape_problem,
@@ -172,6 +173,10 @@ def _canonicalize(
     )
     if problem:
         raise _fail(source, problem)
+    counts = ["passed"] if has_case_form else ["n", "n_passed"]
+    empty = empty_columns(raw, ["timestamp", "action", *counts], ["adversarial"], shown)
+    if empty:
+        raise HistoryError(source, empty)
     issues, frame, out = start_table(raw, shown)
     if "adversarial" in columns:
         out["adversarial"] = parse_bools(

@@ -107,9 +107,8 @@ def repeated_cases(frame: pd.DataFrame) -> RepeatedCases | None:
     """
     if CASE_ID_COLUMN not in frame.columns or len(frame) < 2:
         return None
-    key = ("action", CASE_ID_COLUMN, "timestamp") + tuple(
-        c for c in _CASE_KEY_EXTRA if c in frame.columns
-    )
+    extra = [c for c in _CASE_KEY_EXTRA if c in frame.columns]
+    key = ("action", CASE_ID_COLUMN, "timestamp", *extra)
     # duplicated hashes the key columns together: no Python loop over rows.
     mask = frame.duplicated(subset=list(key), keep="first").to_numpy()
     mask = mask & frame[CASE_ID_COLUMN].notna().to_numpy()
