@@ -144,7 +144,9 @@ def test_an_undecodable_csv_names_row_and_column_and_suggests_an_encoding(tmp_pa
         "--encoding latin-1",
     )
     out = run("validate", POLICY, "-H", path, "--encoding", "latin-1")
-    error_line(out, f"{path}: column 'action': 'café': an action class {POLICY} does not define")
+    error_line(
+        out, f"{path}: row 2, column 'action': 'café': an action class {POLICY} does not define"
+    )
 
 
 def test_a_binary_policy_names_its_file(tmp_path: Path) -> None:
@@ -155,8 +157,9 @@ def test_a_binary_policy_names_its_file(tmp_path: Path) -> None:
 
 def test_an_action_missing_from_the_policy_names_both_files(tmp_path: Path) -> None:
     # Blamed on the history (it was on the policy), with the column, the value and when it
-    # first appears (a loaded history is in time order, so its row is not kept): the
-    # mystery rows are data rows 2 and 3, the first at 2 January.
+    # first appears, and that row in the file (a loaded history is in time order; the
+    # loader keeps each action's first row): the mystery rows are data rows 2 and 3, the
+    # first at 2 January.
     path = tmp_path / "h.csv"
     path.write_text(
         "timestamp,action,passed\n2026-01-03,read_ledger,1\n"
@@ -164,14 +167,14 @@ def test_an_action_missing_from_the_policy_names_both_files(tmp_path: Path) -> N
     )
     line = error_line(run("replay", "-p", POLICY, "-H", path))
     assert line == (
-        f"warrantd: error: {path}: column 'action': 'mystery\\x00': an action class {POLICY} "
-        "does not define (2 rows, the first at 2026-01-02T00:00:00Z)"
+        f"warrantd: error: {path}: row 2, column 'action': 'mystery\\x00': an action class "
+        f"{POLICY} does not define (2 rows, the first at 2026-01-02T00:00:00Z)"
     )
     # Read through --column, the column is named as the file has it.
     path.write_text("timestamp,tool,passed\n2026-01-05T10:30:00Z,mystery,1\n")
     line = error_line(run("validate", POLICY, "-H", path, "--column", "action=tool"))
     assert line == (
-        f"warrantd: error: {path}: column 'tool': 'mystery': an action class {POLICY} "
+        f"warrantd: error: {path}: row 1, column 'tool': 'mystery': an action class {POLICY} "
         "does not define (1 row, the first at 2026-01-05T10:30:00Z)"
     )
 
