@@ -96,6 +96,8 @@ def test_honest_repeats_are_not_flagged(tmp_path: Path) -> None:
     # One case id across runs at different times; one case at one time run for two
     # tenants, two agent versions or two runs; identical rows without a case id (two
     # passes of one class in one run), or with an empty one: all load, none flagged.
+    # (Checked to fail when the key leaves out the timestamp, or the tenant/agent/run
+    # columns.)
     honest = {
         "runs": "timestamp,action,passed,case_id\n"
         "2026-01-01,read_ledger,1,c1\n2026-01-08,read_ledger,1,c1\n",
