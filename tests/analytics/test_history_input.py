@@ -92,6 +92,32 @@ def test_the_first_repeat_is_counted_in_file_order_not_time_order(tmp_path: Path
     )
 
 
+def test_repeats_are_found_among_rows_that_share_only_part_of_the_key() -> None:
+    # Rows 1-4 share the time or the case or the action, never all three; rows 5 and 6
+    # repeat rows 1 and 2, apart from them in the file. Two repeats, the first row 5.
+    t1, t2 = "2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"
+    frame = pd.DataFrame(
+        {
+            "timestamp": [t1, t1, t1, t2, t1, t1],
+            "action": ["read_ledger"] * 2 + ["issue_refund"] + ["read_ledger"] * 3,
+            "passed": [1, 0, 1, 1, 1, 0],
+            "case_id": ["c1", "c2", "c1", "c1", "c1", "c2"],
+        }
+    )
+    with pytest.raises(HistoryError) as info:
+        load_history(frame)
+    assert str(info.value) == (
+        "<DataFrame>: row 5, column 'case_id': 'c1': repeats row 1 (same action, case_id and "
+        "timestamp); 2 rows repeat an earlier row, as a doubled export does, and would count "
+        f"as evidence twice: {KEEP}"
+    )
+    kept = load_history(frame, duplicates="keep")
+    assert (
+        "2 row(s) repeat an earlier row's eval case (same action, case_id and timestamp): "
+        "each counts again as evidence, as a doubled export would"
+    ) in data_quality(kept, POLICY).findings
+
+
 def test_honest_repeats_are_not_flagged(tmp_path: Path) -> None:
     # One case id across runs at different times; one case at one time run for two
     # tenants, two agent versions or two runs; identical rows without a case id (two

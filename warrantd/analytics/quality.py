@@ -96,6 +96,22 @@ class RepeatedCases:
         return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _shared(*columns: np.ndarray) -> np.ndarray:
+    """Per row, whether another row has the same values in every one of ``columns``
+    (integer arrays of one length): one sort, neighbours compared."""
+    order = np.lexsort(columns[::-1])
+    same = np.ones(max(len(order) - 1, 0), dtype=bool)
+    for column in columns:  # a few columns, each compared whole
+        ranked = column[order]
+        same &= ranked[1:] == ranked[:-1]
+    ranked_shared = np.zeros(len(order), dtype=bool)
+    ranked_shared[1:] |= same
+    ranked_shared[:-1] |= same
+    out = np.empty(len(order), dtype=bool)
+    out[order] = ranked_shared
+    return out
+
+
 def repeated_cases(frame: pd.DataFrame) -> RepeatedCases | None:
     """The rows of ``frame`` that repeat an earlier row's eval case, or None when none do.
 
@@ -109,16 +125,33 @@ def repeated_cases(frame: pd.DataFrame) -> RepeatedCases | None:
         return None
     extra = [c for c in _CASE_KEY_EXTRA if c in frame.columns]
     key = ("action", CASE_ID_COLUMN, "timestamp", *extra)
-    # duplicated hashes the key columns together: no Python loop over rows.
-    mask = frame.duplicated(subset=list(key), keep="first").to_numpy()
-    mask = mask & frame[CASE_ID_COLUMN].notna().to_numpy()
-    if not mask.any():
+    # A repeat shares its action and timestamp with another row: integers, compared by
+    # one sort. Only those rows have their case ids hashed, and only the rows sharing
+    # the case id too have every key column compared (text: a second per million rows),
+    # so a history of distinct cases costs one sort.
+    stamps = frame["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
+    actions = pd.factorize(frame["action"])[0]
+    has_id = frame[CASE_ID_COLUMN].notna().to_numpy()
+    candidates = np.flatnonzero(_shared(actions, stamps) & has_id)
+    if len(candidates):
+        ids = pd.factorize(frame[CASE_ID_COLUMN].iloc[candidates])[0]
+        candidates = candidates[_shared(actions[candidates], stamps[candidates], ids)]
+    if not len(candidates):
         return None
+    # duplicated keeps file order among the candidates, and a repeat's earlier row is
+    # one of them: "first" means the same as over the whole frame.
+    among = frame.iloc[candidates]
+    repeats = among.duplicated(subset=list(key), keep="first").to_numpy()
+    if not repeats.any():
+        return None
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[candidates[repeats]] = True
     first = int(np.argmax(mask))
     # The earlier row it repeats (found only when there is one to name).
-    groups = frame.groupby(list(key), sort=False, dropna=False, observed=True).ngroup()
-    ids = groups.to_numpy()
-    return RepeatedCases(mask, key, first, int(np.argmax(ids == ids[first])))
+    groups = among.groupby(list(key), sort=False, dropna=False, observed=True).ngroup()
+    at = int(np.searchsorted(candidates, first))
+    same = groups.to_numpy() == groups.iat[at]
+    return RepeatedCases(mask, key, first, int(candidates[np.argmax(same)]))
 
 
 @dataclass(frozen=True)
