@@ -95,6 +95,8 @@ def test_the_first_repeat_is_counted_in_file_order_not_time_order(tmp_path: Path
 def test_repeats_are_found_among_rows_that_share_only_part_of_the_key() -> None:
     # Rows 1-4 share the time or the case or the action, never all three; rows 5 and 6
     # repeat rows 1 and 2, apart from them in the file. Two repeats, the first row 5.
+    # (Checked to fail when the rows sharing part of the key are compared as they stand
+    # in the file, neighbour to neighbour, instead of sorted.)
     t1, t2 = "2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"
     frame = pd.DataFrame(
         {
