@@ -724,6 +724,8 @@ def replay(
     ]
     if approvals is not None:
         columns_shown.append("held_back_by")
+    if fmt == "table":
+        emit(_graduating_under(pol, result.window))
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
     _say_traffic(result, requests, quiet, fmt)
     if decided is not None and not quiet:
@@ -881,6 +883,12 @@ def sweep(
     "agent_version when the history has it).",
 )
 @rule_options
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Print every column of the forecast table (--out and --format csv|json always "
+    "have them all).",
+)
 @out_option("the forecast table")
 @force_option
 @quiet_option
@@ -894,6 +902,7 @@ def forecast(
     trend: bool,
     regime: str | None,
     rule: dict[str, Any],
+    wide: bool,
     out: str | None,
     force: bool,
     fmt: str,
@@ -935,9 +944,84 @@ def forecast(
             regime=REGIME_FROM_POLICY if regime is None else regime,
             progress=not quiet,
         )
-    emit(_table(result.table, fmt))
+    if fmt == "table" and not wide:
+        emit(_graduating_under(pol, result.window) + f"; {_forecast_span(result)}")
+        emit(_forecast_view(result.table))
+    else:
+        emit(_table(result.table, fmt))
     if out:
         _write_csv(result.table, out, quiet)
+
+
+def _graduating_under(policy: Any, window: Any) -> str:
+    """The line above a table that says which window and evidence rule made it."""
+    from ..analytics.metrics import window_label
+    from ..policy import settings_text
+
+    return "graduating under " + settings_text(policy.graduation, window_label(window))
+
+
+def _forecast_span(result: Any) -> str:
+    as_of = result.as_of.strftime("%Y-%m-%d %H:%M UTC")
+    days = int(result.horizon / _one_day())
+    return f"{days} days from {as_of} (the last eval), {result.n_sims:,} simulations"
+
+
+def _one_day() -> Any:
+    import pandas as pd
+
+    return pd.Timedelta(days=1)
+
+
+#: The forecast columns a terminal shows, with their headings (--wide: every column).
+_FORECAST_VIEW = {
+    "action": "action",
+    "state": "state",
+    "next_state": "next",
+    "p_within_horizon": "P(by horizon)",
+    "p10_date": "p10",
+    "p50_date": "p50",
+    "p90_date": "p90",
+    "runs_per_day": "runs/day",
+}
+
+
+def _forecast_view(table: Any) -> str:
+    """The forecast table narrowed to what a reader decides on: percentages, dates
+    without the time of day, and each class's notes below the table."""
+    import pandas as pd
+
+    view = table[[c for c in _FORECAST_VIEW if c in table.columns]].copy()
+    if "p_within_horizon" in view:
+        view["p_within_horizon"] = [
+            "—" if pd.isna(p) else f"{p:.0%}" for p in view["p_within_horizon"]
+        ]
+    for column in ("p10_date", "p50_date", "p90_date"):
+        if column in view:
+            view[column] = [
+                "—" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d") for d in view[column]
+            ]
+    if "runs_per_day" in view and "next_state" in view:
+        # No rate where nothing is forecast: a class at its ceiling is not simulated.
+        at_ceiling = view["next_state"].isna() | (view["next_state"].astype(str) == "")
+        view["runs_per_day"] = view["runs_per_day"].where(~at_ceiling)
+    lines = [_table(view.rename(columns=_FORECAST_VIEW), "table")]
+    # Long texts below the table, one class a line, rather than a 300-column table.
+    for column, heading in (
+        ("blocked_on", "blocked on"),
+        ("note", "notes"),
+        ("trend_note", "trend"),
+    ):
+        if column not in table:
+            continue
+        said = [
+            f"  {action}: {text}"
+            for action, text in zip(table["action"], table[column], strict=True)
+            if isinstance(text, str) and text.strip()
+        ]
+        if said:
+            lines += [f"{heading}:", *said]
+    return "\n".join(lines)
 
 
 @cli.command()
