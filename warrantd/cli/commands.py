@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import InputError, OptionError
 from ..graduation import ceiling
 from ..policyfile import load_policy
-from . import EXIT_BAD_INPUT, emit
+from . import EXIT_BAD_INPUT, emit, note, progress, set_quiet, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,7 +159,7 @@ class HistorySource:
 
             line = import_summary(frame)
             if line:
-                emit(line, err=True)
+                warn(line)
         return frame
 
 
@@ -299,8 +299,15 @@ trend_option = click.option(
     show_default=True,
     help="Move pass rates along each class's recent trend (--no-trend: hold them still).",
 )
+# -q never reaches a command's body: it sets what note() and progress() read, so a
+# warning about the data (warn()) cannot be silenced by it.
 quiet_option = click.option(
-    "--quiet", "-q", is_flag=True, help="No progress bars and no 'wrote ...' notes on stderr."
+    "--quiet",
+    "-q",
+    is_flag=True,
+    expose_value=False,
+    callback=lambda ctx, param, value: set_quiet(value),
+    help="No progress bars and no 'wrote ...' notes (warnings about the data still show).",
 )
 force_option = click.option(
     "--force",
@@ -420,10 +427,40 @@ def _check_coverage(history: Any, policy: Any, policy_path: str, source: History
         )
 
 
-def _steps(labels: Sequence[str], quiet: bool) -> Any:
+def _check_reset_on(
+    history: Any, policy: Any, policy_path: str, rule: dict[str, Any], regime: str | None = None
+) -> None:
+    """The history must have the column that restarts the evidence (``reset_on``) or
+    starts a forecast regime (``--regime``): said under the flag that named it, else
+    blamed on the policy file's ``[graduation] reset_on``, before any work. One check
+    for every command: the forecast's (:func:`~warrantd.analytics.forecast.regime_column`)."""
+    from ..analytics.forecast import REGIME_FROM_POLICY, regime_column
+
+    try:
+        regime_column(history, policy, REGIME_FROM_POLICY if regime is None else regime)
+    except OptionError as exc:
+        if regime is not None or rule.get("reset_on"):
+            given = "'--regime'" if regime is not None else "'--reset-on'"
+            raise click.BadParameter(exc.problem, param_hint=given) from None
+        raise InputError(policy_path, [f"[graduation] reset_on: {exc.problem}"]) from None
+
+
+def _graduation_line(settings: Any) -> str:
+    """A policy's ``[graduation]`` settings in one line (the defaults when it has none)."""
+    from ..window import parse_window, window_text
+
+    alpha = f" (alpha {settings.alpha:g})" if settings.evidence != "point" else ""
+    return (
+        f"  graduation: window {window_text(parse_window(settings.window))}, "
+        f"evidence {settings.evidence}{alpha}, demotion_margin {settings.demotion_margin:g}, "
+        f"reset_on {settings.reset_on or 'none'}"
+    )
+
+
+def _steps(labels: Sequence[str]) -> Any:
     from ..analytics._progress import Steps
 
-    return Steps(labels, enabled=not quiet)
+    return Steps(labels, enabled=progress())
 
 
 def _check_out(out: str | None, force: bool, *inputs: str | None) -> None:
@@ -514,13 +551,12 @@ def _load_traffic(path: str | None, policy: Any = None, policy_path: str = "") -
     return traffic
 
 
-def _say_traffic(result: Any, traffic: Any, quiet: bool, fmt: str) -> None:
+def _say_traffic(result: Any, traffic: Any, fmt: str) -> None:
     """That eval cases stood in for traffic (a note on stderr), or what the policy would
     have changed in a decision log (after the table on stdout; on stderr when stdout
     is CSV or JSON for a program to read)."""
     if traffic is None:
-        if not quiet:
-            emit("no --traffic: each eval case stands in for one request without a value", err=True)
+        warn("no --traffic: each eval case stands in for one request without a value")
         return
     if "verdict" not in traffic.columns:
         return
@@ -532,12 +568,11 @@ def _say_traffic(result: Any, traffic: Any, quiet: bool, fmt: str) -> None:
     emit(text, err=fmt != "table")
 
 
-def _write_csv(frame: Any, path: str, quiet: bool) -> None:
+def _write_csv(frame: Any, path: str) -> None:
     from ..analytics.history import write_csv
 
     write_csv(frame, path)
-    if not quiet:
-        emit(f"wrote {len(frame):,} rows to {path}", err=True)
+    note(f"wrote {len(frame):,} rows to {path}")
 
 
 def _plural(count: int, noun: str) -> str:
@@ -594,7 +629,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.argument("policy", type=click.Path(dir_okay=False))
 @history_options(prints=False, required=False)
 @quiet_option
-def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
+def validate(policy: str, source: HistorySource | None) -> None:
     """Check a TOML policy file, and optionally a history against it (with data quality).
 
     \b
@@ -611,6 +646,7 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
             f"adversarial >= {t.adversarial_pass_rate[state]:.2f}  "
             f"samples >= {t.min_samples[state]}"
         )
+    lines.append(_graduation_line(loaded.graduation))
     for name, action in loaded.actions.items():
         caps = ", ".join(
             f"{cap}={getattr(action, cap)}"
@@ -626,6 +662,7 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
 
         frame = source.load()
         _check_coverage(frame, loaded, policy, source)
+        _check_reset_on(frame, loaded, policy, {})
         lines.append(
             f"{source.path}: {len(frame):,} rows, {int(frame['n'].sum()):,} cases; "
             "every action in the history is in the policy"
@@ -664,7 +701,6 @@ def replay(
     transitions: str | None,
     force: bool,
     fmt: str,
-    quiet: bool,
 ) -> None:
     """Replay a history under a policy: when each action graduated, what it cost.
 
@@ -678,10 +714,11 @@ def replay(
     inputs = (policy, source.path, source.mapping, traffic, approvals)
     _check_out(out, force, *inputs, transitions)
     _check_out(transitions, force, *inputs, out)
-    with _steps(["load", "replay"], quiet) as steps:
+    with _steps(["load", "replay"]) as steps:
         pol = _ruled(load_policy(policy), rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
+        _check_reset_on(hist, pol, policy, rule)
         requests = _load_traffic(traffic, pol, policy)
         decided = _load_approvals(approvals)
         steps.next()
@@ -710,17 +747,17 @@ def replay(
     if approvals is not None:
         columns_shown.append("held_back_by")
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
-    _say_traffic(result, requests, quiet, fmt)
-    if decided is not None and not quiet:
+    _say_traffic(result, requests, fmt)
+    if decided is not None:
         from ..analytics.approvals import approval_coverage
 
-        note = approval_coverage(decided, hist["action"].unique())
-        if note:
-            emit(note, err=True)
+        coverage = approval_coverage(decided, hist["action"].unique())
+        if coverage:
+            warn(coverage)
     if out:
-        _write_csv(result.timeline, out, quiet)
+        _write_csv(result.timeline, out)
     if transitions:
-        _write_csv(result.transitions, transitions, quiet)
+        _write_csv(result.transitions, transitions)
 
 
 @cli.command()
@@ -759,7 +796,6 @@ def sweep(
     out: str | None,
     force: bool,
     fmt: str,
-    quiet: bool,
 ) -> None:
     """Replay every candidate of a grid; print the Pareto front (burden against risk).
 
@@ -774,11 +810,12 @@ def sweep(
     from ..analytics.sweep import sweep as run_sweep
 
     _check_out(out, force, policy, source.path, source.mapping, grid, traffic)
-    with _steps(["load", "sweep"], quiet) as steps:
+    with _steps(["load", "sweep"]) as steps:
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
+        _check_reset_on(hist, pol, policy, rule)
         requests = _load_traffic(traffic, pol, policy)
         steps.next()
         result = run_sweep(
@@ -787,7 +824,7 @@ def sweep(
             candidates,
             traffic=requests,
             window=_window_or_policy(window),
-            progress=not quiet,
+            progress=progress(),
         )
     front = result.pareto()
     emit(
@@ -798,13 +835,13 @@ def sweep(
     )
     silent = sorted(set(result.table.loc[result.table["no_evidence"], "action"]))
     if silent:
-        emit(f"no evidence, MANUAL throughout: {_names(silent)}", err=True)
+        warn(f"no evidence, MANUAL throughout: {_names(silent)}")
     if window is not None and "window" in candidates:
-        emit("--window is not used: the grid sweeps its own window knob", err=True)
+        warn("--window is not used: the grid sweeps its own window knob")
     for knob in ("evidence", "alpha", "demotion_margin"):
         if rule[knob] is not None and knob in candidates:
             flag = "--" + knob.replace("_", "-")
-            emit(f"{flag} is not used: the grid sweeps its own {knob} knob", err=True)
+            warn(f"{flag} is not used: the grid sweeps its own {knob} knob")
     shown = front if show_all else front.head(top)
     if fmt == "table":
         varied = [k for k in KNOBS if result.table[k].nunique() > 1]
@@ -827,7 +864,7 @@ def sweep(
             err=True,
         )
     if out:
-        _write_csv(result.table, out, quiet)
+        _write_csv(result.table, out)
 
 
 @cli.command()
@@ -882,7 +919,6 @@ def forecast(
     out: str | None,
     force: bool,
     fmt: str,
-    quiet: bool,
 ) -> None:
     """Forecast when each action reaches its next state.
 
@@ -893,21 +929,15 @@ def forecast(
       warrantd forecast -p datasets/coding-agent.policy.toml \\
           -H datasets/coding-agent-runs.csv --regime agent_version
     """
-    from ..analytics.forecast import REGIME_FROM_POLICY, regime_column
+    from ..analytics.forecast import REGIME_FROM_POLICY
     from ..analytics.forecast import forecast as run_forecast
 
     _check_out(out, force, policy, source.path, source.mapping)
-    with _steps(["load", "forecast"], quiet) as steps:
+    with _steps(["load", "forecast"]) as steps:
         pol = _ruled(load_policy(policy), rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
-        try:  # said under its flag, before any work
-            regime_column(hist, pol, REGIME_FROM_POLICY if regime is None else regime)
-        except OptionError as exc:
-            if regime is not None or rule.get("reset_on"):
-                given = "'--regime'" if regime is not None else "'--reset-on'"
-                raise click.BadParameter(exc.problem, param_hint=given) from None
-            raise InputError(policy, [f"[graduation] reset_on: {exc.problem}"]) from None
+        _check_reset_on(hist, pol, policy, rule, regime)
         steps.next()
         result = run_forecast(
             hist,
@@ -918,11 +948,11 @@ def forecast(
             seed=seed,
             trend=trend,
             regime=REGIME_FROM_POLICY if regime is None else regime,
-            progress=not quiet,
+            progress=progress(),
         )
     emit(_table(result.table, fmt))
     if out:
-        _write_csv(result.table, out, quiet)
+        _write_csv(result.table, out)
 
 
 @cli.command()
@@ -987,7 +1017,6 @@ def report(
     trend: bool,
     title: str,
     base: str | None,
-    quiet: bool,
 ) -> None:
     """Write the HTML + Markdown graduation report into a folder.
 
@@ -1008,10 +1037,11 @@ def report(
 
     _parent_must_exist(out)
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
-    with _steps(["load"], quiet):
+    with _steps(["load"]):
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid) if grid else None
         hist = source.load()
+        _check_reset_on(hist, pol, policy, rule)
         requests = _load_traffic(traffic, pol, policy)
         base_policy = None
         if base is not None:
@@ -1034,11 +1064,10 @@ def report(
         seed=seed,
         trend=trend,
         sources=sources,
-        progress=not quiet,
+        progress=progress(),
         base_policy=base_policy,
     )
-    if not quiet:
-        emit(f"wrote {out}/index.html and {len(files.files) - 1} other files", err=True)
+    note(f"wrote {out}/index.html and {len(files.files) - 1} other files")
 
 
 DIFF_FORMATS = ("table", "md", "json", "junit")
@@ -1083,7 +1112,6 @@ def diff(
     out: str | None,
     force: bool,
     fmt: str,
-    quiet: bool,
 ) -> None:
     """What changing policy BASE to NEW would have done on a history: a CI check.
 
@@ -1115,7 +1143,7 @@ def diff(
     budgets = [parse_budget(text) for text in fail_on]
     files = [p for p in (base, new) if not p.startswith("git:")]
     _check_out(out, force, *files, source.path, source.mapping, traffic)
-    with _steps(["load", "replay"], quiet) as steps:
+    with _steps(["load", "replay"]) as steps:
         # A rule given on the command line grades both sides: the bars' change under it
         # (the digests stay those of the files read).
         base_policy = _ruled_source(read_policy(base), rule)
@@ -1144,8 +1172,7 @@ def diff(
         from .._io import write_text
 
         write_text(out, text)
-        if not quiet:
-            emit(f"wrote {out}", err=True)
+        note(f"wrote {out}")
     else:
         emit(text)
     if breaches:
@@ -1203,7 +1230,7 @@ def audit_verify(ctx: click.Context, path: str, checkpoint_file: str | None) -> 
 )
 @force_option
 @quiet_option
-def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> None:
+def audit_checkpoint(path: str, out: str | None, force: bool) -> None:
     """Take a checkpoint (row count and head hash) of an intact audit log, to keep elsewhere.
 
     \b
@@ -1223,8 +1250,7 @@ def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> No
     checkpoint = Checkpoint(result.rows, result.head)
     if out:
         write_checkpoint(checkpoint, out)
-        if not quiet:
-            emit(f"wrote the checkpoint of {result.rows:,} rows to {out}", err=True)
+        note(f"wrote the checkpoint of {result.rows:,} rows to {out}")
     else:
         emit(checkpoint_json(checkpoint))
 
@@ -1240,7 +1266,7 @@ def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> No
     help="Verify the source against this checkpoint file before copying.",
 )
 @quiet_option
-def audit_copy(source: str, destination: str, checkpoint_file: str | None, quiet: bool) -> None:
+def audit_copy(source: str, destination: str, checkpoint_file: str | None) -> None:
     """Copy an audit log, every row and hash as it is: SQLite to PostgreSQL or back.
 
     \b
@@ -1261,6 +1287,5 @@ def audit_copy(source: str, destination: str, checkpoint_file: str | None, quiet
         raise click.exceptions.Exit(1)
     result = copy_audit(source, destination, checkpoint=checkpoint_file)
     emit(result.describe())
-    if not quiet:
-        shown = redact(destination) if is_dsn(destination) else destination
-        emit(f"keep a checkpoint elsewhere: warrantd audit checkpoint {shown} --out FILE", err=True)
+    shown = redact(destination) if is_dsn(destination) else destination
+    note(f"keep a checkpoint elsewhere: warrantd audit checkpoint {shown} --out FILE")
