@@ -183,3 +183,28 @@ def test_report_lists_left_out_and_evidence_free_classes(tmp_path: Path) -> None
     row = files.replay.summary.set_index("action").loc["cancel_subscription"]
     assert bool(row["no_evidence"])
     assert "not_in_policy" not in set(files.replay.summary["action"])
+
+
+def test_a_spacing_of_minutes_reads_in_minutes_and_the_report_names_every_class() -> None:
+    """'gappy' has a case every 10 minutes for 12 cases, then one 30 days later: its
+    usual spacing is 10 minutes (it read "0.0 days"). All eight classes have fewer cases
+    than min_samples (50): a terminal line names five and counts the rest;
+    names_shown=None names all."""
+    names = [f"c{i}" for i in range(7)]
+    rows = [(T0 + i * pd.Timedelta(minutes=10), "gappy", 1, {}) for i in range(12)]
+    rows += [(T0 + 30 * DAY, "gappy", 1, {})]
+    rows += [(T0 + d * DAY, n, 1, {}) for n in names for d in range(6)]
+    history = frame(rows)
+    policy = policy_of("gappy", *names, sup_samples=50)
+    short = "\n".join(data_quality(history, policy, now=T0 + 40 * DAY).findings)
+    assert (
+        "'gappy': a 30-day gap from 2026-03-01 to 2026-03-31 (its usual spacing is 10.0 minutes)"
+        in short
+    )
+    assert (
+        "min_samples (50) and cannot graduate on this history: "
+        "'c0', 'c1', 'c2', 'c3', 'c4' and 3 more" in short
+    )
+    full = "\n".join(data_quality(history, policy, now=T0 + 40 * DAY, names_shown=None).findings)
+    assert "... and" not in full and " more" not in full
+    assert "'c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'gappy'" in full
