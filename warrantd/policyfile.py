@@ -308,7 +308,7 @@ def dump_policy(
     problems = policy_problems(policy)
     if problems:
         raise PolicyError(path, problems)
-    check_destination(path, overwrite=overwrite)
+    check_destination(path, overwrite=overwrite, how_to_replace="pass overwrite=True to replace it")
     write_text(path, policy_to_toml(policy))
 
 

@@ -312,13 +312,15 @@ quiet_option = click.option(
 force_option = click.option(
     "--force",
     is_flag=True,
-    help="Replace existing output files (--out, --transitions), whoever wrote them.",
+    help="Replace existing output files, whoever wrote them.",
 )
-#: report's --out is a folder with a manifest: there --force replaces only warrantd's own files.
+#: report's --out is a folder with a manifest: a previous report is replaced without
+#: --force; --force only lets the report be written beside the user's own files.
 report_force_option = click.option(
     "--force",
     is_flag=True,
-    help="Replace a previous report in --out (never a file warrantd did not write there).",
+    help="Write into a folder that holds files warrantd did not write, beside them "
+    "(they are never replaced). A previous report is replaced without --force.",
 )
 
 
@@ -443,18 +445,6 @@ def _check_reset_on(
             given = "'--regime'" if regime is not None else "'--reset-on'"
             raise click.BadParameter(exc.problem, param_hint=given) from None
         raise InputError(policy_path, [f"[graduation] reset_on: {exc.problem}"]) from None
-
-
-def _graduation_line(settings: Any) -> str:
-    """A policy's ``[graduation]`` settings in one line (the defaults when it has none)."""
-    from ..window import parse_window, window_text
-
-    alpha = f" (alpha {settings.alpha:g})" if settings.evidence != "point" else ""
-    return (
-        f"  graduation: window {window_text(parse_window(settings.window))}, "
-        f"evidence {settings.evidence}{alpha}, demotion_margin {settings.demotion_margin:g}, "
-        f"reset_on {settings.reset_on or 'none'}"
-    )
 
 
 def _steps(labels: Sequence[str]) -> Any:
@@ -637,6 +627,8 @@ def validate(policy: str, source: HistorySource | None) -> None:
       warrantd validate datasets/billing-agent.policy.toml
       warrantd validate datasets/billing-agent.policy.toml --history datasets/billing-agent.csv
     """
+    from ..policy import settings_text
+
     loaded = load_policy(policy)
     t = loaded.thresholds
     lines = [f"{policy}: valid policy with {len(loaded.actions)} action classes"]
@@ -646,7 +638,7 @@ def validate(policy: str, source: HistorySource | None) -> None:
             f"adversarial >= {t.adversarial_pass_rate[state]:.2f}  "
             f"samples >= {t.min_samples[state]}"
         )
-    lines.append(_graduation_line(loaded.graduation))
+    lines.append("  graduation: " + settings_text(loaded.graduation, every=True))
     for name, action in loaded.actions.items():
         caps = ", ".join(
             f"{cap}={getattr(action, cap)}"
@@ -746,6 +738,8 @@ def replay(
     ]
     if approvals is not None:
         columns_shown.append("held_back_by")
+    if fmt == "table":
+        emit(_graduating_under(pol, result.window))
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
     _say_traffic(result, requests, fmt)
     if decided is not None:
@@ -903,6 +897,12 @@ def sweep(
     "agent_version when the history has it).",
 )
 @rule_options
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Print every column of the forecast table (--out and --format csv|json always "
+    "have them all).",
+)
 @out_option("the forecast table")
 @force_option
 @quiet_option
@@ -916,6 +916,7 @@ def forecast(
     trend: bool,
     regime: str | None,
     rule: dict[str, Any],
+    wide: bool,
     out: str | None,
     force: bool,
     fmt: str,
@@ -950,9 +951,84 @@ def forecast(
             regime=REGIME_FROM_POLICY if regime is None else regime,
             progress=progress(),
         )
-    emit(_table(result.table, fmt))
+    if fmt == "table" and not wide:
+        emit(_graduating_under(pol, result.window) + f"; {_forecast_span(result)}")
+        emit(_forecast_view(result.table))
+    else:
+        emit(_table(result.table, fmt))
     if out:
         _write_csv(result.table, out)
+
+
+def _graduating_under(policy: Any, window: Any) -> str:
+    """The line above a table that says which window and evidence rule made it."""
+    from ..analytics.metrics import window_label
+    from ..policy import settings_text
+
+    return "graduating under " + settings_text(policy.graduation, window_label(window))
+
+
+def _forecast_span(result: Any) -> str:
+    as_of = result.as_of.strftime("%Y-%m-%d %H:%M UTC")
+    days = int(result.horizon / _one_day())
+    return f"{days} days from {as_of} (the last eval), {result.n_sims:,} simulations"
+
+
+def _one_day() -> Any:
+    import pandas as pd
+
+    return pd.Timedelta(days=1)
+
+
+#: The forecast columns a terminal shows, with their headings (--wide: every column).
+_FORECAST_VIEW = {
+    "action": "action",
+    "state": "state",
+    "next_state": "next",
+    "p_within_horizon": "P(by horizon)",
+    "p10_date": "p10",
+    "p50_date": "p50",
+    "p90_date": "p90",
+    "runs_per_day": "runs/day",
+}
+
+
+def _forecast_view(table: Any) -> str:
+    """The forecast table narrowed to what a reader decides on: percentages, dates
+    without the time of day, and each class's notes below the table."""
+    import pandas as pd
+
+    view = table[[c for c in _FORECAST_VIEW if c in table.columns]].copy()
+    if "p_within_horizon" in view:
+        view["p_within_horizon"] = [
+            "—" if pd.isna(p) else f"{p:.0%}" for p in view["p_within_horizon"]
+        ]
+    for column in ("p10_date", "p50_date", "p90_date"):
+        if column in view:
+            view[column] = [
+                "—" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d") for d in view[column]
+            ]
+    if "runs_per_day" in view and "next_state" in view:
+        # No rate where nothing is forecast: a class at its ceiling is not simulated.
+        at_ceiling = view["next_state"].isna() | (view["next_state"].astype(str) == "")
+        view["runs_per_day"] = view["runs_per_day"].where(~at_ceiling)
+    lines = [_table(view.rename(columns=_FORECAST_VIEW), "table")]
+    # Long texts below the table, one class a line, rather than a 300-column table.
+    for column, heading in (
+        ("blocked_on", "blocked on"),
+        ("note", "notes"),
+        ("trend_note", "trend"),
+    ):
+        if column not in table:
+            continue
+        said = [
+            f"  {action}: {text}"
+            for action, text in zip(table["action"], table[column], strict=True)
+            if isinstance(text, str) and text.strip()
+        ]
+        if said:
+            lines += [f"{heading}:", *said]
+    return "\n".join(lines)
 
 
 @cli.command()
