@@ -70,6 +70,7 @@ def test_validate_checks_reset_on_against_the_history_and_blames_the_policy(
     for command in (
         ["validate", str(policy), "-H", HISTORY],
         ["replay", "-p", str(policy), "-H", HISTORY],
+        ["diff", POLICY, str(policy), "-H", HISTORY],
     ):
         out = run(*command)
         one_line_error(

@@ -1125,6 +1125,7 @@ def report(
 
             # The rule given on the command line grades both sides, as in `warrantd diff`.
             base_policy = _ruled_source(read_policy(base), rule)
+            _check_reset_on(hist, base_policy.policy, base_policy.source, rule)
     sources = {"history": source.path, "policy": policy}
     if traffic is not None:
         sources["traffic"] = traffic
@@ -1225,6 +1226,8 @@ def diff(
         base_policy = _ruled_source(read_policy(base), rule)
         new_policy = _ruled_source(read_policy(new), rule)
         hist = source.load()
+        for side in (base_policy, new_policy):
+            _check_reset_on(hist, side.policy, side.source, rule)
         requests = _load_traffic(traffic)
         steps.next()
         impact = policy_impact(
