@@ -561,6 +561,10 @@ def _say_traffic(result: Any, traffic: Any, fmt: str) -> None:
     if traffic is None:
         warn("no --traffic: each eval case stands in for one request without a value")
         return
+    from ..analytics.traffic import traffic_notes
+
+    for line in traffic_notes(traffic, result.history):
+        warn(f"traffic: {line}")
     if "verdict" not in traffic.columns:
         return
     lines = [f"{r['action']}: {r['sentence']}" for r in result.would_have_gated.to_dict("records")]
