@@ -199,6 +199,8 @@ class Forecast:
     seed: int
     trend: bool = True
     regime: str | None = None
+    #: When the forecast was made (``forecast(now=...)``; ``as_of`` by default).
+    now: pd.Timestamp | None = None
 
     def cdf(self, action: str) -> pd.DataFrame:
         """Columns ``day``, ``date``, ``probability``: P(next state reached by that day)."""
@@ -434,6 +436,12 @@ class _Arrivals:
     switches: int
     day_sizes: np.ndarray | None = None  # (2, eval days)
     eval_days: int = 0  # eval days in the lookback (the rate's evidence)
+    #: Units (eval days, or runs) at the start of the lookback that are not evidence
+    #: of the rate: when the lookback is cut short by the class's age, it starts on
+    #: the class's first eval day, which the lookback was placed to include (counted,
+    #: the rate of a young class comes out high: 2 eval days in its first 5 days are
+    #: 1 arrival after the first, not 2).
+    origin: int = 0
 
     @property
     def runs_per_day(self) -> float:
@@ -450,14 +458,16 @@ class _Arrivals:
 
     def rates(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Each simulation's rate of units (eval days, or runs) a day, drawn from its
-        posterior: a Poisson rate with the Jeffreys prior, Gamma(units + 1/2, days)."""
+        posterior: a Poisson rate with the Jeffreys prior, Gamma(units - origin +
+        1/2, days)."""
         seen = self.runs if self.day_sizes is None else self.eval_days
-        return rng.gamma(seen + 0.5, 1.0 / self.days, size)
+        return rng.gamma(seen - self.origin + 0.5, 1.0 / self.days, size)
 
 
-def _arrivals(runs: _Runs, as_of_ns: int) -> _Arrivals:
-    """Step 2: the runs of the lookback (whole UTC days, the as-of day included)."""
-    today = as_of_ns // NS_PER_DAY
+def _arrivals(runs: _Runs, now_ns: int) -> _Arrivals:
+    """Step 2: the runs of the lookback (whole UTC days up to the day the forecast is
+    made, that day included)."""
+    today = now_ns // NS_PER_DAY
     first = int(runs.time_ns.min()) // NS_PER_DAY
     days = int(min(LOOKBACK_DAYS, today - first + 1))
     recent = runs.time_ns // NS_PER_DAY > today - days
@@ -469,8 +479,10 @@ def _arrivals(runs: _Runs, as_of_ns: int) -> _Arrivals:
     day_sizes = np.stack([np.bincount(day, weights=k).astype(np.int64) for k in sizes])
     changes = runs.changes()
     eval_days = len(np.unique(runs.time_ns[recent] // NS_PER_DAY))
+    # Younger than the lookback: it starts on the first eval day, not evidence of a rate.
+    origin = int(today - first + 1 <= LOOKBACK_DAYS)
     return _Arrivals(
-        int(recent.sum()), days, sizes, int(changes[recent].sum()), day_sizes, eval_days
+        int(recent.sum()), days, sizes, int(changes[recent].sum()), day_sizes, eval_days, origin
     )
 
 
@@ -480,16 +492,19 @@ def _simulated_arrivals(
     days: int,
     arrivals: _Arrivals,
     paths: tuple[np.ndarray, np.ndarray],
+    open_days: np.ndarray | None = None,
 ) -> np.ndarray:
     """Step 3: (4, sims, days) simulated counts per day, in COUNT_COLUMNS order.
 
-    Simulation ``s`` starts Poisson(``rates[s]``) units a day (eval days, or runs:
-    :attr:`_Arrivals.units`), each the size of an observed one drawn at random (the
-    whole unit: its normal and adversarial cases together); each case passes with its
-    day's probability from ``paths``.
+    Simulation ``s`` starts Poisson(``rates[s]`` x the day's share after the moment
+    the forecast is made, ``open_days``: 1 when None) units a day (eval days, or
+    runs: :attr:`_Arrivals.units`), each the size of an observed one drawn at random
+    (the whole unit: its normal and adversarial cases together); each case passes
+    with its day's probability from ``paths``.
     """
     sims = len(rates)
-    started = rng.poisson(rates[:, None], (sims, days))
+    share = np.ones(days) if open_days is None else open_days
+    started = rng.poisson(rates[:, None] * share[None, :], (sims, days))
     sizes = arrivals.units
     if len(np.unique(sizes, axis=1).T) == 1:  # every run the same size: no draws needed
         new_norm, new_adv = started * sizes[0, 0], started * sizes[1, 0]
@@ -647,8 +662,17 @@ def forecast(
     trend: bool = True,
     regime: str | _FromPolicy | None = REGIME_FROM_POLICY,
     progress: bool = False,
+    now: Any = None,
 ) -> Forecast:
     """Forecast each action's next graduation; see the module docstring.
+
+    ``now`` is the moment the forecast is made (default: the last evidence,
+    ``as_of``). No case arrived between ``as_of`` and ``now``, and the forecast
+    knows it: the state and the bars are those at ``now``, the rate of runs is
+    measured over the lookback up to ``now`` (the quiet days count), and no
+    simulated run starts before ``now``. Days are still counted from ``as_of``
+    (simulated day ``k`` ends at ``as_of + k days``, the horizon included), so a
+    forecast made later, with nothing new, covers less of its horizon.
 
     Every class of the policy gets a row. A class with no evidence, with evidence
     on fewer than :data:`MIN_EVIDENCE_DAYS` distinct days, or from fewer than
@@ -663,9 +687,11 @@ def forecast(
     _check_counts(n_sims, seed)
     column = regime_column(history, policy, regime)
     as_of = history["timestamp"].max()
-    now = metrics_frame_at(history, as_of, window=window, level=level).set_index("action")
+    made = _made_at(now, as_of)
+    open_days = _open_days(as_of.value, made.value, days)
+    now = metrics_frame_at(history, made, window=window, level=level).set_index("action")
     evidence = evidence_of(history)
-    state_now = states_at(evidence, policy, window, as_of.value)
+    state_now = states_at(evidence, policy, window, made.value)
     all_runs = _runs_of(history, column)
     jump_sd = _jump_sd(all_runs)
     rng = np.random.default_rng(seed)
@@ -731,7 +757,7 @@ def forecast(
                 )
             )
             continue
-        arrivals = _arrivals(runs, as_of.value)
+        arrivals = _arrivals(runs, made.value)
         row["runs_per_day"] = arrivals.runs_per_day
         row["cases_per_run"] = arrivals.cases_per_run
         row["cases_per_day"] = arrivals.runs_per_day * arrivals.cases_per_run
@@ -784,8 +810,11 @@ def forecast(
                 None
                 if regimes is None
                 else replace(regimes, rates=regimes.rates[chunk], sd=regimes.sd[chunk]),
+                open_days,
             )
-            simulated = _simulated_arrivals(rng, rates[chunk], days, arrivals, paths)
+            simulated = _simulated_arrivals(
+                rng, rates[chunk], days, arrivals, paths, open_days
+            )
             graded = _graded_days(
                 evidence, index, simulated, as_of.value, window, t, int(top), policy.graduation
             )
@@ -798,8 +827,32 @@ def forecast(
     for q in (10, 50, 90):
         table[f"p{q}_date"] = pd.to_datetime(table[f"p{q}_date"], utc=True)
     return Forecast(
-        table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend, column
+        table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend, column, made
     )
+
+
+def _made_at(now: Any, as_of: pd.Timestamp) -> pd.Timestamp:
+    """``now`` as a UTC timestamp, ``as_of`` when None; never before ``as_of``."""
+    if now is None:
+        return as_of
+    try:
+        made = _as_utc(now)
+    except (ValueError, TypeError):
+        raise OptionError("now", f"{now!r} is not a moment in time") from None
+    if pd.isna(made) or made < as_of:
+        raise OptionError(
+            "now", f"{now!r} is before the last evidence of the history ({as_of})"
+        )
+    return made
+
+
+def _open_days(as_of_ns: int, now_ns: int, days: int) -> np.ndarray:
+    """(days,) the share of each simulated day after ``now``: day ``k`` spans
+    ``(as_of + (k - 1) days, as_of + k days]``, and runs start in it at the
+    simulation's rate times that share (Poisson: a rate over part of a day)."""
+    ends = np.arange(1, days + 1, dtype=np.float64) - (now_ns - as_of_ns) / NS_PER_DAY
+    shares: np.ndarray = np.clip(ends, 0.0, 1.0)
+    return shares
 
 
 def _logit(p: Any) -> Any:
@@ -1089,6 +1142,7 @@ def _pass_paths(
     trends: tuple[_Trend | None, _Trend | None],
     age: float,
     regimes: _Regimes | None,
+    open_days: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sims, days) pass probabilities of normal and adversarial cases.
 
@@ -1104,7 +1158,9 @@ def _pass_paths(
     p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
     shift = np.zeros((size, days))
     if regimes is not None and regimes.sd.any():
-        switched = rng.poisson(regimes.rates[:, None], (size, days)) > 0
+        share = np.ones(days) if open_days is None else open_days
+        # A new regime comes with runs: none before the forecast is made.
+        switched = rng.poisson(regimes.rates[:, None] * share[None, :], (size, days)) > 0
         day = np.arange(days)
         latest = np.maximum.accumulate(np.where(switched, day, -1), axis=1)
         offsets = rng.normal(0.0, 1.0, (size, days)) * regimes.sd[:, None]
@@ -1203,15 +1259,18 @@ def backtest(
 ) -> pd.DataFrame:
     """Forecast from ``history`` cut at ``cut`` and compare with what happened.
 
-    The forecast is made as of the last evidence at or before the cut
-    (``as_of``). One row per action that was forecast (it had a next state and
-    enough evidence): the forecast (``p_within_horizon``, ``p10_date``,
-    ``p50_date``, ``p90_date``), the ``actual_date`` it first reached that state
-    after ``as_of`` in the replay of the full history (NaT if not within the
-    horizon), and ``within_band``. Both ends of the band are compared by UTC
-    date, the resolution the forecast works in: an actual graduation on the p10
-    date or on the p90 date is inside. A class that did not graduate within the
-    horizon counts as inside when its 90th percentile lies beyond the horizon.
+    The forecast is made at the cut (``forecast(now=cut)``: it knows that nothing
+    arrived between the last evidence and the cut) over the history up to the cut,
+    whose last evidence is ``as_of``; its days count from ``as_of``. One row per
+    action that was forecast (it had a next state and enough evidence): the forecast
+    (``p_within_horizon``, ``p10_date``, ``p50_date``, ``p90_date``), the
+    ``actual_date`` it first reached that state after ``as_of`` in the replay of the
+    full history (NaT if not within the horizon), and ``within_band``. Both are
+    compared in the forecast's own unit, whole simulated days since ``as_of``
+    (:func:`within_band` with ``as_of``): a graduation a few hours after ``as_of``
+    is on day 1, as the simulation would have it, whatever the UTC date. A class
+    that did not graduate within the horizon counts as inside when its 90th
+    percentile lies beyond the horizon.
     """
     window = resolve_window(window, policy)
     moment = _as_utc(cut)
@@ -1227,9 +1286,10 @@ def backtest(
         seed=seed,
         trend=trend,
         regime=regime,
+        now=moment,
     )
     timeline = replay(history, policy, window=window).timeline
-    end_date = (fc.as_of.floor("D") + fc.horizon).date()
+    end = fc.as_of + fc.horizon  # the end of simulated day `horizon`
     made = fc.table[(fc.table["next_state"] != "") & (fc.table["note"] == "")]
     rows = []
     for row in made.itertuples(index=False):
@@ -1237,9 +1297,9 @@ def backtest(
         mine = timeline[(timeline["action"] == row.action) & (timeline["timestamp"] > fc.as_of)]
         hit = mine[mine["state"].cat.codes >= int(level)]
         actual = hit["timestamp"].min() if len(hit) else pd.NaT
-        if pd.notna(actual) and actual.date() > end_date:
+        if pd.notna(actual) and actual > end:
             actual = pd.NaT
-        inside = within_band(actual, row.p10_date, row.p90_date)
+        inside = within_band(actual, row.p10_date, row.p90_date, as_of=fc.as_of)
         rows.append(
             {
                 "cut": moment,
@@ -1258,19 +1318,33 @@ def backtest(
     return _typed_backtest(rows)
 
 
-def within_band(actual: Any, p10: Any, p90: Any) -> bool:
-    """Whether an outcome lies inside the forecast's 10-90% band, by UTC date at both ends.
+def within_band(actual: Any, p10: Any, p90: Any, *, as_of: Any = None) -> bool:
+    """Whether an outcome lies inside the forecast's 10-90% band.
 
     ``actual`` is the moment the state was reached (NaT: not within the horizon);
-    ``p10`` / ``p90`` are the band's dates (NaT: beyond the horizon). A graduation at
-    any time on the p10 date or on the p90 date is inside; no graduation is inside
-    when the p90 date lies beyond the horizon.
+    ``p10`` / ``p90`` are the band's ends (NaT: beyond the horizon). No graduation is
+    inside when the p90 lies beyond the horizon.
+
+    With ``as_of`` (the forecast's, from which its days count: ``p10 = as_of + k10
+    days``), both are compared in that unit, as the simulation counts: a graduation
+    at ``as_of + t`` falls on simulated day ``ceil(t / 1 day)`` (day ``k`` ends at
+    ``as_of + k days``, when it is graded), inside when ``k10 <= that day <= k90``.
+    Without ``as_of``, by UTC date at both ends: a graduation at any time on the p10
+    date or on the p90 date is inside (for bands known only as dates; off by a day
+    when ``as_of`` is late in its day).
     """
     if pd.isna(actual):
         return bool(pd.isna(p90))
-    day = pd.Timestamp(actual).date()
-    after_start = pd.notna(p10) and pd.Timestamp(p10).date() <= day
-    return bool(after_start and (pd.isna(p90) or day <= pd.Timestamp(p90).date()))
+    if pd.isna(p10):
+        return False
+    if as_of is not None:
+        origin = _as_utc(as_of)
+        day = np.ceil((_as_utc(actual) - origin) / _DAY)
+        after_start = (_as_utc(p10) - origin) / _DAY <= day
+        return bool(after_start and (pd.isna(p90) or day <= (_as_utc(p90) - origin) / _DAY))
+    date = pd.Timestamp(actual).date()
+    after_start = pd.Timestamp(p10).date() <= date
+    return bool(after_start and (pd.isna(p90) or date <= pd.Timestamp(p90).date()))
 
 
 def backtests(
@@ -1279,21 +1353,16 @@ def backtests(
     cuts: Sequence[Any],
     **options: Any,
 ) -> pd.DataFrame:
-    """:func:`backtest` at each of ``cuts``, each distinct forecast made once.
+    """:func:`backtest` at each of ``cuts`` (each distinct cut once, in time order;
+    cuts before the first case are skipped).
 
-    Cuts that fall in the same gap of the history have the same last evidence
-    before them, so they would repeat one forecast: they are merged, and the
-    row keeps the first such cut in ``cut`` (its ``as_of`` is the truth).
+    Cuts that fall in the same gap of the history share their last evidence
+    (``as_of``), but not their forecast: each is made at its cut and knows how
+    long the history has been quiet by then.
     """
     moments = sorted({_as_utc(c) for c in cuts})
-    stamps = history["timestamp"]
-    by_as_of: dict[pd.Timestamp, pd.Timestamp] = {}
-    for moment in moments:
-        earlier = stamps[stamps <= moment]
-        if earlier.empty:
-            continue
-        by_as_of.setdefault(earlier.max(), moment)
-    frames = [backtest(history, policy, cut, **options) for cut in by_as_of.values()]
+    first = history["timestamp"].min()
+    frames = [backtest(history, policy, cut, **options) for cut in moments if cut >= first]
     if not frames:
         return _typed_backtest([])
     return pd.concat(frames, ignore_index=True)
