@@ -428,6 +428,12 @@ class _Arrivals:
     adversarial) case counts (None: each run is a unit of its own). Days of several
     runs make the count of cases over a horizon vary as much as it did, where runs
     started one by one would smooth the bursts away and give a band too narrow.
+
+    Eval days come in bursts too (a suite run on three days in a row, then not for
+    weeks): whether a day is an eval day is a two-state Markov chain over the
+    lookback's days, read from ``chain`` = (quiet days followed by another day of the
+    lookback, how many of those next days were eval days; eval days followed by
+    another day, how many of those next days were eval days). See :meth:`started`.
     """
 
     runs: int
@@ -435,13 +441,8 @@ class _Arrivals:
     sizes: np.ndarray  # (2, runs)
     switches: int
     day_sizes: np.ndarray | None = None  # (2, eval days)
-    eval_days: int = 0  # eval days in the lookback (the rate's evidence)
-    #: Units (eval days, or runs) at the start of the lookback that are not evidence
-    #: of the rate: when the lookback is cut short by the class's age, it starts on
-    #: the class's first eval day, which the lookback was placed to include (counted,
-    #: the rate of a young class comes out high: 2 eval days in its first 5 days are
-    #: 1 arrival after the first, not 2).
-    origin: int = 0
+    eval_days: int = 0  # eval days in the lookback
+    chain: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def runs_per_day(self) -> float:
@@ -456,55 +457,115 @@ class _Arrivals:
         """(2, units): the sizes of what arrives, eval days (or runs)."""
         return self.sizes if self.day_sizes is None else self.day_sizes
 
-    def rates(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """Each simulation's rate of units (eval days, or runs) a day, drawn from its
-        posterior: a Poisson rate with the Jeffreys prior, Gamma(units - origin +
-        1/2, days)."""
-        seen = self.runs if self.day_sizes is None else self.eval_days
-        return rng.gamma(seen - self.origin + 0.5, 1.0 / self.days, size)
+    def chances(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each simulation's chance that a day is an eval day after a quiet day
+        (``start``) and after an eval day (``stay``), drawn from their posteriors:
+        Beta(next days that were eval days + 1/2, next days that were quiet + 1/2),
+        the Jeffreys prior."""
+        quiet, quiet_then_eval, busy, busy_then_eval = self.chain
+        start = rng.beta(quiet_then_eval + 0.5, quiet - quiet_then_eval + 0.5, size)
+        stay = rng.beta(busy_then_eval + 0.5, busy - busy_then_eval + 0.5, size)
+        return start, stay
+
+    def started(
+        self, rng: np.random.Generator, size: int, days: int, open_days: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(size, days) 0 / 1: whether each simulated day is an eval day.
+
+        Simulated day ``k`` follows day ``k - 1`` by the chain (:meth:`chances`,
+        drawn per simulation). Day 0 is the last evidence's, an eval day. Days wholly
+        before the forecast is made (``open_days`` 0) are known to be quiet: the
+        chain restarts from a quiet day after them, and the first day open for part
+        of its length is an eval day only for that part (``open_days``).
+
+        Drawn a stretch at a time, not a day at a time: a chain's stretches of eval
+        days last Geometric(1 - stay) days and its quiet stretches Geometric(start)
+        (both memoryless, so the stretch under way continues for one of them less a
+        day), so each simulation's days are a few geometric draws placed end to end.
+        """
+        share = np.ones(days) if open_days is None else open_days
+        known = int(np.count_nonzero(share == 0))  # whole days known to be quiet
+        left = days - known
+        start, stay = self.chances(rng, size)
+        # A chance of 0 or 1 to within floating point would make an endless stretch:
+        # no stretch is drawn longer than the days left.
+        start = np.clip(start, 1e-12, 1.0)[:, None]
+        leave = np.clip(1.0 - stay, 1e-12, 1.0)[:, None]
+        stretches = 2 * left + 2  # every stretch but the first lasts a day or more
+        busy_first = known == 0
+        odd = np.arange(stretches) % 2 == 1
+        # Stretch 0 continues the state of the day before the first open day (an
+        # eval day when none is known quiet); then the states alternate.
+        busy = ~odd if busy_first else odd
+        chance = np.where(busy[None, :], leave, start)
+        lengths = np.minimum(rng.geometric(chance, (size, stretches)), left + 1)
+        lengths[:, 0] -= 1
+        reach = np.cumsum(lengths, axis=1)
+        ends, begins = np.minimum(reach, left), np.minimum(reach - lengths, left)
+        # Eval stretches mark [begin, end) of the open days: +1 / -1, summed along.
+        mark = np.zeros((size, left + 1), dtype=np.int64)
+        rows = np.broadcast_to(np.arange(size)[:, None], begins.shape)
+        np.add.at(mark, (rows[:, busy], begins[:, busy]), 1)
+        np.add.at(mark, (rows[:, busy], ends[:, busy]), -1)
+        out = np.zeros((size, days), dtype=np.int64)
+        out[:, known:] = np.cumsum(mark, axis=1)[:, :left] > 0
+        if left:
+            part = share[known]  # the first open day may be open for part of it only
+            out[:, known] &= rng.random(size) < part
+        return out
 
 
 def _arrivals(runs: _Runs, now_ns: int) -> _Arrivals:
     """Step 2: the runs of the lookback (whole UTC days up to the day the forecast is
-    made, that day included)."""
+    made, that day included). A class younger than the lookback is looked at from its
+    first eval day, which is where the chain starts, not evidence of its pace."""
     today = now_ns // NS_PER_DAY
     first = int(runs.time_ns.min()) // NS_PER_DAY
     days = int(min(LOOKBACK_DAYS, today - first + 1))
     recent = runs.time_ns // NS_PER_DAY > today - days
-    # A quiet lookback still has a rate's posterior (Gamma(1/2, days)) that can start
-    # runs: they take the sizes of the class's earlier runs.
+    # A quiet lookback still has a chain that can start runs: they take the sizes of
+    # the class's earlier runs.
     sized = recent if recent.any() else np.ones(len(runs), dtype=bool)
     sizes = np.stack([runs.counts[0, sized], runs.counts[2, sized]])
     _, day = np.unique(runs.time_ns[sized] // NS_PER_DAY, return_inverse=True)
     day_sizes = np.stack([np.bincount(day, weights=k).astype(np.int64) for k in sizes])
     changes = runs.changes()
-    eval_days = len(np.unique(runs.time_ns[recent] // NS_PER_DAY))
-    # Younger than the lookback: it starts on the first eval day, not evidence of a rate.
-    origin = int(today - first + 1 <= LOOKBACK_DAYS)
+    busy_days = np.unique(runs.time_ns[recent] // NS_PER_DAY)
+    busy = np.zeros(days, dtype=bool)
+    busy[busy_days - (today - days + 1)] = True
+    before, after = busy[:-1], busy[1:]
+    chain = (
+        int(np.count_nonzero(~before)),
+        int(np.count_nonzero(~before & after)),
+        int(np.count_nonzero(before)),
+        int(np.count_nonzero(before & after)),
+    )
     return _Arrivals(
-        int(recent.sum()), days, sizes, int(changes[recent].sum()), day_sizes, eval_days, origin
+        int(recent.sum()),
+        days,
+        sizes,
+        int(changes[recent].sum()),
+        day_sizes,
+        len(busy_days),
+        chain,
     )
 
 
 def _simulated_arrivals(
     rng: np.random.Generator,
-    rates: np.ndarray,
-    days: int,
+    started: np.ndarray,
     arrivals: _Arrivals,
     paths: tuple[np.ndarray, np.ndarray],
-    open_days: np.ndarray | None = None,
 ) -> np.ndarray:
     """Step 3: (4, sims, days) simulated counts per day, in COUNT_COLUMNS order.
 
-    Simulation ``s`` starts Poisson(``rates[s]`` x the day's share after the moment
-    the forecast is made, ``open_days``: 1 when None) units a day (eval days, or
-    runs: :attr:`_Arrivals.units`), each the size of an observed one drawn at random
-    (the whole unit: its normal and adversarial cases together); each case passes
-    with its day's probability from ``paths``.
+    ``started`` (sims, days) holds how many units (eval days, or runs:
+    :attr:`_Arrivals.units`) start on each simulated day (:meth:`_Arrivals.started`);
+    each is the size of an observed one drawn at random (the whole unit: its normal
+    and adversarial cases together); each case passes with its day's probability
+    from ``paths``.
     """
-    sims = len(rates)
-    share = np.ones(days) if open_days is None else open_days
-    started = rng.poisson(rates[:, None] * share[None, :], (sims, days))
+    sims, days = started.shape
     sizes = arrivals.units
     if len(np.unique(sizes, axis=1).T) == 1:  # every run the same size: no draws needed
         new_norm, new_adv = started * sizes[0, 0], started * sizes[1, 0]
@@ -787,16 +848,15 @@ def forecast(
         ages = (as_of.value - runs.time_ns[keep]) / NS_PER_DAY
         age = float(np.average(ages, weights=weights)) if weights.sum() else float(ages.mean())
         first = np.empty(n_sims)
-        rates = arrivals.rates(rng, n_sims)
         regimes = None
         if jump_sds.any():
             line, line_age = _line(runs, as_of.value)
             switch_rates = rng.gamma(arrivals.switches + 0.5, 1.0 / arrivals.days, n_sims)
             drift = _drift(runs, as_of.value, jump_sd)
             regimes = _Regimes(switch_rates, jump_sds, line, line_age, drift)
-        # Bounded memory: (simulation x day) cells, and the runs drawn into them.
-        per_cell = max(1.0, float(rates.max()))
-        batch = max(1, int(SIM_BATCH_CELLS // (days * per_cell)))
+        # Bounded memory: (simulation x day) cells (at most one eval day each), and
+        # the chain's stretches (two a day).
+        batch = max(1, SIM_BATCH_CELLS // (2 * days))
         for start in range(0, n_sims, batch):
             size = min(batch, n_sims - start)
             chunk = slice(start, start + size)
@@ -812,9 +872,8 @@ def forecast(
                 else replace(regimes, rates=regimes.rates[chunk], sd=regimes.sd[chunk]),
                 open_days,
             )
-            simulated = _simulated_arrivals(
-                rng, rates[chunk], days, arrivals, paths, open_days
-            )
+            started = arrivals.started(rng, size, days, open_days)
+            simulated = _simulated_arrivals(rng, started, arrivals, paths)
             graded = _graded_days(
                 evidence, index, simulated, as_of.value, window, t, int(top), policy.graduation
             )
