@@ -420,7 +420,7 @@ class _Arrivals:
     days (the lookback: :data:`LOOKBACK_DAYS`, or the class's age when younger);
     ``sizes`` holds their (normal, adversarial) case counts (the class's earlier
     runs' when none fell in the lookback), ``switches`` how many of them started a
-    new regime.
+    new regime (on ``switch_days`` of its ``eval_days``).
 
     Runs come in bursts: a suite is run several times on one day, then not for
     weeks. What arrives is therefore an *eval day* (a UTC day with runs), bringing
@@ -443,6 +443,7 @@ class _Arrivals:
     day_sizes: np.ndarray | None = None  # (2, eval days)
     eval_days: int = 0  # eval days in the lookback
     chain: tuple[int, int, int, int] = (0, 0, 0, 0)
+    switch_days: int = 0  # eval days of the lookback on which a run started a regime
 
     @property
     def runs_per_day(self) -> float:
@@ -548,6 +549,7 @@ def _arrivals(runs: _Runs, now_ns: int) -> _Arrivals:
         day_sizes,
         len(busy_days),
         chain,
+        len(np.unique(runs.time_ns[recent & changes] // NS_PER_DAY)),
     )
 
 
@@ -851,15 +853,19 @@ def forecast(
         regimes = None
         if jump_sds.any():
             line, line_age = _line(runs, as_of.value)
-            switch_rates = rng.gamma(arrivals.switches + 0.5, 1.0 / arrivals.days, n_sims)
+            # A new regime comes with an eval day: the chance that one does, drawn
+            # per simulation from its posterior (Jeffreys).
+            switched, busy = arrivals.switch_days, arrivals.eval_days
+            chances = rng.beta(switched + 0.5, busy - switched + 0.5, n_sims)
             drift = _drift(runs, as_of.value, jump_sd)
-            regimes = _Regimes(switch_rates, jump_sds, line, line_age, drift)
+            regimes = _Regimes(chances, jump_sds, line, line_age, drift)
         # Bounded memory: (simulation x day) cells (at most one eval day each), and
         # the chain's stretches (two a day).
         batch = max(1, SIM_BATCH_CELLS // (2 * days))
         for start in range(0, n_sims, batch):
             size = min(batch, n_sims - start)
             chunk = slice(start, start + size)
+            started = arrivals.started(rng, size, days, open_days)
             paths = _pass_paths(
                 rng,
                 size,
@@ -869,10 +875,9 @@ def forecast(
                 age,
                 None
                 if regimes is None
-                else replace(regimes, rates=regimes.rates[chunk], sd=regimes.sd[chunk]),
-                open_days,
+                else replace(regimes, chances=regimes.chances[chunk], sd=regimes.sd[chunk]),
+                started,
             )
-            started = arrivals.started(rng, size, days, open_days)
             simulated = _simulated_arrivals(rng, started, arrivals, paths)
             graded = _graded_days(
                 evidence, index, simulated, as_of.value, window, t, int(top), policy.graduation
@@ -1181,12 +1186,12 @@ def _drift(runs: _Runs, as_of_ns: int, tau: float) -> _Drift | None:
 
 @dataclass(frozen=True)
 class _Regimes:
-    """How regimes change in the simulation: each simulation's rate of changes a day,
-    how far a new regime sits from the class's line (``sd``, logits, also drawn per
+    """How regimes change in the simulation: each simulation's chance that an eval
+    day starts a new regime (``chances``), how far a new regime sits from the class's line (``sd``, logits, also drawn per
     simulation: :func:`_jump_sds`), the line (its logit and the age of its evidence,
     from :func:`_line`) and its drift across regimes (:func:`_drift`)."""
 
-    rates: np.ndarray
+    chances: np.ndarray
     sd: np.ndarray
     line: float
     line_age: float
@@ -1201,14 +1206,15 @@ def _pass_paths(
     trends: tuple[_Trend | None, _Trend | None],
     age: float,
     regimes: _Regimes | None,
-    open_days: np.ndarray | None = None,
+    started: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sims, days) pass probabilities of normal and adversarial cases.
 
     Each simulation draws its rates from their Beta posteriors (Jeffreys prior) given
     ``evidence`` (the four counts of the current regime) and moves them along the
-    trends (:func:`_drifting`). Where regimes change (``regimes``), new regimes start
-    a Poisson number of times a day; from the latest one on, the normal rate is the
+    trends (:func:`_drifting`). Where regimes change (``regimes``), each simulated
+    eval day (``started``, (sims, days); None: every day) starts a new regime with
+    the simulation's chance; from the latest one on, the normal rate is the
     class's line (moved along the trend, or its drift across regimes) plus a normal
     offset of the simulation's ``regimes.sd``, and
     the adversarial rate moves by as much as the normal one did.
@@ -1217,9 +1223,10 @@ def _pass_paths(
     p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
     shift = np.zeros((size, days))
     if regimes is not None and regimes.sd.any():
-        share = np.ones(days) if open_days is None else open_days
-        # A new regime comes with runs: none before the forecast is made.
-        switched = rng.poisson(regimes.rates[:, None] * share[None, :], (size, days)) > 0
+        # A new regime comes with an eval day: none on quiet days (nor before the
+        # forecast is made).
+        busy = np.ones((size, days), dtype=bool) if started is None else started > 0
+        switched = busy & (rng.random((size, days)) < regimes.chances[:, None])
         day = np.arange(days)
         latest = np.maximum.accumulate(np.where(switched, day, -1), axis=1)
         offsets = rng.normal(0.0, 1.0, (size, days)) * regimes.sd[:, None]
