@@ -852,7 +852,7 @@ def forecast(
         first = np.empty(n_sims)
         regimes = None
         if jump_sds.any():
-            line, line_age = _line(runs, as_of.value)
+            line, line_age = _line(runs, as_of.value, jump_sd)
             # A new regime comes with an eval day: the chance that one does, drawn
             # per simulation from its posterior (Jeffreys).
             switched, busy = arrivals.switch_days, arrivals.eval_days
@@ -1025,19 +1025,43 @@ def _trend(runs: _Runs, kind: int, as_of_ns: int) -> tuple[_Trend | None, str]:
     return pooled, ""
 
 
-def _line(runs: _Runs, as_of_ns: int) -> tuple[float, float]:
-    """Where the class's pass rate stands across regimes: the logit of its
-    (Jeffreys-smoothed) normal pass rate over the lookback, and how many days before
-    ``as_of`` that evidence's case-weighted middle lies. A new regime starts around
-    it (moved along the trend), not around the regime it replaces."""
+def _regime_levels(runs: _Runs, as_of_ns: int) -> tuple[np.ndarray, ...] | None:
+    """Each regime (by its value: an agent run again is the same regime) with normal
+    cases over the lookback (:data:`LOOKBACK_DAYS`): its normal cases ``n``, its
+    (Jeffreys-smoothed) pass rate and its case-weighted middle in days since 1970;
+    None when there is none."""
     today = as_of_ns // NS_PER_DAY
     keep = (runs.time_ns // NS_PER_DAY > today - LOOKBACK_DAYS) & (runs.counts[0] > 0)
     if not keep.any():
+        return None
+    _, block = np.unique(runs.regime[keep], return_inverse=True)
+    n = np.bincount(block, weights=runs.counts[0, keep])
+    rate = (np.bincount(block, weights=runs.counts[1, keep]) + 0.5) / (n + 1.0)
+    # Days first: counts x nanoseconds since 1970 would overflow 64 bits.
+    t = np.bincount(block, weights=runs.counts[0, keep] * (runs.time_ns[keep] / NS_PER_DAY)) / n
+    return n, rate, t
+
+
+def _line(runs: _Runs, as_of_ns: int, tau: float = 0.0) -> tuple[float, float]:
+    """Where a new regime of the class is expected: the mean logit pass rate of the
+    regimes of the lookback (:func:`_regime_levels`), each weighted by ``1 / (v +
+    tau^2)`` (its sampling variance plus the spread of regimes about the line,
+    :func:`_jump_sd`), and how many days before ``as_of`` their weighted middle lies.
+
+    Each regime (an agent) is one draw of where agents put the class, whatever its
+    number of runs: a regime run fifty times is known better, not more typical, so
+    pooling the cases (as this did) let a long run of one bad agent set the level
+    of every agent after it. With ``tau = 0`` it is the precision-weighted mean. A
+    new regime starts around it (moved along the drift or the trend), not around
+    the regime it replaces.
+    """
+    levels = _regime_levels(runs, as_of_ns)
+    if levels is None:
         return 0.0, 0.0
-    n, passed = runs.counts[0, keep], runs.counts[1, keep]
-    rate = (passed.sum() + 0.5) / (n.sum() + 1.0)
-    age = float(np.average((as_of_ns - runs.time_ns[keep]) / NS_PER_DAY, weights=n))
-    return float(_logit(rate)), age
+    n, rate, t = levels
+    w = 1 / (1 / (n * rate * (1 - rate)) + tau**2)
+    middle = float(np.sum(w * t) / w.sum())
+    return float(np.sum(w * _logit(rate)) / w.sum()), as_of_ns / NS_PER_DAY - middle
 
 
 def _regime_changes(all_runs: Mapping[str, _Runs]) -> tuple[np.ndarray, np.ndarray]:
@@ -1152,7 +1176,7 @@ class _Drift:
 def _drift(runs: _Runs, as_of_ns: int, tau: float) -> _Drift | None:
     """The drift of the class's line across its regimes (agent versions), or None.
 
-    Each regime of the lookback (:data:`LOOKBACK_DAYS`) with normal cases gives its
+    Each regime of the lookback (by value: :func:`_regime_levels`) with normal cases gives its
     (Jeffreys-smoothed) logit pass rate at its case-weighted middle; the slope is
     their weighted least-squares line through time, each regime weighted by
     ``1 / (v + tau^2)``: its sampling variance plus the spread of regimes about the
@@ -1163,17 +1187,10 @@ def _drift(runs: _Runs, as_of_ns: int, tau: float) -> _Drift | None:
     sees what a string of agent swaps did to the class: a scaffold that keeps
     getting better does so across its agents.
     """
-    today = as_of_ns // NS_PER_DAY
-    keep = (runs.time_ns // NS_PER_DAY > today - LOOKBACK_DAYS) & (runs.counts[0] > 0)
-    if not keep.any():
+    levels = _regime_levels(runs, as_of_ns)
+    if levels is None:
         return None
-    block = np.zeros(int(keep.sum()), dtype=np.int64)
-    regimes = runs.regime[keep]
-    block[1:] = np.cumsum(regimes[1:] != regimes[:-1])
-    n = np.bincount(block, weights=runs.counts[0, keep])
-    rate = (np.bincount(block, weights=runs.counts[1, keep]) + 0.5) / (n + 1.0)
-    # Days first: counts x nanoseconds since 1970 would overflow 64 bits.
-    t = np.bincount(block, weights=runs.counts[0, keep] * (runs.time_ns[keep] / NS_PER_DAY)) / n
+    n, rate, t = levels
     if len(n) < MIN_REGIME_CHANGES or float(t.max() - t.min()) < MIN_TREND_DAYS:
         return None
     w = 1 / (1 / (n * rate * (1 - rate)) + tau**2)
