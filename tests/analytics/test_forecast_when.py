@@ -124,6 +124,9 @@ def test_a_forecast_made_later_knows_nothing_came() -> None:
     assert later.as_of == as_of and later.now == as_of + 4 * DAY
     p_later = later.table.iloc[0]["p_within_horizon"]
     assert p_at > 0.8 and p_later < p_at - 0.3
+    # The pace is measured up to when it is made: 5 runs in days 0..8, not 0..4.
+    assert at.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 5)
+    assert later.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 9)
     # The band's dates still count from as_of: day k is as_of + k days.
     p10 = later.table.iloc[0]["p10_date"]
     assert pd.isna(p10) or ((p10 - as_of) / DAY).is_integer() and p10 > as_of + 4 * DAY
