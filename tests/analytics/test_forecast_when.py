@@ -37,7 +37,9 @@ POLICY = TrustPolicy(
 )
 
 
-def runs_history(days: list[int], sizes: list[int], passed: list[int], **extra: list[str]) -> pd.DataFrame:
+def runs_history(
+    days: list[int], sizes: list[int], passed: list[int], **extra: list[str]
+) -> pd.DataFrame:
     """One run of class ``a`` at noon of each day, in counts-per-run form with a run id."""
     frame = pd.DataFrame(
         {
@@ -129,7 +131,7 @@ def test_a_forecast_made_later_knows_nothing_came() -> None:
     assert later.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 9)
     # The band's dates still count from as_of: day k is as_of + k days.
     p10 = later.table.iloc[0]["p10_date"]
-    assert pd.isna(p10) or ((p10 - as_of) / DAY).is_integer() and p10 > as_of + 4 * DAY
+    assert pd.isna(p10) or (((p10 - as_of) / DAY).is_integer() and p10 > as_of + 4 * DAY)
     gone = forecast(h, POLICY, horizon="10D", n_sims=500, now=as_of + 10 * DAY)
     assert gone.table.iloc[0]["p_within_horizon"] == 0.0
     with pytest.raises(OptionError, match="now"):

@@ -904,9 +904,7 @@ def _made_at(now: Any, as_of: pd.Timestamp) -> pd.Timestamp:
     except (ValueError, TypeError):
         raise OptionError("now", f"{now!r} is not a moment in time") from None
     if pd.isna(made) or made < as_of:
-        raise OptionError(
-            "now", f"{now!r} is before the last evidence of the history ({as_of})"
-        )
+        raise OptionError("now", f"{now!r} is before the last evidence of the history ({as_of})")
     return made
 
 
@@ -1204,9 +1202,10 @@ def _drift(runs: _Runs, as_of_ns: int, tau: float) -> _Drift | None:
 @dataclass(frozen=True)
 class _Regimes:
     """How regimes change in the simulation: each simulation's chance that an eval
-    day starts a new regime (``chances``), how far a new regime sits from the class's line (``sd``, logits, also drawn per
-    simulation: :func:`_jump_sds`), the line (its logit and the age of its evidence,
-    from :func:`_line`) and its drift across regimes (:func:`_drift`)."""
+    day starts a new regime (``chances``), how far a new regime sits from the class's
+    line (``sd``, logits, also drawn per simulation: :func:`_jump_sds`), the line (its
+    logit and the age of its evidence, from :func:`_line`) and its drift across
+    regimes (:func:`_drift`)."""
 
     chances: np.ndarray
     sd: np.ndarray

@@ -85,6 +85,18 @@ def _window(text: str) -> Any:
     return "cumulative" if parsed is None else parsed
 
 
+def _moment(text: str) -> Any:
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise OptionError("now", f"{text!r} is not a moment such as 2026-05-01T09:00Z")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def _horizon(text: str) -> Any:
     from ..analytics.forecast import check_horizon
 
@@ -853,6 +865,15 @@ def sweep(
     "ones did (default: the policy's [graduation] reset_on, as --reset-on sets it, else "
     "agent_version when the history has it).",
 )
+@click.option(
+    "--now",
+    metavar="MOMENT",
+    default=None,
+    type=_LibraryChecked("moment", _moment),
+    help="When the forecast is made (UTC unless it says; default: the last evidence). "
+    "It knows nothing came since the last evidence: the quiet days count, and no run "
+    "starts before it. Days still count from the last evidence.",
+)
 @rule_options
 @out_option("the forecast table")
 @force_option
@@ -866,6 +887,7 @@ def forecast(
     sims: int,
     trend: bool,
     regime: str | None,
+    now: Any,
     rule: dict[str, Any],
     out: str | None,
     force: bool,
@@ -896,6 +918,11 @@ def forecast(
                 given = "'--regime'" if regime is not None else "'--reset-on'"
                 raise click.BadParameter(exc.problem, param_hint=given) from None
             raise InputError(policy, [f"[graduation] reset_on: {exc.problem}"]) from None
+        if now is not None and now < hist["timestamp"].max():
+            raise click.BadParameter(
+                f"{now} is before the last evidence of the history ({hist['timestamp'].max()})",
+                param_hint="'--now'",
+            )
         steps.next()
         result = run_forecast(
             hist,
@@ -907,6 +934,7 @@ def forecast(
             trend=trend,
             regime=REGIME_FROM_POLICY if regime is None else regime,
             progress=not quiet,
+            now=now,
         )
     emit(_table(result.table, fmt))
     if out:
