@@ -65,6 +65,51 @@ def test_replay_formats(fmt: str) -> None:
         assert out.stdout.splitlines()[0].startswith("action,cases,final_state")
 
 
+def test_the_forecast_table_fits_a_terminal_and_says_what_it_assumed() -> None:
+    args = ["forecast", "-p", POLICY, "-H", HISTORY, "--window", "30D", "--sims", "300"]
+    out = run(*args)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("graduating under window 30D, evidence point; 90 days from ")
+    assert lines[0].endswith("(the last eval), 300 simulations")
+    header = lines[1].split()
+    assert header == [
+        "action",
+        "state",
+        "next",
+        "P(by",
+        "horizon)",
+        "p10",
+        "p50",
+        "p90",
+        "runs/day",
+    ]
+    table = lines[2:8]
+    assert all(len(line) <= 100 for line in table), "the long texts are below the table"
+    rows = {line.split()[0]: line.split() for line in table}
+    assert rows["lookup_customer"][1:] == ["AUTONOMOUS", "—", "—", "—", "—", "—"]
+    percent = rows["issue_refund"][3]
+    assert percent.endswith("%") and 0 <= int(percent[:-1]) <= 100
+    assert lines[8] == "blocked on:"
+    assert "  lookup_customer: at its ceiling" in lines
+    # Every column is still there on request, and the numbers agree.
+    wide = run(*args, "--wide")
+    assert "p_within_horizon" in wide.stdout and "blocked_on" in wide.stdout
+    full = json.loads(run(*args, "--format", "json").stdout)
+    p = {r["action"]: r["p_within_horizon"] for r in full}
+    assert percent == f"{p['issue_refund']:.0%}"
+
+
+def test_the_replay_table_says_which_window_and_rule_it_used() -> None:
+    out = run("replay", "-p", POLICY, "-H", HISTORY, "--window", "500", "--evidence", "wilson")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == (
+        "graduating under window 500 cases, evidence wilson (alpha 0.05)"
+    )
+    csv_out = run("replay", "-p", POLICY, "-H", HISTORY, "--format", "csv")
+    assert csv_out.stdout.startswith("action,"), "machine formats carry no extra line"
+
+
 def test_forecast_with_and_without_the_trend() -> None:
     args = ["forecast", "-p", POLICY, "-H", HISTORY, "--window", "30D", "--sims", "300"]
     moving = json.loads(run(*args, "--format", "json").stdout)

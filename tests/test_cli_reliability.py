@@ -86,6 +86,25 @@ def test_output_files_are_never_replaced_without_force(tmp_path: Path) -> None:
     assert target.read_text().startswith("action,timestamp")
 
 
+def test_a_missing_output_folder_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
+    # A typo in a path must not leave a new tree of folders behind.
+    typo = tmp_path / "typo" / "sub"
+    error_line(
+        run("replay", "-p", POLICY, "-H", RUNS, "--out", typo / "t.csv"),
+        str(typo / "t.csv"),
+        f"its folder {str(typo)!r} does not exist",
+    )
+    error_line(
+        run("report", "-p", POLICY, "-H", RUNS, "--out", typo / "r"),
+        str(typo / "r"),
+        "does not exist; create it first",
+    )
+    assert list(tmp_path.iterdir()) == []
+    # The report's own folder is made when only it is missing.
+    assert run("report", "-p", POLICY, "-H", RUNS, "--out", tmp_path / "r").returncode == 0
+    assert (tmp_path / "r" / "index.html").exists()
+
+
 def test_an_unwritable_destination_fails_before_the_work(tmp_path: Path) -> None:
     started = time.monotonic()
     line = error_line(

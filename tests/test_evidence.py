@@ -296,3 +296,19 @@ def test_approval_history_signal_carries_counts_when_asked() -> None:
     m = ApprovalHistorySignal(history, counts=True).metrics_for("w")
     assert (m.pass_rate, m.sample_size) == (0.9, 10)
     assert (m.n_normal, m.passed_normal, m.n_adversarial, m.passed_adversarial) == (10, 9, 0, 0)
+
+
+def test_settings_text_says_every_setting_that_is_not_the_default() -> None:
+    from warrantd.graduation import GraduationSettings
+    from warrantd.policy import settings_text
+
+    assert settings_text(GraduationSettings()) == "window cumulative, evidence point"
+    assert settings_text(GraduationSettings(window=500)) == "window 500 cases, evidence point"
+    every = GraduationSettings(
+        window="30D", evidence="anytime", alpha=0.01, demotion_margin=0.02, reset_on="v"
+    )
+    assert settings_text(every) == (
+        "window 30D, evidence anytime (alpha 0.01), demotion margin 0.02, reset on v"
+    )
+    # A window given on the command line replaces the policy's.
+    assert settings_text(every, window="cumulative").startswith("window cumulative, ")

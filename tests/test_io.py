@@ -131,16 +131,21 @@ def test_a_name_collision_is_found_before_the_work(tmp_path: Path) -> None:
     assert (out / "index.html").read_text() == "my page"
 
 
-def test_an_interrupted_commit_leaves_the_previous_report_whole(tmp_path: Path) -> None:
-    out = tmp_path / "report"
-    OwnedDirectory.prepare(out, generator="test").commit({"index.html": b"1", "a.png": b"a"})
+def commit_interrupted(out: Path, files: dict[str, bytes]) -> None:
+    """Commit ``files`` into ``out`` as a Ctrl-C arrives (the flag the handler sets)."""
     target = OwnedDirectory.prepare(out, generator="test")
     INTERRUPTED.set()
     try:
         with pytest.raises(KeyboardInterrupt):
-            target.commit({"index.html": b"2", "a.png": b"b"})
+            target.commit(files)
     finally:
         INTERRUPTED.clear()
+
+
+def test_an_interrupted_commit_leaves_the_previous_report_whole(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    OwnedDirectory.prepare(out, generator="test").commit({"index.html": b"1", "a.png": b"a"})
+    commit_interrupted(out, {"index.html": b"2", "a.png": b"b"})
     assert (out / "index.html").read_bytes() == b"1" and (out / "a.png").read_bytes() == b"a"
     assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST, "a.png", "index.html"])
 
@@ -149,26 +154,14 @@ def test_an_interrupted_first_commit_leaves_no_folder_behind(tmp_path: Path) -> 
     # The folder (and its missing parents) were made by the commit, so an
     # interrupted commit takes them away again; an existing parent stays.
     out = tmp_path / "new" / "report"
-    target = OwnedDirectory.prepare(out, generator="test")
-    INTERRUPTED.set()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            target.commit({"index.html": b"1"})
-    finally:
-        INTERRUPTED.clear()
+    commit_interrupted(out, {"index.html": b"1"})
     assert list(tmp_path.iterdir()) == []
 
 
 def test_an_interrupted_commit_keeps_a_folder_that_was_already_there(tmp_path: Path) -> None:
     out = tmp_path / "report"
     out.mkdir()
-    target = OwnedDirectory.prepare(out, generator="test")
-    INTERRUPTED.set()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            target.commit({"index.html": b"1"})
-    finally:
-        INTERRUPTED.clear()
+    commit_interrupted(out, {"index.html": b"1"})
     assert out.is_dir() and list(out.iterdir()) == []
 
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import warrantd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,6 +206,49 @@ def test_a_core_only_install_gets_a_one_line_message_from_the_command() -> None:
     )
     assert out.returncode == 2
     assert out.stderr.strip() == (
-        "warrantd: error: this command needs the analytics extra (click is missing): "
+        "warrantd: error: the warrantd command needs the cli extra (click is missing): "
+        "pip install 'warrantd[cli]'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--version"], "warrantd, version"),
+        (["validate", "datasets/billing-agent.policy.toml"], "valid policy"),
+    ],
+)
+def test_the_cli_extra_alone_runs_the_gate_host_commands(args: list[str], expected: str) -> None:
+    # click but no pandas / numpy / matplotlib: what `pip install 'warrantd[cli]'` gives.
+    blocked = "".join(f"sys.modules[{m!r}] = None\n" for m in ("pandas", "numpy", "matplotlib"))
+    code = f"import sys\n{blocked}from _warrantd_cli import main\nmain()\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    assert expected in out.stdout
+
+
+def test_an_analytics_command_without_its_extra_names_it() -> None:
+    code = "import sys\nsys.modules['pandas'] = None\nfrom _warrantd_cli import main\nmain()\n"
+    args = ["replay", "-p", "datasets/billing-agent.policy.toml"]
+    args += ["-H", "datasets/billing-agent.csv"]
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "warrantd: error: warrantd.analytics needs the analytics extra (pandas is missing): "
+        "pip install 'warrantd[analytics]'"
+    )
+
+
+def test_importing_the_kit_without_its_extra_names_the_extra() -> None:
+    code = "import sys\nsys.modules['numpy'] = None\nimport warrantd.analytics\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        "warrantd.errors.MissingExtraError: warrantd.analytics needs the analytics extra "
+        "(numpy is missing): "
         "pip install 'warrantd[analytics]'"
     )

@@ -90,7 +90,7 @@ def test_dump_never_replaces_a_file_unless_asked(tmp_path: Path) -> None:
     mine = tmp_path / "mine.toml"
     mine.write_text("# my hand-written policy, keep\n")
     policy = load_policy(write(tmp_path, GOOD))
-    with pytest.raises(OutputError, match="already exists"):
+    with pytest.raises(OutputError, match=r"already exists \(pass overwrite=True to replace it\)"):
         dump_policy(policy, mine)
     assert mine.read_text() == "# my hand-written policy, keep\n"
     dump_policy(policy, mine, overwrite=True)
@@ -278,6 +278,13 @@ def test_missing_sections(tmp_path: Path) -> None:
             "[actions.",
             "[acions.",
             "acions: unknown top-level key (did you mean 'actions'?)",
+        ),
+        (
+            # [thresholds.autonomous] is still there, so 'thresholds' exists: the typo'd
+            # table's bars must not also be "missing the SUPERVISED bar" three times.
+            "[thresholds.supervised]",
+            "[threshold.supervised]",
+            "threshold: unknown top-level key (did you mean 'thresholds'?)",
         ),
     ],
 )

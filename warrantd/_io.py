@@ -203,7 +203,12 @@ def _probe_directory(directory: Path, shown: str | os.PathLike[str]) -> None:
     os.unlink(name)
 
 
-def check_destination(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def check_destination(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    how_to_replace: str = "pass --force to replace it",
+) -> Path:
     """Check, before any work, that ``path`` can be written as a new (or replaced) file.
 
     Raises :class:`OutputError` when ``path`` is a directory, when it exists and
@@ -213,7 +218,7 @@ def check_destination(path: str | os.PathLike[str], *, overwrite: bool = False) 
     if target.is_dir():
         raise OutputError(path, "is a directory (expected a file name)")
     if target.exists() and not overwrite:
-        raise OutputError(path, "already exists (pass --force to replace it)")
+        raise OutputError(path, f"already exists ({how_to_replace})")
     _probe_directory(target.parent, path)
     return target
 

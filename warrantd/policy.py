@@ -19,7 +19,7 @@ from .autonomy import GRADUATION_STATES, AutonomyState
 from .decision import ActionClass
 from .errors import OptionError
 from .graduation import CRITERIA, EVIDENCE_RULES, GraduationSettings, GraduationThresholds
-from .window import parse_window
+from .window import parse_window, window_text
 
 __all__ = [
     "TrustPolicy",
@@ -27,6 +27,7 @@ __all__ = [
     "graduation_setting",
     "policy_problems",
     "settings_problems",
+    "settings_text",
     "threshold_problems",
     "with_graduation",
 ]
@@ -164,6 +165,25 @@ def with_graduation(policy: TrustPolicy, **overrides: Any) -> TrustPolicy:
     if not changes:
         return policy
     return replace(policy, graduation=replace(policy.graduation, **changes))
+
+
+def settings_text(settings: GraduationSettings, window: str | None = None) -> str:
+    """The ``[graduation]`` settings in one line, as the command line prints them, e.g.
+    ``window 30D, evidence anytime (alpha 0.01), demotion margin 0.02, reset on
+    agent_version``; the defaults read ``window cumulative, evidence point``.
+
+    ``window`` replaces the policy's own window (one given on the command line).
+    The settings are taken as checked (:func:`settings_problems`).
+    """
+    shown = window if window is not None else window_text(parse_window(settings.window))
+    parts = [f"window {shown}", f"evidence {settings.evidence}"]
+    if settings.evidence != "point":
+        parts[-1] += f" (alpha {settings.alpha:g})"
+    if settings.demotion_margin:
+        parts.append(f"demotion margin {settings.demotion_margin:g}")
+    if settings.reset_on:
+        parts.append(f"reset on {settings.reset_on}")
+    return ", ".join(parts)
 
 
 def _is_number(value: object) -> bool:

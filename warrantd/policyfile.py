@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -119,17 +119,29 @@ def _unknown_keys(
     caller can leave out its "missing" problem (one typo, one problem). Otherwise the
     problem lists the expected keys (``listed``, or ``expected`` joined by commas).
     """
-    given = list(given)
+    keys = list(given)
     meant: set[str] = set()
-    for extra in sorted(set(given) - set(expected)):
+    for extra in sorted(set(keys) - set(expected)):
         close = difflib.get_close_matches(extra, expected, n=1, cutoff=_CLOSE)
         if close:
             problems.append((prefix + extra, f"{what} (did you mean {close[0]!r}?)"))
-            if close[0] not in given:
+            if close[0] not in keys:
                 meant.add(prefix + close[0])
+            elif isinstance(given, Mapping) and isinstance(given[extra], dict):
+                # [threshold.supervised] beside [thresholds.autonomous]: what the typo
+                # holds is what the right table lacks, so it is not reported again.
+                meant.update(prefix + close[0] + "." + path for path in _paths(given[extra]))
         else:
             problems.append((prefix + extra, f"{what} (expected {listed or ', '.join(expected)})"))
     return meant
+
+
+def _paths(table: dict[str, Any]) -> Iterator[str]:
+    """Every dotted key inside ``table``, tables and leaves alike."""
+    for key, value in table.items():
+        yield key
+        if isinstance(value, dict):
+            yield from (f"{key}.{inner}" for inner in _paths(value))
 
 
 def _parse_settings(table: object, problems: list[Problem]) -> GraduationSettings:
@@ -296,7 +308,7 @@ def dump_policy(
     problems = policy_problems(policy)
     if problems:
         raise PolicyError(path, problems)
-    check_destination(path, overwrite=overwrite)
+    check_destination(path, overwrite=overwrite, how_to_replace="pass overwrite=True to replace it")
     write_text(path, policy_to_toml(policy))
 
 

@@ -15,6 +15,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+try:  # the kit's two foundations, checked first so that a missing extra says so
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+except ModuleNotFoundError as exc:
+    from ..errors import MissingExtraError
+
+    raise MissingExtraError(
+        f"warrantd.analytics needs the analytics extra ({exc.name} is missing)", "analytics"
+    ) from None
+
 from .approvals import (
     APPROVAL_COLUMNS,
     ApprovalsError,
@@ -135,3 +145,8 @@ def __getattr__(name: str) -> Any:
     if name == "build_report":
         return importlib.import_module(f"{__name__}.report").build_report
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The public names, not this module's own imports (Any, importlib, annotations).
+    return sorted(__all__)

@@ -626,6 +626,14 @@ def evaluate_chunk(
     return table
 
 
+def _strictness_order(knob: str, column: pd.Series) -> np.ndarray:
+    """``column`` as numbers that grow with strictness (see :meth:`SweepResult.strictness`)."""
+    if knob == "evidence":
+        return column.map(EVIDENCE_RULES.index).to_numpy(dtype=np.float64)
+    values = column.to_numpy(dtype=np.float64)
+    return -values if knob in ("alpha", "demotion_margin") else values
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -726,16 +734,24 @@ class SweepResult:
         return pd.DataFrame(c[first_of_point].drop(columns="_strict").reset_index(drop=True))
 
     def strictness(self, frame: pd.DataFrame | None = None) -> pd.Series:
-        """How strict each candidate's bars are: the sum over the threshold knobs of the
-        bar's position among the values swept for that knob (0 the loosest, 1 the
-        strictest; a knob with one value adds nothing). Higher bars are stricter."""
+        """How strict each candidate is: the sum over the knobs of its position among the
+        values swept for that knob (0 the loosest, 1 the strictest; a knob with one value
+        adds nothing). Higher bars are stricter; so are a bound-based evidence rule
+        (``point`` < ``wilson`` < ``anytime``), a smaller ``alpha`` and a smaller
+        ``demotion_margin`` (a margin lets a class keep a state its estimate has left).
+        The window is not ranked: neither a shorter nor a longer one is simply stricter."""
         frame = self.by_candidate if frame is None else frame
         score = pd.Series(0.0, index=frame.index)
-        for knob in THRESHOLD_KNOBS:
-            values = np.unique(self.table[knob].to_numpy(dtype=np.float64))
+        for knob in (*THRESHOLD_KNOBS, *RULE_KNOBS):
+            if knob not in self.table.columns:
+                continue
+            swept, given = (
+                _strictness_order(knob, self.table[knob]),
+                _strictness_order(knob, frame[knob]),
+            )
+            values = np.unique(swept)
             if len(values) > 1:
-                where = np.searchsorted(values, frame[knob].to_numpy(dtype=np.float64))
-                score += where / (len(values) - 1)
+                score += np.searchsorted(values, given) / (len(values) - 1)
         return score
 
     def pick(self, baseline: Mapping[str, float]) -> Pick:
@@ -747,7 +763,7 @@ class SweepResult:
         cases handled while AUTONOMOUS (higher is better: autonomy granted). A candidate
         *beats* the baseline when it is no worse on all four and better on one. Among
         those: the lowest burden, then the fewest failures of each kind, then the most
-        autonomy, then the strictest bars (:meth:`strictness`), then the lowest
+        autonomy, then the strictest candidate (:meth:`strictness`), then the lowest
         candidate number. When none beats it, :attr:`Pick.candidate` is None and
         :attr:`Pick.reason` says so.
         """

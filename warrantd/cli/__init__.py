@@ -38,6 +38,8 @@ EXIT_INTERRUPTED = 130
 #: Modules of the ``analytics`` extra: without them the kit's commands cannot run.
 EXTRA_MODULES = ("click", "pandas", "numpy", "matplotlib", "pyarrow", "jinja2", "tqdm")
 INSTALL_HINT = "pip install 'warrantd[analytics]'"
+#: The command line itself needs only click: its own extra, for hosts that run the gate.
+CLI_INSTALL_HINT = "pip install 'warrantd[cli]'"
 
 _pending: list[tuple[str, bool]] = []
 
@@ -96,9 +98,16 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except ModuleNotFoundError as exc:
         if debug or not _missing_extra(exc):
             raise
-        _say(
-            f"error: this command needs the analytics extra ({exc.name} is missing): {INSTALL_HINT}"
-        )
+        if (exc.name or "").split(".")[0] == "click":
+            _say(
+                f"error: the warrantd command needs the cli extra (click is missing): "
+                f"{CLI_INSTALL_HINT}"
+            )
+        else:
+            _say(
+                f"error: this command needs the analytics extra ({exc.name} is missing): "
+                f"{INSTALL_HINT}"
+            )
         sys.exit(EXIT_BAD_INPUT)
     except SystemExit:
         raise

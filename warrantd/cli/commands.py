@@ -317,13 +317,15 @@ quiet_option = click.option(
 force_option = click.option(
     "--force",
     is_flag=True,
-    help="Replace existing output files (--out, --transitions), whoever wrote them.",
+    help="Replace existing output files, whoever wrote them.",
 )
-#: report's --out is a folder with a manifest: there --force replaces only warrantd's own files.
+#: report's --out is a folder with a manifest: a previous report is replaced without
+#: --force; --force only lets the report be written beside the user's own files.
 report_force_option = click.option(
     "--force",
     is_flag=True,
-    help="Replace a previous report in --out (never a file warrantd did not write there).",
+    help="Write into a folder that holds files warrantd did not write, beside them "
+    "(they are never replaced). A previous report is replaced without --force.",
 )
 
 
@@ -451,7 +453,19 @@ def _check_out(out: str | None, force: bool, *inputs: str | None) -> None:
         same = os.path.abspath(given) == os.path.abspath(out)
         if same or (os.path.exists(given) and os.path.exists(out) and os.path.samefile(given, out)):
             raise OutputError(out, "is one of this command's inputs or outputs; choose another")
+    _parent_must_exist(out)
     check_destination(out, overwrite=force)
+
+
+def _parent_must_exist(out: str) -> None:
+    """Refuse an ``--out`` whose folder is missing, as ``cp`` does: a typo in a path
+    would otherwise leave a new tree of folders behind, unannounced."""
+    from .._io import OutputError
+
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        shown = os.path.dirname(out) or parent
+        raise OutputError(out, f"its folder {shown!r} does not exist; create it first")
 
 
 approvals_option = click.option(
@@ -709,6 +723,8 @@ def replay(
     ]
     if approvals is not None:
         columns_shown.append("held_back_by")
+    if fmt == "table":
+        emit(_graduating_under(pol, result.window))
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
     _say_traffic(result, requests, quiet, fmt)
     if decided is not None and not quiet:
@@ -875,6 +891,12 @@ def sweep(
     "starts before it. Days still count from the last evidence.",
 )
 @rule_options
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Print every column of the forecast table (--out and --format csv|json always "
+    "have them all).",
+)
 @out_option("the forecast table")
 @force_option
 @quiet_option
@@ -889,6 +911,7 @@ def forecast(
     regime: str | None,
     now: Any,
     rule: dict[str, Any],
+    wide: bool,
     out: str | None,
     force: bool,
     fmt: str,
@@ -936,9 +959,84 @@ def forecast(
             progress=not quiet,
             now=now,
         )
-    emit(_table(result.table, fmt))
+    if fmt == "table" and not wide:
+        emit(_graduating_under(pol, result.window) + f"; {_forecast_span(result)}")
+        emit(_forecast_view(result.table))
+    else:
+        emit(_table(result.table, fmt))
     if out:
         _write_csv(result.table, out, quiet)
+
+
+def _graduating_under(policy: Any, window: Any) -> str:
+    """The line above a table that says which window and evidence rule made it."""
+    from ..analytics.metrics import window_label
+    from ..policy import settings_text
+
+    return "graduating under " + settings_text(policy.graduation, window_label(window))
+
+
+def _forecast_span(result: Any) -> str:
+    as_of = result.as_of.strftime("%Y-%m-%d %H:%M UTC")
+    days = int(result.horizon / _one_day())
+    return f"{days} days from {as_of} (the last eval), {result.n_sims:,} simulations"
+
+
+def _one_day() -> Any:
+    import pandas as pd
+
+    return pd.Timedelta(days=1)
+
+
+#: The forecast columns a terminal shows, with their headings (--wide: every column).
+_FORECAST_VIEW = {
+    "action": "action",
+    "state": "state",
+    "next_state": "next",
+    "p_within_horizon": "P(by horizon)",
+    "p10_date": "p10",
+    "p50_date": "p50",
+    "p90_date": "p90",
+    "runs_per_day": "runs/day",
+}
+
+
+def _forecast_view(table: Any) -> str:
+    """The forecast table narrowed to what a reader decides on: percentages, dates
+    without the time of day, and each class's notes below the table."""
+    import pandas as pd
+
+    view = table[[c for c in _FORECAST_VIEW if c in table.columns]].copy()
+    if "p_within_horizon" in view:
+        view["p_within_horizon"] = [
+            "—" if pd.isna(p) else f"{p:.0%}" for p in view["p_within_horizon"]
+        ]
+    for column in ("p10_date", "p50_date", "p90_date"):
+        if column in view:
+            view[column] = [
+                "—" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d") for d in view[column]
+            ]
+    if "runs_per_day" in view and "next_state" in view:
+        # No rate where nothing is forecast: a class at its ceiling is not simulated.
+        at_ceiling = view["next_state"].isna() | (view["next_state"].astype(str) == "")
+        view["runs_per_day"] = view["runs_per_day"].where(~at_ceiling)
+    lines = [_table(view.rename(columns=_FORECAST_VIEW), "table")]
+    # Long texts below the table, one class a line, rather than a 300-column table.
+    for column, heading in (
+        ("blocked_on", "blocked on"),
+        ("note", "notes"),
+        ("trend_note", "trend"),
+    ):
+        if column not in table:
+            continue
+        said = [
+            f"  {action}: {text}"
+            for action, text in zip(table["action"], table[column], strict=True)
+            if isinstance(text, str) and text.strip()
+        ]
+        if said:
+            lines += [f"{heading}:", *said]
+    return "\n".join(lines)
 
 
 @cli.command()
@@ -1022,6 +1120,7 @@ def report(
     from ..analytics.report import GENERATOR, build_report
     from ..analytics.sweep import load_grid
 
+    _parent_must_exist(out)
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
     with _steps(["load"], quiet):
         pol = _ruled(load_policy(policy), rule)
