@@ -89,7 +89,7 @@ def _moment(text: str) -> Any:
     import pandas as pd
 
     try:
-        stamp = pd.Timestamp(text)
+        stamp: Any = pd.Timestamp(text)
     except (ValueError, TypeError):
         stamp = pd.NaT
     if pd.isna(stamp):
