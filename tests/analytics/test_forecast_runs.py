@@ -406,12 +406,14 @@ def test_backtest_on_run_based_histories_beats_the_base_rate() -> None:
     """The honest score on run-based synthetic histories (several seeds): cuts every
     15 days from day 45, 60-day horizon, cumulative window, default regimes.
 
-    Measured (seeds 0-3, 500 simulations): Brier skill +0.39 against the base rate
-    (+0.2 before eval days arrived whole, the jump spread was drawn and the line
-    drifted across regimes); graduated-class coverage 13 of 24, 54% (45% before),
-    where a calibrated forecast would score 69% on these rows (``calibrated_coverage``:
-    most of them gave P(within horizon) well under 0.9). The test holds what is
-    achieved, so a change that loses the skill or the coverage fails it.
+    Measured (seeds 0-3, 500 simulations, each forecast made at its cut): Brier skill
+    +0.35 against the base rate; graduated-class coverage 17 of 29, 59%, where a
+    calibrated forecast would score 65% on these rows (``calibrated_coverage``: most of
+    them gave P(within horizon) well under 0.9). Seeds 0 and 3 are the hard ones: every
+    class shares each new agent's effect, and seed 0's later agents are all better
+    than its earlier ones, seed 3's all worse. The test holds what is achieved, so a
+    change that loses the skill, the coverage or its match with a calibrated forecast's
+    fails it.
     """
     from warrantd import load_policy
     from warrantd.analytics.forecast import backtests
@@ -428,3 +430,4 @@ def test_backtest_on_run_based_histories_beats_the_base_rate() -> None:
     assert scores.graduated >= 10
     assert scores.brier_skill > 0.3, scores
     assert scores.graduated_coverage >= 0.5, scores
+    assert scores.graduated_coverage >= scores.calibrated_coverage - 0.1, scores
