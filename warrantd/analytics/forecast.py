@@ -8,7 +8,7 @@ test holds it to that for every kind of window). Real eval histories arrive as
 stream, and their agents change; :func:`forecast` models both, in five steps per
 class of the policy:
 
-1. **Where the class stands**: its state as of the last evidence, its next state,
+1. **Where the class stands**: its state when the forecast is made, its next state,
    the bars it does not clear yet (``blocked_on``), its eval runs (the cases
    sharing a ``run_id``, or Inspect's / promptfoo's ``eval_id``; else the cases at
    one timestamp: :data:`~warrantd.analytics.quality.RUN_COLUMNS`) and its
@@ -18,13 +18,16 @@ class of the policy:
    days or from fewer than :data:`~warrantd.analytics.quality.MIN_RUNS` runs are
    not simulated: ``note`` says why.
 2. **How runs arrive** (:func:`_arrivals`): the runs started over the last
-   :data:`LOOKBACK_DAYS` whole days (the class's age when younger). What arrives
-   is an *eval day* (a UTC day with runs, bringing all of them: bursts stay
-   bursts). Each simulation draws its rate of eval days from the rate's posterior
-   (``Gamma(eval days + 1/2, days)``, the Jeffreys prior), starts a Poisson number
-   of them each day, and gives each the runs of an observed eval day drawn at
-   random. A history whose runs cannot be told apart (one case per timestamp, no
-   run id) is a stream of one-case runs, a day of them at a time.
+   :data:`LOOKBACK_DAYS` whole days up to when the forecast is made (the class's
+   age when younger). What arrives is an *eval day* (a UTC day with runs, bringing
+   all of them: bursts stay bursts), and eval days come in bursts of their own:
+   whether a day is one follows a two-state Markov chain whose two chances (an eval
+   day after a quiet day, after an eval day) each simulation draws from their Beta
+   posteriors (:meth:`_Arrivals.started`); each eval day brings the runs of an
+   observed one drawn at random. A history whose runs cannot be told apart (one
+   case per timestamp, no run id) is a stream of one-case runs, a day of them at a
+   time. A forecast made after its last evidence (``now``) knows nothing came in
+   between: the quiet days count in the chain and no run starts before ``now``.
 3. **How pass rates move** (:func:`_pass_paths`): each rate drawn from its Beta
    posterior (Jeffreys prior) given the current regime's runs in the policy's
    window (cumulative grading: the last :data:`ACCRUAL_DAYS` days), at least its
@@ -32,10 +35,11 @@ class of the policy:
    (:func:`_trend`: the change in logit pass rate between the earlier and the later
    half of its recent runs, whatever the gaps between them; off, with the reason
    in ``trend_note``, when it cannot be estimated), never extrapolated further
-   than it was measured over; and, where regimes change, new regimes arrive at the
-   class's rate of changes (its posterior, as for runs), each at the class's line
-   (:func:`_line`), moved along its drift across regimes (:func:`_drift`, a slope
-   drawn per simulation), plus a normal offset whose spread is learnt from the
+   than it was measured over; and, where regimes change, each simulated eval day
+   starts a new regime with the chance eval days did (its posterior), each at the
+   class's line (:func:`_line`, the regimes' mean, each regime counted once),
+   moved along its drift across regimes (:func:`_drift`, a slope drawn per
+   simulation), plus a normal offset whose spread is learnt from the
    history's past changes (:func:`_jump_sd`) and drawn per simulation from what
    they say of it (:func:`_jump_sds`).
 4. **Grading** (:func:`_graded_days`): simulated day ``k`` ends at
@@ -50,9 +54,10 @@ Simulations run in batches of at most :data:`SIM_BATCH_CELLS` (simulation x day)
 cells (fewer when many runs a day are drawn into them), so memory does not grow
 with the horizon (at most :data:`MAX_HORIZON_DAYS`). Same seed, same forecast.
 
-:func:`backtest` cuts a history, forecasts from the cut and checks the forecast
-against what the replay of the full history shows actually happened;
-:func:`backtests` does it at several cuts, each distinct forecast once;
+:func:`backtest` cuts a history, forecasts at the cut and checks the forecast
+against what the replay of the full history shows actually happened, in simulated
+days since the last evidence (:func:`within_band`); :func:`backtests` does it at
+several cuts;
 :func:`backtest_scores` says how honest they were (graduated-class coverage,
 committed-date accuracy, Brier skill against the base rate, reliability);
 :func:`backtest_plan` picks cuts and a backtest horizon that fit a history.
