@@ -508,13 +508,15 @@ class _Arrivals:
         lengths[:, 0] -= 1
         reach = np.cumsum(lengths, axis=1)
         ends, begins = np.minimum(reach, left), np.minimum(reach - lengths, left)
-        # Eval stretches mark [begin, end) of the open days: +1 / -1, summed along.
-        mark = np.zeros((size, left + 1), dtype=np.int64)
-        rows = np.broadcast_to(np.arange(size)[:, None], begins.shape)
-        np.add.at(mark, (rows[:, busy], begins[:, busy]), 1)
-        np.add.at(mark, (rows[:, busy], ends[:, busy]), -1)
+        # Eval stretches mark [begin, end) of the open days: +1 / -1, summed along
+        # (one bincount over every simulation's row at once).
+        row = (np.arange(size, dtype=np.int64) * (left + 1))[:, None]
+        cells = size * (left + 1)
+        mark = np.bincount((row + begins)[:, busy].ravel(), minlength=cells) - np.bincount(
+            (row + ends)[:, busy].ravel(), minlength=cells
+        )
         out = np.zeros((size, days), dtype=np.int64)
-        out[:, known:] = np.cumsum(mark, axis=1)[:, :left] > 0
+        out[:, known:] = np.cumsum(mark.reshape(size, left + 1), axis=1)[:, :left] > 0
         if left:
             part = share[known]  # the first open day may be open for part of it only
             out[:, known] &= rng.random(size) < part
