@@ -209,3 +209,42 @@ def test_the_line_weighs_each_regime_as_one_draw() -> None:
     assert _line(again, int(again.time_ns[-1]), 1000.0)[0] == pytest.approx(
         (np.log(7) - np.log(19)) / 2, abs=1e-4
     )
+
+
+def test_a_graduation_hours_after_as_of_is_scored_on_day_one() -> None:
+    """End to end. Runs of 10 passing cases at 20:00 on days 0-29 (300 cases); one more
+    run at 23:00 on day 29 brings 10 more. SUPERVISED needs 305 cases: the class gets
+    there at 23:00 on day 29, 3 hours after the last evidence before the cut (21:00).
+
+    Forecast at the cut: an eval day follows an eval day with chance Beta(29.5, 0.5)
+    (mean 0.98), and simulated day 1 (to 20:00 on day 30) is open for 23 of its 24
+    hours: day 1 is the 10th percentile, so the band starts at as_of + 1 day, on day
+    30's date. By UTC date the graduation (day 29) was "early"; in the simulation's
+    own unit it is on day 1, inside the band."""
+    stamps = [T0 + pd.Timedelta(days=d, hours=20) for d in range(30)]
+    stamps.append(T0 + pd.Timedelta(days=29, hours=23))
+    full = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": stamps,
+                "action": "a",
+                "run_id": [f"r{i}" for i in range(31)],
+                "n": 10,
+                "n_passed": 10,
+            }
+        )
+    )
+    policy = TrustPolicy(
+        {"a": ActionClass("a", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 305), (0.95, 0.0, 4000)),
+    )
+    from warrantd.analytics.forecast import backtest
+
+    cut = T0 + pd.Timedelta(days=29, hours=21)
+    row = backtest(full, policy, cut, horizon="10D", n_sims=1000).iloc[0]
+    as_of = T0 + pd.Timedelta(days=29, hours=20)
+    assert row["as_of"] == as_of and row["cut"] == cut
+    assert row["p10_date"] == as_of + DAY
+    assert row["actual_date"] == as_of + pd.Timedelta("3h")
+    assert bool(row["graduated"]) and bool(row["within_band"])
+    assert not within_band(row["actual_date"], row["p10_date"], row["p90_date"])  # by date
