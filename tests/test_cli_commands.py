@@ -255,7 +255,8 @@ def test_traffic_with_an_action_the_policy_lacks_names_file_column_and_first_tim
     tmp_path: Path,
 ) -> None:
     # Before: "has action(s) the policy does not define: 'delete_database'", no column and
-    # no way to find it. Rows are in time order once loaded: the first is 10:00, data row 2.
+    # no way to find it. Rows are in time order once loaded: the first is 10:00, data row 2,
+    # which the loader keeps and the message names.
     traffic = tmp_path / "traffic.csv"
     traffic.write_text(
         "timestamp,action,value\n"
@@ -266,8 +267,8 @@ def test_traffic_with_an_action_the_policy_lacks_names_file_column_and_first_tim
     out = run("replay", "-p", POLICY, "-H", HISTORY, "--traffic", str(traffic), "-q")
     one_line_error(out)
     assert out.stderr.strip() == (
-        f"warrantd: error: {traffic}: column 'action': 'delete_database': an action class "
-        f"{POLICY} does not define (2 rows, the first at 2026-05-01T10:00:00Z)"
+        f"warrantd: error: {traffic}: row 2, column 'action': 'delete_database': an action "
+        f"class {POLICY} does not define (2 rows, the first at 2026-05-01T10:00:00Z)"
     )
 
 

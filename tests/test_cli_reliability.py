@@ -134,6 +134,29 @@ def test_a_json_scalar_says_what_was_expected(tmp_path: Path) -> None:
     )
 
 
+def test_a_doubled_history_is_refused_unless_kept_and_then_validate_says_so(
+    tmp_path: Path,
+) -> None:
+    # Trial 2 #1: a history concatenated with itself doubled every class's evidence with
+    # "data quality: no problems found". Two cases, twice: data rows 3 and 4 repeat 1 and 2.
+    path = tmp_path / "h.csv"
+    cases = "2026-01-01T10:00:00Z,read_ledger,1,c1\n2026-01-01T11:00:00Z,read_ledger,0,c2\n"
+    path.write_text("timestamp,action,passed,case_id\n" + cases + cases)
+    line = error_line(run("validate", POLICY, "-H", path))
+    assert line == (
+        f"warrantd: error: {path}: row 3, column 'case_id': 'c1': repeats row 1 (same action, "
+        "case_id and timestamp); 2 rows repeat an earlier row, as a doubled export does, and "
+        "would count as evidence twice: remove them, or keep them with --duplicates keep "
+        "(duplicates='keep' in Python)"
+    )
+    out = run("validate", POLICY, "-H", path, "--duplicates", "keep")
+    assert out.returncode == 0, out.stderr
+    assert (
+        "  - 2 row(s) repeat an earlier row's eval case (same action, case_id and timestamp): "
+        "each counts again as evidence, as a doubled export would\n"
+    ) in out.stdout
+
+
 def test_an_undecodable_csv_names_row_and_column_and_suggests_an_encoding(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     text = "timestamp,action,passed\n2026-01-01,issue_refund,1\n2026-01-02,caf\xe9,1\n"
@@ -144,7 +167,9 @@ def test_an_undecodable_csv_names_row_and_column_and_suggests_an_encoding(tmp_pa
         "--encoding latin-1",
     )
     out = run("validate", POLICY, "-H", path, "--encoding", "latin-1")
-    error_line(out, f"{path}: column 'action': 'café': an action class {POLICY} does not define")
+    error_line(
+        out, f"{path}: row 2, column 'action': 'café': an action class {POLICY} does not define"
+    )
 
 
 def test_a_binary_policy_names_its_file(tmp_path: Path) -> None:
@@ -155,8 +180,9 @@ def test_a_binary_policy_names_its_file(tmp_path: Path) -> None:
 
 def test_an_action_missing_from_the_policy_names_both_files(tmp_path: Path) -> None:
     # Blamed on the history (it was on the policy), with the column, the value and when it
-    # first appears (a loaded history is in time order, so its row is not kept): the
-    # mystery rows are data rows 2 and 3, the first at 2 January.
+    # first appears, and that row in the file (a loaded history is in time order; the
+    # loader keeps each action's first row): the mystery rows are data rows 2 and 3, the
+    # first at 2 January.
     path = tmp_path / "h.csv"
     path.write_text(
         "timestamp,action,passed\n2026-01-03,read_ledger,1\n"
@@ -164,14 +190,14 @@ def test_an_action_missing_from_the_policy_names_both_files(tmp_path: Path) -> N
     )
     line = error_line(run("replay", "-p", POLICY, "-H", path))
     assert line == (
-        f"warrantd: error: {path}: column 'action': 'mystery\\x00': an action class {POLICY} "
-        "does not define (2 rows, the first at 2026-01-02T00:00:00Z)"
+        f"warrantd: error: {path}: row 2, column 'action': 'mystery\\x00': an action class "
+        f"{POLICY} does not define (2 rows, the first at 2026-01-02T00:00:00Z)"
     )
     # Read through --column, the column is named as the file has it.
     path.write_text("timestamp,tool,passed\n2026-01-05T10:30:00Z,mystery,1\n")
     line = error_line(run("validate", POLICY, "-H", path, "--column", "action=tool"))
     assert line == (
-        f"warrantd: error: {path}: column 'tool': 'mystery': an action class {POLICY} "
+        f"warrantd: error: {path}: row 1, column 'tool': 'mystery': an action class {POLICY} "
         "does not define (1 row, the first at 2026-01-05T10:30:00Z)"
     )
 

@@ -196,7 +196,7 @@ def test_missing_required_column_lists_columns_found(tmp_path: Path) -> None:
         load_history(path)
     text = messages(info)
     assert "missing required column(s) timestamp, passed" in text
-    assert "columns found: time, action, ok" in text
+    assert "columns found: 'time', 'action', 'ok'" in text
 
 
 def test_counts_form_missing_n_passed(tmp_path: Path) -> None:

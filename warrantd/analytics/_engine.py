@@ -595,30 +595,49 @@ def check_coverage(
 
     One problem per action, under ``source`` (the history or traffic file) and its
     ``column`` (the user's name for it; None for a tool's logs, which have no such
-    column). With the canonical ``frame`` the actions came from, each says in how many
-    rows and from when: a loaded frame is in time order, not the file's, so the first
-    timestamp is how the first row is found again.
+    column), with "did you mean ...?" when a policy class is close to it (as for a
+    policy key). With the canonical ``frame`` the actions came from, each says in how
+    many rows and from when, and the file row of that first row when the loader kept it
+    (``frame.attrs["first_row"]``: a loaded frame is in time order, not the file's).
     """
-    from ..errors import quote  # here, not at the top: this function is the whole change
+    import difflib  # here, not at the top: this function is the whole change
+
+    from ..errors import quote
+    from ..policyfile import _CLOSE
 
     missing = sorted(set(actions) - set(policy.actions))
     if not missing:
         return
     where: dict[str, str] = {}
+    rows: dict[str, int] = {}
     if frame is not None:
         found = frame.loc[frame["action"].isin(missing).to_numpy(), ["action", "timestamp"]]
-        for name, (first, rows) in (
+        for name, (first, count) in (
             found.groupby("action", observed=True)["timestamp"].agg(["min", "size"]).iterrows()
         ):
             when = pd.Timestamp(first).isoformat().replace("+00:00", "Z")
-            where[str(name)] = f" ({rows:,} row{'s' if rows != 1 else ''}, the first at {when})"
+            where[str(name)] = f" ({count:,} row{'s' if count != 1 else ''}, the first at {when})"
+        if column is not None:  # a tool's logs have no file rows to point at
+            rows = dict(frame.attrs.get("first_row", {}))
+    known = sorted(policy.actions)
+    folded = {name.strip().casefold(): name for name in known}
+
+    def hint(name: str) -> str:
+        close = folded.get(name.strip().casefold())
+        if close is None:
+            matches = difflib.get_close_matches(name, known, n=1, cutoff=_CLOSE)
+            close = matches[0] if matches else None
+        return f"; did you mean {close!r}?" if close is not None else ""
+
     prefix = f"column {column!r}: " if column is not None else "action "
     raise InputError(
         source,
         [
-            f"{prefix}{quote(name)}: an action class {policy_name} does not define"
+            (f"row {rows[name]}, " if name in rows else "")
+            + f"{prefix}{quote(name)}: an action class {policy_name} does not define"
             + where.get(name, "")
-            for name in missing
+            + hint(name)
+            for name in sorted(missing, key=lambda n: (rows.get(n, 0), n))  # in file order
         ],
     )
 

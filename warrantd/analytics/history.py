@@ -23,6 +23,11 @@ column, or one row per eval run with ``n`` and ``n_passed`` counts. Bad input
 raises :class:`HistoryError` naming the file, the 1-based data row (the header
 of a CSV file is not counted), the column and the value, with up to
 :data:`MAX_PROBLEMS` problems in one message. No row is ever dropped.
+
+Rows that repeat an earlier row's eval case (same ``action``, ``case_id`` and
+``timestamp``: :func:`~warrantd.analytics.quality.repeated_cases`) are refused, since a
+doubled export would count every case twice and graduate classes on half the evidence;
+``duplicates="keep"`` loads them as they are (and the data-quality checks say so).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from .._io import atomic_write
 from ..errors import MAX_PROBLEMS, OptionError
 from ..policy import TrustPolicy
 from ._engine import timestamps_ns
+from .quality import AGENT_COLUMNS, CASE_ID_COLUMN, RUN_COLUMNS, repeated_cases
 from .tables import (
     FORMATS,
     NO_VALUE,
@@ -49,6 +55,7 @@ from .tables import (
     TableError,
     carry_over_in_time_order,
     categories,
+    empty_columns,
     parse_bools,
     read_table,
     shape_problem,
@@ -58,6 +65,7 @@ from .tables import (
 
 __all__ = [
     "CANONICAL_COLUMNS",
+    "DUPLICATES",
     "FORMATS",
     "MAX_PROBLEMS",
     "HistoryError",
@@ -80,6 +88,10 @@ _SOURCE_COLUMNS_AS_TEXT = [
     "n_passed",
     *STRING_COLUMNS,
 ]
+
+
+#: What :func:`load_history` does with rows repeating an earlier row's eval case.
+DUPLICATES = ("error", "keep")
 
 
 class HistoryError(TableError):
@@ -111,8 +123,39 @@ def _parse_counts(
     return pd.Series(np.where(valid, values, 0).astype("int32"), index=raw.index), valid
 
 
+def _check_repeats(
+    out: pd.DataFrame, frame: pd.DataFrame, source: str, shown: Mapping[str, str]
+) -> None:
+    """Refuse rows repeating an earlier row's eval case: ``out`` (parsed) and ``frame``
+    (as read, for the agent and run columns not parsed) are in file order."""
+    if CASE_ID_COLUMN not in out.columns:
+        return
+    compared = ["action", CASE_ID_COLUMN, "timestamp", "tenant_id", *AGENT_COLUMNS, *RUN_COLUMNS]
+    keys = pd.DataFrame(
+        {c: out[c] if c in out.columns else frame[c] for c in compared if c in frame.columns}
+    )
+    repeated = repeated_cases(keys)
+    if repeated is None:
+        return
+    count = repeated.count
+    problem = Problem(
+        repeated.first + 1,
+        CASE_ID_COLUMN,
+        out[CASE_ID_COLUMN].iat[repeated.first],
+        f"repeats row {repeated.original + 1} (same {repeated.columns_said()}); "
+        f"{count:,} {'row repeats' if count == 1 else 'rows repeat'} an earlier row, as a doubled "
+        "export does, and would count as evidence twice: remove them, or keep them with "
+        "--duplicates keep (duplicates='keep' in Python)",
+        renamed_from=shown.get(CASE_ID_COLUMN),
+    )
+    raise HistoryError(source, [problem])
+
+
 def _canonicalize(
-    raw: pd.DataFrame, source: str, shown: Mapping[str, str] | None = None
+    raw: pd.DataFrame,
+    source: str,
+    shown: Mapping[str, str] | None = None,
+    duplicates: str = "error",
 ) -> pd.DataFrame:
     columns = list(raw.columns)
     has_case_form = "passed" in columns
@@ -130,6 +173,10 @@ def _canonicalize(
     )
     if problem:
         raise _fail(source, problem)
+    counts = ["passed"] if has_case_form else ["n", "n_passed"]
+    empty = empty_columns(raw, ["timestamp", "action", *counts], ["adversarial"], shown)
+    if empty:
+        raise HistoryError(source, empty)
     issues, frame, out = start_table(raw, shown)
     if "adversarial" in columns:
         out["adversarial"] = parse_bools(
@@ -156,6 +203,8 @@ def _canonicalize(
                 out[column] = values.where(values.isna(), values.astype(str)).astype("string")
             else:  # a handful of tenants and versions: categories cost one byte a row
                 out[column] = categories(values)
+    if duplicates == "error":
+        _check_repeats(out, frame, source, dict(shown or {}))
     return carry_over_in_time_order(out, frame, skip=("passed",))
 
 
@@ -167,6 +216,7 @@ def load_history(
     encoding: str = "utf-8",
     mapping: Any = None,
     strict: bool = False,
+    duplicates: str = "error",
 ) -> pd.DataFrame:
     """Load an eval history into canonical form (see the module docstring).
 
@@ -179,7 +229,13 @@ def load_history(
     ``format="inspect"`` or ``"promptfoo"`` reads a tool's logs (a file or a
     folder), mapped by ``mapping`` (a TOML file or dict; ``strict`` makes a sample
     left out an error): see :mod:`warrantd.analytics.importers`.
+    ``duplicates="keep"`` loads rows that repeat an earlier row's eval case (same
+    ``action``, ``case_id`` and ``timestamp``), which are otherwise an error.
     """
+    if duplicates not in DUPLICATES:
+        raise OptionError(
+            "duplicates", f"{duplicates!r} is not one of {', '.join(map(repr, DUPLICATES))}"
+        )
     if format in ("inspect", "promptfoo") and not isinstance(source, pd.DataFrame):
         from .importers import load_logs
 
@@ -198,7 +254,7 @@ def load_history(
             format=format,
             encoding=encoding,
         )
-        frame = _canonicalize(raw, name, shown)
+        frame = _canonicalize(raw, name, shown, duplicates)
     except HistoryError:
         raise
     except TableError as exc:  # a reading problem: said as a history problem

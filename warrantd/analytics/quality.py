@@ -12,6 +12,9 @@ reports, per action class and in plain findings:
 * several ``agent`` / ``agent_version`` / ``model`` values pooled at one
   timestamp (different agents' results counted as one class's evidence);
 * timestamps in the future;
+* rows that repeat an earlier row's eval case (:func:`repeated_cases`: a doubled
+  export counts every case twice; :func:`~warrantd.analytics.history.load_history`
+  refuses them unless told to keep them);
 * classes of the policy with no evidence, and of the history not in the policy.
 
 The figures are counts; nothing here decides a state. The forecast refuses
@@ -33,12 +36,15 @@ from ..policy import TrustPolicy
 
 __all__ = [
     "AGENT_COLUMNS",
+    "CASE_ID_COLUMN",
     "MIN_EVIDENCE_DAYS",
     "MIN_RUNS",
     "OUTLIER_GAP_FACTOR",
     "RUN_COLUMNS",
     "DataQuality",
+    "RepeatedCases",
     "data_quality",
+    "repeated_cases",
 ]
 
 #: Columns that name who produced a case: several values at one timestamp are pooled.
@@ -58,6 +64,94 @@ RUN_COLUMNS = ("run_id", "eval_id")
 #: fewer cannot support a rate at which runs arrive, nor the spread of their sizes.
 MIN_RUNS = 5
 _DAY_NS = 86_400 * 10**9
+#: The column that names an eval case. A row with the same action, case, timestamp and
+#: (where the history has them) tenant, agent and run as an earlier row is the same
+#: result read twice, as a doubled export or a re-run ETL gives: see :func:`repeated_cases`.
+CASE_ID_COLUMN = "case_id"
+#: Columns that tell two results of one case at one moment apart when they differ.
+_CASE_KEY_EXTRA = ("tenant_id", *AGENT_COLUMNS, *RUN_COLUMNS)
+
+
+@dataclass(frozen=True)
+class RepeatedCases:
+    """Rows repeating an earlier row's eval case (see :func:`repeated_cases`).
+
+    ``mask``: per row, in the frame's order, whether it repeats an earlier row;
+    ``key``: the columns compared; ``first`` and ``original``: 0-based positions of the
+    first repeating row and of the earlier row it repeats.
+    """
+
+    mask: np.ndarray
+    key: tuple[str, ...]
+    first: int
+    original: int
+
+    @property
+    def count(self) -> int:
+        return int(self.mask.sum())
+
+    def columns_said(self) -> str:
+        """The compared columns in words: ``action, case_id and timestamp``."""
+        names = list(self.key)
+        return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _shared(*columns: np.ndarray) -> np.ndarray:
+    """Per row, whether another row has the same values in every one of ``columns``
+    (integer arrays of one length): one sort, neighbours compared."""
+    order = np.lexsort(columns[::-1])
+    same = np.ones(max(len(order) - 1, 0), dtype=bool)
+    for column in columns:  # a few columns, each compared whole
+        ranked = column[order]
+        same &= ranked[1:] == ranked[:-1]
+    ranked_shared = np.zeros(len(order), dtype=bool)
+    ranked_shared[1:] |= same
+    ranked_shared[:-1] |= same
+    out = np.empty(len(order), dtype=bool)
+    out[order] = ranked_shared
+    return out
+
+
+def repeated_cases(frame: pd.DataFrame) -> RepeatedCases | None:
+    """The rows of ``frame`` that repeat an earlier row's eval case, or None when none do.
+
+    Only a frame with a :data:`CASE_ID_COLUMN` can say so: without one, identical rows
+    are honest (two passes of one class in one run). Rows compare on ``action``, the case
+    id and ``timestamp``, and on ``tenant_id``, ``agent`` / ``agent_version`` / ``model``
+    and ``run_id`` / ``eval_id`` where present, so one case run again later (a new
+    run) or by another agent is not a repeat. A row without a case id repeats nothing.
+    """
+    if CASE_ID_COLUMN not in frame.columns or len(frame) < 2:
+        return None
+    extra = [c for c in _CASE_KEY_EXTRA if c in frame.columns]
+    key = ("action", CASE_ID_COLUMN, "timestamp", *extra)
+    # A repeat shares its action and timestamp with another row: integers, compared by
+    # one sort. Only those rows have their case ids hashed, and only the rows sharing
+    # the case id too have every key column compared (text: a second per million rows),
+    # so a history of distinct cases costs one sort.
+    stamps = frame["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
+    actions = pd.factorize(frame["action"])[0]
+    has_id = frame[CASE_ID_COLUMN].notna().to_numpy()
+    candidates = np.flatnonzero(_shared(actions, stamps) & has_id)
+    if len(candidates):
+        ids = pd.factorize(frame[CASE_ID_COLUMN].iloc[candidates])[0]
+        candidates = candidates[_shared(actions[candidates], stamps[candidates], ids)]
+    if not len(candidates):
+        return None
+    # duplicated keeps file order among the candidates, and a repeat's earlier row is
+    # one of them: "first" means the same as over the whole frame.
+    among = frame.iloc[candidates]
+    repeats = among.duplicated(subset=list(key), keep="first").to_numpy()
+    if not repeats.any():
+        return None
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[candidates[repeats]] = True
+    first = int(np.argmax(mask))
+    # The earlier row it repeats (found only when there is one to name).
+    groups = among.groupby(list(key), sort=False, dropna=False, observed=True).ngroup()
+    at = int(np.searchsorted(candidates, first))
+    same = groups.to_numpy() == groups.iat[at]
+    return RepeatedCases(mask, key, first, int(candidates[np.argmax(same)]))
 
 
 @dataclass(frozen=True)
@@ -225,6 +319,13 @@ def _findings(
 ) -> list[str]:
     found: list[str] = []
     present = classes[classes["in_history"]]
+    repeated = repeated_cases(history)
+    if repeated is not None:
+        found.append(
+            f"{repeated.count:,} row(s) repeat an earlier row's eval case (same "
+            f"{repeated.columns_said()}): each counts again as evidence, as a doubled "
+            "export would"
+        )
     if policy is not None:
         lacking = classes.loc[~classes["in_history"], "action"]
         if len(lacking):

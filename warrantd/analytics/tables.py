@@ -35,6 +35,7 @@ from ..errors import MAX_PROBLEMS, InputError, quote
 from ._engine import timestamps_ns
 
 __all__ = [
+    "FIRST_ROW",
     "FORMATS",
     "NO_VALUE",
     "Problem",
@@ -42,6 +43,7 @@ __all__ = [
     "TableError",
     "carry_over_in_time_order",
     "categories",
+    "empty_columns",
     "parse_bools",
     "parse_names",
     "parse_timestamps",
@@ -164,9 +166,13 @@ def _read_file(
     if path.stat().st_size == 0:
         raise table_error(source, "the file is empty")
     try:
-        codecs.lookup(encoding)
+        codec = codecs.lookup(encoding).name
     except LookupError:
         raise table_error(source, f"unknown text encoding {encoding!r}") from None
+    if fmt != "parquet" and not codec.startswith(("utf-16", "utf-32")):
+        wide = _wide_encoding(_first_bytes(path, compression))
+        if wide is not None:
+            raise table_error(source, wide)
     try:
         if fmt == "csv":
             return _read_csv(path, compression, text_columns, source, encoding)
@@ -193,6 +199,46 @@ def _read_file(
         raise table_error(source, f"not a valid {fmt} file ({_first_line(exc)})") from None
 
 
+def _first_bytes(path: Path, compression: str | None, size: int = 64) -> bytes:
+    """The first ``size`` bytes of the file's text (decompressed); empty if unreadable
+    (the reader then says what is wrong)."""
+    try:
+        if compression:
+            with gzip.open(path) as fh:
+                return fh.read(size)
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except (OSError, EOFError, zlib.error):
+        return b""
+
+
+#: Byte-order marks of the wide encodings, longest first (UTF-32's starts like UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32", "utf-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32", "utf-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16", "utf-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16", "utf-16"),
+)
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """What to say when a file's first bytes are UTF-16 (or UTF-32) text: a byte-order
+    mark, or ASCII with a NUL beside every character (Excel's "Unicode text"), which any
+    one-byte reading turns into columns full of NULs. None for any other file."""
+    advice = "pass --encoding {0} (encoding={0!r} in Python)"
+    for bom, name, codec in _BOMS:
+        if head.startswith(bom):
+            return f"looks like {name} (it starts with a byte-order mark): " + advice.format(codec)
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even, odd = head[0 : 2 * pairs : 2], head[1 : 2 * pairs : 2]
+    for text, nuls, codec in ((even, odd, "utf-16-le"), (odd, even, "utf-16-be")):
+        if nuls == bytes(pairs) and 0 not in text:
+            return "looks like UTF-16 (every other byte is NUL): " + advice.format(codec)
+    return None
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -216,6 +262,9 @@ def _read_csv(
     encoding: str,
 ) -> pd.DataFrame:
     header = _csv_header(path, compression, encoding)
+    separated = _other_separator(header, text_columns)
+    if separated:
+        raise table_error(source, separated)
     # Blank names (empty columns a spreadsheet exports) are not names: pandas numbers them.
     repeated = sorted(
         {name for name in header if name and header.count(name) > 1}, key=header.index
@@ -253,6 +302,31 @@ def _read_csv(
         if long_row is None:
             return read(strict=False)
         raise table_error(source, long_row) from None
+
+
+#: Separators a spreadsheet writes instead of commas (a semicolon where the comma is
+#: the decimal mark; a tab in "text" exports).
+_OTHER_SEPARATORS = (";", "\t")
+#: The columns every table read here needs (history, traffic, approvals).
+_ALWAYS_REQUIRED = {"timestamp", "action"}
+
+
+def _other_separator(header: Sequence[str], text_columns: Mapping[str, str]) -> str | None:
+    """What to say when a header lacks the required columns read comma-separated, yet
+    splitting it on ``;`` or a tab gives them: the file uses that separator."""
+    if {text_columns.get(name, name) for name in header} >= _ALWAYS_REQUIRED:
+        return None
+    line = ",".join(header)
+    for sep in _OTHER_SEPARATORS:
+        names = [part.strip() for part in line.split(sep)]
+        if len(names) > 1 and {text_columns.get(n, n) for n in names} >= _ALWAYS_REQUIRED:
+            shown = ", ".join(quote(n) for n in names[:4]) + (", ..." if len(names) > 4 else "")
+            return (
+                f"looks like {sep!r}-separated (its header splits on {sep!r} into {shown}): "
+                f"save it comma-separated, or read it with pandas.read_csv(path, sep={sep!r}) "
+                "and pass the DataFrame (Python)"
+            )
+    return None
 
 
 def _csv_header(path: Path, compression: str | None, encoding: str) -> list[str]:
@@ -446,11 +520,33 @@ def shape_problem(raw: pd.DataFrame, missing: Sequence[str], needs: str) -> str 
     ``missing`` columns (``needs`` says what the table needs), else no rows; None if
     neither. The loaders raise it as their own error."""
     if missing:
-        found = ", ".join(map(str, raw.columns)) or "none"
+        # quoted: a stray NUL or line break in a name must show, not reach the terminal
+        found = ", ".join(quote(str(c)) for c in raw.columns) or "none"
         return f"missing required column(s) {', '.join(missing)} (columns found: {found}; {needs})"
     if raw.empty:
         return "no rows (the file has a header but no data)"
     return None
+
+
+def empty_columns(
+    raw: pd.DataFrame,
+    required: Iterable[str],
+    optional: Iterable[str],
+    shown: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """One problem per column of ``raw`` that is empty in every row (of two or more),
+    instead of one per row: ``required`` columns need values, ``optional`` ones can be
+    left out. ``shown``: the user's names of renamed columns."""
+    if len(raw) < 2:
+        return []  # one row: its own problem names the row
+    names = dict(shown or {})
+    ends = [(c, " (a required column)") for c in required]
+    ends += [(c, "; leave the column out") for c in optional]
+    return [
+        Problem(None, None, NO_VALUE, f"column {quote(names.get(c, c))} is empty in every row{end}")
+        for c, end in ends
+        if c in raw.columns and bool(raw[c].isna().all())
+    ]
 
 
 def start_table(
@@ -473,15 +569,40 @@ def carry_over_in_time_order(
     """The end of a loader: ``out`` (the parsed columns) with every column of ``frame``
     (the table as read) that ``out`` lacks, but ``skip``, carried over as it is, then
     rows in time order (a stable sort on ``out["timestamp"]``: rows at one instant keep
-    their order). A table already in time order, as most are, is returned uncopied."""
+    their order). A table already in time order, as most are, is returned uncopied.
+
+    Once sorted, a row's place is no longer its row in the file, so ``attrs[FIRST_ROW]``
+    keeps, per action, the 1-based file row of the action's first row in time order (for
+    errors found after loading, e.g. an action the policy lacks)."""
     skipped = set(skip)
     for column in frame.columns:
         if column not in out.columns and column not in skipped:
             out[column] = frame[column].to_numpy()
     stamps = timestamps_ns(out["timestamp"])
     if len(stamps) < 2 or bool(np.all(stamps[1:] >= stamps[:-1])):
+        out.attrs[FIRST_ROW] = _first_rows(out["action"], None)
         return out
-    return out.take(np.argsort(stamps, kind="stable")).reset_index(drop=True)
+    order = np.argsort(stamps, kind="stable")
+    rows = _first_rows(out["action"], order)
+    out = out.take(order).reset_index(drop=True)
+    out.attrs[FIRST_ROW] = rows
+    return out
+
+
+#: ``attrs`` key of a loaded table: {action: 1-based file row of its first row in time}.
+FIRST_ROW = "first_row"
+
+
+def _first_rows(actions: pd.Series, order: np.ndarray | None) -> dict[str, int]:
+    """Per action, the file row (1-based) of its first row in time order (``order``: the
+    stable sort into time order; None when the rows already are in it)."""
+    codes = actions.cat.codes.to_numpy()
+    if order is not None:
+        codes = codes[order]
+    present, first = np.unique(codes, return_index=True)  # first: where each code starts
+    rows = first if order is None else order[first]
+    names = actions.cat.categories
+    return {str(names[c]): int(r) + 1 for c, r in zip(present, rows, strict=True) if c >= 0}
 
 
 def parse_timestamps(raw: pd.Series, issues: ProblemCollector, frame: pd.DataFrame) -> pd.Series:

@@ -46,6 +46,7 @@ from .tables import (
     TableError,
     carry_over_in_time_order,
     categories,
+    empty_columns,
     read_table,
     shape_problem,
     start_table,
@@ -140,6 +141,9 @@ def _canonicalize(raw: pd.DataFrame, source: str, shown: Mapping[str, str]) -> p
     )
     if problem:
         raise _fail(source, problem)
+    empty = empty_columns(raw, ["timestamp", "action"], ["verdict"], shown)
+    if empty:
+        raise TrafficError(source, empty)
     issues, frame, out = start_table(raw, shown)
     if "tenant_id" in columns:
         out["tenant_id"] = categories(frame["tenant_id"])

@@ -153,6 +153,7 @@ class HistorySource:
     format: str | None
     mapping: str | None
     strict: bool
+    duplicates: str = "error"
 
     def load(self) -> Any:
         """The canonical history; a one-line note on what an eval-log import left out."""
@@ -165,6 +166,7 @@ class HistorySource:
             format=self.format,
             mapping=self.mapping,
             strict=self.strict,
+            duplicates=self.duplicates,
         )
         if self.format in ("inspect", "promptfoo"):
             from ..analytics.importers import import_summary
@@ -266,6 +268,14 @@ def history_options(
             is_flag=True,
             help="A log sample that cannot be mapped is an error (default: left out, counted).",
         ),
+        click.option(
+            "--duplicates",
+            type=click.Choice(["error", "keep"]),
+            default="error",
+            show_default=True,
+            help="Rows repeating an earlier row's case_id (same action and timestamp): an "
+            "error, as a doubled export would count them twice, or keep them as evidence.",
+        ),
     ]
 
     def decorate(f: F) -> F:
@@ -279,10 +289,13 @@ def history_options(
             encoding = kwargs.pop("encoding")
             mapping = kwargs.pop("mapping")
             strict = kwargs.pop("strict")
+            duplicates = kwargs.pop("duplicates")
             source = (
                 None
                 if path is None
-                else HistorySource(path, tuple(columns), encoding, read, mapping, strict)
+                else HistorySource(
+                    path, tuple(columns), encoding, read, mapping, strict, duplicates
+                )
             )
             if prints:
                 kwargs["fmt"] = fmt
