@@ -220,6 +220,25 @@ def test_forecast_regime_column() -> None:
     )
 
 
+def test_forecast_now() -> None:
+    # coding-agent-runs.csv's last evidence is 2026-06-22 12:49:22; its window is
+    # cumulative, so nothing changes without runs. Made 30 days later, a 30-day horizon
+    # (counted from the last evidence) has no day left open: no class can get there.
+    coding = ["-p", "datasets/coding-agent.policy.toml", "-H", "datasets/coding-agent-runs.csv"]
+    base = ["forecast", *coding, "--sims", "50", "--horizon", "30D", "--format", "json", "-q"]
+    late = run(*base, "--now", "2026-07-22T12:49:22Z")
+    assert late.returncode == 0, late.stderr
+    rows = json.loads(late.stdout)
+    p = [r["p_within_horizon"] for r in rows if r["next_state"] and r["note"] == ""]
+    assert p and all(x == 0.0 for x in p)
+    one_line_error(
+        run(*base, "--now", "2026-06-01"),
+        "'--now'",
+        "is before the last evidence of the history (2026-06-22 12:49:22+00:00)",
+    )
+    one_line_error(run(*base, "--now", "soon"), "'--now'", "'soon' is not a moment")
+
+
 def test_report(tmp_path: Path) -> None:
     out = run(
         "report", "-p", POLICY, "-H", "datasets/agentdojo.csv", "--out", str(tmp_path / "r"), "-q"

@@ -85,6 +85,18 @@ def _window(text: str) -> Any:
     return "cumulative" if parsed is None else parsed
 
 
+def _moment(text: str) -> Any:
+    import pandas as pd
+
+    try:
+        stamp: Any = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise OptionError("now", f"{text!r} is not a moment such as 2026-05-01T09:00Z")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def _horizon(text: str) -> Any:
     from ..analytics.forecast import check_horizon
 
@@ -913,6 +925,15 @@ def sweep(
     "ones did (default: the policy's [graduation] reset_on, as --reset-on sets it, else "
     "agent_version when the history has it).",
 )
+@click.option(
+    "--now",
+    metavar="MOMENT",
+    default=None,
+    type=_LibraryChecked("moment", _moment),
+    help="When the forecast is made (UTC unless it says; default: the last evidence). "
+    "It knows nothing came since the last evidence: the quiet days count, and no run "
+    "starts before it. Days still count from the last evidence.",
+)
 @rule_options
 @click.option(
     "--wide",
@@ -932,6 +953,7 @@ def forecast(
     sims: int,
     trend: bool,
     regime: str | None,
+    now: Any,
     rule: dict[str, Any],
     wide: bool,
     out: str | None,
@@ -956,6 +978,11 @@ def forecast(
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule, regime)
+        if now is not None and now < hist["timestamp"].max():
+            raise click.BadParameter(
+                f"{now} is before the last evidence of the history ({hist['timestamp'].max()})",
+                param_hint="'--now'",
+            )
         steps.next()
         result = run_forecast(
             hist,
@@ -967,6 +994,7 @@ def forecast(
             trend=trend,
             regime=REGIME_FROM_POLICY if regime is None else regime,
             progress=progress(),
+            now=now,
         )
     if fmt == "table" and not wide:
         emit(_graduating_under(pol, result.window) + f"; {_forecast_span(result)}")
@@ -988,7 +1016,10 @@ def _graduating_under(policy: Any, window: Any) -> str:
 def _forecast_span(result: Any) -> str:
     as_of = result.as_of.strftime("%Y-%m-%d %H:%M UTC")
     days = int(result.horizon / _one_day())
-    return f"{days} days from {as_of} (the last eval), {result.n_sims:,} simulations"
+    made = ""
+    if result.now is not None and result.now != result.as_of:
+        made = f", made at {result.now.strftime('%Y-%m-%d %H:%M UTC')}"
+    return f"{days} days from {as_of} (the last eval{made}), {result.n_sims:,} simulations"
 
 
 def _one_day() -> Any:
