@@ -9,7 +9,8 @@ of the forecast model can be judged before and after on the same cuts and seeds.
         [--aider PATH_TO_CONVERTED_CSV] [--reliability-png PATH]
 
 Histories:
-* run-based synthetic (``generate(seed, mode="runs")``, seeds 0-5): cuts every 15
+* run-based synthetic (``generate(seed, mode="runs")``, seeds 0-5 unless
+  ``--seeds``): cuts every 15
   days from day 45 to day 120, 60-day horizon, cumulative window and the 90-day
   window;
 * billing-agent synthetic (``generate(seed)``, seeds 1-3): cuts at days 60 and 90,
@@ -63,7 +64,7 @@ def run_based(sims: int, window: Any, seeds: range) -> pd.DataFrame:
             h, policy, _cuts(h, range(45, 121, 15)), horizon="60D", n_sims=sims, window=window
         )
         print(_line(f"  runs seed {seed} window {window}", bt), flush=True)
-        frames.append(bt)
+        frames.append(bt.assign(history=f"runs seed {seed} window {window or 'cumulative'}"))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -76,7 +77,7 @@ def billing(sims: int, seeds: range) -> pd.DataFrame:
             h, policy, _cuts(h, range(60, 91, 30)), horizon="90D", n_sims=sims, window="30D"
         )
         print(_line(f"  billing seed {seed} window 30D", bt), flush=True)
-        frames.append(bt)
+        frames.append(bt.assign(history=f"billing seed {seed}"))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -97,7 +98,7 @@ def aider(sims: int, path: str, policy_path: str) -> pd.DataFrame:
             window=None if window == "cumulative" else window,
         )
         print(_line(f"  aider window {window}", bt), flush=True)
-        frames.append(bt)
+        frames.append(bt.assign(history=f"aider window {window}"))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -110,7 +111,9 @@ def main() -> None:
     parser.add_argument("--aider", default=None)
     parser.add_argument("--aider-policy", default="examples/aider-leaderboard.policy.toml")
     parser.add_argument("--reliability-png", default=None)
-    parser.add_argument("--rows", default=None, help="write every backtest row to this CSV")
+    parser.add_argument(
+        "--rows", default=None, help="write every backtest row (with its history) to this CSV"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     pooled = []

@@ -49,6 +49,7 @@ def test_verify_a_broken_log_names_the_row(tmp_path: Path) -> None:
 def test_checkpoint_then_truncation_is_caught(tmp_path: Path) -> None:
     build_log(tmp_path / "a.db", 40).close()
     cp = tmp_path / "keep" / "a.checkpoint.json"
+    cp.parent.mkdir()  # --out refuses a folder that does not exist
     made = run("audit", "checkpoint", tmp_path / "a.db", "--out", cp)
     assert made.returncode == 0, made.stderr
     assert read_checkpoint(cp).rows == 40

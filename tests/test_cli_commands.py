@@ -39,6 +39,50 @@ def test_validate_with_history() -> None:
     assert "1,830 rows, 19,265 cases; every action in the history is in the policy" in out.stdout
 
 
+def test_validate_prints_the_graduation_settings_defaults_included(tmp_path: Path) -> None:
+    out = run("validate", POLICY)
+    assert out.returncode == 0, out.stderr
+    # The bundled policy has no [graduation] table: the published defaults.
+    assert (
+        "  graduation: window cumulative, evidence point, demotion margin 0, reset on none\n"
+        in out.stdout
+    )
+    policy = tmp_path / "grad.toml"
+    policy.write_text(
+        (ROOT / POLICY).read_text() + '\n[graduation]\nwindow = "30D"\nevidence = "anytime"\n'
+        'alpha = 0.01\ndemotion_margin = 0.02\nreset_on = "agent_version"\n'
+    )
+    out = run("validate", str(policy))
+    assert out.returncode == 0, out.stderr
+    assert (
+        "  graduation: window 30D, evidence anytime (alpha 0.01), demotion margin 0.02, "
+        "reset on agent_version\n" in out.stdout
+    )
+
+
+def test_validate_checks_reset_on_against_the_history_and_blames_the_policy(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "reset.toml"
+    policy.write_text((ROOT / POLICY).read_text() + '\n[graduation]\nreset_on = "no_such_col"\n')
+    # Without a history there is nothing to check it against.
+    assert run("validate", str(policy)).returncode == 0
+    for command in (
+        ["validate", str(policy), "-H", HISTORY],
+        ["replay", "-p", str(policy), "-H", HISTORY],
+        ["diff", POLICY, str(policy), "-H", HISTORY],
+    ):
+        out = run(*command)
+        one_line_error(
+            out,
+            f"error: {policy}: [graduation] reset_on: 'no_such_col' is not a column of the history",
+        )
+        assert out.stdout == ""
+    # A column the history has passes.
+    policy.write_text((ROOT / POLICY).read_text() + '\n[graduation]\nreset_on = "agent_version"\n')
+    assert run("validate", str(policy), "-H", HISTORY).returncode == 0
+
+
 def test_validate_history_with_unknown_actions(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("timestamp,action,passed\n2026-01-01,mystery,1\n")
@@ -176,6 +220,25 @@ def test_forecast_regime_column() -> None:
     )
 
 
+def test_forecast_now() -> None:
+    # coding-agent-runs.csv's last evidence is 2026-06-22 12:49:22; its window is
+    # cumulative, so nothing changes without runs. Made 30 days later, a 30-day horizon
+    # (counted from the last evidence) has no day left open: no class can get there.
+    coding = ["-p", "datasets/coding-agent.policy.toml", "-H", "datasets/coding-agent-runs.csv"]
+    base = ["forecast", *coding, "--sims", "50", "--horizon", "30D", "--format", "json", "-q"]
+    late = run(*base, "--now", "2026-07-22T12:49:22Z")
+    assert late.returncode == 0, late.stderr
+    rows = json.loads(late.stdout)
+    p = [r["p_within_horizon"] for r in rows if r["next_state"] and r["note"] == ""]
+    assert p and all(x == 0.0 for x in p)
+    one_line_error(
+        run(*base, "--now", "2026-06-01"),
+        "'--now'",
+        "is before the last evidence of the history (2026-06-22 12:49:22+00:00)",
+    )
+    one_line_error(run(*base, "--now", "soon"), "'--now'", "'soon' is not a moment")
+
+
 def test_report(tmp_path: Path) -> None:
     out = run(
         "report", "-p", POLICY, "-H", "datasets/agentdojo.csv", "--out", str(tmp_path / "r"), "-q"
@@ -295,8 +358,9 @@ def test_replay_says_which_classes_the_approvals_leave_without_records(tmp_path:
         "'read_ledger', 'send_invoice_email', 'update_billing_address'), which stay MANUAL; "
         "records only from 2026-05-04 09:00 to 2026-05-05 17:30"
     ) in out.stderr
+    # A warning about the data: -q (progress and "wrote ..." notes) does not hide it.
     quiet = run("replay", "-p", POLICY, "-H", HISTORY, "--approvals", str(approvals), "-q")
-    assert quiet.stderr == ""
+    assert quiet.stderr == out.stderr
 
 
 def test_replay_of_a_decision_log_says_what_would_change(tmp_path: Path) -> None:

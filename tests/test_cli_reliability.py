@@ -308,7 +308,34 @@ def test_bare_warrantd_prints_help_and_exits_0() -> None:
 def test_every_command_takes_quiet(args: list[object]) -> None:
     loud, quiet = run(*args), run(*args, "-q")
     assert loud.returncode == quiet.returncode == 0, quiet.stderr
-    assert quiet.stderr == ""
+    # Not a terminal: no progress either way; replay keeps its warning that no traffic
+    # was given (validate and forecast have nothing to warn about here).
+    warning = "no --traffic: each eval case stands in for one request without a value\n"
+    assert quiet.stderr == loud.stderr == (warning if args[0] == "replay" else "")
+
+
+def test_quiet_drops_the_wrote_note_and_keeps_every_warning(tmp_path: Path) -> None:
+    """-q silences "wrote ..." only: the no-traffic caveat and the approvals' coverage
+    warning (every class without approval records stays MANUAL) show either way."""
+    approvals = tmp_path / "approvals.csv"
+    approvals.write_text("timestamp,action,outcome\n2026-05-04T09:00:00Z,issue_refund,approved\n")
+    args = ["replay", "-p", POLICY, "-H", RUNS, "--approvals", approvals]
+    loud = run(*args, "--out", tmp_path / "loud.csv")
+    quiet = run(*args, "--out", tmp_path / "quiet.csv", "-q")
+    assert loud.returncode == quiet.returncode == 0, quiet.stderr
+    warnings = [
+        "no --traffic: each eval case stands in for one request without a value",
+        "approvals: no records for 5 of 6 classes ('cancel_subscription', 'lookup_customer', "
+        "'read_ledger', 'send_invoice_email', 'update_billing_address'), which stay MANUAL; "
+        "records only from 2026-05-04 09:00 to 2026-05-04 09:00",
+    ]
+    rows = len((tmp_path / "loud.csv").read_text().splitlines()) - 1
+    assert loud.stderr.splitlines() == [
+        *warnings,
+        f"wrote {rows:,} rows to {tmp_path / 'loud.csv'}",
+    ]
+    assert quiet.stderr.splitlines() == warnings
+    assert (tmp_path / "quiet.csv").read_bytes() == (tmp_path / "loud.csv").read_bytes()
 
 
 def test_validate_prints_nothing_when_the_history_then_fails(tmp_path: Path) -> None:

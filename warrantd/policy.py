@@ -167,22 +167,26 @@ def with_graduation(policy: TrustPolicy, **overrides: Any) -> TrustPolicy:
     return replace(policy, graduation=replace(policy.graduation, **changes))
 
 
-def settings_text(settings: GraduationSettings, window: str | None = None) -> str:
+def settings_text(
+    settings: GraduationSettings, window: str | None = None, *, every: bool = False
+) -> str:
     """The ``[graduation]`` settings in one line, as the command line prints them, e.g.
     ``window 30D, evidence anytime (alpha 0.01), demotion margin 0.02, reset on
     agent_version``; the defaults read ``window cumulative, evidence point``.
 
     ``window`` replaces the policy's own window (one given on the command line).
+    ``every`` names the margin and the reset column even at their defaults
+    (``demotion margin 0, reset on none``), as ``warrantd validate`` shows a policy.
     The settings are taken as checked (:func:`settings_problems`).
     """
     shown = window if window is not None else window_text(parse_window(settings.window))
     parts = [f"window {shown}", f"evidence {settings.evidence}"]
     if settings.evidence != "point":
         parts[-1] += f" (alpha {settings.alpha:g})"
-    if settings.demotion_margin:
+    if settings.demotion_margin or every:
         parts.append(f"demotion margin {settings.demotion_margin:g}")
-    if settings.reset_on:
-        parts.append(f"reset on {settings.reset_on}")
+    if settings.reset_on or every:
+        parts.append(f"reset on {settings.reset_on or 'none'}")
     return ", ".join(parts)
 
 

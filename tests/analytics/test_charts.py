@@ -861,3 +861,139 @@ def test_the_rule_trade_off_chart_is_labelled_and_fits(
     assert sum(t.count("anytime ") for t in texts) == 2
     notes = " ".join(texts)
     assert ("no ground truth" in notes) is (not truth)
+
+
+# --------------------------------------------------------------------------- trial 2
+
+
+def _moves(steps: list[tuple[int, str, str]]) -> pd.DataFrame:
+    """Transitions of one class: (minutes after 2026-01-01, from, to)."""
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    return pd.DataFrame(
+        {
+            "action": "w",
+            "time": [start + pd.Timedelta(minutes=m) for m, _, _ in steps],
+            "from": [f for _, f, _ in steps],
+            "to": [t for _, _, t in steps],
+        }
+    )
+
+
+def test_quick_reversals_count_states_held_under_an_hour_then_undone() -> None:
+    # M->S at 0, back to M at 10 (S held 10 min: a reversal), S again at 20 (M held 10
+    # min: a reversal), S->A at 180 (held 160 min, then A->S, not back to M: no
+    # reversal), A->S at 185 (A held 5 min, back to S: a reversal), S->M at 400 (last).
+    moves = _moves(
+        [
+            (0, "MANUAL", "SUPERVISED"),
+            (10, "SUPERVISED", "MANUAL"),
+            (20, "MANUAL", "SUPERVISED"),
+            (180, "SUPERVISED", "AUTONOMOUS"),
+            (185, "AUTONOMOUS", "SUPERVISED"),
+            (400, "SUPERVISED", "MANUAL"),
+        ]
+    )
+    assert charts.quick_reversals(moves).tolist() == [True, True, False, True, False, False]
+    # Drawn as a change: the end of the first chain (3 moves: M ends in S), the last
+    # move; the chain at 180-185 (2 moves) ends where it began: no change to see.
+    assert charts._visible_changes(charts.quick_reversals(moves)).tolist() == [
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
+    assert not charts.quick_reversals(moves.head(1)).any()
+    # An hour apart or more is not quick.
+    slow = _moves([(0, "MANUAL", "SUPERVISED"), (60, "SUPERVISED", "MANUAL")])
+    assert charts.quick_reversals(slow).tolist() == [False, False]
+
+
+def test_the_timeline_marks_quick_reversals_apart_from_state_changes() -> None:
+    """SUPERVISED at 00:05, MANUAL at 00:10, SUPERVISED at 00:30, then held for days: one
+    visible change (▼ at 00:30) and two quick reversals (× on the lane), as the report
+    counts them; before, three ▼ sat under a lane that changes once."""
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    times = [start + pd.Timedelta(minutes=m) for m in (0, 5, 10, 20, 30)]
+    times += [start + pd.Timedelta(days=d) for d in range(2, 12)]
+    h = load_history(
+        pd.DataFrame({"timestamp": times, "action": "w", "passed": [1, 1, 0, 1, 1] + [1] * 10})
+    )
+    policy = TrustPolicy(
+        {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 2), (0.99, 0.0, 100)),
+    )
+    result = replay(h, policy)
+    assert len(result.transitions) == 3
+    fig = charts.state_timeline_chart(result)
+    ax = fig.axes[0]
+    marked = {
+        line.get_marker(): len(line.get_xdata())
+        for line in ax.get_lines()
+        if line.get_marker() in ("v", "x")
+    }
+    assert marked.get("v") == 1 and marked.get("x") == 2
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:3] == ["MANUAL", "SUPERVISED", "AUTONOMOUS"]
+    assert "state change" in legend and "quick reversal" in legend
+    assert "2 in all" in notes(fig)
+
+
+def _all_fail() -> tuple[pd.DataFrame, TrustPolicy]:
+    """One class whose 12 cases over 6 days all fail: MANUAL under any bar or rule."""
+    h = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": pd.date_range("2026-01-01", periods=12, freq="12h", tz="UTC"),
+                "action": "w",
+                "passed": False,
+            }
+        )
+    )
+    policy = TrustPolicy(
+        {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 2), (0.95, 0.0, 4)),
+    )
+    return h, policy
+
+
+def test_a_pareto_chart_of_one_point_counts_from_zero() -> None:
+    # Every candidate: 12 cases needing a human, 0 failures let through.
+    h, policy = _all_fail()
+    swept = sweep(h, policy, {"supervised.pass_rate": [0.7, 0.8, 0.9]})
+    fig = charts.pareto_chart(swept, (12.0, 0.0))
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (0.0, 18.0) and ax.get_ylim() == (0.0, 2.0)
+    assert "All 3 candidates give the same burden and failures: one point." in notes(fig)
+
+
+def test_rules_and_states_on_one_point_share_one_label_that_tells_the_states_apart() -> None:
+    from warrantd.analytics.sweep import compare_rules
+
+    h, policy = _all_fail()
+    fig = charts.rule_tradeoff_chart(compare_rules(h, policy))
+    ax = fig.axes[0]
+    # Nobody graduates: every rule waits the whole 5.5 days for both states, one point.
+    assert [t.get_text() for t in ax.texts if "/1" in t.get_text()] == [
+        "SUPERVISED and AUTONOMOUS: point, wilson, anytime 0/1"
+    ]
+    assert ax.get_xlim()[0] == 0.0
+    # The two states' markers differ in size, so both colours show on the shared point.
+    sizes = {
+        line.get_color(): line.get_markersize()
+        for line in ax.get_lines()
+        if line.get_marker() not in ("None", "", None)
+    }
+    assert sizes[charts.STATE_COLOURS["SUPERVISED"]] > sizes[charts.STATE_COLOURS["AUTONOMOUS"]]
+
+
+def test_forecast_legend_spells_states_as_everywhere_else(
+    billing: tuple[pd.DataFrame, TrustPolicy],
+) -> None:
+    history, policy = billing
+    fc = forecast(history, policy, window="30D", horizon="30D", n_sims=50)
+    labels = [
+        t.get_text().replace("\n", "") for t in charts.forecast_chart(fc).legends[0].get_texts()
+    ]
+    assert labels and all(re.search(r" → (SUPERVISED|AUTONOMOUS)$", label) for label in labels)

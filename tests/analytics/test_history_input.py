@@ -363,3 +363,42 @@ def test_a_single_empty_value_still_names_its_row(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"{path}: row 1, column 'verdict': (empty): missing value (leave out the column if unknown)"
     )
+
+
+# --------------------------------------------------------------------------- traffic notes
+
+
+def test_traffic_notes_name_negative_values_and_requests_outside_the_evidence(
+    tmp_path: Path,
+) -> None:
+    from warrantd.analytics.traffic import traffic_notes
+
+    history = load_history(
+        write(
+            tmp_path,
+            "timestamp,action,passed\n2026-01-05T00:00Z,read,1\n2026-01-10T00:00Z,read,1\n",
+        )
+    )
+    traffic = load_traffic(
+        write(
+            tmp_path,
+            "timestamp,action,value\n"
+            "2026-01-01T12:00Z,read,5\n"  # before the first case
+            "2026-01-06T00:00Z,read,-50.25\n"  # negative
+            "2026-01-07T00:00Z,read,-1\n"  # negative
+            "2026-01-10T20:00Z,read,1\n"  # after the last case, within a day: the log's tail
+            "2026-03-01T00:00Z,read,1\n",  # 50 days after the last case
+            "t.csv",
+        )
+    )
+    assert traffic_notes(traffic, history) == [
+        "2 request(s) have a negative value (the first: read at 2026-01-06 00:00 UTC, "
+        "value -50.25); the gate compares it with the caps as given",
+        "1 request(s) come before the history's first eval case (2026-01-05 00:00 UTC): "
+        "no eval evidence stands behind them",
+        "1 request(s) come more than a day after the history's last eval case "
+        "(2026-01-10 00:00 UTC), up to 50 days later: they are judged on evidence that "
+        "stops there",
+    ]
+    inside = traffic[(traffic["timestamp"] > "2026-01-07T12:00Z")].iloc[:1]
+    assert traffic_notes(inside, history) == []

@@ -148,8 +148,10 @@ def test_the_band_is_compared_by_date_at_both_ends() -> None:
     assert not within_band(pd.Timestamp("2026-05-02", tz="UTC"), pd.NaT, pd.NaT)
 
 
-def test_cuts_in_one_gap_make_one_forecast_shown_as_of_the_last_evidence() -> None:
-    # Cases every day for 30 days, then a 40-day gap, then 30 more days.
+def test_cuts_in_one_gap_are_forecast_at_each_cut_shown_as_of_the_last_evidence() -> None:
+    # Cases every day for 30 days, then a 40-day gap, then 30 more days. Each cut in
+    # the gap is its own forecast (made at the cut, it knows a longer quiet than the
+    # cut before), and every row shows the true as-of time, the last evidence.
     days = list(range(30)) + list(range(70, 100))
     rows = [
         (T0 + d * DAY + pd.Timedelta("9h"), "a", int(i % 5 != 0), {})
@@ -160,9 +162,8 @@ def test_cuts_in_one_gap_make_one_forecast_shown_as_of_the_last_evidence() -> No
     policy = policy_of("a", sup_samples=300)
     cuts = [T0 + 35 * DAY, T0 + 45 * DAY, T0 + 60 * DAY]  # all in the gap
     bt = backtests(history, policy, cuts, horizon="20D", n_sims=100)
-    assert len(bt) == 1, "three cuts in one gap are one forecast"
-    assert bt["as_of"].iloc[0] == T0 + 29 * DAY + pd.Timedelta("9h")
-    assert bt["cut"].iloc[0] == T0 + 35 * DAY
+    assert list(bt["cut"]) == cuts, "three cuts in one gap, three forecasts"
+    assert (bt["as_of"] == T0 + 29 * DAY + pd.Timedelta("9h")).all()
 
 
 # --------------------------------------------------------------------------- report
@@ -183,3 +184,28 @@ def test_report_lists_left_out_and_evidence_free_classes(tmp_path: Path) -> None
     row = files.replay.summary.set_index("action").loc["cancel_subscription"]
     assert bool(row["no_evidence"])
     assert "not_in_policy" not in set(files.replay.summary["action"])
+
+
+def test_a_spacing_of_minutes_reads_in_minutes_and_the_report_names_every_class() -> None:
+    """'gappy' has a case every 10 minutes for 12 cases, then one 30 days later: its
+    usual spacing is 10 minutes (it read "0.0 days"). All eight classes have fewer cases
+    than min_samples (50): a terminal line names five and counts the rest;
+    names_shown=None names all."""
+    names = [f"c{i}" for i in range(7)]
+    rows = [(T0 + i * pd.Timedelta(minutes=10), "gappy", 1, {}) for i in range(12)]
+    rows += [(T0 + 30 * DAY, "gappy", 1, {})]
+    rows += [(T0 + d * DAY, n, 1, {}) for n in names for d in range(6)]
+    history = frame(rows)
+    policy = policy_of("gappy", *names, sup_samples=50)
+    short = "\n".join(data_quality(history, policy, now=T0 + 40 * DAY).findings)
+    assert (
+        "'gappy': a 30-day gap from 2026-03-01 to 2026-03-31 (its usual spacing is 10.0 minutes)"
+        in short
+    )
+    assert (
+        "min_samples (50) and cannot graduate on this history: "
+        "'c0', 'c1', 'c2', 'c3', 'c4' and 3 more" in short
+    )
+    full = "\n".join(data_quality(history, policy, now=T0 + 40 * DAY, names_shown=None).findings)
+    assert "... and" not in full and " more" not in full
+    assert "'c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'gappy'" in full

@@ -66,6 +66,7 @@ __all__ = [
     "forecast_chart",
     "metrics_chart",
     "pareto_chart",
+    "quick_reversals",
     "reliability_chart",
     "rule_tradeoff_chart",
     "save",
@@ -497,6 +498,38 @@ def _class_span(timeline: pd.DataFrame, action: str, clip: bool) -> tuple[_Span,
 # --------------------------------------------------------------------------- charts
 
 
+#: A state changed back within this long is a quick reversal: held so briefly that no
+#: step shows on a timeline, so the timeline marks it apart (and the report counts it).
+QUICK_REVERSAL = pd.Timedelta(hours=1)
+
+
+def quick_reversals(moves: pd.DataFrame, within: pd.Timedelta = QUICK_REVERSAL) -> np.ndarray:
+    """Per transition of one class (rows of :attr:`Replay.transitions` for one action,
+    in time order): whether the next transition changes the state back within
+    ``within``, so the state this one entered was held under that long. The number of
+    True values is the class's number of quick reversals."""
+    out = np.zeros(len(moves), dtype=bool)
+    if len(moves) < 2:
+        return out
+    back = moves["to"].to_numpy()[1:] == moves["from"].to_numpy()[:-1]
+    quick = moves["time"].diff().to_numpy()[1:] < within.to_timedelta64()
+    out[:-1] = back & quick
+    return out
+
+
+def _visible_changes(reversed_: np.ndarray) -> np.ndarray:
+    """Which transitions leave a state change that outlasts the quick reversals around
+    them: those in no reversal, and the last of a chain of reversals whose moves are
+    odd in number (A->B->A->B ends in B: a change; A->B->A ends where it began)."""
+    in_chain = reversed_ | np.r_[False, reversed_[:-1]]
+    ends = in_chain & ~reversed_
+    starts = in_chain & ~np.r_[False, reversed_[:-1]]
+    lengths = np.flatnonzero(ends) - np.flatnonzero(starts) + 1
+    visible = ~in_chain
+    visible[np.flatnonzero(ends)[lengths % 2 == 1]] = True
+    return np.asarray(visible, dtype=bool)
+
+
 def _lanes(result: Replay) -> list[str]:
     """Every action of the replay: the summary's order, then any only in the timeline."""
     actions = [str(a) for a in result.summary["action"]]
@@ -509,10 +542,13 @@ def _lanes(result: Replay) -> list[str]:
 def state_timeline_chart(result: Replay, *, clip_outliers: bool = True) -> Figure:
     """One lane per action: the graded state over time, transitions marked.
 
-    A class with no evidence (no timeline rows) gets a greyed MANUAL lane marked
-    "no evidence". With ``clip_outliers`` (the default), a few timestamps far from
-    the rest are left off the time axis and the chart says which. Lane labels take
-    at most 30% of the width: a longer name is wrapped on as many lines as its lane
+    A state change is marked ▼. A quick reversal (:func:`quick_reversals`: a state
+    held under an hour, then changed back) draws no visible step, so it is marked ×
+    instead, one × per reversal; a chain of them that ends in another state than it
+    began in also gets its ▼. A class with no evidence (no timeline rows) gets a greyed
+    MANUAL lane marked "no evidence". With ``clip_outliers`` (the default), a few
+    timestamps far from the rest are left off the time axis and the chart says which.
+    Lane labels take at most 30% of the width: a longer name is wrapped on as many lines as its lane
     holds, or shortened with an ellipsis and named in full in a note (the figure
     grows to hold it).
     """
@@ -569,17 +605,27 @@ def state_timeline_chart(result: Replay, *, clip_outliers: bool = True) -> Figur
         if starts[0] < lo:  # the lane began before the axis: an arrow says it goes on
             ax.plot([lo + (hi - lo) * 0.008], [row], "<", color="white", markersize=6)
     moves = result.transitions
+    reversals = 0
     for row, action in enumerate(actions):
-        times = moves.loc[moves["action"] == action, "time"]
-        if len(times):
-            ax.plot(
-                _date_numbers(_naive(times)),
-                np.full(len(times), row + 0.42),
-                "v",
-                color="#000000",
-                markersize=4,
-                linestyle="none",
-            )
+        mine = moves[moves["action"] == action]
+        if not len(mine):
+            continue
+        quick = quick_reversals(mine)
+        reversals += int(quick.sum())
+        times = _date_numbers(_naive(mine["time"]))
+        # A change under its lane; a quick reversal on the lane itself, where nothing
+        # shows that it happened.
+        for shown, marker, y in ((_visible_changes(quick), "v", row + 0.42), (quick, "x", row)):
+            if shown.any():
+                ax.plot(
+                    times[shown],
+                    np.full(int(shown.sum()), y),
+                    marker,
+                    color="#000000",
+                    markersize=4 if marker == "v" else 6,
+                    markeredgewidth=1.3,
+                    linestyle="none",
+                )
     # Lane labels take at most _LANE_LABEL_SHARE of the width, on as many lines as a
     # lane holds: longer names are wrapped, then shortened, and named in full in a note.
     size = FontProperties(size=matplotlib.rcParams["ytick.labelsize"]).get_size_in_points()
@@ -600,15 +646,24 @@ def state_timeline_chart(result: Replay, *, clip_outliers: bool = True) -> Figur
     else:
         ax.set_xlabel("date (UTC)")
         ax.set_xticks([])
-    handles: list[Artist] = [Patch(color=c, label=s.title()) for s, c in STATE_COLOURS.items()]
+    handles: list[Artist] = [Patch(color=c, label=s) for s, c in STATE_COLOURS.items()]
     handles.append(
-        Line2D([], [], marker="v", color="#000000", linestyle="none", label="transition")
+        Line2D([], [], marker="v", color="#000000", linestyle="none", label="state change")
     )
+    if reversals:
+        handles.append(
+            Line2D([], [], marker="x", color="#000000", linestyle="none", label="quick reversal")
+        )
     if len(with_rows) < len(actions):
         handles.append(Patch(color=manual, alpha=0.25, label="no evidence"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     window = result.window if result.window is not None else "cumulative"
     notes = [span.note() if span is not None else "No class has any evidence."]
+    if reversals:
+        notes.append(
+            f"× on a lane: a quick reversal, a state held under an hour and then changed "
+            f"back, too brief to show as a step ({reversals:,} in all)."
+        )
     if shortened:
         names = "Lane labels shortened (…); in full, top to bottom: " + "; ".join(shortened) + "."
         notes.append(names)
@@ -727,8 +782,8 @@ def metrics_chart(result: Replay, action: str, *, clip_outliers: bool = True) ->
     def bar_label(state: AutonomyState) -> str:
         values = {label: bars[state] for _, label, bars in panels}
         if len(values) == 1:
-            return f"{state.name.title()} bar {next(iter(values.values())):.2f}"
-        return f"{state.name.title()} bar: " + ", ".join(
+            return f"{state.name} bar {next(iter(values.values())):.2f}"
+        return f"{state.name} bar: " + ", ".join(
             f"{label} {value:.2f}" for label, value in values.items()
         )
 
@@ -947,11 +1002,19 @@ def pareto_chart(
     if current is not None:
         failures = np.append(failures, current[1])
     failures = np.append(failures, [p[1] for p in (marks or {}).values()])
-    if len(failures) and np.ptp(failures) < 2:  # one level: a window of a few cases around it
+    burdens = by["approval_burden"].to_numpy(dtype=np.float64)
+    if current is not None:
+        burdens = np.append(burdens, current[0])
+    burdens = np.append(burdens, [p[0] for p in (marks or {}).values()])
+    if len(burdens) and np.ptp(burdens) == 0 and np.ptp(failures) == 0:
+        # One point: both counts from 0, so the axes say how big it is.
+        ax.set_xlim(0, max(burdens[0] * 1.5, 2.0))
+        ax.set_ylim(0, max(failures[0] * 1.5, 2.0))
+    elif len(failures) and np.ptp(failures) < 2:  # one level: a few cases around it
         ax.set_ylim(max(failures.min() - 2, -0.3), failures.max() + 2)
     unit = "cases" if result.stand_in else "requests"
     ax.set_xlabel(f"approval burden ({unit} that needed a human)")
-    ax.set_ylabel("failures let through (eval failures while allowed)")
+    ax.set_ylabel("failures let through (eval failures while open)")
     notes = []
     points = by[["approval_burden", "failures_let_through"]].drop_duplicates()
     if len(by) > 1 and len(points) == 1:
@@ -959,6 +1022,14 @@ def pareto_chart(
     fig.legend(loc="outside lower center", ncols=3, frameon=False)
     _subtitle(ax, "Cost against risk of candidate thresholds", notes)
     return fig
+
+
+def _rule_counts(rules: Sequence[tuple[str, str]]) -> str:
+    """``point, wilson, anytime 0/6`` where the rules reached the state equally often,
+    else ``point 2/6, wilson 1/6``."""
+    if len({count for _, count in rules}) == 1:
+        return ", ".join(rule for rule, _ in rules) + " " + rules[0][1]
+    return ", ".join(f"{rule} {count}" for rule, count in rules)
 
 
 #: One marker per evidence rule in :func:`rule_tradeoff_chart`.
@@ -976,26 +1047,45 @@ def rule_tradeoff_chart(comparison: pd.DataFrame) -> Figure:
     ax = fig.add_subplot()
     truth = bool(comparison["premature"].notna().any()) if len(comparison) else False
     notes = []
-    labels: dict[tuple[float, float], list[str]] = {}
+    xs = comparison["mean_days_waited"].to_numpy(dtype=np.float64)
+    ys = comparison["premature"].astype("Float64").fillna(0).to_numpy(dtype=np.float64)
+    keys = [(round(float(x), 6), float(y)) for x, y in zip(xs, ys, strict=True)]
+    # Per point, each state's rules there: rules (and states) that land on the same
+    # point share one label, and a point several states share says which is which.
+    labels: dict[tuple[float, float], dict[str, list[tuple[str, str]]]] = {}
+    for key, held, rule, reached, classes in zip(
+        keys,
+        comparison["state"].astype(str),
+        comparison["evidence"].astype(str),
+        comparison["reached"],
+        comparison["classes"],
+        strict=True,
+    ):
+        labels.setdefault(key, {}).setdefault(held, []).append((rule, f"{reached}/{classes}"))
     for state, rows in comparison.groupby("state", sort=False):
         x = rows["mean_days_waited"].to_numpy(dtype=np.float64)
         y = rows["premature"].astype("Float64").fillna(0).to_numpy(dtype=np.float64)
         colour = STATE_COLOURS[str(state)]
         ax.plot(x, y, "-", color=colour, linewidth=1.2, alpha=0.7, zorder=2)
-        for xi, yi, rule, reached, classes in zip(
-            x, y, rows["evidence"], rows["reached"], rows["classes"], strict=True
-        ):
+        for xi, yi, rule in zip(x, y, rows["evidence"], strict=True):
+            # Where the states share a point, the first is drawn larger, behind: both show.
+            shared = list(labels[(round(float(xi), 6), float(yi))])
+            size = 8 if len(shared) == 1 else 13 - 5 * shared.index(str(state))
             ax.plot([xi], [yi], linestyle="none", marker=_RULE_MARKERS.get(str(rule), "D"),
-                    color=colour, markeredgecolor="black", markersize=8, zorder=3)  # fmt: skip
-            # Rules that land on the same point share one label.
-            key = (round(float(xi), 6), float(yi))
-            labels.setdefault(key, []).append(f"{rule} {reached}/{classes}")
+                    color=colour, markeredgecolor="black", markersize=size, zorder=3)  # fmt: skip
     # Along each level of the y axis, labels alternate above and below their points, so
     # neighbours (of either state) do not print over each other.
-    for i, (point, texts) in enumerate(sorted(labels.items(), key=lambda kv: kv[0][::-1])):
+    for i, (point, states) in enumerate(sorted(labels.items(), key=lambda kv: kv[0][::-1])):
         above = i % 2 == 0
+        texts = {state: _rule_counts(rules) for state, rules in states.items()}
+        if len(texts) == 1:
+            text = next(iter(texts.values()))
+        elif len(set(texts.values())) == 1:
+            text = " and ".join(texts) + ": " + next(iter(texts.values()))
+        else:
+            text = "; ".join(f"{state}: {shown}" for state, shown in texts.items())
         ax.annotate(
-            ", ".join(texts),
+            text,
             point,
             xytext=(0, 9 if above else -11),
             textcoords="offset points",
@@ -1005,6 +1095,8 @@ def rule_tradeoff_chart(comparison: pd.DataFrame) -> Figure:
             color=NOTE_COLOUR,
         )
     ax.margins(x=0.15)
+    if len(xs) and np.ptp(xs) == 0:  # one day count: from 0, not a sliver around it
+        ax.set_xlim(0, max(float(xs[0]) * 1.5, 1.0))
     handles = [
         Line2D([], [], color=STATE_COLOURS[str(state)], linewidth=1.2, label=str(state))
         for state in comparison["state"].unique()
@@ -1112,7 +1204,7 @@ def _forecast_order(fc: Forecast) -> tuple[list[str], dict[str, str]]:
     table = [str(a) for a in fc.table["action"]]
     order = [a for a in dict.fromkeys([*table, *map(str, fc.cdfs)]) if a in fc.cdfs]
     nxt = {
-        str(a): str(s).title() if isinstance(s, str) and s else "next state"
+        str(a): str(s).upper() if isinstance(s, str) and s else "next state"
         for a, s in zip(fc.table["action"], fc.table["next_state"], strict=True)
     }
     return order, {a: nxt.get(a, "next state") for a in order}
@@ -1129,7 +1221,11 @@ def forecast_chart(fc: Forecast, *, max_lines: int = len(CLASS_COLOURS)) -> Figu
     """
     order, nxt = _forecast_order(fc)
     notes = _forecast_notes(fc, order)
-    title = f"Graduation forecast ({fc.n_sims:,} simulations)"
+    title = (
+        f"Graduation forecast ({fc.n_sims:,} simulations)"
+        if order
+        else "Graduation forecast: no class simulated"
+    )
     if len(order) > min(max_lines, len(CLASS_COLOURS)):
         return _forecast_facets(fc, order, nxt, title, notes)
     fig = _figure(8, 4.6)

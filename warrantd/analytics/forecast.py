@@ -8,7 +8,7 @@ test holds it to that for every kind of window). Real eval histories arrive as
 stream, and their agents change; :func:`forecast` models both, in five steps per
 class of the policy:
 
-1. **Where the class stands**: its state as of the last evidence, its next state,
+1. **Where the class stands**: its state when the forecast is made, its next state,
    the bars it does not clear yet (``blocked_on``), its eval runs (the cases
    sharing a ``run_id``, or Inspect's / promptfoo's ``eval_id``; else the cases at
    one timestamp: :data:`~warrantd.analytics.quality.RUN_COLUMNS`) and its
@@ -18,13 +18,16 @@ class of the policy:
    days or from fewer than :data:`~warrantd.analytics.quality.MIN_RUNS` runs are
    not simulated: ``note`` says why.
 2. **How runs arrive** (:func:`_arrivals`): the runs started over the last
-   :data:`LOOKBACK_DAYS` whole days (the class's age when younger). What arrives
-   is an *eval day* (a UTC day with runs, bringing all of them: bursts stay
-   bursts). Each simulation draws its rate of eval days from the rate's posterior
-   (``Gamma(eval days + 1/2, days)``, the Jeffreys prior), starts a Poisson number
-   of them each day, and gives each the runs of an observed eval day drawn at
-   random. A history whose runs cannot be told apart (one case per timestamp, no
-   run id) is a stream of one-case runs, a day of them at a time.
+   :data:`LOOKBACK_DAYS` whole days up to when the forecast is made (the class's
+   age when younger). What arrives is an *eval day* (a UTC day with runs, bringing
+   all of them: bursts stay bursts), and eval days come in bursts of their own:
+   whether a day is one follows a two-state Markov chain whose two chances (an eval
+   day after a quiet day, after an eval day) each simulation draws from their Beta
+   posteriors (:meth:`_Arrivals.started`); each eval day brings the runs of an
+   observed one drawn at random. A history whose runs cannot be told apart (one
+   case per timestamp, no run id) is a stream of one-case runs, a day of them at a
+   time. A forecast made after its last evidence (``now``) knows nothing came in
+   between: the quiet days count in the chain and no run starts before ``now``.
 3. **How pass rates move** (:func:`_pass_paths`): each rate drawn from its Beta
    posterior (Jeffreys prior) given the current regime's runs in the policy's
    window (cumulative grading: the last :data:`ACCRUAL_DAYS` days), at least its
@@ -32,10 +35,11 @@ class of the policy:
    (:func:`_trend`: the change in logit pass rate between the earlier and the later
    half of its recent runs, whatever the gaps between them; off, with the reason
    in ``trend_note``, when it cannot be estimated), never extrapolated further
-   than it was measured over; and, where regimes change, new regimes arrive at the
-   class's rate of changes (its posterior, as for runs), each at the class's line
-   (:func:`_line`), moved along its drift across regimes (:func:`_drift`, a slope
-   drawn per simulation), plus a normal offset whose spread is learnt from the
+   than it was measured over; and, where regimes change, each simulated eval day
+   starts a new regime with the chance eval days did (its posterior), each at the
+   class's line (:func:`_line`, the regimes' mean, each regime counted once),
+   moved along its drift across regimes (:func:`_drift`, a slope drawn per
+   simulation), plus a normal offset whose spread is learnt from the
    history's past changes (:func:`_jump_sd`) and drawn per simulation from what
    they say of it (:func:`_jump_sds`).
 4. **Grading** (:func:`_graded_days`): simulated day ``k`` ends at
@@ -50,9 +54,10 @@ Simulations run in batches of at most :data:`SIM_BATCH_CELLS` (simulation x day)
 cells (fewer when many runs a day are drawn into them), so memory does not grow
 with the horizon (at most :data:`MAX_HORIZON_DAYS`). Same seed, same forecast.
 
-:func:`backtest` cuts a history, forecasts from the cut and checks the forecast
-against what the replay of the full history shows actually happened;
-:func:`backtests` does it at several cuts, each distinct forecast once;
+:func:`backtest` cuts a history, forecasts at the cut and checks the forecast
+against what the replay of the full history shows actually happened, in simulated
+days since the last evidence (:func:`within_band`); :func:`backtests` does it at
+several cuts;
 :func:`backtest_scores` says how honest they were (graduated-class coverage,
 committed-date accuracy, Brier skill against the base rate, reliability);
 :func:`backtest_plan` picks cuts and a backtest horizon that fit a history.
@@ -199,6 +204,8 @@ class Forecast:
     seed: int
     trend: bool = True
     regime: str | None = None
+    #: When the forecast was made (``forecast(now=...)``; ``as_of`` by default).
+    now: pd.Timestamp | None = None
 
     def cdf(self, action: str) -> pd.DataFrame:
         """Columns ``day``, ``date``, ``probability``: P(next state reached by that day)."""
@@ -418,7 +425,7 @@ class _Arrivals:
     days (the lookback: :data:`LOOKBACK_DAYS`, or the class's age when younger);
     ``sizes`` holds their (normal, adversarial) case counts (the class's earlier
     runs' when none fell in the lookback), ``switches`` how many of them started a
-    new regime.
+    new regime (on ``switch_days`` of its ``eval_days``).
 
     Runs come in bursts: a suite is run several times on one day, then not for
     weeks. What arrives is therefore an *eval day* (a UTC day with runs), bringing
@@ -426,6 +433,12 @@ class _Arrivals:
     adversarial) case counts (None: each run is a unit of its own). Days of several
     runs make the count of cases over a horizon vary as much as it did, where runs
     started one by one would smooth the bursts away and give a band too narrow.
+
+    Eval days come in bursts too (a suite run on three days in a row, then not for
+    weeks): whether a day is an eval day is a two-state Markov chain over the
+    lookback's days, read from ``chain`` = (quiet days followed by another day of the
+    lookback, how many of those next days were eval days; eval days followed by
+    another day, how many of those next days were eval days). See :meth:`started`.
     """
 
     runs: int
@@ -433,7 +446,9 @@ class _Arrivals:
     sizes: np.ndarray  # (2, runs)
     switches: int
     day_sizes: np.ndarray | None = None  # (2, eval days)
-    eval_days: int = 0  # eval days in the lookback (the rate's evidence)
+    eval_days: int = 0  # eval days in the lookback
+    chain: tuple[int, int, int, int] = (0, 0, 0, 0)
+    switch_days: int = 0  # eval days of the lookback on which a run started a regime
 
     @property
     def runs_per_day(self) -> float:
@@ -448,48 +463,118 @@ class _Arrivals:
         """(2, units): the sizes of what arrives, eval days (or runs)."""
         return self.sizes if self.day_sizes is None else self.day_sizes
 
-    def rates(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """Each simulation's rate of units (eval days, or runs) a day, drawn from its
-        posterior: a Poisson rate with the Jeffreys prior, Gamma(units + 1/2, days)."""
-        seen = self.runs if self.day_sizes is None else self.eval_days
-        return rng.gamma(seen + 0.5, 1.0 / self.days, size)
+    def chances(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each simulation's chance that a day is an eval day after a quiet day
+        (``start``) and after an eval day (``stay``), drawn from their posteriors:
+        Beta(next days that were eval days + 1/2, next days that were quiet + 1/2),
+        the Jeffreys prior."""
+        quiet, quiet_then_eval, busy, busy_then_eval = self.chain
+        start = rng.beta(quiet_then_eval + 0.5, quiet - quiet_then_eval + 0.5, size)
+        stay = rng.beta(busy_then_eval + 0.5, busy - busy_then_eval + 0.5, size)
+        return start, stay
+
+    def started(
+        self, rng: np.random.Generator, size: int, days: int, open_days: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(size, days) 0 / 1: whether each simulated day is an eval day.
+
+        Simulated day ``k`` follows day ``k - 1`` by the chain (:meth:`chances`,
+        drawn per simulation). Day 0 is the last evidence's, an eval day. Days wholly
+        before the forecast is made (``open_days`` 0) are known to be quiet: the
+        chain restarts from a quiet day after them, and the first day open for part
+        of its length is an eval day only for that part (``open_days``).
+
+        Drawn a stretch at a time, not a day at a time: a chain's stretches of eval
+        days last Geometric(1 - stay) days and its quiet stretches Geometric(start)
+        (both memoryless, so the stretch under way continues for one of them less a
+        day), so each simulation's days are a few geometric draws placed end to end.
+        """
+        share = np.ones(days) if open_days is None else open_days
+        known = int(np.count_nonzero(share == 0))  # whole days known to be quiet
+        left = days - known
+        start, stay = self.chances(rng, size)
+        # A chance of 0 or 1 to within floating point would make an endless stretch:
+        # no stretch is drawn longer than the days left.
+        start = np.clip(start, 1e-12, 1.0)[:, None]
+        leave = np.clip(1.0 - stay, 1e-12, 1.0)[:, None]
+        stretches = 2 * left + 2  # every stretch but the first lasts a day or more
+        busy_first = known == 0
+        odd = np.arange(stretches) % 2 == 1
+        # Stretch 0 continues the state of the day before the first open day (an
+        # eval day when none is known quiet); then the states alternate.
+        busy = ~odd if busy_first else odd
+        chance = np.where(busy[None, :], leave, start)
+        lengths = np.minimum(rng.geometric(chance, (size, stretches)), left + 1)
+        lengths[:, 0] -= 1
+        reach = np.cumsum(lengths, axis=1)
+        ends, begins = np.minimum(reach, left), np.minimum(reach - lengths, left)
+        # Eval stretches mark [begin, end) of the open days: +1 / -1, summed along
+        # (one bincount over every simulation's row at once).
+        row = (np.arange(size, dtype=np.int64) * (left + 1))[:, None]
+        cells = size * (left + 1)
+        mark = np.bincount((row + begins)[:, busy].ravel(), minlength=cells) - np.bincount(
+            (row + ends)[:, busy].ravel(), minlength=cells
+        )
+        out = np.zeros((size, days), dtype=np.int64)
+        out[:, known:] = np.cumsum(mark.reshape(size, left + 1), axis=1)[:, :left] > 0
+        if left:
+            part = share[known]  # the first open day may be open for part of it only
+            out[:, known] &= rng.random(size) < part
+        return out
 
 
-def _arrivals(runs: _Runs, as_of_ns: int) -> _Arrivals:
-    """Step 2: the runs of the lookback (whole UTC days, the as-of day included)."""
-    today = as_of_ns // NS_PER_DAY
+def _arrivals(runs: _Runs, now_ns: int) -> _Arrivals:
+    """Step 2: the runs of the lookback (whole UTC days up to the day the forecast is
+    made, that day included). A class younger than the lookback is looked at from its
+    first eval day, which is where the chain starts, not evidence of its pace."""
+    today = now_ns // NS_PER_DAY
     first = int(runs.time_ns.min()) // NS_PER_DAY
     days = int(min(LOOKBACK_DAYS, today - first + 1))
     recent = runs.time_ns // NS_PER_DAY > today - days
-    # A quiet lookback still has a rate's posterior (Gamma(1/2, days)) that can start
-    # runs: they take the sizes of the class's earlier runs.
+    # A quiet lookback still has a chain that can start runs: they take the sizes of
+    # the class's earlier runs.
     sized = recent if recent.any() else np.ones(len(runs), dtype=bool)
     sizes = np.stack([runs.counts[0, sized], runs.counts[2, sized]])
     _, day = np.unique(runs.time_ns[sized] // NS_PER_DAY, return_inverse=True)
     day_sizes = np.stack([np.bincount(day, weights=k).astype(np.int64) for k in sizes])
     changes = runs.changes()
-    eval_days = len(np.unique(runs.time_ns[recent] // NS_PER_DAY))
+    busy_days = np.unique(runs.time_ns[recent] // NS_PER_DAY)
+    busy = np.zeros(days, dtype=bool)
+    busy[busy_days - (today - days + 1)] = True
+    before, after = busy[:-1], busy[1:]
+    chain = (
+        int(np.count_nonzero(~before)),
+        int(np.count_nonzero(~before & after)),
+        int(np.count_nonzero(before)),
+        int(np.count_nonzero(before & after)),
+    )
     return _Arrivals(
-        int(recent.sum()), days, sizes, int(changes[recent].sum()), day_sizes, eval_days
+        int(recent.sum()),
+        days,
+        sizes,
+        int(changes[recent].sum()),
+        day_sizes,
+        len(busy_days),
+        chain,
+        len(np.unique(runs.time_ns[recent & changes] // NS_PER_DAY)),
     )
 
 
 def _simulated_arrivals(
     rng: np.random.Generator,
-    rates: np.ndarray,
-    days: int,
+    started: np.ndarray,
     arrivals: _Arrivals,
     paths: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Step 3: (4, sims, days) simulated counts per day, in COUNT_COLUMNS order.
 
-    Simulation ``s`` starts Poisson(``rates[s]``) units a day (eval days, or runs:
-    :attr:`_Arrivals.units`), each the size of an observed one drawn at random (the
-    whole unit: its normal and adversarial cases together); each case passes with its
-    day's probability from ``paths``.
+    ``started`` (sims, days) holds how many units (eval days, or runs:
+    :attr:`_Arrivals.units`) start on each simulated day (:meth:`_Arrivals.started`);
+    each is the size of an observed one drawn at random (the whole unit: its normal
+    and adversarial cases together); each case passes with its day's probability
+    from ``paths``.
     """
-    sims = len(rates)
-    started = rng.poisson(rates[:, None], (sims, days))
+    sims, days = started.shape
     sizes = arrivals.units
     if len(np.unique(sizes, axis=1).T) == 1:  # every run the same size: no draws needed
         new_norm, new_adv = started * sizes[0, 0], started * sizes[1, 0]
@@ -647,8 +732,17 @@ def forecast(
     trend: bool = True,
     regime: str | _FromPolicy | None = REGIME_FROM_POLICY,
     progress: bool = False,
+    now: Any = None,
 ) -> Forecast:
     """Forecast each action's next graduation; see the module docstring.
+
+    ``now`` is the moment the forecast is made (default: the last evidence,
+    ``as_of``). No case arrived between ``as_of`` and ``now``, and the forecast
+    knows it: the state and the bars are those at ``now``, the rate of runs is
+    measured over the lookback up to ``now`` (the quiet days count), and no
+    simulated run starts before ``now``. Days are still counted from ``as_of``
+    (simulated day ``k`` ends at ``as_of + k days``, the horizon included), so a
+    forecast made later, with nothing new, covers less of its horizon.
 
     Every class of the policy gets a row. A class with no evidence, with evidence
     on fewer than :data:`MIN_EVIDENCE_DAYS` distinct days, or from fewer than
@@ -663,9 +757,11 @@ def forecast(
     _check_counts(n_sims, seed)
     column = regime_column(history, policy, regime)
     as_of = history["timestamp"].max()
-    now = metrics_frame_at(history, as_of, window=window, level=level).set_index("action")
+    made = _made_at(now, as_of)
+    open_days = _open_days(as_of.value, made.value, days)
+    now = metrics_frame_at(history, made, window=window, level=level).set_index("action")
     evidence = evidence_of(history)
-    state_now = states_at(evidence, policy, window, as_of.value)
+    state_now = states_at(evidence, policy, window, made.value)
     all_runs = _runs_of(history, column)
     jump_sd = _jump_sd(all_runs)
     rng = np.random.default_rng(seed)
@@ -731,7 +827,7 @@ def forecast(
                 )
             )
             continue
-        arrivals = _arrivals(runs, as_of.value)
+        arrivals = _arrivals(runs, made.value)
         row["runs_per_day"] = arrivals.runs_per_day
         row["cases_per_run"] = arrivals.cases_per_run
         row["cases_per_day"] = arrivals.runs_per_day * arrivals.cases_per_run
@@ -761,19 +857,22 @@ def forecast(
         ages = (as_of.value - runs.time_ns[keep]) / NS_PER_DAY
         age = float(np.average(ages, weights=weights)) if weights.sum() else float(ages.mean())
         first = np.empty(n_sims)
-        rates = arrivals.rates(rng, n_sims)
         regimes = None
         if jump_sds.any():
-            line, line_age = _line(runs, as_of.value)
-            switch_rates = rng.gamma(arrivals.switches + 0.5, 1.0 / arrivals.days, n_sims)
+            line, line_age = _line(runs, as_of.value, jump_sd)
+            # A new regime comes with an eval day: the chance that one does, drawn
+            # per simulation from its posterior (Jeffreys).
+            switched, busy = arrivals.switch_days, arrivals.eval_days
+            chances = rng.beta(switched + 0.5, busy - switched + 0.5, n_sims)
             drift = _drift(runs, as_of.value, jump_sd)
-            regimes = _Regimes(switch_rates, jump_sds, line, line_age, drift)
-        # Bounded memory: (simulation x day) cells, and the runs drawn into them.
-        per_cell = max(1.0, float(rates.max()))
-        batch = max(1, int(SIM_BATCH_CELLS // (days * per_cell)))
+            regimes = _Regimes(chances, jump_sds, line, line_age, drift)
+        # Bounded memory: (simulation x day) cells (at most one eval day each), and
+        # the chain's stretches (two a day).
+        batch = max(1, SIM_BATCH_CELLS // (2 * days))
         for start in range(0, n_sims, batch):
             size = min(batch, n_sims - start)
             chunk = slice(start, start + size)
+            started = arrivals.started(rng, size, days, open_days)
             paths = _pass_paths(
                 rng,
                 size,
@@ -783,9 +882,10 @@ def forecast(
                 age,
                 None
                 if regimes is None
-                else replace(regimes, rates=regimes.rates[chunk], sd=regimes.sd[chunk]),
+                else replace(regimes, chances=regimes.chances[chunk], sd=regimes.sd[chunk]),
+                started,
             )
-            simulated = _simulated_arrivals(rng, rates[chunk], days, arrivals, paths)
+            simulated = _simulated_arrivals(rng, started, arrivals, paths)
             graded = _graded_days(
                 evidence, index, simulated, as_of.value, window, t, int(top), policy.graduation
             )
@@ -798,8 +898,30 @@ def forecast(
     for q in (10, 50, 90):
         table[f"p{q}_date"] = pd.to_datetime(table[f"p{q}_date"], utc=True)
     return Forecast(
-        table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend, column
+        table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend, column, made
     )
+
+
+def _made_at(now: Any, as_of: pd.Timestamp) -> pd.Timestamp:
+    """``now`` as a UTC timestamp, ``as_of`` when None; never before ``as_of``."""
+    if now is None:
+        return as_of
+    try:
+        made = _as_utc(now)
+    except (ValueError, TypeError):
+        raise OptionError("now", f"{now!r} is not a moment in time") from None
+    if pd.isna(made) or made < as_of:
+        raise OptionError("now", f"{now!r} is before the last evidence of the history ({as_of})")
+    return made
+
+
+def _open_days(as_of_ns: int, now_ns: int, days: int) -> np.ndarray:
+    """(days,) the share of each simulated day after ``now``: day ``k`` spans
+    ``(as_of + (k - 1) days, as_of + k days]``, and runs start in it at the
+    simulation's rate times that share (Poisson: a rate over part of a day)."""
+    ends = np.arange(1, days + 1, dtype=np.float64) - (now_ns - as_of_ns) / NS_PER_DAY
+    shares: np.ndarray = np.clip(ends, 0.0, 1.0)
+    return shares
 
 
 def _logit(p: Any) -> Any:
@@ -908,19 +1030,43 @@ def _trend(runs: _Runs, kind: int, as_of_ns: int) -> tuple[_Trend | None, str]:
     return pooled, ""
 
 
-def _line(runs: _Runs, as_of_ns: int) -> tuple[float, float]:
-    """Where the class's pass rate stands across regimes: the logit of its
-    (Jeffreys-smoothed) normal pass rate over the lookback, and how many days before
-    ``as_of`` that evidence's case-weighted middle lies. A new regime starts around
-    it (moved along the trend), not around the regime it replaces."""
+def _regime_levels(runs: _Runs, as_of_ns: int) -> tuple[np.ndarray, ...] | None:
+    """Each regime (by its value: an agent run again is the same regime) with normal
+    cases over the lookback (:data:`LOOKBACK_DAYS`): its normal cases ``n``, its
+    (Jeffreys-smoothed) pass rate and its case-weighted middle in days since 1970;
+    None when there is none."""
     today = as_of_ns // NS_PER_DAY
     keep = (runs.time_ns // NS_PER_DAY > today - LOOKBACK_DAYS) & (runs.counts[0] > 0)
     if not keep.any():
+        return None
+    _, block = np.unique(runs.regime[keep], return_inverse=True)
+    n = np.bincount(block, weights=runs.counts[0, keep])
+    rate = (np.bincount(block, weights=runs.counts[1, keep]) + 0.5) / (n + 1.0)
+    # Days first: counts x nanoseconds since 1970 would overflow 64 bits.
+    t = np.bincount(block, weights=runs.counts[0, keep] * (runs.time_ns[keep] / NS_PER_DAY)) / n
+    return n, rate, t
+
+
+def _line(runs: _Runs, as_of_ns: int, tau: float = 0.0) -> tuple[float, float]:
+    """Where a new regime of the class is expected: the mean logit pass rate of the
+    regimes of the lookback (:func:`_regime_levels`), each weighted by ``1 / (v +
+    tau^2)`` (its sampling variance plus the spread of regimes about the line,
+    :func:`_jump_sd`), and how many days before ``as_of`` their weighted middle lies.
+
+    Each regime (an agent) is one draw of where agents put the class, whatever its
+    number of runs: a regime run fifty times is known better, not more typical, so
+    pooling the cases (as this did) let a long run of one bad agent set the level
+    of every agent after it. With ``tau = 0`` it is the precision-weighted mean. A
+    new regime starts around it (moved along the drift or the trend), not around
+    the regime it replaces.
+    """
+    levels = _regime_levels(runs, as_of_ns)
+    if levels is None:
         return 0.0, 0.0
-    n, passed = runs.counts[0, keep], runs.counts[1, keep]
-    rate = (passed.sum() + 0.5) / (n.sum() + 1.0)
-    age = float(np.average((as_of_ns - runs.time_ns[keep]) / NS_PER_DAY, weights=n))
-    return float(_logit(rate)), age
+    n, rate, t = levels
+    w = 1 / (1 / (n * rate * (1 - rate)) + tau**2)
+    middle = float(np.sum(w * t) / w.sum())
+    return float(np.sum(w * _logit(rate)) / w.sum()), as_of_ns / NS_PER_DAY - middle
 
 
 def _regime_changes(all_runs: Mapping[str, _Runs]) -> tuple[np.ndarray, np.ndarray]:
@@ -1035,7 +1181,7 @@ class _Drift:
 def _drift(runs: _Runs, as_of_ns: int, tau: float) -> _Drift | None:
     """The drift of the class's line across its regimes (agent versions), or None.
 
-    Each regime of the lookback (:data:`LOOKBACK_DAYS`) with normal cases gives its
+    Each regime of the lookback (by value: :func:`_regime_levels`) with normal cases gives its
     (Jeffreys-smoothed) logit pass rate at its case-weighted middle; the slope is
     their weighted least-squares line through time, each regime weighted by
     ``1 / (v + tau^2)``: its sampling variance plus the spread of regimes about the
@@ -1046,17 +1192,10 @@ def _drift(runs: _Runs, as_of_ns: int, tau: float) -> _Drift | None:
     sees what a string of agent swaps did to the class: a scaffold that keeps
     getting better does so across its agents.
     """
-    today = as_of_ns // NS_PER_DAY
-    keep = (runs.time_ns // NS_PER_DAY > today - LOOKBACK_DAYS) & (runs.counts[0] > 0)
-    if not keep.any():
+    levels = _regime_levels(runs, as_of_ns)
+    if levels is None:
         return None
-    block = np.zeros(int(keep.sum()), dtype=np.int64)
-    regimes = runs.regime[keep]
-    block[1:] = np.cumsum(regimes[1:] != regimes[:-1])
-    n = np.bincount(block, weights=runs.counts[0, keep])
-    rate = (np.bincount(block, weights=runs.counts[1, keep]) + 0.5) / (n + 1.0)
-    # Days first: counts x nanoseconds since 1970 would overflow 64 bits.
-    t = np.bincount(block, weights=runs.counts[0, keep] * (runs.time_ns[keep] / NS_PER_DAY)) / n
+    n, rate, t = levels
     if len(n) < MIN_REGIME_CHANGES or float(t.max() - t.min()) < MIN_TREND_DAYS:
         return None
     w = 1 / (1 / (n * rate * (1 - rate)) + tau**2)
@@ -1069,12 +1208,13 @@ def _drift(runs: _Runs, as_of_ns: int, tau: float) -> _Drift | None:
 
 @dataclass(frozen=True)
 class _Regimes:
-    """How regimes change in the simulation: each simulation's rate of changes a day,
-    how far a new regime sits from the class's line (``sd``, logits, also drawn per
-    simulation: :func:`_jump_sds`), the line (its logit and the age of its evidence,
-    from :func:`_line`) and its drift across regimes (:func:`_drift`)."""
+    """How regimes change in the simulation: each simulation's chance that an eval
+    day starts a new regime (``chances``), how far a new regime sits from the class's
+    line (``sd``, logits, also drawn per simulation: :func:`_jump_sds`), the line (its
+    logit and the age of its evidence, from :func:`_line`) and its drift across
+    regimes (:func:`_drift`)."""
 
-    rates: np.ndarray
+    chances: np.ndarray
     sd: np.ndarray
     line: float
     line_age: float
@@ -1089,13 +1229,15 @@ def _pass_paths(
     trends: tuple[_Trend | None, _Trend | None],
     age: float,
     regimes: _Regimes | None,
+    started: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sims, days) pass probabilities of normal and adversarial cases.
 
     Each simulation draws its rates from their Beta posteriors (Jeffreys prior) given
     ``evidence`` (the four counts of the current regime) and moves them along the
-    trends (:func:`_drifting`). Where regimes change (``regimes``), new regimes start
-    a Poisson number of times a day; from the latest one on, the normal rate is the
+    trends (:func:`_drifting`). Where regimes change (``regimes``), each simulated
+    eval day (``started``, (sims, days); None: every day) starts a new regime with
+    the simulation's chance; from the latest one on, the normal rate is the
     class's line (moved along the trend, or its drift across regimes) plus a normal
     offset of the simulation's ``regimes.sd``, and
     the adversarial rate moves by as much as the normal one did.
@@ -1104,7 +1246,10 @@ def _pass_paths(
     p_adv = rng.beta(evidence[3] + 0.5, evidence[2] - evidence[3] + 0.5, size)
     shift = np.zeros((size, days))
     if regimes is not None and regimes.sd.any():
-        switched = rng.poisson(regimes.rates[:, None], (size, days)) > 0
+        # A new regime comes with an eval day: none on quiet days (nor before the
+        # forecast is made).
+        busy = np.ones((size, days), dtype=bool) if started is None else started > 0
+        switched = busy & (rng.random((size, days)) < regimes.chances[:, None])
         day = np.arange(days)
         latest = np.maximum.accumulate(np.where(switched, day, -1), axis=1)
         offsets = rng.normal(0.0, 1.0, (size, days)) * regimes.sd[:, None]
@@ -1203,15 +1348,18 @@ def backtest(
 ) -> pd.DataFrame:
     """Forecast from ``history`` cut at ``cut`` and compare with what happened.
 
-    The forecast is made as of the last evidence at or before the cut
-    (``as_of``). One row per action that was forecast (it had a next state and
-    enough evidence): the forecast (``p_within_horizon``, ``p10_date``,
-    ``p50_date``, ``p90_date``), the ``actual_date`` it first reached that state
-    after ``as_of`` in the replay of the full history (NaT if not within the
-    horizon), and ``within_band``. Both ends of the band are compared by UTC
-    date, the resolution the forecast works in: an actual graduation on the p10
-    date or on the p90 date is inside. A class that did not graduate within the
-    horizon counts as inside when its 90th percentile lies beyond the horizon.
+    The forecast is made at the cut (``forecast(now=cut)``: it knows that nothing
+    arrived between the last evidence and the cut) over the history up to the cut,
+    whose last evidence is ``as_of``; its days count from ``as_of``. One row per
+    action that was forecast (it had a next state and enough evidence): the forecast
+    (``p_within_horizon``, ``p10_date``, ``p50_date``, ``p90_date``), the
+    ``actual_date`` it first reached that state after ``as_of`` in the replay of the
+    full history (NaT if not within the horizon), and ``within_band``. Both are
+    compared in the forecast's own unit, whole simulated days since ``as_of``
+    (:func:`within_band` with ``as_of``): a graduation a few hours after ``as_of``
+    is on day 1, as the simulation would have it, whatever the UTC date. A class
+    that did not graduate within the horizon counts as inside when its 90th
+    percentile lies beyond the horizon.
     """
     window = resolve_window(window, policy)
     moment = _as_utc(cut)
@@ -1227,9 +1375,10 @@ def backtest(
         seed=seed,
         trend=trend,
         regime=regime,
+        now=moment,
     )
     timeline = replay(history, policy, window=window).timeline
-    end_date = (fc.as_of.floor("D") + fc.horizon).date()
+    end = fc.as_of + fc.horizon  # the end of simulated day `horizon`
     made = fc.table[(fc.table["next_state"] != "") & (fc.table["note"] == "")]
     rows = []
     for row in made.itertuples(index=False):
@@ -1237,9 +1386,9 @@ def backtest(
         mine = timeline[(timeline["action"] == row.action) & (timeline["timestamp"] > fc.as_of)]
         hit = mine[mine["state"].cat.codes >= int(level)]
         actual = hit["timestamp"].min() if len(hit) else pd.NaT
-        if pd.notna(actual) and actual.date() > end_date:
+        if pd.notna(actual) and actual > end:
             actual = pd.NaT
-        inside = within_band(actual, row.p10_date, row.p90_date)
+        inside = within_band(actual, row.p10_date, row.p90_date, as_of=fc.as_of)
         rows.append(
             {
                 "cut": moment,
@@ -1258,19 +1407,33 @@ def backtest(
     return _typed_backtest(rows)
 
 
-def within_band(actual: Any, p10: Any, p90: Any) -> bool:
-    """Whether an outcome lies inside the forecast's 10-90% band, by UTC date at both ends.
+def within_band(actual: Any, p10: Any, p90: Any, *, as_of: Any = None) -> bool:
+    """Whether an outcome lies inside the forecast's 10-90% band.
 
     ``actual`` is the moment the state was reached (NaT: not within the horizon);
-    ``p10`` / ``p90`` are the band's dates (NaT: beyond the horizon). A graduation at
-    any time on the p10 date or on the p90 date is inside; no graduation is inside
-    when the p90 date lies beyond the horizon.
+    ``p10`` / ``p90`` are the band's ends (NaT: beyond the horizon). No graduation is
+    inside when the p90 lies beyond the horizon.
+
+    With ``as_of`` (the forecast's, from which its days count: ``p10 = as_of + k10
+    days``), both are compared in that unit, as the simulation counts: a graduation
+    at ``as_of + t`` falls on simulated day ``ceil(t / 1 day)`` (day ``k`` ends at
+    ``as_of + k days``, when it is graded), inside when ``k10 <= that day <= k90``.
+    Without ``as_of``, by UTC date at both ends: a graduation at any time on the p10
+    date or on the p90 date is inside (for bands known only as dates; off by a day
+    when ``as_of`` is late in its day).
     """
     if pd.isna(actual):
         return bool(pd.isna(p90))
-    day = pd.Timestamp(actual).date()
-    after_start = pd.notna(p10) and pd.Timestamp(p10).date() <= day
-    return bool(after_start and (pd.isna(p90) or day <= pd.Timestamp(p90).date()))
+    if pd.isna(p10):
+        return False
+    if as_of is not None:
+        origin = _as_utc(as_of)
+        day = np.ceil((_as_utc(actual) - origin) / _DAY)
+        after_start = (_as_utc(p10) - origin) / _DAY <= day
+        return bool(after_start and (pd.isna(p90) or day <= (_as_utc(p90) - origin) / _DAY))
+    date = pd.Timestamp(actual).date()
+    after_start = pd.Timestamp(p10).date() <= date
+    return bool(after_start and (pd.isna(p90) or date <= pd.Timestamp(p90).date()))
 
 
 def backtests(
@@ -1279,21 +1442,16 @@ def backtests(
     cuts: Sequence[Any],
     **options: Any,
 ) -> pd.DataFrame:
-    """:func:`backtest` at each of ``cuts``, each distinct forecast made once.
+    """:func:`backtest` at each of ``cuts`` (each distinct cut once, in time order;
+    cuts before the first case are skipped).
 
-    Cuts that fall in the same gap of the history have the same last evidence
-    before them, so they would repeat one forecast: they are merged, and the
-    row keeps the first such cut in ``cut`` (its ``as_of`` is the truth).
+    Cuts that fall in the same gap of the history share their last evidence
+    (``as_of``), but not their forecast: each is made at its cut and knows how
+    long the history has been quiet by then.
     """
     moments = sorted({_as_utc(c) for c in cuts})
-    stamps = history["timestamp"]
-    by_as_of: dict[pd.Timestamp, pd.Timestamp] = {}
-    for moment in moments:
-        earlier = stamps[stamps <= moment]
-        if earlier.empty:
-            continue
-        by_as_of.setdefault(earlier.max(), moment)
-    frames = [backtest(history, policy, cut, **options) for cut in by_as_of.values()]
+    first = history["timestamp"].min()
+    frames = [backtest(history, policy, cut, **options) for cut in moments if cut >= first]
     if not frames:
         return _typed_backtest([])
     return pd.concat(frames, ignore_index=True)

@@ -26,7 +26,7 @@ report and ``warrantd validate --history`` print these findings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -186,16 +186,38 @@ class DataQuality:
         ]
 
 
-def _names(values: Any, limit: int = 5) -> str:
+#: Classes a finding names before the rest are counted ("... and 3 more").
+NAMES_SHOWN = 5
+
+
+def _listed(values: Any, limit: int | None = NAMES_SHOWN) -> str:
     values = list(values)
+    if limit is None:
+        limit = len(values)
     shown = ", ".join(repr(str(v)) for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
+def _spacing(days: float) -> str:
+    """A spacing in the largest unit that reads as a number: days, hours, minutes or
+    seconds (a spacing of seconds shown in days would print as "0.0 days")."""
+    for unit, size in (("days", 1.0), ("hours", 1 / 24), ("minutes", 1 / 1440)):
+        if days >= size:
+            return f"{days / size:,.1f} {unit}"
+    return f"{days * 86_400:,.1f} seconds"
+
+
 def data_quality(
-    history: pd.DataFrame, policy: TrustPolicy | None = None, *, now: Any = None
+    history: pd.DataFrame,
+    policy: TrustPolicy | None = None,
+    *,
+    now: Any = None,
+    names_shown: int | None = NAMES_SHOWN,
 ) -> DataQuality:
-    """Check a loaded history (see the module docstring). ``now`` defaults to the clock."""
+    """Check a loaded history (see the module docstring). ``now`` defaults to the clock.
+
+    A finding names at most ``names_shown`` classes and counts the rest ("... and 3
+    more"), as a terminal line should; None names them all (the report has room)."""
     moment = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     if moment.tzinfo is None:
         moment = moment.tz_localize("UTC")
@@ -254,7 +276,16 @@ def data_quality(
     overall = pd.Series(n).groupby(ts).sum()
     tie_share = float(overall.max() / total) if total else 0.0
     findings = _findings(
-        history, classes, policy, per_stamp, names, total, len(overall), tie_share, moment
+        history,
+        classes,
+        policy,
+        per_stamp,
+        names,
+        total,
+        len(overall),
+        tie_share,
+        moment,
+        names_shown,
     )
     return DataQuality(classes, findings, total, len(overall), tie_share, moment)
 
@@ -316,6 +347,7 @@ def _findings(
     distinct_total: int,
     tie_share: float,
     moment: pd.Timestamp,
+    limit: int | None,
 ) -> list[str]:
     found: list[str] = []
     present = classes[classes["in_history"]]
@@ -331,12 +363,13 @@ def _findings(
         if len(lacking):
             found.append(
                 f"{len(lacking)} class(es) of the policy have no evidence (MANUAL throughout): "
-                + _names(lacking)
+                + _listed(lacking, limit)
             )
         foreign = classes.loc[~classes["in_policy"], "action"]
         if len(foreign):
             found.append(
-                f"{len(foreign)} class(es) of the history are not in the policy: " + _names(foreign)
+                f"{len(foreign)} class(es) of the history are not in the policy: "
+                + _listed(foreign, limit)
             )
     busiest = pd.Series(history["n"].to_numpy()).groupby(history["timestamp"]).sum()
     # A quarter of the cases on one moment, and a real crowd of them (not 1 of 3).
@@ -351,29 +384,30 @@ def _findings(
         before, after, largest, usual = history_gap
         found.append(
             f"the history has a {largest:,.0f}-day gap from {before:%Y-%m-%d} to "
-            f"{after:%Y-%m-%d} (its usual spacing is {usual:,.1f} days): an outlier date"
+            f"{after:%Y-%m-%d} (its usual spacing is {_spacing(usual)}): an outlier date"
         )
     few_days = present[present["distinct_days"] < MIN_EVIDENCE_DAYS]
     if len(few_days):
         found.append(
             f"{len(few_days)} class(es) have evidence on fewer than {MIN_EVIDENCE_DAYS} "
             "distinct days "
-            f"(too few to forecast a rate of arrival): " + _names(few_days["action"])
+            f"(too few to forecast a rate of arrival): " + _listed(few_days["action"], limit)
         )
     outliers = present[present["outlier_gap"]]
-    for row in outliers.head(5).itertuples(index=False):
+    shown = len(outliers) if limit is None else limit
+    for row in outliers.head(shown).itertuples(index=False):
         mine = per_stamp[per_stamp["code"] == list(names).index(row.action)]
         gaps = mine["ts"].diff().to_numpy()
         where = int(np.nanargmax(gaps))
         before = pd.Timestamp(int(mine["ts"].iloc[where - 1]), tz="UTC")
         after = pd.Timestamp(int(mine["ts"].iloc[where]), tz="UTC")
+        spacing = _spacing(float(cast(float, row.median_gap_days)))
         found.append(
             f"{row.action!r}: a {row.largest_gap_days:,.0f}-day gap from {before:%Y-%m-%d} to "
-            f"{after:%Y-%m-%d} (its usual spacing is {row.median_gap_days:,.1f} days): an "
-            "outlier date"
+            f"{after:%Y-%m-%d} (its usual spacing is {spacing}): an outlier date"
         )
-    if len(outliers) > 5:
-        found.append(f"... and {len(outliers) - 5} more classes with an outlier gap")
+    if len(outliers) > shown:
+        found.append(f"... and {len(outliers) - shown} more classes with an outlier gap")
     if policy is not None:
         bar = policy.thresholds.adversarial_pass_rate[AutonomyState.SUPERVISED]
         blind = classes[classes["in_history"] & classes["in_policy"]]
@@ -382,21 +416,22 @@ def _findings(
             found.append(
                 f"{len(blind)} class(es) have no adversarial cases: their adversarial pass rate "
                 f"counts as 0, so the adversarial bar ({bar:g} for SUPERVISED) is never met "
-                f"and they stay MANUAL: " + _names(blind["action"])
+                f"and they stay MANUAL: " + _listed(blind["action"], limit)
             )
         small = classes[classes["below_supervised_min_samples"] & classes["in_history"]]
         if len(small):
             bar = policy.thresholds.min_samples[AutonomyState.SUPERVISED]
             found.append(
                 f"{len(small)} class(es) have fewer cases than supervised.min_samples ({bar:,}) "
-                "and cannot graduate on this history: " + _names(small["action"])
+                "and cannot graduate on this history: " + _listed(small["action"], limit)
             )
     pooled = present[present["pooled_timestamps"] > 0]
     if len(pooled):
         columns = [c for c in AGENT_COLUMNS if c in history.columns]
         found.append(
             f"{len(pooled)} class(es) pool several {'/'.join(columns)} values at one timestamp "
-            "(different agents counted as one class's evidence): " + _names(pooled["action"])
+            "(different agents counted as one class's evidence): "
+            + _listed(pooled["action"], limit)
         )
     future = int(present["future_cases"].sum())
     if future:

@@ -40,7 +40,15 @@ from ..policyfile import policy_to_toml
 from . import charts
 from ._engine import POLICY_WINDOW, policy_classes_only, resolve_window
 from ._progress import Steps
-from .diff import IMPACT_FIGURES, PolicyImpact, PolicySource, format_date_move, format_move
+from .diff import (
+    IMPACT_FIGURES,
+    PolicyImpact,
+    PolicySource,
+    _frame_digest,
+    format_date_move,
+    format_move,
+    input_digest,
+)
 from .diff import policy_impact as run_policy_impact
 from .diff import policy_source as _as_policy_source
 from .forecast import (
@@ -131,21 +139,14 @@ def _time(value: Any, *, seconds: bool = False) -> str:
     return "—" if pd.isna(value) else pd.Timestamp(value).strftime(shape)
 
 
-#: A state change undone within this long is a flip a reader cannot see on the timeline.
-FLIP_WITHIN = pd.Timedelta(hours=1)
-
-
-def _flips(moves: pd.DataFrame) -> str:
-    """ ", N undone within an hour" for a class whose state flips back and forth, else ""."""
-    if len(moves) < 2:
-        return ""
-    times = moves["time"].to_numpy()
-    back = moves["to"].to_numpy()[1:] == moves["from"].to_numpy()[:-1]
-    quick = (times[1:] - times[:-1]) < FLIP_WITHIN.to_timedelta64()
-    flips = int((back & quick).sum())
-    if not flips:
-        return ""
-    return f" ({_num(flips)} change(s) undone within an hour: see demotion_margin)"
+def _reversals(moves: pd.DataFrame) -> str:
+    """How many times one class's state changed back within the hour (a state held
+    under an hour; :func:`~.charts.quick_reversals`, as the timeline marks them)."""
+    count = int(charts.quick_reversals(moves).sum())
+    return (
+        f"{count:,}: a state held under an hour, then changed back (demotion_margin damps "
+        "these; the timeline marks them apart)"
+    )
 
 
 def _pct(value: Any) -> str:
@@ -210,12 +211,16 @@ class VerdictRow:
     allowed: str
     approval: str
     blocked: str
-    let_through: str
 
 
 @dataclass(frozen=True)
 class Verdicts:
-    """What the gate would have said to the traffic (or to the eval cases standing in)."""
+    """What the gate would have said to the traffic (or to the eval cases standing in).
+
+    ``capped``: one line per class that was SUPERVISED or above for some of its
+    requests yet had none allowed (its caps sent every one to a human or blocked it),
+    so that its eval failures while open are not read as failures of allowed requests.
+    """
 
     stand_in: bool
     source: str
@@ -223,6 +228,7 @@ class Verdicts:
     rows: list[VerdictRow]
     has_log: bool
     gated: list[str]
+    capped: list[str]
 
 
 def _verdicts(result: Replay, sources: Mapping[str, str]) -> Verdicts:
@@ -236,10 +242,20 @@ def _verdicts(result: Replay, sources: Mapping[str, str]) -> Verdicts:
             count("allowed"),
             count("approval_burden"),
             count("blocked"),
-            count("failures_let_through"),
         )
 
     log = result.traffic is not None and "verdict" in result.traffic.columns
+    capped = []
+    for r in result.summary.to_dict("records"):
+        open_requests = round(
+            float(r["requests_while_supervised"]) + float(r["requests_while_autonomous"])
+        )
+        if open_requests and not round(float(r["allowed"])):
+            capped.append(
+                f"{r['action']}: SUPERVISED or above for {open_requests:,} of its "
+                f"{round(float(r['requests'])):,} requests, yet none allowed: its caps sent "
+                "each one to a human or blocked it"
+            )
     return Verdicts(
         stand_in=result.stand_in,
         source=sources.get("traffic", "the traffic given"),
@@ -249,6 +265,7 @@ def _verdicts(result: Replay, sources: Mapping[str, str]) -> Verdicts:
         gated=[
             f"{r['action']}: {r['sentence']}" for r in result.would_have_gated.to_dict("records")
         ],
+        capped=capped,
     )
 
 
@@ -442,7 +459,7 @@ def _details(result: Replay, policy: TrustPolicy) -> list[ActionDetail]:
             ),
             ("approval burden", _num(row["approval_burden"])),
             (
-                "failures let through",
+                "eval failures while open",
                 f"{_num(row['failures_let_through'])} "
                 f"({_num(row['adversarial_failures_let_through'])} adversarial)",
             ),
@@ -458,7 +475,12 @@ def _details(result: Replay, policy: TrustPolicy) -> list[ActionDetail]:
                 f"{_num(row['failures_while_autonomous'])} of "
                 f"{_num(row['cases_while_autonomous'])}",
             ),
-            ("demotions", _num(row["demotions"]) + _flips(moves)),
+            ("demotions", _num(row["demotions"])),
+            *(
+                [("quick reversals", _reversals(moves))]
+                if charts.quick_reversals(moves).any()
+                else []
+            ),
             (
                 "days MANUAL / SUPERVISED / AUTONOMOUS",
                 f"{row['days_manual']:.1f} / {row['days_supervised']:.1f} / "
@@ -608,7 +630,8 @@ class ForecastRow:
 
 @dataclass(frozen=True)
 class ForecastSection:
-    """The forecast: when it was made, how, and one row per class."""
+    """The forecast: when it was made, how, and one row per class; ``no_chart`` says
+    why there is no chart (no class was simulated), empty when there is one."""
 
     as_of: str
     horizon_days: int
@@ -619,6 +642,7 @@ class ForecastSection:
     adversarial: bool
     regime: str
     rows: list[ForecastRow]
+    no_chart: str
 
 
 def _runs_text(r: Mapping[Any, Any]) -> str:
@@ -638,6 +662,22 @@ def _trend_text(r: Mapping[Any, Any], adversarial: bool) -> str:
         return "—"
     shown = _change(r["pass_rate_trend"])
     return f"{shown} / {_change(r['adversarial_pass_rate_trend'])}" if adversarial else shown
+
+
+def _no_forecast_chart(fc: Forecast) -> str:
+    """Why the forecast has no curve to draw; empty when it has one."""
+    if fc.cdfs:
+        return ""
+    if not len(fc.table):
+        return "there is no action to forecast"
+    at_ceiling = int((fc.table["next_state"].fillna("").astype(str) == "").sum())
+    if at_ceiling == len(fc.table):
+        return "every action is at its ceiling, so there is nothing to forecast"
+    return (
+        "no action was simulated (the table's blocked on column says why"
+        + (f"; {at_ceiling:,} at their ceiling" if at_ceiling else "")
+        + ")"
+    )
 
 
 def _forecast_section(fc: Forecast, adversarial: bool) -> ForecastSection:
@@ -667,6 +707,7 @@ def _forecast_section(fc: Forecast, adversarial: bool) -> ForecastSection:
         adversarial=adversarial,
         regime=fc.regime or "",
         rows=rows,
+        no_chart=_no_forecast_chart(fc),
     )
 
 
@@ -773,11 +814,12 @@ def _grid_values(knob: str, values: Sequence[Any]) -> str:
     return "[" + ", ".join(shown) + "]"
 
 
-def _hash_inputs(history: pd.DataFrame, policy: TrustPolicy) -> str:
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(history, index=False).to_numpy().tobytes())
-    digest.update(policy_to_toml(policy).encode())
-    return digest.hexdigest()
+def _input_digest(name: str | None, frame: pd.DataFrame) -> str:
+    """SHA-256 of an input as ``warrantd diff`` gives it: the file's bytes (a folder's
+    files in path order), or the frame's row hashes when it was not read from a file."""
+    if name is not None and os.path.exists(name):
+        return input_digest(name)
+    return _frame_digest(frame)
 
 
 def _provenance(
@@ -786,11 +828,27 @@ def _provenance(
     grid: Mapping[str, Sequence[Any]],
     fc: Forecast,
     sources: Mapping[str, str],
+    full_history: pd.DataFrame,
+    traffic: pd.DataFrame | None,
 ) -> Provenance:
     stamps = history["timestamp"]
+    named = sources.get("policy")
+    traffic_name = sources.get("traffic") if traffic is not None else None
+    digests = [
+        ("SHA-256 of the history", _input_digest(sources.get("history"), full_history)),
+        ("SHA-256 of the policy", hashlib.sha256(_policy_bytes(policy, named)).hexdigest()),
+    ]
+    if traffic is not None:
+        digests.append(("SHA-256 of the traffic", _input_digest(traffic_name, traffic)))
     items = [
         ("history", sources.get("history", "in-memory DataFrame")),
-        ("policy", sources.get("policy", "in-memory TrustPolicy")),
+        ("policy", named or "in-memory TrustPolicy"),
+        (
+            "traffic",
+            "none: each eval case stood in for one request"
+            if traffic is None
+            else traffic_name or "in-memory DataFrame",
+        ),
         ("history rows / cases", f"{len(history):,} / {int(history['n'].sum()):,}"),
         ("date span", f"{_time(stamps.min())} to {_time(stamps.max())} UTC"),
         ("action classes", ", ".join(sorted(policy.actions))),
@@ -800,7 +858,7 @@ def _provenance(
             f"window={window_label(fc.window)}, horizon={fc.horizon.days} days, "
             f"n_sims={fc.n_sims}, seed={fc.seed}, trend={'on' if fc.trend else 'off'}",
         ),
-        ("SHA-256 of inputs", _hash_inputs(history, policy)),
+        *digests,
     ]
     return Provenance(items, policy_to_toml(policy).strip(), __version__)
 
@@ -854,8 +912,9 @@ def _draw_charts(
     """Every chart of the report as PNG bytes, by file name."""
     figures = {
         "timeline.png": charts.state_timeline_chart(result),
-        "forecast.png": charts.forecast_chart(fc),
     }
+    if fc.cdfs:  # else the section says why there is no chart
+        figures["forecast.png"] = charts.forecast_chart(fc)
     if scores.forecasts:
         figures["reliability.png"] = charts.reliability_chart(scores)
     evidence = result.summary[~result.summary["no_evidence"]]
@@ -986,14 +1045,17 @@ def build_report(
             "verdicts": _verdicts(result, sources or {}),
             "policy_change": change,
             "quality": _quality(
-                data_quality(history, policy, now=history["timestamp"].max()), left_out
+                data_quality(history, policy, now=history["timestamp"].max(), names_shown=None),
+                left_out,
             ),
             "details": _details(result, policy),
             "sensitivity": _sensitivity(swept, grid),
             "rules": _rules(rules, policy, window),
             "forecast": _forecast_section(fc, bool(history["adversarial"].any())),
             "calibration": _calibration(bt, scores, fc, bt_days, plan.span_days),
-            "provenance": _provenance(history, policy, grid, fc, sources or {}),
+            "provenance": _provenance(
+                history, policy, grid, fc, sources or {}, full_history, traffic
+            ),
             "images": {
                 name: base64.b64encode(data).decode("ascii") for name, data in images.items()
             },

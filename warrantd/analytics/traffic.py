@@ -52,7 +52,14 @@ from .tables import (
     start_table,
 )
 
-__all__ = ["TRAFFIC_COLUMNS", "VERDICTS", "TrafficError", "is_audit_log", "load_traffic"]
+__all__ = [
+    "TRAFFIC_COLUMNS",
+    "VERDICTS",
+    "TrafficError",
+    "is_audit_log",
+    "load_traffic",
+    "traffic_notes",
+]
 
 TRAFFIC_COLUMNS = ["timestamp", "action", "tenant_id", "value", "value_text", "verdict"]
 #: The published verdict values, in the order tables list them.
@@ -195,3 +202,49 @@ def _parse_verdicts(raw: pd.Series, issues: ProblemCollector, frame: pd.DataFram
         pd.Categorical(text.where(known).to_numpy(dtype=object), categories=VERDICTS),
         index=raw.index,
     )
+
+
+def traffic_notes(traffic: pd.DataFrame, history: pd.DataFrame | None = None) -> list[str]:
+    """What is odd about ``traffic`` without being wrong, one sentence each (empty: nothing).
+
+    Not errors: the gate takes any value and any time, and replay gives each request the
+    verdict the gate would have given. But a negative amount is usually a sign error in
+    an export, and requests outside the history's evidence period are judged on
+    evidence that stops (or has not started) at their time, which a reader should know.
+    """
+    notes = []
+    values = traffic["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    negative = np.flatnonzero(values < 0)
+    if negative.size:
+        first = traffic.iloc[int(negative[0])]
+        notes.append(
+            f"{negative.size:,} request(s) have a negative value (the first: {first['action']} "
+            f"at {_when(first['timestamp'])}, value {first['value_text']}); the gate compares "
+            "it with the caps as given"
+        )
+    if history is not None and len(history) and len(traffic):
+        start, end = history["timestamp"].min(), history["timestamp"].max()
+        times = traffic["timestamp"]
+        # Requests a little after the last case are the normal tail of a log; a day or
+        # more means the history stops short of the traffic.
+        before, after = int((times < start).sum()), int((times > end + _STALE).sum())
+        if before:
+            notes.append(
+                f"{before:,} request(s) come before the history's first eval case "
+                f"({_when(start)}): no eval evidence stands behind them"
+            )
+        if after:
+            gap = (times.max() - end) / pd.Timedelta(days=1)
+            notes.append(
+                f"{after:,} request(s) come more than a day after the history's last eval case "
+                f"({_when(end)}), up to {gap:,.0f} days later: they are judged on "
+                "evidence that stops there"
+            )
+    return notes
+
+
+_STALE = pd.Timedelta(days=1)
+
+
+def _when(moment: pd.Timestamp) -> str:
+    return pd.Timestamp(moment).strftime("%Y-%m-%d %H:%M UTC")

@@ -10,6 +10,11 @@ nothing here computes a figure. This module is the process boundary:
   traceback is printed, with a line saying so).
 * **Nothing on stdout from a command that fails**: commands hand their output
   to :func:`emit`, which holds it until the command has succeeded.
+* **Three channels**: :func:`emit` is the command's output (stdout, or stderr for
+  a figure beside machine-read stdout); :func:`warn` is a warning about the data
+  or the options (stderr, always); :func:`note` is a "wrote ..." note or hint
+  (stderr, dropped by ``-q``). ``-q`` reaches only :func:`note` and
+  :func:`progress`, so no command can silence a warning with it.
 * **Ctrl-C**: SIGINT sets :data:`warrantd._io.INTERRUPTED` and raises
   ``KeyboardInterrupt``; every file commit checks the flag, so even an
   interrupt some library swallowed stops the output from being written.
@@ -29,7 +34,16 @@ from typing import Any, NoReturn
 
 from .._io import INTERRUPTED
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "emit", "main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERRUPTED",
+    "emit",
+    "main",
+    "note",
+    "progress",
+    "set_quiet",
+    "warn",
+]
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -42,15 +56,39 @@ INSTALL_HINT = "pip install 'warrantd[analytics]'"
 CLI_INSTALL_HINT = "pip install 'warrantd[cli]'"
 
 _pending: list[tuple[str, bool]] = []
+#: ``-q`` on the command line: read by :func:`note` and :func:`progress` only.
+_quiet = False
 
 
 def emit(text: str, *, err: bool = False) -> None:
     """Queue ``text`` (a line or a block) for stdout, or stderr with ``err``; printed on success.
 
-    Progress and "wrote ..." notes go to stderr through here too, so that the
+    Warnings (:func:`warn`) and notes (:func:`note`) are queued here too, so that the
     order of what a user reads is the order it happened in.
     """
     _pending.append((text, err))
+
+
+def warn(text: str) -> None:
+    """Queue a warning about the data or the options for stderr: always shown, ``-q`` or not."""
+    _pending.append((text, True))
+
+
+def note(text: str) -> None:
+    """Queue a "wrote ..." note or a hint for stderr, unless ``-q`` was given."""
+    if not _quiet:
+        _pending.append((text, True))
+
+
+def set_quiet(quiet: bool) -> None:
+    """Record ``-q`` for :func:`note` and :func:`progress` (the option's callback sets it)."""
+    global _quiet
+    _quiet = quiet
+
+
+def progress() -> bool:
+    """Whether progress bars may be drawn: not under ``-q`` (and only on a terminal)."""
+    return not _quiet
 
 
 def _flush() -> None:
@@ -84,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     _pending.clear()
+    set_quiet(False)
     try:
         from .commands import run
 

@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import InputError, OptionError
 from ..graduation import ceiling
 from ..policyfile import load_policy
-from . import EXIT_BAD_INPUT, emit
+from . import EXIT_BAD_INPUT, emit, note, progress, set_quiet, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,6 +83,18 @@ def _window(text: str) -> Any:
     # "cumulative" said on the command line overrides a policy's window: keep it
     # distinct from None (the option not given: the policy's window).
     return "cumulative" if parsed is None else parsed
+
+
+def _moment(text: str) -> Any:
+    import pandas as pd
+
+    try:
+        stamp: Any = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise OptionError("now", f"{text!r} is not a moment such as 2026-05-01T09:00Z")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _horizon(text: str) -> Any:
@@ -161,7 +173,7 @@ class HistorySource:
 
             line = import_summary(frame)
             if line:
-                emit(line, err=True)
+                warn(line)
         return frame
 
 
@@ -312,8 +324,15 @@ trend_option = click.option(
     show_default=True,
     help="Move pass rates along each class's recent trend (--no-trend: hold them still).",
 )
+# -q never reaches a command's body: it sets what note() and progress() read, so a
+# warning about the data (warn()) cannot be silenced by it.
 quiet_option = click.option(
-    "--quiet", "-q", is_flag=True, help="No progress bars and no 'wrote ...' notes on stderr."
+    "--quiet",
+    "-q",
+    is_flag=True,
+    expose_value=False,
+    callback=lambda ctx, param, value: set_quiet(value),
+    help="No progress bars and no 'wrote ...' notes (warnings about the data still show).",
 )
 force_option = click.option(
     "--force",
@@ -435,10 +454,28 @@ def _check_coverage(history: Any, policy: Any, policy_path: str, source: History
         )
 
 
-def _steps(labels: Sequence[str], quiet: bool) -> Any:
+def _check_reset_on(
+    history: Any, policy: Any, policy_path: str, rule: dict[str, Any], regime: str | None = None
+) -> None:
+    """The history must have the column that restarts the evidence (``reset_on``) or
+    starts a forecast regime (``--regime``): said under the flag that named it, else
+    blamed on the policy file's ``[graduation] reset_on``, before any work. One check
+    for every command: the forecast's (:func:`~warrantd.analytics.forecast.regime_column`)."""
+    from ..analytics.forecast import REGIME_FROM_POLICY, regime_column
+
+    try:
+        regime_column(history, policy, REGIME_FROM_POLICY if regime is None else regime)
+    except OptionError as exc:
+        if regime is not None or rule.get("reset_on"):
+            given = "'--regime'" if regime is not None else "'--reset-on'"
+            raise click.BadParameter(exc.problem, param_hint=given) from None
+        raise InputError(policy_path, [f"[graduation] reset_on: {exc.problem}"]) from None
+
+
+def _steps(labels: Sequence[str]) -> Any:
     from ..analytics._progress import Steps
 
-    return Steps(labels, enabled=not quiet)
+    return Steps(labels, enabled=progress())
 
 
 def _check_out(out: str | None, force: bool, *inputs: str | None) -> None:
@@ -529,14 +566,17 @@ def _load_traffic(path: str | None, policy: Any = None, policy_path: str = "") -
     return traffic
 
 
-def _say_traffic(result: Any, traffic: Any, quiet: bool, fmt: str) -> None:
+def _say_traffic(result: Any, traffic: Any, fmt: str) -> None:
     """That eval cases stood in for traffic (a note on stderr), or what the policy would
     have changed in a decision log (after the table on stdout; on stderr when stdout
     is CSV or JSON for a program to read)."""
     if traffic is None:
-        if not quiet:
-            emit("no --traffic: each eval case stands in for one request without a value", err=True)
+        warn("no --traffic: each eval case stands in for one request without a value")
         return
+    from ..analytics.traffic import traffic_notes
+
+    for line in traffic_notes(traffic, result.history):
+        warn(f"traffic: {line}")
     if "verdict" not in traffic.columns:
         return
     lines = [f"{r['action']}: {r['sentence']}" for r in result.would_have_gated.to_dict("records")]
@@ -547,12 +587,11 @@ def _say_traffic(result: Any, traffic: Any, quiet: bool, fmt: str) -> None:
     emit(text, err=fmt != "table")
 
 
-def _write_csv(frame: Any, path: str, quiet: bool) -> None:
+def _write_csv(frame: Any, path: str) -> None:
     from ..analytics.history import write_csv
 
     write_csv(frame, path)
-    if not quiet:
-        emit(f"wrote {len(frame):,} rows to {path}", err=True)
+    note(f"wrote {len(frame):,} rows to {path}")
 
 
 def _plural(count: int, noun: str) -> str:
@@ -609,7 +648,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.argument("policy", type=click.Path(dir_okay=False))
 @history_options(prints=False, required=False)
 @quiet_option
-def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
+def validate(policy: str, source: HistorySource | None) -> None:
     """Check a TOML policy file, and optionally a history against it (with data quality).
 
     \b
@@ -617,6 +656,8 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
       warrantd validate datasets/billing-agent.policy.toml
       warrantd validate datasets/billing-agent.policy.toml --history datasets/billing-agent.csv
     """
+    from ..policy import settings_text
+
     loaded = load_policy(policy)
     t = loaded.thresholds
     lines = [f"{policy}: valid policy with {len(loaded.actions)} action classes"]
@@ -626,6 +667,7 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
             f"adversarial >= {t.adversarial_pass_rate[state]:.2f}  "
             f"samples >= {t.min_samples[state]}"
         )
+    lines.append("  graduation: " + settings_text(loaded.graduation, every=True))
     for name, action in loaded.actions.items():
         caps = ", ".join(
             f"{cap}={getattr(action, cap)}"
@@ -641,6 +683,7 @@ def validate(policy: str, source: HistorySource | None, quiet: bool) -> None:
 
         frame = source.load()
         _check_coverage(frame, loaded, policy, source)
+        _check_reset_on(frame, loaded, policy, {})
         lines.append(
             f"{source.path}: {len(frame):,} rows, {int(frame['n'].sum()):,} cases; "
             "every action in the history is in the policy"
@@ -679,7 +722,6 @@ def replay(
     transitions: str | None,
     force: bool,
     fmt: str,
-    quiet: bool,
 ) -> None:
     """Replay a history under a policy: when each action graduated, what it cost.
 
@@ -693,10 +735,11 @@ def replay(
     inputs = (policy, source.path, source.mapping, traffic, approvals)
     _check_out(out, force, *inputs, transitions)
     _check_out(transitions, force, *inputs, out)
-    with _steps(["load", "replay"], quiet) as steps:
+    with _steps(["load", "replay"]) as steps:
         pol = _ruled(load_policy(policy), rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
+        _check_reset_on(hist, pol, policy, rule)
         requests = _load_traffic(traffic, pol, policy)
         decided = _load_approvals(approvals)
         steps.next()
@@ -727,17 +770,17 @@ def replay(
     if fmt == "table":
         emit(_graduating_under(pol, result.window))
     emit(_table(result.summary if fmt != "table" else result.summary[columns_shown], fmt))
-    _say_traffic(result, requests, quiet, fmt)
-    if decided is not None and not quiet:
+    _say_traffic(result, requests, fmt)
+    if decided is not None:
         from ..analytics.approvals import approval_coverage
 
-        note = approval_coverage(decided, hist["action"].unique())
-        if note:
-            emit(note, err=True)
+        coverage = approval_coverage(decided, hist["action"].unique())
+        if coverage:
+            warn(coverage)
     if out:
-        _write_csv(result.timeline, out, quiet)
+        _write_csv(result.timeline, out)
     if transitions:
-        _write_csv(result.transitions, transitions, quiet)
+        _write_csv(result.transitions, transitions)
 
 
 @cli.command()
@@ -776,7 +819,6 @@ def sweep(
     out: str | None,
     force: bool,
     fmt: str,
-    quiet: bool,
 ) -> None:
     """Replay every candidate of a grid; print the Pareto front (burden against risk).
 
@@ -791,11 +833,12 @@ def sweep(
     from ..analytics.sweep import sweep as run_sweep
 
     _check_out(out, force, policy, source.path, source.mapping, grid, traffic)
-    with _steps(["load", "sweep"], quiet) as steps:
+    with _steps(["load", "sweep"]) as steps:
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
+        _check_reset_on(hist, pol, policy, rule)
         requests = _load_traffic(traffic, pol, policy)
         steps.next()
         result = run_sweep(
@@ -804,7 +847,7 @@ def sweep(
             candidates,
             traffic=requests,
             window=_window_or_policy(window),
-            progress=not quiet,
+            progress=progress(),
         )
     front = result.pareto()
     emit(
@@ -815,13 +858,13 @@ def sweep(
     )
     silent = sorted(set(result.table.loc[result.table["no_evidence"], "action"]))
     if silent:
-        emit(f"no evidence, MANUAL throughout: {_names(silent)}", err=True)
+        warn(f"no evidence, MANUAL throughout: {_names(silent)}")
     if window is not None and "window" in candidates:
-        emit("--window is not used: the grid sweeps its own window knob", err=True)
+        warn("--window is not used: the grid sweeps its own window knob")
     for knob in ("evidence", "alpha", "demotion_margin"):
         if rule[knob] is not None and knob in candidates:
             flag = "--" + knob.replace("_", "-")
-            emit(f"{flag} is not used: the grid sweeps its own {knob} knob", err=True)
+            warn(f"{flag} is not used: the grid sweeps its own {knob} knob")
     shown = front if show_all else front.head(top)
     if fmt == "table":
         varied = [k for k in KNOBS if result.table[k].nunique() > 1]
@@ -844,7 +887,7 @@ def sweep(
             err=True,
         )
     if out:
-        _write_csv(result.table, out, quiet)
+        _write_csv(result.table, out)
 
 
 @cli.command()
@@ -882,6 +925,15 @@ def sweep(
     "ones did (default: the policy's [graduation] reset_on, as --reset-on sets it, else "
     "agent_version when the history has it).",
 )
+@click.option(
+    "--now",
+    metavar="MOMENT",
+    default=None,
+    type=_LibraryChecked("moment", _moment),
+    help="When the forecast is made (UTC unless it says; default: the last evidence). "
+    "It knows nothing came since the last evidence: the quiet days count, and no run "
+    "starts before it. Days still count from the last evidence.",
+)
 @rule_options
 @click.option(
     "--wide",
@@ -901,12 +953,12 @@ def forecast(
     sims: int,
     trend: bool,
     regime: str | None,
+    now: Any,
     rule: dict[str, Any],
     wide: bool,
     out: str | None,
     force: bool,
     fmt: str,
-    quiet: bool,
 ) -> None:
     """Forecast when each action reaches its next state.
 
@@ -917,21 +969,20 @@ def forecast(
       warrantd forecast -p datasets/coding-agent.policy.toml \\
           -H datasets/coding-agent-runs.csv --regime agent_version
     """
-    from ..analytics.forecast import REGIME_FROM_POLICY, regime_column
+    from ..analytics.forecast import REGIME_FROM_POLICY
     from ..analytics.forecast import forecast as run_forecast
 
     _check_out(out, force, policy, source.path, source.mapping)
-    with _steps(["load", "forecast"], quiet) as steps:
+    with _steps(["load", "forecast"]) as steps:
         pol = _ruled(load_policy(policy), rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
-        try:  # said under its flag, before any work
-            regime_column(hist, pol, REGIME_FROM_POLICY if regime is None else regime)
-        except OptionError as exc:
-            if regime is not None or rule.get("reset_on"):
-                given = "'--regime'" if regime is not None else "'--reset-on'"
-                raise click.BadParameter(exc.problem, param_hint=given) from None
-            raise InputError(policy, [f"[graduation] reset_on: {exc.problem}"]) from None
+        _check_reset_on(hist, pol, policy, rule, regime)
+        if now is not None and now < hist["timestamp"].max():
+            raise click.BadParameter(
+                f"{now} is before the last evidence of the history ({hist['timestamp'].max()})",
+                param_hint="'--now'",
+            )
         steps.next()
         result = run_forecast(
             hist,
@@ -942,7 +993,8 @@ def forecast(
             seed=seed,
             trend=trend,
             regime=REGIME_FROM_POLICY if regime is None else regime,
-            progress=not quiet,
+            progress=progress(),
+            now=now,
         )
     if fmt == "table" and not wide:
         emit(_graduating_under(pol, result.window) + f"; {_forecast_span(result)}")
@@ -950,7 +1002,7 @@ def forecast(
     else:
         emit(_table(result.table, fmt))
     if out:
-        _write_csv(result.table, out, quiet)
+        _write_csv(result.table, out)
 
 
 def _graduating_under(policy: Any, window: Any) -> str:
@@ -964,7 +1016,10 @@ def _graduating_under(policy: Any, window: Any) -> str:
 def _forecast_span(result: Any) -> str:
     as_of = result.as_of.strftime("%Y-%m-%d %H:%M UTC")
     days = int(result.horizon / _one_day())
-    return f"{days} days from {as_of} (the last eval), {result.n_sims:,} simulations"
+    made = ""
+    if result.now is not None and result.now != result.as_of:
+        made = f", made at {result.now.strftime('%Y-%m-%d %H:%M UTC')}"
+    return f"{days} days from {as_of} (the last eval{made}), {result.n_sims:,} simulations"
 
 
 def _one_day() -> Any:
@@ -1086,7 +1141,6 @@ def report(
     trend: bool,
     title: str,
     base: str | None,
-    quiet: bool,
 ) -> None:
     """Write the HTML + Markdown graduation report into a folder.
 
@@ -1107,10 +1161,11 @@ def report(
 
     _parent_must_exist(out)
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
-    with _steps(["load"], quiet):
+    with _steps(["load"]):
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid) if grid else None
         hist = source.load()
+        _check_reset_on(hist, pol, policy, rule)
         requests = _load_traffic(traffic, pol, policy)
         base_policy = None
         if base is not None:
@@ -1118,6 +1173,7 @@ def report(
 
             # The rule given on the command line grades both sides, as in `warrantd diff`.
             base_policy = _ruled_source(read_policy(base), rule)
+            _check_reset_on(hist, base_policy.policy, base_policy.source, rule)
     sources = {"history": source.path, "policy": policy}
     if traffic is not None:
         sources["traffic"] = traffic
@@ -1133,11 +1189,10 @@ def report(
         seed=seed,
         trend=trend,
         sources=sources,
-        progress=not quiet,
+        progress=progress(),
         base_policy=base_policy,
     )
-    if not quiet:
-        emit(f"wrote {out}/index.html and {len(files.files) - 1} other files", err=True)
+    note(f"wrote {out}/index.html and {len(files.files) - 1} other files")
 
 
 DIFF_FORMATS = ("table", "md", "json", "junit")
@@ -1182,7 +1237,6 @@ def diff(
     out: str | None,
     force: bool,
     fmt: str,
-    quiet: bool,
 ) -> None:
     """What changing policy BASE to NEW would have done on a history: a CI check.
 
@@ -1214,12 +1268,14 @@ def diff(
     budgets = [parse_budget(text) for text in fail_on]
     files = [p for p in (base, new) if not p.startswith("git:")]
     _check_out(out, force, *files, source.path, source.mapping, traffic)
-    with _steps(["load", "replay"], quiet) as steps:
+    with _steps(["load", "replay"]) as steps:
         # A rule given on the command line grades both sides: the bars' change under it
         # (the digests stay those of the files read).
         base_policy = _ruled_source(read_policy(base), rule)
         new_policy = _ruled_source(read_policy(new), rule)
         hist = source.load()
+        for side in (base_policy, new_policy):
+            _check_reset_on(hist, side.policy, side.source, rule)
         requests = _load_traffic(traffic)
         steps.next()
         impact = policy_impact(
@@ -1243,8 +1299,7 @@ def diff(
         from .._io import write_text
 
         write_text(out, text)
-        if not quiet:
-            emit(f"wrote {out}", err=True)
+        note(f"wrote {out}")
     else:
         emit(text)
     if breaches:
@@ -1302,7 +1357,7 @@ def audit_verify(ctx: click.Context, path: str, checkpoint_file: str | None) -> 
 )
 @force_option
 @quiet_option
-def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> None:
+def audit_checkpoint(path: str, out: str | None, force: bool) -> None:
     """Take a checkpoint (row count and head hash) of an intact audit log, to keep elsewhere.
 
     \b
@@ -1322,8 +1377,7 @@ def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> No
     checkpoint = Checkpoint(result.rows, result.head)
     if out:
         write_checkpoint(checkpoint, out)
-        if not quiet:
-            emit(f"wrote the checkpoint of {result.rows:,} rows to {out}", err=True)
+        note(f"wrote the checkpoint of {result.rows:,} rows to {out}")
     else:
         emit(checkpoint_json(checkpoint))
 
@@ -1339,7 +1393,7 @@ def audit_checkpoint(path: str, out: str | None, force: bool, quiet: bool) -> No
     help="Verify the source against this checkpoint file before copying.",
 )
 @quiet_option
-def audit_copy(source: str, destination: str, checkpoint_file: str | None, quiet: bool) -> None:
+def audit_copy(source: str, destination: str, checkpoint_file: str | None) -> None:
     """Copy an audit log, every row and hash as it is: SQLite to PostgreSQL or back.
 
     \b
@@ -1360,6 +1414,5 @@ def audit_copy(source: str, destination: str, checkpoint_file: str | None, quiet
         raise click.exceptions.Exit(1)
     result = copy_audit(source, destination, checkpoint=checkpoint_file)
     emit(result.describe())
-    if not quiet:
-        shown = redact(destination) if is_dsn(destination) else destination
-        emit(f"keep a checkpoint elsewhere: warrantd audit checkpoint {shown} --out FILE", err=True)
+    shown = redact(destination) if is_dsn(destination) else destination
+    note(f"keep a checkpoint elsewhere: warrantd audit checkpoint {shown} --out FILE")
