@@ -6,7 +6,7 @@ How these tests were shown to fail on broken kernels (each change made by hand i
 ``warrantd/analytics/_engine.py``, the tests run, the change undone):
 
 * the window's start read at the moment's first merged element instead of its last
-  (``start = (first + 1) - arrived_through[first]``: a case exactly at ``m - w`` stays
+  (``start = (first + 1) - end_graded``: a case exactly at ``m - w`` stays
   in the window at ``m``, the ``side='left'``-for-``'right'`` off-by-one of a search):
   the hand-worked test, the property, the replay differential here and those of
   test_replay.py and test_replay_evidence.py fail (the sweep-against-replay test here

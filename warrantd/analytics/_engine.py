@@ -1141,23 +1141,27 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         when[2 * lo : 2 * hi] = both[order]
         del both, order
     # A moment starts where the time (or the class) changes; expiries after the end of
-    # the timeline are no moments (they sort last in their class).
-    new = np.empty(2 * rows, dtype=bool)
+    # the timeline are no moments (they sort last in their class). One element more, a
+    # start past the end, so the element after any moment's first can be read.
+    new = np.empty(2 * rows + 1, dtype=bool)
+    new[-1] = True
     if rows:
         new[0] = True
-        np.not_equal(when[1:], when[:-1], out=new[1:])
+        np.not_equal(when[1:], when[:-1], out=new[1 : 2 * rows])
         new[2 * bounds[:-1][np.diff(bounds) > 0]] = True
-    kept = new & (when <= end_ns)
-    first = np.flatnonzero(kept)
+    first = np.flatnonzero(new[:-1] & (when <= end_ns))
     # A moment is one element, or two when a row arrives as another expires (each class
     # has one row per time): its last element is the next one unless that starts anew.
-    new_after = np.append(new[1:], True)
-    last = np.where(new_after[first], first, first + 1)
+    last = first + ~new[first + 1]
     moments = when[first]
-    row_moment = np.cumsum(kept, dtype=np.int64)[arrival] - 1  # arrivals are all kept
-    del when, new, new_after, kept
-    arrived_through = np.cumsum(arrival, dtype=np.int64)  # rows arrived up to a position
-    end_graded = arrived_through[last]
+    del when, new
+    # An arrival sorts first at its time, so it starts its moment: the moments that begin
+    # with an arrival are the rows' moments, in row order, and counting them gives the
+    # rows arrived through each moment (all arrivals are kept: none is past the end).
+    with_arrival = arrival[first]
+    del arrival
+    row_moment = np.flatnonzero(with_arrival)
+    end_graded = np.cumsum(with_arrival, dtype=np.int64)
     # The i-th expiry of the merge is row i's: expiries so far are rows expired so far.
     start = (last + 1) - end_graded
     moment_bounds = np.searchsorted(first, 2 * bounds, side="left")
@@ -1171,9 +1175,8 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         graded = _differences(cum, end_graded, begin)
         # With resets the window in force may start in an earlier segment than the graded
         # one (the row arriving at the moment can start a segment): its own difference.
-        end_before = arrived_through[first] - arrival[first]
+        end_before = end_graded - with_arrival
         before = _differences(cum, end_before, evidence.clip_start(start, end_before, class_start))
-    del arrived_through, arrival
     return TimeWindowMoments(
         moments=moments,
         bounds=moment_bounds,
