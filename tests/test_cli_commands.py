@@ -223,14 +223,22 @@ def test_forecast_regime_column() -> None:
 def test_forecast_now() -> None:
     # coding-agent-runs.csv's last evidence is 2026-06-22 12:49:22; its window is
     # cumulative, so nothing changes without runs. Made 30 days later, a 30-day horizon
-    # (counted from the last evidence) has no day left open: no class can get there.
+    # (counted from the last evidence) has no day left open: refused, saying so.
     coding = ["-p", "datasets/coding-agent.policy.toml", "-H", "datasets/coding-agent-runs.csv"]
     base = ["forecast", *coding, "--sims", "50", "--horizon", "30D", "--format", "json", "-q"]
-    late = run(*base, "--now", "2026-07-22T12:49:22Z")
-    assert late.returncode == 0, late.stderr
-    rows = json.loads(late.stdout)
-    p = [r["p_within_horizon"] for r in rows if r["next_state"] and r["note"] == ""]
-    assert p and all(x == 0.0 for x in p)
+    one_line_error(
+        run(*base, "--now", "2026-07-22T12:49:22Z"),
+        "'--now'",
+        "is past the end of the horizon (2026-07-22 12:49 UTC: 30 days after the last eval)",
+        "give a longer --horizon",
+    )
+    # Made 20 days later, 10 days are left: a forecast, the later the less likely.
+    at, later = (
+        json.loads(run(*base, *extra).stdout) for extra in ([], ["--now", "2026-07-12T12:49Z"])
+    )
+    p_at = {r["action"]: r["p_within_horizon"] for r in at if r["next_state"] and not r["note"]}
+    p_later = {r["action"]: r["p_within_horizon"] for r in later if r["action"] in p_at}
+    assert p_at and all(p_later[a] <= p_at[a] for a in p_at)
     one_line_error(
         run(*base, "--now", "2026-06-01"),
         "'--now'",

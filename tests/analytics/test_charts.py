@@ -988,6 +988,20 @@ def test_rules_and_states_on_one_point_share_one_label_that_tells_the_states_apa
     assert sizes[charts.STATE_COLOURS["SUPERVISED"]] > sizes[charts.STATE_COLOURS["AUTONOMOUS"]]
 
 
+def test_a_rule_with_no_class_to_wait_for_is_left_out_with_a_note() -> None:
+    from warrantd.analytics.sweep import compare_rules
+
+    h, policy = _all_fail()
+    comparison = compare_rules(h, policy)
+    gone = comparison["evidence"] == "wilson"
+    comparison.loc[gone, "mean_days_waited"] = float("nan")  # no class with evidence
+    fig = charts.rule_tradeoff_chart(comparison)
+    assert "2 rule(s) and state(s) with no class: not drawn." in notes(fig)
+    assert [t.get_text() for t in fig.axes[0].texts if "/1" in t.get_text()] == [
+        "SUPERVISED and AUTONOMOUS: point, anytime 0/1"
+    ]
+
+
 def test_forecast_legend_spells_states_as_everywhere_else(
     billing: tuple[pd.DataFrame, TrustPolicy],
 ) -> None:

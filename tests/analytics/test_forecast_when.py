@@ -28,30 +28,9 @@ from warrantd.analytics.forecast import (
 from warrantd.errors import OptionError
 
 from ..helpers import make_thresholds
+from .test_forecast_runs import POLICY, T0, runs_history
 
-T0 = pd.Timestamp("2026-03-01", tz="UTC")
 DAY = pd.Timedelta("1D")
-POLICY = TrustPolicy(
-    {"a": ActionClass("a", RiskTier.REVERSIBLE_WRITE)},
-    make_thresholds((0.8, 0.0, 100), (0.95, 0.0, 400)),
-)
-
-
-def runs_history(
-    days: list[int], sizes: list[int], passed: list[int], **extra: list[str]
-) -> pd.DataFrame:
-    """One run of class ``a`` at noon of each day, in counts-per-run form with a run id."""
-    frame = pd.DataFrame(
-        {
-            "timestamp": [T0 + pd.Timedelta(days=d, hours=12) for d in days],
-            "action": "a",
-            "run_id": [f"r{i}" for i in range(len(days))],
-            "n": sizes,
-            "n_passed": passed,
-            **extra,
-        }
-    )
-    return load_history(frame)
 
 
 # ------------------------------------------------------------------ the chain of eval days
@@ -97,15 +76,20 @@ def test_no_eval_day_before_the_forecast_is_made() -> None:
 
 
 def test_the_quiet_since_the_last_evidence_counts_in_the_chain() -> None:
-    # Runs on days 0-4, every day. Made on day 4: days 0..4, four of them followed by
-    # another, all eval days followed by eval days: (0, 0, 4, 4). Made on day 8: days
-    # 0..8, of the 8 followed by another, 5 are eval days (4 followed by one: days 1-4)
-    # and 3 quiet (days 5-7, none followed by an eval day): (3, 0, 5, 4).
+    # Runs on days 0-4, every day at noon. Made on day 4: days 0..4, four of them
+    # followed by another, all eval days followed by eval days: (0, 0, 4, 4). Made on
+    # day 8 at noon: day 8 is not over and has no run, so it is not known to be quiet:
+    # days 0..7, of the 7 followed by another, 5 are eval days (4 followed by one: days
+    # 1-4) and 2 quiet (days 5-6, none followed by an eval day): (2, 0, 5, 4). Made at
+    # the midnight that starts day 9 (a backtest cut): day 9 has had no time at all,
+    # days 0..8 are whole: (3, 0, 5, 4).
     h = runs_history([0, 1, 2, 3, 4], [10] * 5, [10] * 5)
     runs = _runs_of(h, None)["a"]
     assert _arrivals(runs, int(runs.time_ns[-1])).chain == (0, 0, 4, 4)
     later = _arrivals(runs, int(runs.time_ns[-1]) + 4 * NS_PER_DAY)
-    assert (later.days, later.chain) == (9, (3, 0, 5, 4))
+    assert (later.days, later.chain) == (8, (2, 0, 5, 4))
+    midnight = int((T0 + 9 * DAY).value)
+    assert _arrivals(runs, midnight).chain == (3, 0, 5, 4)
 
 
 # ------------------------------------------------------------------ forecast(now=...)
@@ -126,9 +110,10 @@ def test_a_forecast_made_later_knows_nothing_came() -> None:
     assert later.as_of == as_of and later.now == as_of + 4 * DAY
     p_later = later.table.iloc[0]["p_within_horizon"]
     assert p_at > 0.8 and p_later < p_at - 0.3
-    # The pace is measured up to when it is made: 5 runs in days 0..8, not 0..4.
+    # The pace is measured up to when it is made: 5 runs in days 0..7 (day 8, not
+    # over, has none yet), not 0..4.
     assert at.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 5)
-    assert later.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 9)
+    assert later.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 8)
     # The band's dates still count from as_of: day k is as_of + k days.
     p10 = later.table.iloc[0]["p10_date"]
     assert pd.isna(p10) or (((p10 - as_of) / DAY).is_integer() and p10 > as_of + 4 * DAY)
@@ -248,3 +233,36 @@ def test_a_graduation_hours_after_as_of_is_scored_on_day_one() -> None:
     assert row["actual_date"] == as_of + pd.Timedelta("3h")
     assert bool(row["graduated"]) and bool(row["within_band"])
     assert not within_band(row["actual_date"], row["p10_date"], row["p90_date"])  # by date
+
+
+# ------------------------------------------------------------------ made after evidence expired
+
+
+def test_a_forecast_made_after_evidence_expired_never_reaches_a_state_in_the_past() -> None:
+    # Five daily runs of 30 passing cases (days 0-4, noon): 150 cases, SUPERVISED under a
+    # 30-day window at as_of (day 4 noon). By day 44 every case has left the window
+    # (the last at day 34 noon), so the class is MANUAL when the forecast is made. The
+    # days before then were graded on the old evidence: SUPERVISED on day 1. None of
+    # them can be when the class "reaches" SUPERVISED: it was already past.
+    h = runs_history([0, 1, 2, 3, 4], [30] * 5, [30] * 5)
+    made = T0 + 44 * DAY
+    fc = forecast(h, POLICY, horizon="60D", window="30D", n_sims=400, now=made)
+    row = fc.table.iloc[0]
+    assert (row["state"], row["next_state"]) == ("MANUAL", "SUPERVISED")
+    assert pd.isna(row["p10_date"]) or row["p10_date"] > made
+    # Five eval days, then 39 quiet ones: another run within 20 days is unlikely.
+    assert row["p_within_horizon"] < 0.5
+
+
+def test_a_backtest_cut_after_an_expiry_scores_what_came_after_the_cut() -> None:
+    # As above, and the suite comes back on days 60-69. Cut at day 44: the class went
+    # MANUAL at day 31 noon (120 cases were left at day 30 noon, 90 at day 31 noon), and
+    # reached SUPERVISED again on day 63 at noon (4 runs: 120 cases). The outcome is that
+    # second graduation, not the state the class still held at the day-30 expiry.
+    from warrantd.analytics.forecast import backtest
+
+    days = [0, 1, 2, 3, 4, *range(60, 70)]
+    h = runs_history(days, [30] * len(days), [30] * len(days))
+    bt = backtest(h, POLICY, T0 + 44 * DAY, horizon="60D", window="30D", n_sims=200)
+    assert len(bt) == 1
+    assert bt.iloc[0]["actual_date"] == T0 + pd.Timedelta(days=63, hours=12)

@@ -140,6 +140,9 @@ def test_honest_repeats_are_not_flagged(tmp_path: Path) -> None:
         "no_id": "timestamp,action,passed\n2026-01-01,read_ledger,1\n2026-01-01,read_ledger,1\n",
         "empty_id": "timestamp,action,passed,case_id\n"
         "2026-01-01,read_ledger,1,\n2026-01-01,read_ledger,1,\n",
+        # A case run twice at one timestamp, its attempts numbered.
+        "epochs": "timestamp,action,passed,case_id,epoch\n"
+        "2026-01-01,read_ledger,1,c1,1\n2026-01-01,read_ledger,0,c1,2\n",
     }
     for name, text in honest.items():
         history = load_history(write(tmp_path, text, f"{name}.csv"))
@@ -402,3 +405,40 @@ def test_traffic_notes_name_negative_values_and_requests_outside_the_evidence(
     ]
     inside = traffic[(traffic["timestamp"] > "2026-01-07T12:00Z")].iloc[:1]
     assert traffic_notes(inside, history) == []
+
+
+def test_a_copied_tool_log_is_a_data_quality_finding() -> None:
+    # Imported logs name a case by sample_id within its eval_id, per epoch: a log read
+    # twice (the same file copied into the folder) repeats all three; epochs 1 and 2 of
+    # one sample are honest.
+    logs = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2026-01-01T10:00Z"] * 3, utc=True),
+            "action": ["read_ledger"] * 3,
+            "passed": [True, False, True],
+            "eval_id": ["e1"] * 3,
+            "sample_id": ["s1", "s1", "s2"],
+            "epoch": [1, 2, 1],
+        }
+    )
+    once = load_history(logs)
+    assert not any("repeat" in f for f in data_quality(once, POLICY).findings)
+    twice = load_history(pd.concat([logs, logs], ignore_index=True), duplicates="keep")
+    assert (
+        "3 row(s) repeat an earlier row's eval case (same action, sample_id, timestamp, "
+        "eval_id and epoch): each counts again as evidence, as a doubled export would"
+    ) in data_quality(twice, POLICY).findings
+
+
+def test_a_repeat_is_said_in_the_files_own_column_names(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "when,tool,ok,cid\n2026-01-01T10:00Z,read,1,c1\n2026-01-01T10:00Z,read,1,c1\n"
+    )
+    renamed = {"when": "timestamp", "tool": "action", "ok": "passed", "cid": "case_id"}
+    with pytest.raises(HistoryError) as info:
+        load_history(path, column_map=renamed)
+    assert str(info.value) == (
+        f"{path}: row 2, column 'cid' (read as 'case_id'): 'c1': repeats row 1 (same tool, "
+        "cid and when); 1 row repeats an earlier row, as a doubled export does, and would "
+        f"count as evidence twice: {KEEP}"
+    )

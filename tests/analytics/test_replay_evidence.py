@@ -325,8 +325,9 @@ def test_by_candidate_pareto_and_pick_carry_the_rule_columns() -> None:
 
 def test_strictness_ranks_the_rule_knobs_and_ties_go_to_the_strictest_rule() -> None:
     # One bar, everything else alike: candidates differ only in the rule. Worked out by
-    # hand: evidence point 0, wilson 0.5, anytime 1; alpha 0.2 -> 0, 0.05 -> 1;
-    # margin 0.1 -> 0, 0 -> 1 (a margin keeps a state the estimate has left: looser).
+    # hand: evidence point 0, wilson 0.5, anytime 1; alpha 0.2 -> 0, 0.05 -> 1, except
+    # under point, where alpha does nothing and ranks nothing; margin 0.1 -> 0, 0 -> 1
+    # (a margin keeps a state the estimate has left: looser).
     history, policy, _ = with_settings(4)
     grid = {
         "evidence": ["point", "wilson", "anytime"],
@@ -338,7 +339,8 @@ def test_strictness_ranks_the_rule_knobs_and_ties_go_to_the_strictest_rule() -> 
     score = result.strictness()
     rank = {"point": 0.0, "wilson": 0.5, "anytime": 1.0}
     for i, row in by.iterrows():
-        expected = rank[row["evidence"]] + (row["alpha"] == 0.05) + (row["demotion_margin"] == 0.0)
+        smaller_alpha = row["alpha"] == 0.05 and row["evidence"] != "point"
+        expected = rank[row["evidence"]] + smaller_alpha + (row["demotion_margin"] == 0.0)
         assert score[i] == pytest.approx(expected), row.to_dict()
     # Each point of the front is shown as its strictest candidate, the rule included.
     for row in result.pareto().itertuples(index=False):

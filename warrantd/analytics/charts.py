@@ -1045,8 +1045,13 @@ def rule_tradeoff_chart(comparison: pd.DataFrame) -> Figure:
     graduations are unknown: the points sit on a strip, with a note saying so."""
     fig = _figure(7.5, 4.6)
     ax = fig.add_subplot()
-    truth = bool(comparison["premature"].notna().any()) if len(comparison) else False
     notes = []
+    # A rule and state with no class to wait for (no evidence) has no point to draw.
+    unknown = comparison["mean_days_waited"].isna()
+    if unknown.any():
+        notes.append(f"{int(unknown.sum())} rule(s) and state(s) with no class: not drawn.")
+        comparison = comparison[~unknown]
+    truth = bool(comparison["premature"].notna().any()) if len(comparison) else False
     xs = comparison["mean_days_waited"].to_numpy(dtype=np.float64)
     ys = comparison["premature"].astype("Float64").fillna(0).to_numpy(dtype=np.float64)
     keys = [(round(float(x), 6), float(y)) for x, y in zip(xs, ys, strict=True)]

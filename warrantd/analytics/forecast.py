@@ -525,9 +525,13 @@ class _Arrivals:
 
 def _arrivals(runs: _Runs, now_ns: int) -> _Arrivals:
     """Step 2: the runs of the lookback (whole UTC days up to the day the forecast is
-    made, that day included). A class younger than the lookback is looked at from its
-    first eval day, which is where the chain starts, not evidence of its pace."""
+    made; that day only when it holds runs: a day not yet over, with none so far, is
+    not known to be quiet, and the simulation opens it for its remaining share). A
+    class younger than the lookback is looked at from its first eval day, which is
+    where the chain starts, not evidence of its pace."""
     today = now_ns // NS_PER_DAY
+    if not np.any(runs.time_ns // NS_PER_DAY == today):
+        today -= 1
     first = int(runs.time_ns.min()) // NS_PER_DAY
     days = int(min(LOOKBACK_DAYS, today - first + 1))
     recent = runs.time_ns // NS_PER_DAY > today - days
@@ -889,7 +893,10 @@ def forecast(
             graded = _graded_days(
                 evidence, index, simulated, as_of.value, window, t, int(top), policy.graduation
             )
-            reached = graded >= int(target)
+            # A day over before the forecast was made cannot be when the state is
+            # reached: it was graded on evidence that has since expired (the state in
+            # force at `made` already counts what happened on it).
+            reached = (graded >= int(target)) & (open_days > 0)[None, :]
             first[chunk] = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf)
         found_row, cdfs[action] = _summary(first, days, as_of, n_sims)
         rows.append({**row, **found_row})
@@ -910,15 +917,20 @@ def _made_at(now: Any, as_of: pd.Timestamp) -> pd.Timestamp:
         made = _as_utc(now)
     except (ValueError, TypeError):
         raise OptionError("now", f"{now!r} is not a moment in time") from None
-    if pd.isna(made) or made < as_of:
-        raise OptionError("now", f"{now!r} is before the last evidence of the history ({as_of})")
+    if pd.isna(made):
+        raise OptionError("now", f"{str(now)!r} is not a moment in time")
+    if made < as_of:
+        raise OptionError(
+            "now", f"{str(now)!r} is before the last evidence of the history ({as_of})"
+        )
     return made
 
 
 def _open_days(as_of_ns: int, now_ns: int, days: int) -> np.ndarray:
     """(days,) the share of each simulated day after ``now``: day ``k`` spans
-    ``(as_of + (k - 1) days, as_of + k days]``, and runs start in it at the
-    simulation's rate times that share (Poisson: a rate over part of a day)."""
+    ``(as_of + (k - 1) days, as_of + k days]``. A day with share 0 was over before the
+    forecast was made (no eval day, and not a day the state can be reached on); the
+    first open day is an eval day only for its share (:meth:`_Arrivals.started`)."""
     ends = np.arange(1, days + 1, dtype=np.float64) - (now_ns - as_of_ns) / NS_PER_DAY
     shares: np.ndarray = np.clip(ends, 0.0, 1.0)
     return shares
@@ -1383,7 +1395,9 @@ def backtest(
     rows = []
     for row in made.itertuples(index=False):
         level = AutonomyState[str(row.next_state)]
-        mine = timeline[(timeline["action"] == row.action) & (timeline["timestamp"] > fc.as_of)]
+        # Reached after the forecast was made: a change between the last evidence and
+        # the cut (evidence expiring) is already in the state it was made from.
+        mine = timeline[(timeline["action"] == row.action) & (timeline["timestamp"] > moment)]
         hit = mine[mine["state"].cat.codes >= int(level)]
         actual = hit["timestamp"].min() if len(hit) else pd.NaT
         if pd.notna(actual) and actual > end:

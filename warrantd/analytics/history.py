@@ -46,7 +46,7 @@ from .._io import atomic_write
 from ..errors import MAX_PROBLEMS, OptionError
 from ..policy import TrustPolicy
 from ._engine import timestamps_ns
-from .quality import AGENT_COLUMNS, CASE_ID_COLUMN, RUN_COLUMNS, repeated_cases
+from .quality import CASE_ID_COLUMN, CASE_KEY_EXTRA, repeated_cases
 from .tables import (
     FORMATS,
     NO_VALUE,
@@ -130,7 +130,7 @@ def _check_repeats(
     (as read, for the agent and run columns not parsed) are in file order."""
     if CASE_ID_COLUMN not in out.columns:
         return
-    compared = ["action", CASE_ID_COLUMN, "timestamp", "tenant_id", *AGENT_COLUMNS, *RUN_COLUMNS]
+    compared = ["action", CASE_ID_COLUMN, "timestamp", *CASE_KEY_EXTRA]
     keys = pd.DataFrame(
         {c: out[c] if c in out.columns else frame[c] for c in compared if c in frame.columns}
     )
@@ -142,7 +142,7 @@ def _check_repeats(
         repeated.first + 1,
         CASE_ID_COLUMN,
         out[CASE_ID_COLUMN].iat[repeated.first],
-        f"repeats row {repeated.original + 1} (same {repeated.columns_said()}); "
+        f"repeats row {repeated.original + 1} (same {repeated.columns_said(shown)}); "
         f"{count:,} {'row repeats' if count == 1 else 'rows repeat'} an earlier row, as a doubled "
         "export does, and would count as evidence twice: remove them, or keep them with "
         "--duplicates keep (duplicates='keep' in Python)",

@@ -25,6 +25,7 @@ report and ``warrantd validate --history`` print these findings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -36,7 +37,9 @@ from ..policy import TrustPolicy
 
 __all__ = [
     "AGENT_COLUMNS",
+    "ATTEMPT_COLUMNS",
     "CASE_ID_COLUMN",
+    "CASE_KEY_EXTRA",
     "MIN_EVIDENCE_DAYS",
     "MIN_RUNS",
     "OUTLIER_GAP_FACTOR",
@@ -68,8 +71,13 @@ _DAY_NS = 86_400 * 10**9
 #: (where the history has them) tenant, agent and run as an earlier row is the same
 #: result read twice, as a doubled export or a re-run ETL gives: see :func:`repeated_cases`.
 CASE_ID_COLUMN = "case_id"
+#: Where a history has no ``case_id``: Inspect's and promptfoo's logs name a case by
+#: ``sample_id`` (within its ``eval_id``, per ``epoch``).
+_CASE_ID_FALLBACK = "sample_id"
+#: Columns that number the attempts of one case run several times at one timestamp.
+ATTEMPT_COLUMNS = ("epoch", "attempt", "repeat")
 #: Columns that tell two results of one case at one moment apart when they differ.
-_CASE_KEY_EXTRA = ("tenant_id", *AGENT_COLUMNS, *RUN_COLUMNS)
+CASE_KEY_EXTRA = ("tenant_id", *AGENT_COLUMNS, *RUN_COLUMNS, *ATTEMPT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -90,9 +98,10 @@ class RepeatedCases:
     def count(self) -> int:
         return int(self.mask.sum())
 
-    def columns_said(self) -> str:
-        """The compared columns in words: ``action, case_id and timestamp``."""
-        names = list(self.key)
+    def columns_said(self, shown: Mapping[str, str] | None = None) -> str:
+        """The compared columns in words: ``action, case_id and timestamp``; with
+        ``shown`` (canonical name -> the file's), as the file names them."""
+        names = [(shown or {}).get(name, name) for name in self.key]
         return ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -115,26 +124,30 @@ def _shared(*columns: np.ndarray) -> np.ndarray:
 def repeated_cases(frame: pd.DataFrame) -> RepeatedCases | None:
     """The rows of ``frame`` that repeat an earlier row's eval case, or None when none do.
 
-    Only a frame with a :data:`CASE_ID_COLUMN` can say so: without one, identical rows
-    are honest (two passes of one class in one run). Rows compare on ``action``, the case
-    id and ``timestamp``, and on ``tenant_id``, ``agent`` / ``agent_version`` / ``model``
-    and ``run_id`` / ``eval_id`` where present, so one case run again later (a new
-    run) or by another agent is not a repeat. A row without a case id repeats nothing.
+    Only a frame with a :data:`CASE_ID_COLUMN` (or, for imported logs, ``sample_id``)
+    can say so: without one, identical rows are honest (two passes of one class in one
+    run). Attempt columns (:data:`ATTEMPT_COLUMNS`, e.g. Inspect's ``epoch``) are part
+    of the key: a case run several times at one timestamp is not a repeat. Rows
+    compare on ``action``, the case id and ``timestamp``, and on ``tenant_id``,
+    ``agent`` / ``agent_version`` / ``model`` and ``run_id`` / ``eval_id`` where
+    present, so one case run again later (a new run) or by another agent is not a
+    repeat. A row without a case id repeats nothing.
     """
-    if CASE_ID_COLUMN not in frame.columns or len(frame) < 2:
+    case = next((c for c in (CASE_ID_COLUMN, _CASE_ID_FALLBACK) if c in frame.columns), None)
+    if case is None or len(frame) < 2:
         return None
-    extra = [c for c in _CASE_KEY_EXTRA if c in frame.columns]
-    key = ("action", CASE_ID_COLUMN, "timestamp", *extra)
+    extra = [c for c in CASE_KEY_EXTRA if c in frame.columns]
+    key = ("action", case, "timestamp", *extra)
     # A repeat shares its action and timestamp with another row: integers, compared by
     # one sort. Only those rows have their case ids hashed, and only the rows sharing
     # the case id too have every key column compared (text: a second per million rows),
     # so a history of distinct cases costs one sort.
     stamps = frame["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
     actions = pd.factorize(frame["action"])[0]
-    has_id = frame[CASE_ID_COLUMN].notna().to_numpy()
+    has_id = frame[case].notna().to_numpy()
     candidates = np.flatnonzero(_shared(actions, stamps) & has_id)
     if len(candidates):
-        ids = pd.factorize(frame[CASE_ID_COLUMN].iloc[candidates])[0]
+        ids = pd.factorize(frame[case].iloc[candidates])[0]
         candidates = candidates[_shared(actions[candidates], stamps[candidates], ids)]
     if not len(candidates):
         return None

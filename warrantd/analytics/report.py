@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -132,6 +133,23 @@ class ReportFiles:
 
 def _date(value: Any) -> str:
     return "—" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _band_day(end: Any, as_of: Any, missing: str) -> str:
+    """A band end as the simulated day it closes (``as_of + k days`` is day k): the
+    backtest compares in these days, so the table shows them (a date would be the
+    day's end, up to a day after the moments it stands for)."""
+    if pd.isna(end):
+        return missing
+    return f"day {round((pd.Timestamp(end) - pd.Timestamp(as_of)) / pd.Timedelta(days=1))}"
+
+
+def _actual_day(moment: Any, as_of: Any) -> str:
+    """A graduation as the simulated day that holds it, and when it was."""
+    if pd.isna(moment):
+        return "—"
+    day = math.ceil((pd.Timestamp(moment) - pd.Timestamp(as_of)) / pd.Timedelta(days=1))
+    return f"day {day} ({_time(moment)})"
 
 
 def _time(value: Any, *, seconds: bool = False) -> str:
@@ -765,9 +783,9 @@ def _calibration(
             action=str(r["action"]),
             next_state=str(r["next_state"]),
             p=_pct(r["p_within_horizon"]),
-            p10=_date(r["p10_date"]),
-            p90=_date(r["p90_date"]),
-            actual=_date(r["actual_date"]),
+            p10=_band_day(r["p10_date"], r["as_of"], "—"),
+            p90=_band_day(r["p90_date"], r["as_of"], "beyond"),
+            actual=_actual_day(r["actual_date"], r["as_of"]),
             inside="yes" if r["within_band"] else "no",
         )
         for r in bt.to_dict("records")

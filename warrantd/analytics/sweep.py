@@ -737,7 +737,8 @@ class SweepResult:
         """How strict each candidate is: the sum over the knobs of its position among the
         values swept for that knob (0 the loosest, 1 the strictest; a knob with one value
         adds nothing). Higher bars are stricter; so are a bound-based evidence rule
-        (``point`` < ``wilson`` < ``anytime``), a smaller ``alpha`` and a smaller
+        (``point`` < ``wilson`` < ``anytime``), a smaller ``alpha`` (under a bound rule:
+        under ``point`` it changes nothing and ranks nothing) and a smaller
         ``demotion_margin`` (a margin lets a class keep a state its estimate has left).
         The window is not ranked: neither a shorter nor a longer one is simply stricter."""
         frame = self.by_candidate if frame is None else frame
@@ -751,7 +752,12 @@ class SweepResult:
             )
             values = np.unique(swept)
             if len(values) > 1:
-                score += np.searchsorted(values, given) / (len(values) - 1)
+                rank = np.searchsorted(values, given) / (len(values) - 1)
+                if knob == "alpha" and "evidence" in frame.columns:
+                    # Under the point rule alpha changes nothing: no candidate is
+                    # stricter for a smaller one (nor shown so on the front).
+                    rank = np.where(frame["evidence"].to_numpy() == "point", 0.0, rank)
+                score += rank
         return score
 
     def pick(self, baseline: Mapping[str, float]) -> Pick:

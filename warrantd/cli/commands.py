@@ -978,29 +978,34 @@ def forecast(
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule, regime)
-        if now is not None and now < hist["timestamp"].max():
-            raise click.BadParameter(
-                f"{now} is before the last evidence of the history ({hist['timestamp'].max()})",
-                param_hint="'--now'",
-            )
         steps.next()
-        result = run_forecast(
-            hist,
-            pol,
-            horizon=horizon,
-            window=_window_or_policy(window),
-            n_sims=sims,
-            seed=seed,
-            trend=trend,
-            regime=REGIME_FROM_POLICY if regime is None else regime,
-            progress=progress(),
-            now=now,
+        try:
+            result = run_forecast(
+                hist,
+                pol,
+                horizon=horizon,
+                window=_window_or_policy(window),
+                n_sims=sims,
+                seed=seed,
+                trend=trend,
+                regime=REGIME_FROM_POLICY if regime is None else regime,
+                progress=progress(),
+                now=now,
+            )
+        except OptionError as exc:  # the library's check of --now, said under its flag
+            if exc.option != "now":
+                raise
+            raise click.BadParameter(exc.problem, param_hint="'--now'") from None
+    if result.now is not None and result.now >= result.as_of + result.horizon:
+        end = (result.as_of + result.horizon).strftime("%Y-%m-%d %H:%M UTC")
+        raise click.BadParameter(
+            f"{now} is past the end of the horizon ({end}: {int(result.horizon.days)} days "
+            "after the last eval), so no day of it is left to forecast; give a longer --horizon",
+            param_hint="'--now'",
         )
-    if fmt == "table" and not wide:
+    if fmt == "table":
         emit(_graduating_under(pol, result.window) + f"; {_forecast_span(result)}")
-        emit(_forecast_view(result.table))
-    else:
-        emit(_table(result.table, fmt))
+    emit(_forecast_view(result.table) if fmt == "table" and not wide else _table(result.table, fmt))
     if out:
         _write_csv(result.table, out)
 
