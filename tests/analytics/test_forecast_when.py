@@ -76,20 +76,16 @@ def test_no_eval_day_before_the_forecast_is_made() -> None:
 
 
 def test_the_quiet_since_the_last_evidence_counts_in_the_chain() -> None:
-    # Runs on days 0-4, every day at noon. Made on day 4: days 0..4, four of them
-    # followed by another, all eval days followed by eval days: (0, 0, 4, 4). Made on
-    # day 8 at noon: day 8 is not over and has no run, so it is not known to be quiet:
-    # days 0..7, of the 7 followed by another, 5 are eval days (4 followed by one: days
-    # 1-4) and 2 quiet (days 5-6, none followed by an eval day): (2, 0, 5, 4). Made at
-    # the midnight that starts day 9 (a backtest cut): day 9 has had no time at all,
-    # days 0..8 are whole: (3, 0, 5, 4).
+    # Runs on days 0-4, every day. Made on day 4: days 0..4, four of them followed by
+    # another, all eval days followed by eval days: (0, 0, 4, 4). Made on day 8: days
+    # 0..8, of the 8 followed by another, 5 are eval days (4 followed by one: days 1-4)
+    # and 3 quiet (days 5-7, none followed by an eval day): (3, 0, 5, 4). Day 8 counts
+    # as quiet though only half of it has passed (see _arrivals: measured, that fits).
     h = runs_history([0, 1, 2, 3, 4], [10] * 5, [10] * 5)
     runs = _runs_of(h, None)["a"]
     assert _arrivals(runs, int(runs.time_ns[-1])).chain == (0, 0, 4, 4)
     later = _arrivals(runs, int(runs.time_ns[-1]) + 4 * NS_PER_DAY)
-    assert (later.days, later.chain) == (8, (2, 0, 5, 4))
-    midnight = int((T0 + 9 * DAY).value)
-    assert _arrivals(runs, midnight).chain == (3, 0, 5, 4)
+    assert (later.days, later.chain) == (9, (3, 0, 5, 4))
 
 
 # ------------------------------------------------------------------ forecast(now=...)
@@ -110,10 +106,9 @@ def test_a_forecast_made_later_knows_nothing_came() -> None:
     assert later.as_of == as_of and later.now == as_of + 4 * DAY
     p_later = later.table.iloc[0]["p_within_horizon"]
     assert p_at > 0.8 and p_later < p_at - 0.3
-    # The pace is measured up to when it is made: 5 runs in days 0..7 (day 8, not
-    # over, has none yet), not 0..4.
+    # The pace is measured up to when it is made: 5 runs in days 0..8, not 0..4.
     assert at.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 5)
-    assert later.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 8)
+    assert later.table.iloc[0]["runs_per_day"] == pytest.approx(5 / 9)
     # The band's dates still count from as_of: day k is as_of + k days.
     p10 = later.table.iloc[0]["p10_date"]
     assert pd.isna(p10) or (((p10 - as_of) / DAY).is_integer() and p10 > as_of + 4 * DAY)
