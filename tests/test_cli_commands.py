@@ -114,8 +114,10 @@ def test_the_forecast_table_fits_a_terminal_and_says_what_it_assumed() -> None:
     out = run(*args)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("graduating under window 30D, evidence point; 90 days from ")
-    assert lines[0].endswith("(the last eval), 300 simulations")
+    assert lines[0] == (
+        "graduating under window 30D, evidence point; horizon 90 days from the last eval "
+        "(2026-07-03 15:56 UTC); 300 simulations"
+    )
     header = lines[1].split()
     assert header == [
         "action",
@@ -387,3 +389,21 @@ def test_replay_of_a_decision_log_says_what_would_change(tmp_path: Path) -> None
         "against the verdicts the traffic records, this policy:",
         "read_ledger: would have allowed 2 of 2 requests that were sent for approval",
     ]
+
+
+@pytest.mark.parametrize("command", ["replay", "sweep"])
+def test_every_command_that_reads_traffic_warns_about_odd_traffic(
+    tmp_path: Path, command: str
+) -> None:
+    traffic = tmp_path / "t.csv"
+    traffic.write_text(
+        "timestamp,action,tenant_id,value\n"
+        "2026-02-01T00:00Z,issue_refund,acme,-50\n2026-02-01T01:00Z,issue_refund,acme,20\n"
+    )
+    args = [command, "-p", POLICY, "-H", HISTORY, "--traffic", str(traffic), "-q"]
+    out = run(*args, *(["--grid", GRID] if command == "sweep" else []))
+    assert out.returncode == 0, out.stderr
+    assert (
+        "traffic: 1 request(s) have a negative value (the first: issue_refund at "
+        "2026-02-01 00:00 UTC, value -50); the gate compares it with the caps as given"
+    ) in out.stderr.splitlines()

@@ -486,3 +486,19 @@ def test_progress_shows_each_step_on_a_terminal_and_never_with_quiet() -> None:
     assert "load" in shown and "sweep 540 candidates" in shown
     code, shown = on_a_terminal(*args, "-q")
     assert code == 0 and "sweep 540 candidates" not in shown and "load" not in shown
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `warrantd ... | head -1`: stdout closed before the table is written. No
+    # "error: Broken pipe", and the status a shell gives a SIGPIPE'd process.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "warrantd.cli", "replay", "-p", POLICY, "-H", RUNS, "-q"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert err == "no --traffic: each eval case stands in for one request without a value\n"

@@ -170,9 +170,16 @@ def _read_file(
     except LookupError:
         raise table_error(source, f"unknown text encoding {encoding!r}") from None
     if fmt != "parquet" and not codec.startswith(("utf-16", "utf-32")):
-        wide = _wide_encoding(_first_bytes(path, compression))
-        if wide is not None:
-            raise table_error(source, wide)
+        head = _first_bytes(path, compression)
+        marked = next((codec for bom, _, codec in _BOMS if head.startswith(bom)), None)
+        if marked is not None:
+            # A UTF-16/32 byte-order mark says the encoding outright (Excel's "Unicode
+            # text", iconv -t utf-16): read it so, whatever one-byte encoding was asked.
+            encoding = marked
+        else:
+            wide = _wide_encoding(head)
+            if wide is not None:
+                raise table_error(source, wide)
     try:
         if fmt == "csv":
             return _read_csv(path, compression, text_columns, source, encoding)
@@ -222,13 +229,10 @@ _BOMS = (
 
 
 def _wide_encoding(head: bytes) -> str | None:
-    """What to say when a file's first bytes are UTF-16 (or UTF-32) text: a byte-order
-    mark, or ASCII with a NUL beside every character (Excel's "Unicode text"), which any
-    one-byte reading turns into columns full of NULs. None for any other file."""
+    """What to say when a file's first bytes are UTF-16 text without a byte-order mark
+    (a file with one is read in its encoding): ASCII with a NUL beside every character,
+    which any one-byte reading turns into columns full of NULs. None for any other file."""
     advice = "pass --encoding {0} (encoding={0!r} in Python)"
-    for bom, name, codec in _BOMS:
-        if head.startswith(bom):
-            return f"looks like {name} (it starts with a byte-order mark): " + advice.format(codec)
     pairs = len(head) // 2
     if pairs < 2:
         return None

@@ -26,6 +26,7 @@ nothing here computes a figure. This module is the process boundary:
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -49,6 +50,8 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+#: A closed pipe on stdout, as a shell reports a process ended by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
 #: Modules of the ``analytics`` extra: without them the kit's commands cannot run.
 EXTRA_MODULES = ("click", "pandas", "numpy", "matplotlib", "pyarrow", "jinja2", "tqdm")
 INSTALL_HINT = "pip install 'warrantd[analytics]'"
@@ -92,11 +95,22 @@ def progress() -> bool:
 
 
 def _flush() -> None:
+    # A reader of stdout that went away (`| head`) still leaves the warnings and notes
+    # meant for stderr to be said; the broken pipe is raised after them.
+    broken: BrokenPipeError | None = None
     for text, err in _pending:
-        stream = sys.stderr if err else sys.stdout
-        stream.write(text if text.endswith("\n") else text + "\n")
+        line = text if text.endswith("\n") else text + "\n"
+        if err:
+            sys.stderr.write(line)
+        elif broken is None:
+            try:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            except BrokenPipeError as exc:
+                broken = exc
     _pending.clear()
-    sys.stdout.flush()
+    if broken is not None:
+        raise broken
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
@@ -148,6 +162,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
                 f"{INSTALL_HINT}"
             )
         sys.exit(EXIT_BAD_INPUT)
+    except BrokenPipeError:
+        # The reader went away (`warrantd forecast ... | head`): nothing to say to it.
+        # Point stdout at /dev/null so the interpreter's own final flush stays quiet.
+        _pending.clear()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except SystemExit:
         raise
     except BaseException as exc:  # the process boundary: classify everything

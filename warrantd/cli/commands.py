@@ -545,14 +545,20 @@ def _window_or_policy(window: Any) -> Any:
     return POLICY_WINDOW
 
 
-def _load_traffic(path: str | None, policy: Any = None, policy_path: str = "") -> Any:
+def _load_traffic(
+    path: str | None, policy: Any = None, policy_path: str = "", history: Any = None
+) -> Any:
     """The traffic, and (given the policy) every action of it defined there, or an error
-    naming the traffic file, its column and when each unknown action first appears."""
+    naming the traffic file, its column and when each unknown action first appears.
+    What is odd about it beside the history (:func:`traffic_notes`) is a warning, for
+    every command that reads traffic."""
     if path is None:
         return None
-    from ..analytics.traffic import load_traffic
+    from ..analytics.traffic import load_traffic, traffic_notes
 
     traffic = load_traffic(path)
+    for line in traffic_notes(traffic, history):
+        warn(f"traffic: {line}")
     if policy is not None:
         from ..analytics._engine import check_coverage
 
@@ -573,10 +579,6 @@ def _say_traffic(result: Any, traffic: Any, fmt: str) -> None:
     if traffic is None:
         warn("no --traffic: each eval case stands in for one request without a value")
         return
-    from ..analytics.traffic import traffic_notes
-
-    for line in traffic_notes(traffic, result.history):
-        warn(f"traffic: {line}")
     if "verdict" not in traffic.columns:
         return
     lines = [f"{r['action']}: {r['sentence']}" for r in result.would_have_gated.to_dict("records")]
@@ -740,7 +742,7 @@ def replay(
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule)
-        requests = _load_traffic(traffic, pol, policy)
+        requests = _load_traffic(traffic, pol, policy, hist)
         decided = _load_approvals(approvals)
         steps.next()
         result = run_replay(
@@ -839,7 +841,7 @@ def sweep(
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule)
-        requests = _load_traffic(traffic, pol, policy)
+        requests = _load_traffic(traffic, pol, policy, hist)
         steps.next()
         result = run_sweep(
             hist,
@@ -932,7 +934,9 @@ def sweep(
     type=_LibraryChecked("moment", _moment),
     help="When the forecast is made (UTC unless it says; default: the last evidence). "
     "It knows nothing came since the last evidence: the quiet days count, and no run "
-    "starts before it. Days still count from the last evidence.",
+    "starts before it. The horizon still counts from the last evidence, so a later "
+    "--now leaves fewer of its days; one before the last evidence or past the horizon's "
+    "end is refused.",
 )
 @rule_options
 @click.option(
@@ -1023,8 +1027,9 @@ def _forecast_span(result: Any) -> str:
     days = int(result.horizon / _one_day())
     made = ""
     if result.now is not None and result.now != result.as_of:
-        made = f", made at {result.now.strftime('%Y-%m-%d %H:%M UTC')}"
-    return f"{days} days from {as_of} (the last eval{made}), {result.n_sims:,} simulations"
+        left = (result.as_of + result.horizon - result.now) / _one_day()
+        made = f"; made at {result.now.strftime('%Y-%m-%d %H:%M UTC')}, {left:.1f} days of it left"
+    return f"horizon {days} days from the last eval ({as_of}){made}; {result.n_sims:,} simulations"
 
 
 def _one_day() -> Any:
@@ -1171,7 +1176,7 @@ def report(
         candidates = load_grid(grid) if grid else None
         hist = source.load()
         _check_reset_on(hist, pol, policy, rule)
-        requests = _load_traffic(traffic, pol, policy)
+        requests = _load_traffic(traffic, pol, policy, hist)
         base_policy = None
         if base is not None:
             from ..analytics.diff import read_policy
@@ -1281,7 +1286,7 @@ def diff(
         hist = source.load()
         for side in (base_policy, new_policy):
             _check_reset_on(hist, side.policy, side.source, rule)
-        requests = _load_traffic(traffic)
+        requests = _load_traffic(traffic, history=hist)
         steps.next()
         impact = policy_impact(
             base_policy,
