@@ -37,12 +37,11 @@ from hypothesis import strategies as st
 from warrantd import AutonomyState
 from warrantd.analytics import load_history
 from warrantd.analytics._engine import evidence_of, time_window_moments, window_sums
-from warrantd.analytics.replay import replay
 from warrantd.analytics.sweep import sweep
 from warrantd.errors import InputError
 
 from ..helpers import reference_window_counts
-from .test_replay_evidence import engine_loop, segment, with_settings
+from .test_replay_evidence import assert_replay_equals_engine_loop, segment, with_settings
 from .test_sweep import assert_sweep_equals_replay
 
 S, A = AutonomyState.SUPERVISED, AutonomyState.AUTONOMOUS
@@ -267,15 +266,7 @@ def time_case(seed: int):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("seed", range(N_TIME_CASES))
 def test_replay_under_time_windows_equals_the_engine_loop(seed: int) -> None:
     history, policy, window = time_case(seed)
-    r = replay(history, policy, window=window)
-    expected = engine_loop(history, policy, window)
-    got = r.timeline[["action", "timestamp", "state_in_force", "state"]].astype(
-        {"state_in_force": str, "state": str}
-    )
-    got.columns = ["action", "timestamp", "in_force", "graded"]
-    pd.testing.assert_frame_equal(
-        got.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False
-    )
+    assert_replay_equals_engine_loop(history, policy, window)
 
 
 def test_the_time_cases_cover_every_rule_margin_and_reset() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,9 +116,11 @@ def engine_loop(history: pd.DataFrame, policy: TrustPolicy, window: object) -> p
     return pd.DataFrame(out)
 
 
-@pytest.mark.parametrize("seed", range(N_DIFFERENTIAL))
-def test_replay_equals_engine_loop_under_every_rule(seed: int) -> None:
-    history, policy, window = with_settings(seed)
+def assert_replay_equals_engine_loop(
+    history: pd.DataFrame, policy: TrustPolicy, window: Any
+) -> tuple[Any, pd.DataFrame]:
+    """Replay's states in force and graded, moment by moment, equal the engine loop's;
+    returns the replay and the loop's frame."""
     r = replay(history, policy, window=window)
     expected = engine_loop(history, policy, window)
     got = r.timeline[["action", "timestamp", "state_in_force", "state"]].astype(
@@ -127,6 +130,13 @@ def test_replay_equals_engine_loop_under_every_rule(seed: int) -> None:
     pd.testing.assert_frame_equal(
         got.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False
     )
+    return r, expected
+
+
+@pytest.mark.parametrize("seed", range(N_DIFFERENTIAL))
+def test_replay_equals_engine_loop_under_every_rule(seed: int) -> None:
+    history, policy, window = with_settings(seed)
+    r, expected = assert_replay_equals_engine_loop(history, policy, window)
     # state_at reads the same sequence: the graded state of the latest moment
     last = expected.groupby("action").tail(1).set_index("action")["graded"]
     at_end = r.state_at(history["timestamp"].max())
