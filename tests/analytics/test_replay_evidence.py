@@ -199,11 +199,19 @@ def test_sweep_equals_replay_under_every_rule(seed: int) -> None:
     """The sweep grades every candidate with the policy's evidence rule, margin and resets:
     equal, figure for figure, to replaying each candidate (itself equal to the engine)."""
     history, policy, window = with_settings(seed)
+    assert_small_sweep_equals_replay(history, policy, [window, None])
+
+
+def assert_small_sweep_equals_replay(
+    history: pd.DataFrame, policy: TrustPolicy, windows: list[Any]
+) -> None:
+    """A sweep of two bars around the policy's, over ``windows``, equals replaying each
+    candidate (or, when every candidate is inverted, is one clear error)."""
     t = policy.thresholds
     grid = {
         "supervised.pass_rate": sorted({t.pass_rate[S], t.pass_rate[S] / 2}),
         "autonomous.min_samples": sorted({t.min_samples[A], t.min_samples[A] + 3}),
-        "window": [window, None],
+        "window": windows,
     }
     try:
         result = sweep(history, policy, grid, progress=False)
