@@ -709,9 +709,9 @@ def _forecast_section(fc: Forecast, adversarial: bool) -> ForecastSection:
             runs=_runs_text(r),
             trend=_trend_text(r, adversarial),
             p=_pct(r["p_within_horizon"]),
-            p10=_date(r["p10_date"]),
-            p50=_date(r["p50_date"]),
-            p90=_date(r["p90_date"]),
+            p10=_date(r["given_p10_date"]),
+            p50=_date(r["given_p50_date"]),
+            p90=_date(r["given_p90_date"]),
         )
         for r in fc.table.to_dict("records")
     ]
@@ -761,6 +761,7 @@ class Calibration:
     graduated: int
     graduated_inside: int
     graduated_coverage: str
+    unconditional_coverage: str
     calibrated_coverage: str
     expected_graduated: str
     committed: int
@@ -783,10 +784,12 @@ def _calibration(
             action=str(r["action"]),
             next_state=str(r["next_state"]),
             p=_pct(r["p_within_horizon"]),
-            p10=_band_day(r["p10_date"], r["as_of"], "—"),
-            p90=_band_day(r["p90_date"], r["as_of"], "beyond"),
+            p10=_band_day(r["given_p10_date"], r["as_of"], "—"),
+            p90=_band_day(r["given_p90_date"], r["as_of"], "—"),
             actual=_actual_day(r["actual_date"], r["as_of"]),
-            inside="yes" if r["within_band"] else "no",
+            # The band is given graduation: a class that did not graduate is scored
+            # by P(within horizon) alone.
+            inside=("yes" if r["within_given_band"] else "no") if r["graduated"] else "—",
         )
         for r in bt.to_dict("records")
     ]
@@ -804,6 +807,7 @@ def _calibration(
         graduated=scores.graduated,
         graduated_inside=scores.graduated_inside,
         graduated_coverage=_pct(scores.graduated_coverage),
+        unconditional_coverage=_pct(scores.unconditional_coverage),
         calibrated_coverage=_pct(scores.calibrated_coverage),
         expected_graduated=f"{scores.expected_graduated:.1f}" if len(bt) else "—",
         committed=scores.committed,

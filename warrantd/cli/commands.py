@@ -1043,10 +1043,10 @@ _FORECAST_VIEW = {
     "action": "action",
     "state": "state",
     "next_state": "next",
-    "p_within_horizon": "P(by horizon)",
-    "p10_date": "p10",
-    "p50_date": "p50",
-    "p90_date": "p90",
+    "p_within_horizon": "P(horizon)",
+    "given_p10_date": "p10",
+    "given_p50_date": "p50",
+    "given_p90_date": "p90",
     "runs_per_day": "runs/day",
 }
 
@@ -1061,7 +1061,7 @@ def _forecast_view(table: Any) -> str:
         view["p_within_horizon"] = [
             "—" if pd.isna(p) else f"{p:.0%}" for p in view["p_within_horizon"]
         ]
-    for column in ("p10_date", "p50_date", "p90_date"):
+    for column in ("given_p10_date", "given_p50_date", "given_p90_date"):
         if column in view:
             view[column] = [
                 "—" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d") for d in view[column]
@@ -1071,6 +1071,11 @@ def _forecast_view(table: Any) -> str:
         at_ceiling = view["next_state"].isna() | (view["next_state"].astype(str) == "")
         view["runs_per_day"] = view["runs_per_day"].where(~at_ceiling)
     lines = [_table(view.rename(columns=_FORECAST_VIEW), "table")]
+    if "given_p10_date" in view:
+        lines.append(
+            "P(horizon): the chance of reaching the next state within the horizon; "
+            "p10 / p50 / p90: if it does, when"
+        )
     # Long texts below the table, one class a line, rather than a 300-column table.
     for column, heading in (
         ("blocked_on", "blocked on"),
