@@ -831,13 +831,15 @@ def sweep(
       warrantd sweep -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
           --grid datasets/billing-agent.grid.toml --out sweep.csv
     """
-    from ..analytics.sweep import KNOBS, load_grid
+    from ..analytics.sweep import KNOBS, grid_notes, load_grid
     from ..analytics.sweep import sweep as run_sweep
 
     _check_out(out, force, policy, source.path, source.mapping, grid, traffic)
     with _steps(["load", "sweep"]) as steps:
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid)
+        for said in grid_notes(pol, candidates):
+            warn(f"{grid}: {said}")
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule)
