@@ -167,8 +167,7 @@ def _conflict(frame: pd.DataFrame, earlier: int, later: int, shown: Mapping[str,
     """How two rows of one eval case differ in outcome, as the file has them ("passed
     'true' there, 'false' here", in its column names), or "" when they agree."""
     differing = [
-        f"{shown.get(c, c)} {str(frame[c].iat[earlier])!r} there, "
-        f"{str(frame[c].iat[later])!r} here"
+        f"{shown.get(c, c)} {str(frame[c].iat[earlier])!r} there, {str(frame[c].iat[later])!r} here"
         for c in _OUTCOME_COLUMNS
         if c in frame.columns and str(frame[c].iat[earlier]) != str(frame[c].iat[later])
     ]
