@@ -55,6 +55,19 @@ def runs_history(
     return load_history(frame)
 
 
+def test_a_class_at_its_ceiling_still_counts_its_runs() -> None:
+    # Seven runs of 100 cases, all passing: 700 cases clear AUTONOMOUS (0.95, 400), the
+    # class's ceiling. Nothing to forecast, but its 7 runs are its 7 runs, not 0.
+    h = runs_history([0, 1, 2, 3, 4, 5, 6], [100] * 7, [100] * 7)
+    row = forecast(h, POLICY, horizon="30D", n_sims=50).table.iloc[0]
+    assert (row["state"], row["next_state"], row["blocked_on"]) == (
+        "AUTONOMOUS",
+        "",
+        "at its ceiling",
+    )
+    assert row["runs"] == 7 and np.isnan(row["runs_per_day"])
+
+
 def test_run_arrival_rate_is_runs_over_whole_days_since_the_first() -> None:
     # Six runs on days 0, 10, ..., 50 of 10, 20, 30, 10, 20, 30 cases; as of day 50 the
     # class is 51 whole UTC days old (days 0..50), under the 91-day lookback: 6 runs

@@ -803,7 +803,8 @@ def forecast(
             "action": action,
             "state": state.name,
             "note": "",
-            "runs": 0,
+            # Every class's runs, forecast or not (a class at its ceiling has them too).
+            "runs": len(all_runs[action]) if action in all_runs else 0,
             "runs_per_day": np.nan,
             "cases_per_run": np.nan,
             "cases_per_day": np.nan,
@@ -829,7 +830,6 @@ def forecast(
         row["blocked_on"] = "; ".join(blocked) or "clears every bar"
         index = evidence.actions.index(action)
         runs = all_runs[action]
-        row["runs"] = len(runs)
         distinct = len(
             np.unique(
                 evidence.time_ns[evidence.bounds[index] : evidence.bounds[index + 1]] // NS_PER_DAY
