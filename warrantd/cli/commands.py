@@ -654,6 +654,15 @@ def validate(policy: str, source: HistorySource | None) -> None:
     """Check a TOML policy file, and optionally a history against it (with data quality).
 
     \b
+    The policy: every key known (a typo says what it meant), every value in range,
+    each AUTONOMOUS bar at or above its SUPERVISED bar, the [graduation] rule valid;
+    it prints the bars, the rule and each class's risk, ceiling and caps. With
+    --history: the file reads (every row, column and value), every action in it is
+    in the policy, reset_on names one of its columns, and its data quality (classes
+    without evidence, outlier dates, repeats, pooled agents).
+    Exit 0 when valid, 2 with one line per problem.
+
+    \b
     Example:
       warrantd validate datasets/billing-agent.policy.toml
       warrantd validate datasets/billing-agent.policy.toml --history datasets/billing-agent.csv
