@@ -169,7 +169,7 @@ def test_forecast_with_and_without_the_trend() -> None:
 
 def test_sweep(tmp_path: Path) -> None:
     out_csv = tmp_path / "sweep.csv"
-    out = run("sweep", "-p", POLICY, "-H", HISTORY, "--grid", GRID, "--out", str(out_csv), "-q")
+    out = run("sweep", "-p", POLICY, "-H", HISTORY, "--grid", GRID, "--out", str(out_csv))
     assert out.returncode == 0, out.stderr
     assert "540 candidates replayed, 0 skipped" in out.stderr
     assert "approval_burden" in out.stdout

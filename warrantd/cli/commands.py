@@ -332,7 +332,8 @@ quiet_option = click.option(
     is_flag=True,
     expose_value=False,
     callback=lambda ctx, param, value: set_quiet(value),
-    help="No progress bars and no 'wrote ...' notes (warnings about the data still show).",
+    help="No progress bars, no 'wrote ...' notes and no summary lines on stderr (warnings "
+    "about the data still show).",
 )
 force_option = click.option(
     "--force",
@@ -863,11 +864,10 @@ def sweep(
             progress=progress(),
         )
     front = result.pareto()
-    emit(
+    note(
         f"{_plural(result.n_candidates, 'candidate')} replayed, {result.n_skipped:,} skipped "
         f"(AUTONOMOUS bar below SUPERVISED); Pareto front: "
-        f"{_plural(len(front), 'distinct point')}",
-        err=True,
+        f"{_plural(len(front), 'distinct point')}"
     )
     silent = sorted(set(result.table.loc[result.table["no_evidence"], "action"]))
     if silent:
@@ -894,10 +894,9 @@ def sweep(
         ]
     emit(_table(shown, fmt))
     if len(shown) < len(front):
-        emit(
+        note(
             f"... {len(front) - len(shown):,} more rows of the front left off "
-            f"(--top N or --all to see them; --out FILE gets every candidate)",
-            err=True,
+            f"(--top N or --all to see them; --out FILE gets every candidate)"
         )
     if out:
         _write_csv(result.table, out)
