@@ -238,6 +238,14 @@ def test_agent_version_starts_a_regime_and_reset_on_names_another_column() -> No
     assert none.table.iloc[0]["regime"] == "" and none.regime is None
     with pytest.raises(OptionError, match="regime"):
         forecast(h, POLICY, horizon="30D", n_sims=100, regime="nope")
+    # A typo is named, and only the columns that could mark a regime are listed (not
+    # the time, the class or the counts the loader made).
+    with pytest.raises(OptionError) as typo:
+        forecast(h, POLICY, horizon="30D", n_sims=100, regime="agent_versoin")
+    assert str(typo.value) == (
+        "regime: 'agent_versoin' is not a column of the history (did you mean "
+        "'agent_version'? its other columns: agent_version, run_id, model)"
+    )
 
 
 def test_backtest_scores_by_hand() -> None:

@@ -65,6 +65,7 @@ committed-date accuracy, Brier skill against the base rate, reliability);
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -339,9 +340,20 @@ def regime_column(
     if regime is None:
         return None
     if not isinstance(regime, str) or regime not in history.columns:
-        have = ", ".join(map(str, history.columns))
-        raise OptionError("regime", f"{regime!r} is not a column of the history (it has {have})")
+        # The columns that could mark a regime: not the time, the class or the outcome.
+        others = [str(c) for c in history.columns if c not in _NOT_REGIMES]
+        close = difflib.get_close_matches(str(regime), others, n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        have = ", ".join(others) or "none but time, action and outcome"
+        raise OptionError(
+            "regime",
+            f"{regime!r} is not a column of the history ({hint}its other columns: {have})",
+        )
     return regime
+
+
+#: History columns that hold the time, the class or the outcome of a case: never a regime.
+_NOT_REGIMES = frozenset({"timestamp", "action", "n", "n_passed", "adversarial"})
 
 
 @dataclass(frozen=True)
