@@ -1054,7 +1054,7 @@ _FORECAST_VIEW = {
     "state": "state",
     "next_state": "next",
     "p_within_horizon": "P(horizon)",
-    "given_p10_date": "p10",
+    "given_p10_date": "if so: p10",
     "given_p50_date": "p50",
     "given_p90_date": "p90",
     "runs_per_day": "runs/day",
@@ -1083,8 +1083,8 @@ def _forecast_view(table: Any) -> str:
     lines = [_table(view.rename(columns=_FORECAST_VIEW), "table")]
     if "given_p10_date" in view:
         lines.append(
-            "P(horizon): the chance of reaching the next state within the horizon; "
-            "p10 / p50 / p90: if it does, when"
+            "P(horizon): the chance of reaching the next state within the horizon; if so: "
+            "when (given_p10/p50/p90_date)"
         )
     # Long texts below the table, one class a line, rather than a 300-column table.
     for column, heading in (
