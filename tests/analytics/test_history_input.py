@@ -92,7 +92,7 @@ def test_repeats_agreeing_in_value_are_a_doubled_export_and_a_later_conflict_is_
         "2026-01-01T10:00:00Z,read_ledger,yes,c1\n"
         "2026-01-01T10:00:00Z,read_ledger,true,c1\n",
     )
-    with pytest.raises(HistoryError, match="row 2.*repeats row 1 .* as a doubled export does"):
+    with pytest.raises(HistoryError, match=r"row 2.*repeats row 1 .* as a doubled export does"):
         load_history(agree)
     # Rows 1-2 repeat case c1 alike; rows 3-5 are case c2, whose row 5 fails where
     # rows 3 and 4 passed: the conflict is what is said, at row 5 against row 3.
