@@ -178,7 +178,11 @@ def class_curves(fig: Figure) -> dict[str, tuple[int, str]]:
     """Forecast curves by class: (axes index, colour) of the one curve naming each class."""
     out: dict[str, tuple[int, str]] = {}
     for i, ax in enumerate(fig.axes):
-        curves = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
+        curves = [
+            line
+            for line in ax.get_lines()
+            if len(line.get_xdata()) > 2 and line.get_gid() != "given-band"
+        ]
         for line in curves:
             label = str(line.get_label())
             if label.startswith("_"):  # a panel of its own: the panel title names it
@@ -308,6 +312,18 @@ def test_forecast_curves_of_a_few_classes_each_get_their_own_colour(
     labels = [t.get_text().replace("\n", "") for t in fig.legends[0].get_texts()]
     final = {a: c["probability"].iloc[-1] for a, c in fc.cdfs.items()}
     assert [label.split(" → ")[0] for label in labels] == sorted(final, key=lambda a: -final[a])
+    # Each curve carries the band the table shows: thick from its given 10th to 90th
+    # percentile day, a dot on its given median.
+    bands = [line for line in fig.axes[0].get_lines() if line.get_gid() == "given-band"]
+    for action in fc.cdfs:
+        row = fc.table.set_index("action").loc[action]
+        k10, k50, k90 = (
+            round((row[f"given_p{q}_date"] - fc.as_of) / pd.Timedelta(days=1)) for q in (10, 50, 90)
+        )
+        colour = curves[action][1]
+        mine = [line for line in bands if line.get_color() == colour]
+        stretch, dot = (line.get_xdata() for line in mine)
+        assert (min(stretch), max(stretch), list(dot)) == (k10, k90, [k50])
 
 
 def test_an_agentdojo_forecast_names_the_classes_it_could_not_simulate(

@@ -24,6 +24,7 @@ from warrantd.analytics.forecast import (
     _summary,
     backtest_plan,
     backtest_scores,
+    chance_text,
     forecast,
 )
 from warrantd.errors import OptionError
@@ -530,3 +531,17 @@ def test_backtest_on_run_based_histories_beats_the_base_rate() -> None:
     low, high = scores.coverage_interval
     assert low <= scores.expected_coverage <= high, scores
     assert scores.unconditional_coverage >= scores.calibrated_coverage - 0.1, scores
+
+
+def test_a_chance_is_never_shown_as_certain_or_impossible_when_it_is_not() -> None:
+    # 2 of 1,000 simulations: "<1%", not "0%" beside a band; 998 of 1,000: ">99%".
+    assert [chance_text(p) for p in (0.0, 0.002, 0.005, 0.42, 0.994, 0.998, 1.0)] == [
+        "0%",
+        "<1%",
+        "<1%",  # rounds to 0% (half to even)
+        "42%",
+        "99%",
+        ">99%",
+        "100%",
+    ]
+    assert chance_text(float("nan")) == "—"

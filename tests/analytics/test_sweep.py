@@ -125,11 +125,15 @@ def test_a_grid_file_reads_rule_knobs_under_graduation_and_names_what_a_typo_mea
     assert "supervised.speed: unknown sweep knob (known: supervised.pass_rate," in said
     # A knob at the top level and under [graduation] too, and a bar under [graduation]:
     # both said, nothing silently dropped.
-    path.write_text("alpha = [0.05]\n[graduation]\nalpha = [0.01]\nwindow = [100]\n")
+    path.write_text("alpha = [0.05]\n[graduation]\nalpha = [0.01]\nalpah = [0.1]\nspeed = [1]\n")
     with pytest.raises(InputError) as twice:
         load_grid(path)
     assert "alpha: given both at the top level and under [graduation]" in str(twice.value)
-    assert "[graduation] window: not a rule knob" in str(twice.value)
+    assert "[graduation] alpah: unknown sweep knob (did you mean 'alpha'?)" in str(twice.value)
+    assert "[graduation] speed: not a [graduation] knob (those are window," in str(twice.value)
+    # The window sits under [graduation] in a policy file: it may in a grid too.
+    path.write_text('[graduation]\nwindow = [100, "30D"]\n')
+    assert list(load_grid(path)) == ["window"]
     path.write_text('[graduation]\nreset_on = ["agent_version"]\n')
     with pytest.raises(InputError, match=r"reset_on: not a sweep knob .* policy's"):
         load_grid(path)

@@ -1204,6 +1204,41 @@ def _forecast_notes(fc: Forecast, drawn: Iterable[str]) -> list[str]:
     return notes
 
 
+#: What the thick stretch and the dot on each forecast curve are.
+_BAND_NOTE = (
+    "Thick: the 10-90% band of the day, among the simulations that get there "
+    'within the horizon (the table\'s "if so"); dot: its median.'
+)
+
+
+def _given_band(ax: Axes, fc: Forecast, action: str, colour: Any) -> bool:
+    """Mark on ``action``'s curve the band the table shows: its stretch from the
+    given 10th to 90th percentile day drawn thick, a dot at the given median.
+    Whether there was one to mark (a class no simulation graduated has none)."""
+    rows = fc.table[fc.table["action"] == action]
+    if not len(rows) or "given_p10_date" not in rows:
+        return False
+    row = rows.iloc[0]
+    ends: list[Any] = [row[f"given_p{q}_date"] for q in (10, 50, 90)]
+    if any(pd.isna(end) for end in ends):
+        return False
+    k10, k50, k90 = (round((end - fc.as_of) / pd.Timedelta(days=1)) for end in ends)
+    cdf = fc.cdfs[action].set_index("day")["probability"]
+    stretch = cdf.loc[k10:k90]
+    # gid "given-band": the curves are the lines without one.
+    ax.plot(
+        stretch.index,
+        stretch.to_numpy(),
+        color=colour,
+        linewidth=5,
+        alpha=0.35,
+        solid_capstyle="butt",
+        gid="given-band",
+    )
+    ax.plot([k50], [cdf.loc[k50]], "o", color=colour, markersize=5, gid="given-band")
+    return True
+
+
 def _forecast_order(fc: Forecast) -> tuple[list[str], dict[str, str]]:
     """The simulated classes in table order, and each one's next state."""
     table = [str(a) for a in fc.table["action"]]
@@ -1240,15 +1275,20 @@ def forecast_chart(fc: Forecast, *, max_lines: int = len(CLASS_COLOURS)) -> Figu
     }
     ncols = 2 if len(order) > 2 else 1
     room = (fig.bbox.width * 0.95) / ncols - _text_width(fig, "MMMM", 8)
+    curves, banded = [], False
     for i, action in enumerate(order):
         cdf = fc.cdfs[action]
-        ax.plot(
+        (line,) = ax.plot(
             cdf["day"],
             cdf["probability"],
             color=CLASS_COLOURS[i],
             linewidth=1.6,
             label=_wrap(fig, f"{action} → {nxt[action]}", room, 8),
         )
+        curves.append(line)
+        banded |= _given_band(ax, fc, action, CLASS_COLOURS[i])
+    if banded:
+        notes = [*notes, _BAND_NOTE]
     ax.set_xlim(0, fc.horizon.days)
     ax.set_ylim(*_PROBABILITY_LIMITS)
     ax.set_xlabel(f"days after {fc.as_of:%Y-%m-%d}")
@@ -1256,7 +1296,7 @@ def forecast_chart(fc: Forecast, *, max_lines: int = len(CLASS_COLOURS)) -> Figu
     if order:
         # Beside the axes, not on them: curves start anywhere in the plot area. The
         # legend lists the classes by their final probability, top curve first.
-        lines = dict(zip(order, ax.get_lines(), strict=True))
+        lines = dict(zip(order, curves, strict=True))
         ranked = sorted(order, key=lambda a: -final[a])
         handles: list[Artist] = [lines[a] for a in ranked]
         fig.legend(
@@ -1291,6 +1331,7 @@ def _forecast_facets(
     header = fig.add_subplot(grid[0, :])
     header.axis("off")
     panels: list[Axes] = []
+    banded = False
     for i, action in enumerate(order):
         # Same limits on every panel, set below; shared axes would cost a quadratic
         # number of limit updates at 50 panels.
@@ -1299,6 +1340,7 @@ def _forecast_facets(
         cdf = fc.cdfs[action]
         ax.fill_between(cdf["day"], 0, cdf["probability"], color=SERIES[0], alpha=0.15, lw=0)
         ax.plot(cdf["day"], cdf["probability"], color=SERIES[0], linewidth=1.4)
+        banded |= _given_band(ax, fc, action, SERIES[0])
         ax.axhline(0.5, color="#BBBBBB", linewidth=0.6, linestyle=":")
         p = float(cdf["probability"].iloc[-1]) if len(cdf) else 0.0
         ax.tick_params(labelsize=7)
@@ -1321,7 +1363,11 @@ def _forecast_facets(
     _subtitle(
         header,
         title,
-        [f"{n} classes, one panel each (more than the palette can tell apart).", *notes],
+        [
+            f"{n} classes, one panel each (more than the palette can tell apart).",
+            *notes,
+            *([_BAND_NOTE] if banded else []),
+        ],
         width=fig.bbox.width * 0.92,  # the header spans the figure: no layout pass needed
     )
     return fig

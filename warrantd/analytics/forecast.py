@@ -122,6 +122,7 @@ __all__ = [
     "backtest_plan",
     "backtest_scores",
     "backtests",
+    "chance_text",
     "check_horizon",
     "forecast",
     "regime_column",
@@ -221,6 +222,19 @@ class Forecast:
     def cdf(self, action: str) -> pd.DataFrame:
         """Columns ``day``, ``date``, ``probability``: P(next state reached by that day)."""
         return self.cdfs[action]
+
+
+def chance_text(p: Any) -> str:
+    """A chance as a reader should see it: whole percent, but never "0%" or "100%"
+    for what some simulations did and some did not ("<1%", ">99%"); "—" for none."""
+    if p is None or pd.isna(p):
+        return "—"
+    shown = f"{p:.0%}"
+    if shown == "0%" and p > 0:
+        return "<1%"
+    if shown == "100%" and p < 1:
+        return ">99%"
+    return shown
 
 
 def _shown(value: float, bar: float) -> tuple[str, str]:

@@ -60,6 +60,7 @@ from .forecast import (
     backtest_plan,
     backtest_scores,
     backtests,
+    chance_text,
     forecast,
 )
 from .metrics import Window, window_label
@@ -171,6 +172,11 @@ def _reversals(moves: pd.DataFrame) -> str:
         f"{count:,}: a state held under an hour, then changed back (demotion_margin damps "
         "these; the timeline marks them apart)"
     )
+
+
+def _counted(count: Any, noun: str) -> str:
+    """``3 forecasts``, ``1 forecast``: a count with its noun (plural by ``s``)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _pct(value: Any) -> str:
@@ -381,7 +387,7 @@ def _summary(result: Replay, fc: Forecast, policy: TrustPolicy) -> list[SummaryR
                 burden=_num(row["approval_burden"]),
                 failures=_num(row["failures_let_through"]),
                 next_state=str(f["next_state"]) or "at its ceiling",
-                p_within=_pct(f["p_within_horizon"]),
+                p_within=chance_text(f["p_within_horizon"]),
                 # The median the Forecast table shows: among the simulations that get
                 # there within the horizon (one median per class in one report).
                 p50=_date(f["given_p50_date"]),
@@ -716,7 +722,7 @@ def _forecast_section(fc: Forecast, adversarial: bool) -> ForecastSection:
             rate=_num(r["cases_per_day"], 1),
             runs=_runs_text(r),
             trend=_trend_text(r, adversarial),
-            p=_pct(r["p_within_horizon"]),
+            p=chance_text(r["p_within_horizon"]),
             p10=_date(r["given_p10_date"]),
             p50=_date(r["given_p50_date"]),
             p90=_date(r["given_p90_date"]),
@@ -771,8 +777,12 @@ class Calibration:
     graduated_coverage: str
     coverage_interval: str
     expected_coverage: str
+    expected_inside: str
+    #: Whether the calibrated figure lies inside the observed coverage's 95% interval.
+    consistent: bool
     early: int
     late: int
+    cuts: int
     unconditional_coverage: str
     calibrated_coverage: str
     expected_graduated: str
@@ -795,13 +805,17 @@ def _calibration(
             as_of=_time(r["as_of"]),
             action=str(r["action"]),
             next_state=str(r["next_state"]),
-            p=_pct(r["p_within_horizon"]),
+            p=chance_text(r["p_within_horizon"]),
             p10=_band_day(r["given_p10_date"], r["as_of"], "—"),
             p90=_band_day(r["given_p90_date"], r["as_of"], "—"),
             actual=_actual_day(r["actual_date"], r["as_of"]),
             # The band is given graduation: a class that did not graduate is scored
             # by P(within horizon) alone.
-            inside=("yes" if r["within_given_band"] else "no") if r["graduated"] else "—",
+            inside=(
+                ("yes" if r["within_given_band"] else f"no, {r['outside_given_band']}")
+                if r["graduated"]
+                else "—"
+            ),
         )
         for r in bt.to_dict("records")
     ]
@@ -821,8 +835,18 @@ def _calibration(
         graduated_coverage=_pct(scores.graduated_coverage),
         coverage_interval="–".join(_pct(end) for end in scores.coverage_interval),
         expected_coverage=_pct(scores.expected_coverage),
+        expected_inside=(
+            f"{scores.expected_coverage * scores.graduated:.1f}" if scores.graduated else "—"
+        ),
+        consistent=bool(
+            scores.graduated
+            and scores.coverage_interval[0]
+            <= scores.expected_coverage
+            <= scores.coverage_interval[1]
+        ),
         early=scores.graduated_early,
         late=scores.graduated_late,
+        cuts=int(bt["cut"].nunique()) if len(bt) else 0,
         unconditional_coverage=_pct(scores.unconditional_coverage),
         calibrated_coverage=_pct(scores.calibrated_coverage),
         expected_graduated=f"{scores.expected_graduated:.1f}" if len(bt) else "—",
@@ -948,6 +972,7 @@ def _environment(autoescape: bool) -> Environment:
         trim_blocks=False,
     )
     env.filters["md"] = _md
+    env.filters["counted"] = _counted
     env.filters["fence"] = _fence
     env.filters["breakable"] = _breakable
     return env

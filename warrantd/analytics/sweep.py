@@ -294,8 +294,10 @@ def _check_knob_values(knob: str, values: Iterable[Any], source: str = "sweep gr
         raise InputError(source, problems)
 
 
-#: The policy file's table of the evidence rule: a grid may put its rule knobs there too.
+#: The policy file's table of the evidence rule: a grid may put the knobs a policy
+#: keeps there (the window and the rule) there too.
 _RULE_TABLE = "graduation"
+_GRADUATION_KNOBS = ("window", *RULE_KNOBS)
 
 
 def _flattened(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -314,12 +316,18 @@ def _flattened(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
             for inner, values in value.items():
                 if inner in flat or inner in data:
                     problems.append(f"{inner}: given both at the top level and under [graduation]")
-                elif inner in RULE_KNOBS or inner == "reset_on":
+                elif inner in _GRADUATION_KNOBS or inner == "reset_on":
                     flat[inner] = values
                 else:
+                    close = difflib.get_close_matches(inner, _GRADUATION_KNOBS, n=1, cutoff=0.75)
                     problems.append(
-                        f"[graduation] {inner}: not a rule knob (the rule knobs are "
-                        f"{', '.join(RULE_KNOBS)}; bars go under their state, window at the top)"
+                        f"[graduation] {inner}: "
+                        + (
+                            f"unknown sweep knob (did you mean {close[0]!r}?)"
+                            if close
+                            else f"not a [graduation] knob (those are "
+                            f"{', '.join(_GRADUATION_KNOBS)}; bars go under their state)"
+                        )
                     )
         else:
             flat[key] = value

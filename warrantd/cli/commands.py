@@ -574,10 +574,12 @@ def _load_traffic(
 
 
 def _say_traffic(result: Any, traffic: Any, fmt: str) -> None:
-    """That eval cases stood in for traffic (a note on stderr), or what the policy would
-    have changed in a decision log (after the table on stdout; on stderr when stdout
-    is CSV or JSON for a program to read)."""
+    """That eval cases stood in for traffic (a warning on stderr), or what the policy
+    would have changed in a decision log (after the table on stdout; a note on stderr
+    when stdout is CSV or JSON for a program to read)."""
     if traffic is None:
+        # A caveat on what every figure means (cases, not requests): a warning, so -q
+        # keeps it.
         warn("no --traffic: each eval case stands in for one request without a value")
         return
     if "verdict" not in traffic.columns:
@@ -587,7 +589,10 @@ def _say_traffic(result: Any, traffic: Any, fmt: str) -> None:
         text = "\n".join(["against the verdicts the traffic records, this policy:", *lines])
     else:
         text = "every verdict in the decision log would be the same"
-    emit(text, err=fmt != "table")
+    if fmt == "table":
+        emit(text)
+    else:  # beside CSV or JSON for a program: a note on stderr, which -q drops
+        note(text)
 
 
 def _write_csv(frame: Any, path: str) -> None:
@@ -1066,11 +1071,11 @@ def _forecast_view(table: Any) -> str:
     without the time of day, and each class's notes below the table."""
     import pandas as pd
 
+    from ..analytics.forecast import chance_text
+
     view = table[[c for c in _FORECAST_VIEW if c in table.columns]].copy()
     if "p_within_horizon" in view:
-        view["p_within_horizon"] = [
-            "—" if pd.isna(p) else f"{p:.0%}" for p in view["p_within_horizon"]
-        ]
+        view["p_within_horizon"] = [chance_text(p) for p in view["p_within_horizon"]]
     for column in ("given_p10_date", "given_p50_date", "given_p90_date"):
         if column in view:
             view[column] = [
