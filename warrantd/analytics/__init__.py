@@ -34,7 +34,7 @@ from .approvals import (
 )
 from .auditlog import DECISION_COLUMNS, AuditFrames, load_audit
 from .diff import PolicyImpact, policy_impact
-from .forecast import Forecast, backtest, backtests, forecast, within_band
+from .forecast import Forecast, backtest, backtest_scores, backtests, forecast, within_band
 from .history import (
     CANONICAL_COLUMNS,
     HistoryError,
@@ -98,6 +98,7 @@ __all__ = [
     "approval_coverage",
     "approval_history",
     "backtest",
+    "backtest_scores",
     "backtests",
     "build_report",
     "candidates_frame",
