@@ -257,9 +257,13 @@ def test_report(tmp_path: Path) -> None:
         "report", "-p", POLICY, "-H", "datasets/agentdojo.csv", "--out", str(tmp_path / "r"), "-q"
     )
     one_line_error(out, "datasets/agentdojo.csv", "none of its action classes is defined")
-    out = run("report", "-p", POLICY, "-H", HISTORY, "--out", str(tmp_path / "r"), "-q")
+    out = run(
+        "report", "-p", POLICY, "-H", HISTORY, "--out", str(tmp_path / "r"), "--sims", "300", "-q"
+    )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "r" / "index.html").exists()
+    # --sims reaches the forecast, and the report says what it ran with.
+    assert "n_sims=300" in (tmp_path / "r" / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

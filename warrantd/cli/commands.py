@@ -324,6 +324,13 @@ trend_option = click.option(
     show_default=True,
     help="Move pass rates along each class's recent trend (--no-trend: hold them still).",
 )
+sims_option = click.option(
+    "--sims",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=1, max=1_000_000),
+    help="Number of forecast simulations (the backtest's too).",
+)
 # -q never reaches a command's body: it sets what note() and progress() read, so a
 # warning about the data (warn()) cannot be silenced by it.
 quiet_option = click.option(
@@ -925,13 +932,7 @@ def sweep(
     type=click.IntRange(min=0),
     help="Random seed (same seed, same forecast).",
 )
-@click.option(
-    "--sims",
-    default=2000,
-    show_default=True,
-    type=click.IntRange(min=1, max=1_000_000),
-    help="Number of simulations.",
-)
+@sims_option
 @trend_option
 @click.option(
     "--regime",
@@ -1145,6 +1146,7 @@ def _forecast_view(table: Any) -> str:
     type=click.IntRange(min=0),
     help="Random seed of the forecast (same seed, same report).",
 )
+@sims_option
 @trend_option
 @click.option(
     "--title", default="warrantd graduation report", show_default=True, help="The report's title."
@@ -1168,6 +1170,7 @@ def report(
     rule: dict[str, Any],
     horizon: int,
     seed: int,
+    sims: int,
     trend: bool,
     title: str,
     base: str | None,
@@ -1219,6 +1222,7 @@ def report(
         window=_window_or_policy(window),
         title=title,
         seed=seed,
+        n_sims=sims,
         trend=trend,
         sources=sources,
         progress=progress(),
