@@ -263,7 +263,7 @@ def test_report(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "r" / "index.html").exists()
     # --sims reaches the forecast, and the report says what it ran with.
-    assert "n_sims=300" in (tmp_path / "r" / "report.md").read_text()
+    assert "from 300 simulations" in (tmp_path / "r" / "report.md").read_text()
 
 
 @pytest.mark.parametrize(
