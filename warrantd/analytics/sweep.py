@@ -54,7 +54,6 @@ candidate, and replay equal to a loop over :class:`~warrantd.GraduationEngine`.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -185,7 +184,7 @@ def candidates_frame(
             problems.extend(_knob_problems(knob, values))
         if problems:
             raise InputError(_source(grid), problems)
-        frame = _frame(list(itertools.product(*axes.values())))
+        frame = _product_frame(axes)
     else:
         rule = tuple(_rule_row(policy).values())
         rows = [(*_thresholds_row(t).values(), window, *rule) for t in grid]
@@ -205,10 +204,13 @@ def candidates_frame(
         for c in CRITERIA
     ]
     bad = np.logical_or.reduce(inverted)
-    reason = np.full(len(frame), "", dtype=object)
+    # Reasons for the skipped candidates only (strings built per candidate cost the most).
+    reason = np.full(int(bad.sum()), "", dtype=object)
     for criterion, mask in zip(CRITERIA, inverted, strict=True):
-        reason = np.where(mask, reason + f"AUTONOMOUS {criterion.bar} below SUPERVISED; ", reason)
-    skipped = frame[bad].assign(reason=[r.rstrip("; ") for r in reason[bad]])
+        reason = np.where(
+            mask[bad], reason + f"AUTONOMOUS {criterion.bar} below SUPERVISED; ", reason
+        )
+    skipped = frame[bad].assign(reason=[r.rstrip("; ") for r in reason])
     valid = frame[~bad].reset_index(drop=True)
     valid.insert(0, "candidate", np.arange(len(valid)))
     if valid.empty:
@@ -248,6 +250,31 @@ def rule_settings(policy: TrustPolicy, row: Mapping[str, Any] | pd.Series) -> Gr
         alpha=float(row["alpha"]),
         demotion_margin=float(row["demotion_margin"]),
     )
+
+
+def _product_frame(axes: Mapping[str, list[Any]]) -> pd.DataFrame:
+    """The cartesian product of the knobs' values (``axes`` in :data:`KNOBS` order), one
+    row per candidate in the order of :func:`itertools.product`, built a column at a
+    time: the same frame as :func:`_frame` of the product's rows, without a Python tuple
+    per candidate."""
+    sizes = [len(values) for values in axes.values()]
+    # Row-major (C) order: the last knob varies fastest, as itertools.product does.
+    index = np.indices(sizes, dtype=np.int64).reshape(len(sizes), -1)
+    columns: dict[str, Any] = {}
+    for (knob, values), at in zip(axes.items(), index, strict=True):
+        if knob in THRESHOLD_KNOBS:
+            # Each column's dtype as pandas infers it from rows holding these values.
+            column = pd.DataFrame([(v,) for v in values], columns=[knob])[knob]
+            columns[knob] = column.iloc[at].reset_index(drop=True)
+        elif knob == "window":
+            labels = np.array([window_label(v) for v in values], dtype=object)
+            columns[knob] = pd.Series(labels[at], dtype=object)
+        elif knob == "evidence":
+            names = np.array([str(v) for v in values], dtype=object)
+            columns[knob] = pd.Series(names[at], dtype=object)
+        else:
+            columns[knob] = np.array([float(v) for v in values], dtype=np.float64)[at]
+    return pd.DataFrame(columns)
 
 
 def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
@@ -620,10 +647,12 @@ def evaluate_chunk(
     events = job.events
     n_actions = len(events.actions)
     table = candidates.loc[candidates.index.repeat(n_actions)].reset_index(drop=True)
-    table["action"] = np.tile(np.asarray(events.actions, dtype=object), len(candidates))
-    for name in SUMMARY_FIGURES:
-        table[name] = figures[name]
-    return table
+    # The class names once, then taken per row (a string column inferred from a million
+    # Python strings costs more than the figures); every column added in one frame.
+    names = pd.Series(np.asarray(events.actions, dtype=object)).array
+    columns = {"action": names.take(np.tile(np.arange(n_actions), len(candidates)))}
+    columns.update((name, figures[name]) for name in SUMMARY_FIGURES)
+    return pd.concat([table, pd.DataFrame(columns)], axis=1)
 
 
 def _strictness_order(knob: str, column: pd.Series) -> np.ndarray:
