@@ -305,17 +305,31 @@ class Evidence:
 
 def _action_codes(actions: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Sorted names and each row's index into them (a categorical column costs nothing)."""
+    codes, names, _ = _counted_action_codes(actions)
+    return codes, names
+
+
+def _counted_action_codes(actions: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """:func:`_action_codes` and the rows of each name. A categorical column whose
+    categories are sorted and all present keeps its own (8 or 16-bit) codes."""
     if isinstance(actions.dtype, pd.CategoricalDtype):
         raw = actions.cat.codes.to_numpy()
         categories = [str(c) for c in actions.cat.categories]
-        present = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(categories)))
+        whole = len(raw) == 0 or int(raw.min()) >= 0
+        rows = np.bincount(raw if whole else raw[raw >= 0], minlength=len(categories))
+        present = np.flatnonzero(rows)
         order = sorted(present, key=lambda i: categories[i])
+        names = [categories[i] for i in order]
+        if whole and len(order) == len(categories) and order == sorted(order):
+            return raw, names, rows  # the codes are already the sorted names' indices
         # 32-bit codes: four bytes a row, not eight.
         remap = np.full(len(categories), -1, dtype=np.int32)
         remap[order] = np.arange(len(order))
-        return remap[raw], [categories[i] for i in order]
+        return remap[raw], names, rows[order]
     codes, names = pd.factorize(actions, sort=True)
-    return np.asarray(codes, dtype=np.int32), [str(n) for n in names]
+    codes = np.asarray(codes, dtype=np.int32)
+    counted = codes if len(codes) == 0 or int(codes.min()) >= 0 else codes[codes >= 0]
+    return codes, [str(n) for n in names], np.bincount(counted, minlength=len(names))
 
 
 def evidence_of(
@@ -327,37 +341,55 @@ def evidence_of(
     change of that column's value (in time order; a missing value is a value too); the
     rows of one (action, timestamp) must share one value.
     """
-    codes, names = _action_codes(history["action"])
+    codes, names, per_class = _counted_action_codes(history["action"])
     ts = timestamps_ns(history["timestamp"])
     # Histories are kept sorted by time, so a stable sort on the action code alone
-    # (a radix sort for 16-bit codes) gives (action, time) order.
+    # (a radix sort for 8 or 16-bit codes) gives (action, time) order.
     if len(ts) > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
         order = np.lexsort((ts, codes))
+    elif codes.dtype.itemsize <= 2:
+        order = np.argsort(codes, kind="stable")
     else:
         order = np.argsort(codes.astype(np.int16) if len(names) < 2**15 else codes, kind="stable")
-    codes, ts = codes[order], ts[order]
+    ts = ts[order]
+    # The sorted rows of class i are class_rows[i]:class_rows[i + 1] (counted, not read
+    # off the sorted codes); a new (action, timestamp) starts at a class's first row or
+    # where the time changes.
+    class_rows = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum(per_class, out=class_rows[1:])
     changes = np.empty(len(ts), dtype=bool)
     if len(ts):
         changes[0] = True
-        np.not_equal(codes[1:], codes[:-1], out=changes[1:])
-        changes[1:] |= ts[1:] != ts[:-1]
+        np.not_equal(ts[1:], ts[:-1], out=changes[1:])
+        changes[class_rows[:-1][per_class > 0]] = True
     starts = np.flatnonzero(changes)
-    block_codes = codes[starts]
-    bounds = np.searchsorted(block_codes, np.arange(len(names) + 1), side="left")
-    # 32-bit counts: a history holds at most two billion cases (a window never more).
-    # Each (action, timestamp) takes its first row's counts, then the few rows that
-    # share a pair are added to it (a reduceat would pay a call per pair).
-    first, extra = order[starts], order[~changes]
-    pair_of_extra = np.searchsorted(starts, np.flatnonzero(~changes), side="right") - 1
+    bounds = np.searchsorted(starts, class_rows, side="left")
     adversarial = history["adversarial"].to_numpy(dtype=bool)
     n = history["n"].to_numpy(dtype=np.int32)
     passed = history["n_passed"].to_numpy(dtype=np.int32)
-    counts = np.zeros((4, len(starts)), dtype=np.int32)
-    for i, (values, adv) in enumerate(((n, False), (passed, False), (n, True), (passed, True))):
-        np.multiply(values[first], adversarial[first] == adv, out=counts[i])
-        if len(extra):
-            np.add.at(counts[i], pair_of_extra, values[extra] * (adversarial[extra] == adv))
-    del first, extra, pair_of_extra
+    # 32-bit counts: a history holds at most two billion cases (a window never more).
+    # Each (action, timestamp) takes its first row's counts (one gather per column),
+    # then the few rows that share a pair are added to it (a reduceat would pay a call
+    # per pair).
+    first = order if len(starts) == len(ts) else order[starts]
+    counts = np.empty((4, len(starts)), dtype=np.int32)
+    adv_first = adversarial[first]
+    for normal, adv, values in ((0, 2, n), (1, 3, passed)):
+        # mode="clip" (the indices are in range): "raise" would buffer the output.
+        np.take(values, first, out=counts[normal], mode="clip")
+        np.multiply(counts[normal], adv_first, out=counts[adv])
+        counts[normal] -= counts[adv]
+    del adv_first
+    if len(starts) < len(ts):
+        extra = order[~changes]
+        pair_of_extra = np.searchsorted(starts, np.flatnonzero(~changes), side="right") - 1
+        adv_extra = adversarial[extra]
+        for normal, adv, values in ((0, 2, n), (1, 3, passed)):
+            mine = values[extra]
+            np.add.at(counts[normal], pair_of_extra, mine * ~adv_extra)
+            np.add.at(counts[adv], pair_of_extra, mine * adv_extra)
+        del extra, pair_of_extra
+    del first
     means = {}
     for column in mean_columns:
         values = pd.to_numeric(history[column], errors="coerce").to_numpy(np.float64)[order]
@@ -371,7 +403,8 @@ def evidence_of(
     segment_start = None
     if reset_on is not None:
         segment_start = _segments(history, reset_on, order, starts, changes, bounds)
-    return Evidence(tuple(names), bounds, ts[starts], counts, means, segment_start)
+    distinct = ts if len(starts) == len(ts) else ts[starts]
+    return Evidence(tuple(names), bounds, distinct, counts, means, segment_start)
 
 
 def _segments(
@@ -730,6 +763,13 @@ class Events:
     #: The moment of each evidence row when the moments were found with the rows
     #: (:func:`time_window_moments`); None when :attr:`row_moments` searches for them.
     arrival_moments: np.ndarray | None = None
+    #: The moments whose window in force must be graded on its own (sorted): each
+    #: class's first (nothing before it) and those where evidence leaves the window.
+    #: At every other moment the window in force holds exactly the rows graded at the
+    #: class's moment before (no case arrived or left in between), so its state is
+    #: that moment's graded state, read rather than graded again. None: grade every
+    #: moment's (an approval signal changes at moments of its own).
+    fresh_in_force: np.ndarray | None = None
 
     @property
     def row_moments(self) -> np.ndarray:
@@ -748,6 +788,31 @@ class Events:
         if self.before_counts is None:
             return np.asarray(self.graded_counts[:, part] - self.arrived[:, part])
         return self.before_counts[:, part]
+
+    def in_force_counts(self, moments: np.ndarray) -> np.ndarray:
+        """The window's counts in force at each of ``moments`` ((4, len(moments)))."""
+        out = np.empty((4, len(moments)), dtype=np.int32)
+        for k in range(4):  # one count column at a time (2-D fancy indexing is slower)
+            if self.before_counts is not None:
+                # mode="clip" (in range): "raise" buffers the output.
+                np.take(self.before_counts[k], moments, out=out[k], mode="clip")
+            else:
+                np.subtract(
+                    self.graded_counts[k].take(moments), self.arrived[k].take(moments), out=out[k]
+                )
+        return out
+
+    def fresh_parts(self) -> list[np.ndarray]:
+        """:attr:`fresh_in_force` in slices of at most :data:`PART_MOMENTS` moments."""
+        fresh = self.fresh_in_force
+        assert fresh is not None
+        return [fresh[lo : lo + PART_MOMENTS] for lo in range(0, len(fresh), PART_MOMENTS)]
+
+    @property
+    def in_force_read(self) -> bool:
+        """Whether the in-force events take the graded state of the moment before, but
+        at :attr:`fresh_in_force` (see there; never with an approval signal)."""
+        return self.fresh_in_force is not None and self.approval_pass_rate is None
 
     def half_metrics(
         self, half: int, part: slice = slice(None)
@@ -902,13 +967,27 @@ class Events:
         # temporary metrics at a time), then interleaved.
         out = np.empty(2 * len(self.moments), dtype=np.int8)
         ceilings = self.moment_ceilings
+        read = self.in_force_read
         for part in self.parts():
-            for half in (0, 1):
+            for half in (1,) if read else (0, 1):
                 out[2 * part.start + half : 2 * part.stop : 2] = graded_states(
                     *self.half_points(half, part),
                     thresholds,
                     ceilings[part],
                     counts=self.half_counts(half, part) if needs_counts else None,
+                    settings=settings,
+                )
+        if read:
+            # In force at a moment: the state graded at the moment before, but where
+            # the window in force is a window of its own (fresh_in_force).
+            out[2::2] = out[1:-1:2]
+            for fresh in self.fresh_parts():
+                counts = self.in_force_counts(fresh)
+                out[2 * fresh] = graded_states(
+                    *rates_from_counts(*counts),
+                    thresholds,
+                    ceilings[fresh],
+                    counts=counts if needs_counts else None,
                     settings=settings,
                 )
         return out
@@ -1102,6 +1181,16 @@ class TimeWindowMoments:
     graded: np.ndarray
     row_moment: np.ndarray
     last_row: np.ndarray
+    #: Found on the way, for :func:`build_events`: the cases arriving at each moment
+    #: ((4, moments)), the days each graded state is held (to the next moment of the
+    #: class, the last to ``end_ns``), the class's cases so far, each moment's class,
+    #: and the moments whose window in force is not the graded window of the moment
+    #: before (:attr:`Events.fresh_in_force`).
+    arrived: np.ndarray
+    duration_days: np.ndarray
+    seen_through: np.ndarray
+    codes: np.ndarray
+    fresh_in_force: np.ndarray
 
 
 def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWindowMoments:
@@ -1127,63 +1216,106 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         raise ValueError(f"a time window must be positive, not {span_ns} ns")
     rows = len(evidence.time_ns)
     bounds = evidence.bounds
-    # The merged sequence of every class, classes in order: class i takes positions
-    # [2 lo, 2 hi). ``arrival`` flags arrivals; ``when`` is each element's time.
-    arrival = np.empty(2 * rows, dtype=bool)
-    when = np.empty(2 * rows, dtype=np.int64)
+    n_classes = len(bounds) - 1
+    # Pass 1, one class at a time on arrays a class long (they stay in the cache; a loop
+    # over the classes, never over rows): merge, and find the moments.
+    merged = []
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if hi == lo:  # one pass per class, never per row
+        n = hi - lo
+        if n == 0:
             continue
         own = evidence.time_ns[lo:hi]
         both = np.concatenate((own, own + span_ns))
         order = np.argsort(both, kind="stable")  # two sorted runs: a merge
-        arrival[2 * lo : 2 * hi] = order < hi - lo
-        when[2 * lo : 2 * hi] = both[order]
-        del both, order
-    # A moment starts where the time (or the class) changes; expiries after the end of
-    # the timeline are no moments (they sort last in their class). One element more, a
-    # start past the end, so the element after any moment's first can be read.
-    new = np.empty(2 * rows + 1, dtype=bool)
-    new[-1] = True
-    if rows:
-        new[0] = True
-        np.not_equal(when[1:], when[:-1], out=new[1 : 2 * rows])
-        new[2 * bounds[:-1][np.diff(bounds) > 0]] = True
-    first = np.flatnonzero(new[:-1] & (when <= end_ns))
-    # A moment is one element, or two when a row arrives as another expires (each class
-    # has one row per time): its last element is the next one unless that starts anew.
-    last = first + ~new[first + 1]
-    moments = when[first]
-    del when, new
-    # An arrival sorts first at its time, so it starts its moment: the moments that begin
-    # with an arrival are the rows' moments, in row order, and counting them gives the
-    # rows arrived through each moment (all arrivals are kept: none is past the end).
-    with_arrival = arrival[first]
-    del arrival
-    row_moment = np.flatnonzero(with_arrival)
-    end_graded = np.cumsum(with_arrival, dtype=np.int64)
-    # The i-th expiry of the merge is row i's: expiries so far are rows expired so far.
-    start = (last + 1) - end_graded
-    moment_bounds = np.searchsorted(first, 2 * bounds, side="left")
-    cum = _cumulative_counts(evidence.counts)
-    before = None
-    if evidence.segment_start is None:
-        graded = _differences(cum, end_graded, start)
-    else:
-        class_start = np.repeat(bounds[:-1], np.diff(moment_bounds))
-        begin = evidence.clip_start(start, end_graded, class_start)
-        graded = _differences(cum, end_graded, begin)
-        # With resets the window in force may start in an earlier segment than the graded
-        # one (the row arriving at the moment can start a segment): its own difference.
-        end_before = end_graded - with_arrival
-        before = _differences(cum, end_before, evidence.clip_start(start, end_before, class_start))
+        when = both.take(order)
+        del both
+        # Elements at or before the end (expiries after it are no moments; arrivals
+        # never are); a moment starts where the time changes.
+        stop = int(np.searchsorted(when, end_ns, side="right"))
+        new = np.empty(stop + 1, dtype=bool)
+        new[0] = new[stop] = True
+        np.not_equal(when[1:stop], when[: stop - 1], out=new[1:stop])
+        first = np.flatnonzero(new[:stop])
+        # An arrival sorts first at its time, so it starts its moment; a moment has a
+        # second element when a row expires as another arrives.
+        with_arrival = order.take(first) < n
+        through = first + 1  # elements of the merge through each moment
+        through += ~new.take(first + 1)
+        merged.append((lo, hi, when.take(first), with_arrival, through))
+        del when, order, new, first
+    sizes = np.zeros(n_classes, dtype=np.int64)
+    present = (np.diff(bounds) > 0).nonzero()[0]
+    sizes[present] = [len(part[2]) for part in merged]
+    moment_bounds = np.zeros(n_classes + 1, dtype=np.int64)
+    np.cumsum(sizes, out=moment_bounds[1:])
+    total = int(moment_bounds[-1])
+    # Pass 2: every output at its exact size, filled class by class.
+    moments = np.concatenate([part[2] for part in merged]) if merged else np.zeros(0, np.int64)
+    graded = np.empty((4, total), dtype=np.int32)
+    before = None if evidence.segment_start is None else np.empty((4, total), dtype=np.int32)
+    arrived = np.zeros((4, total), dtype=np.int32)
+    duration = np.empty(total, dtype=np.float64)
+    seen = np.empty(total, dtype=np.int32)
+    last_row = np.empty(total, dtype=np.int64)
+    codes = np.repeat(np.arange(n_classes, dtype=np.int32), sizes)
+    row_moment = np.empty(rows, dtype=np.int64)
+    fresh_parts = []
+    cum = np.zeros((4, int(np.diff(bounds).max(initial=0)) + 1), dtype=np.int32)
+    for (lo, hi, own_moments, with_arrival, through), offset in zip(
+        merged, moment_bounds[present].tolist(), strict=True
+    ):
+        n, m = hi - lo, len(own_moments)
+        out = slice(offset, offset + m)
+        # Arrivals and expiries so far are row counts: the window graded at a moment
+        # holds rows [expired, arrived) (the i-th expiry of the merge is row i's).
+        end_graded = np.cumsum(with_arrival, dtype=np.int64)
+        start = through - end_graded
+        np.cumsum(evidence.counts[:, lo:hi], axis=1, out=cum[:, 1 : n + 1])
+        if before is None:
+            begin = start
+        else:
+            begin = evidence.clip_start(start + lo, end_graded + lo, lo) - lo
+            # With resets the window in force may start in an earlier segment than the
+            # graded one (the row arriving at the moment can start a segment).
+            end_before = end_graded - with_arrival
+            begin_before = evidence.clip_start(start + lo, end_before + lo, lo) - lo
+        for k in range(4):  # four count columns (32 bits: differences of a wrapped sum)
+            row = cum[k, : n + 1]
+            np.subtract(row.take(end_graded), row.take(begin), out=graded[k, out])
+            if before is not None:
+                np.subtract(row.take(end_before), row.take(begin_before), out=before[k, out])
+        at = np.flatnonzero(with_arrival)
+        at += offset
+        row_moment[lo:hi] = at
+        for k in range(4):  # one count column at a time (2-D fancy assignment is slower)
+            arrived[k, at] = evidence.counts[k, lo:hi]
+        np.add(end_graded, lo - 1, out=last_row[out])
+        cases = cum[0, : n + 1] + cum[2, : n + 1]
+        np.take(cases, end_graded, out=seen[out], mode="clip")  # in range: no buffered check
+        # Each graded state is held to the class's next moment, the last to the end.
+        gaps = np.empty(m, dtype=np.int64)
+        np.subtract(own_moments[1:], own_moments[:-1], out=gaps[:-1])
+        gaps[-1] = end_ns - own_moments[-1]
+        np.true_divide(gaps, NS_PER_DAY, out=duration[out])
+        # The window in force at a moment where nothing expires (the rows expired so far
+        # do not grow) is the one graded at the moment before; a class's first moment
+        # has nothing before it.
+        fresh = np.empty(m, dtype=bool)
+        fresh[0] = True
+        np.greater(start[1:], start[:-1], out=fresh[1:])
+        fresh_parts.append(np.flatnonzero(fresh) + offset)
     return TimeWindowMoments(
         moments=moments,
         bounds=moment_bounds,
         before=before,
         graded=graded,
         row_moment=row_moment,
-        last_row=end_graded - 1,
+        last_row=last_row,
+        arrived=arrived,
+        duration_days=duration,
+        seen_through=seen,
+        codes=codes,
+        fresh_in_force=np.concatenate(fresh_parts) if fresh_parts else np.zeros(0, np.int64),
     )
 
 
@@ -1216,34 +1348,31 @@ def build_events(
     before: np.ndarray | None
     arrival_moments: np.ndarray | None = None
     last_row: np.ndarray | None = None
+    fresh: np.ndarray | None = None
     if isinstance(span, pd.Timedelta) and stream is None:
-        # Evidence expiring on the clock: the moments and both windows in one merge.
+        # Evidence expiring on the clock: the moments, both windows and the per-moment
+        # figures in one merge per class.
         found = time_window_moments(evidence, span.value, end_ns)
         moments, bounds, before, graded = found.moments, found.bounds, found.before, found.graded
         arrival_moments, last_row = found.row_moment, found.last_row
-        arrived = _scattered(evidence.counts, arrival_moments, len(moments))
+        arrived, duration, seen_through = found.arrived, found.duration_days, found.seen_through
+        codes, fresh = found.codes, found.fresh_in_force
         del found
-    elif isinstance(span, pd.Timedelta) or stream is not None:
-        moments, bounds = _moments(evidence, span, end_ns, stream)
-        before = window_sums(evidence, window, moments, bounds, inclusive=False)
-        graded = window_sums(evidence, window, moments, bounds, inclusive=True)
-        arrived = _arrivals(evidence, moments, bounds)
-    else:  # the window changes only when cases arrive: the moments are the rows
-        moments, bounds = evidence.time_ns, evidence.bounds
-        before, graded = _row_windows(evidence, span)
-        arrived = evidence.counts
-    codes = np.repeat(np.arange(len(evidence.actions), dtype=np.int32), np.diff(bounds))
-    last = np.zeros(len(moments), dtype=bool)
-    last[bounds[1:][np.diff(bounds) > 0] - 1] = True
-    following = np.empty_like(moments)
-    following[:-1] = moments[1:]
-    if len(moments):
-        following[-1] = end_ns
-    duration = np.where(last, end_ns - moments, following - moments) / NS_PER_DAY
-    cum = np.cumsum(arrived[0] + arrived[2])
-    # Per class at most two billion cases: 32 bits.
-    seen_through = (cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]).astype(np.int32)
-    del cum
+    else:
+        if isinstance(span, pd.Timedelta) or stream is not None:
+            moments, bounds = _moments(evidence, span, end_ns, stream)
+            before = window_sums(evidence, window, moments, bounds, inclusive=False)
+            graded = window_sums(evidence, window, moments, bounds, inclusive=True)
+            arrived = _arrivals(evidence, moments, bounds)
+        else:  # the window changes only when cases arrive: the moments are the rows
+            moments, bounds = evidence.time_ns, evidence.bounds
+            before, graded = _row_windows(evidence, span)
+            arrived = evidence.counts
+            # A row's window in force is the window graded at the row before it (the
+            # same rows: everything, or the latest K cases, before it).
+            fresh = bounds[:-1][np.diff(bounds) > 0]
+        codes = np.repeat(np.arange(len(evidence.actions), dtype=np.int32), np.diff(bounds))
+        duration, seen_through = _held_and_seen(moments, bounds, arrived, end_ns)
     true_p = None
     if truth and last_row is not None:
         true_p = evidence.means["true_pass_p"][last_row]
@@ -1266,8 +1395,27 @@ def build_events(
         true_pass_p=true_p,
         window=window,
         arrival_moments=arrival_moments,
+        fresh_in_force=fresh,
         **_approval_metrics(stream, moments, bounds),
     )
+
+
+def _held_and_seen(
+    moments: np.ndarray, bounds: np.ndarray, arrived: np.ndarray, end_ns: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per moment, the days its graded state is held (to the class's next moment, the
+    last one to ``end_ns``) and the class's cases so far (its moment's included)."""
+    last = np.zeros(len(moments), dtype=bool)
+    last[bounds[1:][np.diff(bounds) > 0] - 1] = True
+    following = np.empty_like(moments)
+    following[:-1] = moments[1:]
+    if len(moments):
+        following[-1] = end_ns
+    duration = np.where(last, end_ns - moments, following - moments) / NS_PER_DAY
+    cum = np.cumsum(arrived[0] + arrived[2])
+    # Per class at most two billion cases: 32 bits.
+    seen_through = (cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]).astype(np.int32)
+    return duration, seen_through
 
 
 def _arrival_moments(evidence: Evidence, moments: np.ndarray, bounds: np.ndarray) -> np.ndarray:
