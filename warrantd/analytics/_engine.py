@@ -280,8 +280,9 @@ class Evidence:
         seg = np.where(end > class_start, self.segment_start[last], class_start)
         return np.asarray(np.minimum(np.maximum(start, seg), end))
 
-    @property
+    @cached_property
     def n_cases(self) -> np.ndarray:
+        """Cases of each row, normal and adversarial."""
         return np.asarray(self.counts[0] + self.counts[2])
 
     @property
@@ -1595,13 +1596,14 @@ def stand_in_requests(evidence: Evidence, policy: TrustPolicy) -> Requests:
     that many requests without a value, at the time of the cases."""
     actions = tuple(sorted(policy.actions))
     remap = np.array([actions.index(n) for n in evidence.actions], dtype=np.int32)
-    codes = remap[evidence.codes] if len(evidence.actions) else np.zeros(0, np.int32)
+    # Every row of a class is of its class's kind of a request without a value.
+    per_class = np.diff(evidence.bounds)
     return Requests(
         actions=actions,
         time_ns=evidence.time_ns,
-        codes=codes,
-        kinds=request_kinds(policy, actions, codes, np.full(len(codes), np.nan), None),
-        weight=evidence.n_cases.astype(np.int32),
+        codes=np.repeat(remap, per_class),
+        kinds=np.repeat(unvalued_kinds(policy, evidence.actions), per_class),
+        weight=evidence.n_cases.astype(np.int32, copy=False),
         stand_in=True,
     )
 
@@ -1671,13 +1673,20 @@ def request_weights(events: Events, requests: Requests, event_of: np.ndarray) ->
     """The requests of each kind decided at each event (those of classes without
     evidence, ``event_of`` -1, are left out)."""
     n_events = 2 * len(events.moments)
-    kept = event_of >= 0
-    kinds = np.unique(requests.kinds[kept]).astype(np.int64)
+    every = bool((event_of >= 0).all())
+    kept: Any = slice(None) if every else event_of >= 0
+    found = np.bincount(requests.kinds[kept].astype(np.intp), minlength=len(REQUEST_KINDS))
+    kinds = np.flatnonzero(found).astype(np.int64)
     values = np.zeros((len(kinds), n_events), dtype=np.float32)
     # Stand-in requests fall on distinct events (one per evidence row): placed, not added.
     placed = requests.stand_in and len(requests) == len(events.evidence.time_ns)
     for i, kind in enumerate(kinds):
-        mine = kept if len(kinds) == 1 else kept & (requests.kinds == kind)
+        if len(kinds) == 1:
+            mine = kept
+        else:
+            mine = requests.kinds == kind
+            if not every:
+                mine &= event_of >= 0
         if placed:
             values[i, event_of[mine]] = requests.weight[mine]
         else:

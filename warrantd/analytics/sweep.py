@@ -88,6 +88,7 @@ from ._engine import (
     parse_window,
     per_action_figures,
     rate_met,
+    rates_from_counts,
     request_events,
     request_weights,
     resolve_window,
@@ -406,16 +407,21 @@ class _Grid:
         flats = [np.empty(2 * len(events.moments), dtype=np.int32) for _ in bars]
         # The in-force and the graded events binned apart, a slice of moments at a time:
         # the metrics' float temporaries stay small whatever the history's size, and
-        # each slice's metrics serve every grid.
+        # each slice's metrics serve every grid. Where the window in force is the one
+        # graded at the moment before (Events.fresh_in_force), so is its cell.
+        read = events.in_force_read
         for part in events.parts():
-            for half in (0, 1):
-                points = events.half_points(half, part)
-                for vs, shape, flat in zip(values, shapes, flats, strict=True):
-                    cell = np.zeros(part.stop - part.start, dtype=np.int32)
-                    for v, p, size in zip(vs, points, shape, strict=True):
-                        cell *= size
-                        cell += np.searchsorted(v, p, side="right").astype(np.int32)
+            for half in (1,) if read else (0, 1):
+                cells = _cells(events.half_points(half, part), values, shapes)
+                for flat, cell in zip(flats, cells, strict=True):
                     flat[2 * part.start + half : 2 * part.stop : 2] = cell
+        if read:
+            for flat in flats:
+                flat[2::2] = flat[1:-1:2]
+            for fresh in events.fresh_parts():
+                points = rates_from_counts(*events.in_force_counts(fresh))
+                for flat, cell in zip(flats, _cells(points, values, shapes), strict=True):
+                    flat[2 * fresh] = cell
         return [
             cls(vs, flat, shape)  # type: ignore[arg-type]
             for vs, shape, flat in zip(values, shapes, flats, strict=True)
@@ -432,6 +438,28 @@ class _Grid:
             for v, c in zip(self.values, bars.columns, strict=True)
         ]
         return np.asarray(np.ravel_multi_index(tuple(idx), self.shape))
+
+
+def _cells(
+    points: tuple[np.ndarray, np.ndarray, np.ndarray],
+    values: Sequence[tuple[np.ndarray, ...]],
+    shapes: Sequence[tuple[int, ...]],
+) -> list[np.ndarray]:
+    """Each point's flat cell in each grid (the point rule): per axis, how many of the
+    grid's sorted bar values the point meets (``searchsorted(right)``, the engine's
+    ``>=``). The grids of both states share an axis's points: each point is placed once
+    among the union of their values, and each grid reads its bin off a small table."""
+    cells = [np.zeros(len(points[0]), dtype=np.int32) for _ in values]
+    for axis, point in enumerate(points):
+        axis_values = [vs[axis] for vs in values]
+        union = np.unique(np.concatenate(axis_values))
+        at = np.searchsorted(union, point, side="right")  # values of the union met
+        for cell, vs, shape in zip(cells, axis_values, shapes, strict=True):
+            # Meeting the j lowest values of the union meets this many of the grid's.
+            table = np.searchsorted(vs, np.r_[-np.inf, union], side="right").astype(np.int32)
+            cell *= shape[axis]
+            cell += table.take(at)
+    return cells
 
 
 def _axis_bins(
