@@ -285,6 +285,13 @@ class Evidence:
         """Cases of each row, normal and adversarial."""
         return np.asarray(self.counts[0] + self.counts[2])
 
+    @cached_property
+    def cases_before(self) -> np.ndarray:
+        """The cases of rows ``[0, i)`` at ``i`` (rows + 1 values, 64 bits)."""
+        out = np.zeros(len(self.time_ns) + 1, dtype=np.int64)
+        np.cumsum(self.n_cases, out=out[1:])
+        return out
+
     @property
     def codes(self) -> np.ndarray:
         """The action index of every row."""
@@ -327,10 +334,10 @@ def _counted_action_codes(actions: pd.Series) -> tuple[np.ndarray, list[str], np
         remap = np.full(len(categories), -1, dtype=np.int32)
         remap[order] = np.arange(len(order))
         return remap[raw], names, rows[order]
-    codes, names = pd.factorize(actions, sort=True)
-    codes = np.asarray(codes, dtype=np.int32)
+    factorized, distinct = pd.factorize(actions, sort=True)
+    codes = np.asarray(factorized, dtype=np.int32)
     counted = codes if len(codes) == 0 or int(codes.min()) >= 0 else codes[codes >= 0]
-    return codes, [str(n) for n in names], np.bincount(counted, minlength=len(names))
+    return codes, [str(n) for n in distinct], np.bincount(counted, minlength=len(distinct))
 
 
 def evidence_of(
@@ -591,11 +598,13 @@ def graded_states(
                 meets &= criterion.met(metrics[criterion.metric], bar)
         return np.asarray(meets)
 
-    state = np.zeros(len(pass_rate), dtype=np.int8)
     if margin <= 0.0:  # memoryless: the published rule's shape
-        for target in GRADUATION_STATES:  # two states and three criteria, not rows
-            state[qualifies(target)] = int(target)
+        # The highest state qualified for (two states and three criteria, not rows).
+        state = np.zeros(len(pass_rate), dtype=np.int8)
+        for target in GRADUATION_STATES:
+            state = np.where(qualifies(target), np.int8(int(target)), state)
         return state
+    state = np.zeros(len(pass_rate), dtype=np.int8)
     assert starts is not None, "hysteresis needs the class starts"
     held_above = np.zeros(len(pass_rate), dtype=bool)
     for target in reversed(GRADUATION_STATES):  # AUTONOMOUS first, as the engine tries
@@ -735,10 +744,11 @@ class Events:
     everything is kept once per moment and read per event through the methods, so
     memory stays near the size of the evidence.
     ``moment_bounds[i]:moment_bounds[i + 1]`` are the moments of ``actions[i]``;
-    ``arrived`` holds the cases that arrived at each moment ((4, moments), zero at a
-    pure expiry moment), ``graded_counts`` the window's counts graded there,
-    ``duration_days`` how long each graded state is held (to the next moment, the
-    last one to the end of the history), ``seen_through`` the class's cases so far.
+    :attr:`arrived` holds the cases that arrived at each moment ((4, moments), zero at
+    a pure expiry moment; kept as ``arrivals``, or read off the evidence rows when
+    asked), ``graded_counts`` the window's counts graded there, ``duration_days`` how
+    long each graded state is held (to the next moment, the last one to the end of the
+    history), :attr:`seen_through` the class's cases so far.
     """
 
     evidence: Evidence
@@ -747,13 +757,14 @@ class Events:
     moment_bounds: np.ndarray
     moment_codes: np.ndarray
     class_ceilings: np.ndarray
-    arrived: np.ndarray
+    #: The cases that arrived at each moment ((4, moments)) when kept; None: read off
+    #: the evidence rows and their moments (:attr:`row_moments`) when asked.
+    arrivals: np.ndarray | None
     graded_counts: np.ndarray
     #: The window's counts in force at each moment; None when they are ``graded_counts``
     #: less ``arrived`` (cumulative windows), computed when asked instead of kept.
     before_counts: np.ndarray | None
     duration_days: np.ndarray
-    seen_through: np.ndarray
     first_case_ns: np.ndarray
     end_ns: int
     true_pass_p: np.ndarray | None
@@ -771,8 +782,11 @@ class Events:
     #: that moment's graded state, read rather than graded again. None: grade every
     #: moment's (an approval signal changes at moments of its own).
     fresh_in_force: np.ndarray | None = None
+    #: The window's counts in force at :attr:`fresh_in_force` ((4, fresh)) when found
+    #: with them (:func:`time_window_moments`); None: computed when asked.
+    fresh_counts: np.ndarray | None = None
 
-    @property
+    @cached_property
     def row_moments(self) -> np.ndarray:
         """The moment of each evidence row (its cases arrive there)."""
         if self.arrival_moments is not None:
@@ -803,11 +817,56 @@ class Events:
                 )
         return out
 
-    def fresh_parts(self) -> list[np.ndarray]:
-        """:attr:`fresh_in_force` in slices of at most :data:`PART_MOMENTS` moments."""
+    def fresh_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:attr:`fresh_in_force` in slices of at most :data:`PART_MOMENTS` moments, each
+        with the window's counts in force there."""
         fresh = self.fresh_in_force
         assert fresh is not None
-        return [fresh[lo : lo + PART_MOMENTS] for lo in range(0, len(fresh), PART_MOMENTS)]
+        out = []
+        for lo in range(0, len(fresh), PART_MOMENTS):
+            part = slice(lo, lo + PART_MOMENTS)
+            found = self.fresh_counts
+            counts = found[:, part] if found is not None else self.in_force_counts(fresh[part])
+            out.append((fresh[part], counts))
+        return out
+
+    @cached_property
+    def arrived(self) -> np.ndarray:
+        """The cases that arrived at each moment ((4, moments), zero at pure expiries)."""
+        if self.arrivals is not None:
+            return self.arrivals
+        return _scattered(self.evidence.counts, self.row_moments, len(self.moments))
+
+    def arrived_at(self, moments: np.ndarray) -> np.ndarray:
+        """:attr:`arrived` at a few ``moments`` ((4, len(moments))), without it."""
+        if self.arrivals is not None or "arrived" in self.__dict__:
+            return np.asarray(self.arrived[:, moments])
+        rows = self.row_moments
+        at = np.searchsorted(rows, moments, side="left")
+        safe = np.minimum(at, max(len(rows) - 1, 0))
+        here = (at < len(rows)) & (rows[safe] == moments) if len(rows) else at < 0
+        return np.where(here, self.evidence.counts[:, safe], 0)
+
+    def arrived_sums(self, runs: np.ndarray) -> np.ndarray:
+        """:attr:`arrived` summed over runs of moments ((4, runs), 64 bits): from each
+        start in ``runs`` (ascending, the first 0) to the next, the last to the end.
+        Without kept arrivals, the sums of the evidence rows arriving in each run."""
+        if self.arrivals is not None or "arrived" in self.__dict__:
+            return run_sums(self.arrived, runs, np.int64)
+        rows = np.searchsorted(self.row_moments, runs, side="left")  # each run's first row
+        out = np.zeros((4, len(runs)), dtype=np.int64)
+        # A run where no case arrived holds no row (reduceat would read one).
+        holds = rows < np.r_[rows[1:], len(self.row_moments)]
+        if holds.any():
+            out[:, holds] = np.add.reduceat(
+                self.evidence.counts, rows[holds], axis=1, dtype=np.int64
+            )
+        return out
+
+    @cached_property
+    def seen_through(self) -> np.ndarray:
+        """The class's cases at each moment, its own included."""
+        return self.event_seen(2 * np.arange(len(self.moments)) + 1)
 
     @property
     def in_force_read(self) -> bool:
@@ -839,7 +898,7 @@ class Events:
         moment, half = index // 2, index % 2
         graded = self.graded_counts[:, moment]
         if self.before_counts is None:
-            before = graded - self.arrived[:, moment]
+            before = graded - self.arrived_at(moment)
         else:
             before = self.before_counts[:, moment]
         return rates_from_counts(*np.where(half == 1, graded, before))
@@ -882,8 +941,8 @@ class Events:
 
     @property
     def moment_ceilings(self) -> np.ndarray:
-        """Each moment's class ceiling."""
-        return np.asarray(self.class_ceilings[self.moment_codes])
+        """Each moment's class ceiling (repeated per class, not gathered per moment)."""
+        return np.repeat(self.class_ceilings, np.diff(self.moment_bounds))
 
     @property
     def ceilings(self) -> np.ndarray:
@@ -912,10 +971,16 @@ class Events:
 
     def event_seen(self, index: np.ndarray) -> np.ndarray:
         """Cases the class had seen by each event: before its moment's cases when in
-        force, with them when graded."""
+        force, with them when graded (64 bits)."""
         moment = index // 2
-        arrived = self.arrived[0, moment] + self.arrived[2, moment]
-        return np.asarray(self.seen_through[moment] - np.where(index % 2 == 0, arrived, 0))
+        rows = self.row_moments  # ascending: the rows arrived by a moment are a prefix
+        through = np.where(
+            index % 2 == 1,
+            np.searchsorted(rows, moment, side="right"),
+            np.searchsorted(rows, moment, side="left"),
+        )
+        before = self.evidence.cases_before
+        return np.asarray(before[through] - before[self.evidence.bounds[self.moment_codes[moment]]])
 
     def event_truth(self, index: np.ndarray) -> np.ndarray:
         """The ground truth (``true_pass_p`` at the latest case) at each event."""
@@ -925,8 +990,8 @@ class Events:
     def is_expiry(self, index: np.ndarray) -> np.ndarray:
         """Whether a state change at each event came from evidence leaving the window:
         on an in-force event, or at a moment where no case arrived."""
-        moment = index // 2
-        empty = (self.arrived[0, moment] + self.arrived[2, moment]) == 0
+        arrived = self.arrived_at(index // 2)
+        empty = (arrived[0] + arrived[2]) == 0
         return np.asarray((index % 2 == 0) | empty)
 
     @property
@@ -982,8 +1047,7 @@ class Events:
             # In force at a moment: the state graded at the moment before, but where
             # the window in force is a window of its own (fresh_in_force).
             out[2::2] = out[1:-1:2]
-            for fresh in self.fresh_parts():
-                counts = self.in_force_counts(fresh)
+            for fresh, counts in self.fresh_parts():
                 out[2 * fresh] = graded_states(
                     *rates_from_counts(*counts),
                     thresholds,
@@ -1173,7 +1237,7 @@ class TimeWindowMoments:
     ``inclusive`` True and False). ``before`` is None when it is ``graded`` less the
     cases arriving at the moment (always, unless evidence restarts with ``reset_on``):
     both windows then start at the same row. ``row_moment`` is each evidence row's
-    moment, ``last_row`` the latest evidence row at or before each moment.
+    moment, :attr:`last_row` the latest evidence row at or before each moment.
     """
 
     moments: np.ndarray
@@ -1181,17 +1245,22 @@ class TimeWindowMoments:
     before: np.ndarray | None
     graded: np.ndarray
     row_moment: np.ndarray
-    last_row: np.ndarray
-    #: Found on the way, for :func:`build_events`: the cases arriving at each moment
-    #: ((4, moments)), the days each graded state is held (to the next moment of the
-    #: class, the last to ``end_ns``), the class's cases so far, each moment's class,
-    #: and the moments whose window in force is not the graded window of the moment
-    #: before (:attr:`Events.fresh_in_force`).
-    arrived: np.ndarray
+    #: Found on the way, for :func:`build_events`: the days each graded state is held
+    #: (to the next moment of the class, the last to ``end_ns``), each moment's class,
+    #: the moments whose window in force is not the graded window of the moment before
+    #: (:attr:`Events.fresh_in_force`) and the window's counts in force there (None
+    #: with resets: ``before`` has them).
     duration_days: np.ndarray
-    seen_through: np.ndarray
     codes: np.ndarray
     fresh_in_force: np.ndarray
+    fresh_counts: np.ndarray | None
+
+    @cached_property
+    def last_row(self) -> np.ndarray:
+        """The latest evidence row at or before each moment."""
+        arrivals = np.zeros(len(self.moments), dtype=np.int64)
+        arrivals[self.row_moment] = 1
+        return np.cumsum(arrivals) - 1
 
 
 def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWindowMoments:
@@ -1254,13 +1323,10 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
     moments = np.concatenate([part[2] for part in merged]) if merged else np.zeros(0, np.int64)
     graded = np.empty((4, total), dtype=np.int32)
     before = None if evidence.segment_start is None else np.empty((4, total), dtype=np.int32)
-    arrived = np.zeros((4, total), dtype=np.int32)
     duration = np.empty(total, dtype=np.float64)
-    seen = np.empty(total, dtype=np.int32)
-    last_row = np.empty(total, dtype=np.int64)
     codes = np.repeat(np.arange(n_classes, dtype=np.int32), sizes)
     row_moment = np.empty(rows, dtype=np.int64)
-    fresh_parts = []
+    fresh_parts, fresh_counts = [], []
     cum = np.zeros((4, int(np.diff(bounds).max(initial=0)) + 1), dtype=np.int32)
     for (lo, hi, own_moments, with_arrival, through), offset in zip(
         merged, moment_bounds[present].tolist(), strict=True
@@ -1288,11 +1354,6 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         at = np.flatnonzero(with_arrival)
         at += offset
         row_moment[lo:hi] = at
-        for k in range(4):  # one count column at a time (2-D fancy assignment is slower)
-            arrived[k, at] = evidence.counts[k, lo:hi]
-        np.add(end_graded, lo - 1, out=last_row[out])
-        cases = cum[0, : n + 1] + cum[2, : n + 1]
-        np.take(cases, end_graded, out=seen[out], mode="clip")  # in range: no buffered check
         # Each graded state is held to the class's next moment, the last to the end.
         gaps = np.empty(m, dtype=np.int64)
         np.subtract(own_moments[1:], own_moments[:-1], out=gaps[:-1])
@@ -1304,19 +1365,33 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         fresh = np.empty(m, dtype=bool)
         fresh[0] = True
         np.greater(start[1:], start[:-1], out=fresh[1:])
-        fresh_parts.append(np.flatnonzero(fresh) + offset)
+        fresh_at = np.flatnonzero(fresh)
+        if before is None:  # in force there: rows [expired, arrived before the moment)
+            end_in_force = end_graded.take(fresh_at) - with_arrival.take(fresh_at)
+            begin_in_force = start.take(fresh_at)
+            counts = np.empty((4, len(fresh_at)), dtype=np.int32)
+            for k in range(4):
+                row = cum[k, : n + 1]
+                np.subtract(row.take(end_in_force), row.take(begin_in_force), out=counts[k])
+            fresh_counts.append(counts)
+        fresh_at += offset
+        fresh_parts.append(fresh_at)
     return TimeWindowMoments(
         moments=moments,
         bounds=moment_bounds,
         before=before,
         graded=graded,
         row_moment=row_moment,
-        last_row=last_row,
-        arrived=arrived,
         duration_days=duration,
-        seen_through=seen,
         codes=codes,
         fresh_in_force=np.concatenate(fresh_parts) if fresh_parts else np.zeros(0, np.int64),
+        fresh_counts=(
+            None
+            if before is not None
+            else np.concatenate(fresh_counts, axis=1)
+            if fresh_counts
+            else np.zeros((4, 0), np.int32)
+        ),
     )
 
 
@@ -1350,14 +1425,17 @@ def build_events(
     arrival_moments: np.ndarray | None = None
     last_row: np.ndarray | None = None
     fresh: np.ndarray | None = None
+    fresh_counts: np.ndarray | None = None
+    arrived: np.ndarray | None
     if isinstance(span, pd.Timedelta) and stream is None:
         # Evidence expiring on the clock: the moments, both windows and the per-moment
-        # figures in one merge per class.
+        # figures in one merge per class; the arrivals are read off the rows when asked.
         found = time_window_moments(evidence, span.value, end_ns)
         moments, bounds, before, graded = found.moments, found.bounds, found.before, found.graded
-        arrival_moments, last_row = found.row_moment, found.last_row
-        arrived, duration, seen_through = found.arrived, found.duration_days, found.seen_through
-        codes, fresh = found.codes, found.fresh_in_force
+        arrival_moments, arrived, duration = found.row_moment, None, found.duration_days
+        codes, fresh, fresh_counts = found.codes, found.fresh_in_force, found.fresh_counts
+        if truth:
+            last_row = found.last_row
         del found
     else:
         if isinstance(span, pd.Timedelta) or stream is not None:
@@ -1373,7 +1451,7 @@ def build_events(
             # same rows: everything, or the latest K cases, before it).
             fresh = bounds[:-1][np.diff(bounds) > 0]
         codes = np.repeat(np.arange(len(evidence.actions), dtype=np.int32), np.diff(bounds))
-        duration, seen_through = _held_and_seen(moments, bounds, arrived, end_ns)
+        duration = _held(moments, bounds, end_ns)
     true_p = None
     if truth and last_row is not None:
         true_p = evidence.means["true_pass_p"][last_row]
@@ -1386,37 +1464,31 @@ def build_events(
         moment_bounds=bounds,
         moment_codes=codes,
         class_ceilings=class_ceilings(policy, evidence.actions),
-        arrived=arrived,
+        arrivals=arrived,
         graded_counts=graded,
         before_counts=before,
         duration_days=duration,
-        seen_through=seen_through,
         first_case_ns=evidence.time_ns[evidence.bounds[:-1]],
         end_ns=end_ns,
         true_pass_p=true_p,
         window=window,
         arrival_moments=arrival_moments,
         fresh_in_force=fresh,
+        fresh_counts=fresh_counts,
         **_approval_metrics(stream, moments, bounds),
     )
 
 
-def _held_and_seen(
-    moments: np.ndarray, bounds: np.ndarray, arrived: np.ndarray, end_ns: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _held(moments: np.ndarray, bounds: np.ndarray, end_ns: int) -> np.ndarray:
     """Per moment, the days its graded state is held (to the class's next moment, the
-    last one to ``end_ns``) and the class's cases so far (its moment's included)."""
+    last one to ``end_ns``)."""
     last = np.zeros(len(moments), dtype=bool)
     last[bounds[1:][np.diff(bounds) > 0] - 1] = True
     following = np.empty_like(moments)
     following[:-1] = moments[1:]
     if len(moments):
         following[-1] = end_ns
-    duration = np.where(last, end_ns - moments, following - moments) / NS_PER_DAY
-    cum = np.cumsum(arrived[0] + arrived[2])
-    # Per class at most two billion cases: 32 bits.
-    seen_through = (cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]).astype(np.int32)
-    return duration, seen_through
+    return np.asarray(np.where(last, end_ns - moments, following - moments) / NS_PER_DAY)
 
 
 def _arrival_moments(evidence: Evidence, moments: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -1660,6 +1732,18 @@ class RequestWeights:
 
     kinds: np.ndarray
     values: np.ndarray
+    #: With the eval cases standing in (each case one request without a value, decided
+    #: in force at its moment): each class's kind, and ``values`` is left empty: the
+    #: requests of a run of moments are the cases arriving in it (:meth:`at_arrivals`),
+    #: so no per-event weights are built or summed.
+    class_kinds: np.ndarray | None = None
+
+    def at_arrivals(self, cases: np.ndarray, codes: np.ndarray) -> list[np.ndarray]:
+        """With :attr:`class_kinds`: one array per kept kind, the requests of runs of
+        moments where ``cases`` arrived (one value per run), of the classes ``codes``."""
+        assert self.class_kinds is not None
+        kind = self.class_kinds[codes]
+        return [np.where(kind == k, cases, 0).astype(np.float64) for k in self.kinds]
 
     def full(self, reduced: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
         """One reduced array per kept kind, as (4 kinds, *shape), zero for the others."""
@@ -1673,13 +1757,16 @@ def request_weights(events: Events, requests: Requests, event_of: np.ndarray) ->
     """The requests of each kind decided at each event (those of classes without
     evidence, ``event_of`` -1, are left out)."""
     n_events = 2 * len(events.moments)
+    if requests.stand_in and len(requests) == len(events.evidence.time_ns):
+        # The evidence rows themselves: a class's rows share its kind.
+        class_kinds = requests.kinds[events.evidence.bounds[:-1]]
+        kinds = np.unique(class_kinds).astype(np.int64)
+        return RequestWeights(kinds, np.zeros((len(kinds), 0), np.float32), class_kinds)
     every = bool((event_of >= 0).all())
     kept: Any = slice(None) if every else event_of >= 0
     found = np.bincount(requests.kinds[kept].astype(np.intp), minlength=len(REQUEST_KINDS))
     kinds = np.flatnonzero(found).astype(np.int64)
     values = np.zeros((len(kinds), n_events), dtype=np.float32)
-    # Stand-in requests fall on distinct events (one per evidence row): placed, not added.
-    placed = requests.stand_in and len(requests) == len(events.evidence.time_ns)
     for i, kind in enumerate(kinds):
         if len(kinds) == 1:
             mine = kept
@@ -1687,12 +1774,7 @@ def request_weights(events: Events, requests: Requests, event_of: np.ndarray) ->
             mine = requests.kinds == kind
             if not every:
                 mine &= event_of >= 0
-        if placed:
-            values[i, event_of[mine]] = requests.weight[mine]
-        else:
-            values[i] = np.bincount(
-                event_of[mine], weights=requests.weight[mine], minlength=n_events
-            )
+        values[i] = np.bincount(event_of[mine], weights=requests.weight[mine], minlength=n_events)
     return RequestWeights(kinds, values)
 
 
@@ -1960,11 +2042,17 @@ def per_action_figures(
 
     runs = runs_of(states, events.bounds[:-1])
     run_state, run_code = states[runs], events.event_code(runs)
-    requests = [run_sums(w, runs, np.float64) for w in weights.values]
     in_force = states[0::2]
     held_runs = runs_of(in_force, events.moment_bounds[:-1])
     held_state, held_code = in_force[held_runs], events.moment_codes[held_runs]
-    handled_runs = handled_parts(run_sums(events.arrived, held_runs, np.int64))
+    handled_runs = handled_parts(events.arrived_sums(held_runs))
+    if weights.class_kinds is None:
+        requests = [run_sums(w, runs, np.float64) for w in weights.values]
+        request_code, request_state = run_code, run_state
+    else:  # stand-in requests: the cases arriving at each moment, decided in force
+        cases = handled_runs["normal_cases"] + handled_runs["adversarial_cases"]
+        requests = weights.at_arrivals(cases, held_code)
+        request_code, request_state = held_code, held_state
     graded = states[1::2]
     day_runs = runs_of(graded, events.moment_bounds[:-1])
     day_state, day_code = graded[day_runs], events.moment_codes[day_runs]
@@ -1978,7 +2066,7 @@ def per_action_figures(
     for level in LEVELS:
         at = run_state >= level
         requests_at[level] = weights.full(
-            [by_class(run_code, r, at) for r in requests], (n_actions,)
+            [by_class(request_code, r, request_state >= level) for r in requests], (n_actions,)
         )
         first = np.full(n_actions, n_events, dtype=np.int64)
         np.minimum.at(first, run_code[at], runs[at])
@@ -1991,7 +2079,7 @@ def per_action_figures(
     totals = {k: whole(by_class(held_code, v, None)) for k, v in handled_runs.items()}
     totals["days"] = by_class(day_code, day_sums, None)
     bars = {level: np.full(n_actions, thresholds.pass_rate[level]) for level in LEVELS}
-    requests_total = weights.full([by_class(run_code, r, None) for r in requests], (n_actions,))
+    requests_total = weights.full([by_class(request_code, r, None) for r in requests], (n_actions,))
     return figures_from_parts(
         events, first_idx, handled, drops, days, totals, bars, requests_total, requests_at, unvalued
     )

@@ -418,8 +418,8 @@ class _Grid:
         if read:
             for flat in flats:
                 flat[2::2] = flat[1:-1:2]
-            for fresh in events.fresh_parts():
-                points = rates_from_counts(*events.in_force_counts(fresh))
+            for fresh, counts in events.fresh_parts():
+                points = rates_from_counts(*counts)
                 for flat, cell in zip(flats, _cells(points, values, shapes), strict=True):
                     flat[2 * fresh] = cell
         return [
@@ -539,7 +539,7 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     in_force = grid.bins[0::2]
     held = runs_of(in_force, moment_starts)
     held_cells = cell_of(events.moment_codes[held], in_force[held])
-    handled_sums = handled_parts(run_sums(events.arrived, held, np.int64))
+    handled_sums = handled_parts(events.arrived_sums(held))
     handled = {
         k: np.rint(summed(v.astype(np.float64), held_cells)).astype(np.int64)
         for k, v in handled_sums.items()
@@ -551,10 +551,15 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
         cell_of(events.moment_codes[kept], graded[kept]),
     )
     # Requests are decided at any event (in force at a moment, or between moments).
-    requests = job.weights.full(
-        [summed(run_sums(w, runs, np.float64), flat) for w in job.weights.values],
-        (n_actions, len(cells)),
-    )
+    weights = job.weights
+    if weights.class_kinds is None:
+        decided = [summed(run_sums(w, runs, np.float64), flat) for w in weights.values]
+    else:  # stand-in requests: the cases arriving at each moment, decided in force
+        cases = handled_sums["normal_cases"] + handled_sums["adversarial_cases"]
+        decided = [
+            summed(r, held_cells) for r in weights.at_arrivals(cases, events.moment_codes[held])
+        ]
+    requests = weights.full(decided, (n_actions, len(cells)))
     # Drops: consecutive events (P, Q) of a class count #(P >= B) - #(min(P, Q) >= B);
     # inside a run P and Q share a cell and add nothing, so only run boundaries count.
     after = runs[1:][run_codes[1:] == run_codes[:-1]]
@@ -593,7 +598,7 @@ def _evaluate_on_grid(
     del grids
     n_actions, n_cand = len(events.actions), len(candidates)
     moment_starts = events.moment_bounds[:-1]
-    per_class = handled_parts(run_sums(events.arrived, moment_starts, np.int64))
+    per_class = handled_parts(events.arrived_sums(moment_starts))
     totals = {k: np.repeat(v[:, None], n_cand, axis=1) for k, v in per_class.items()}
     totals["days"] = np.repeat(
         run_sums(events.duration_days, moment_starts, np.float64)[:, None], n_cand, 1
@@ -604,10 +609,13 @@ def _evaluate_on_grid(
         )
         for level in LEVELS
     }
-    requests_total = job.weights.full(
-        [run_sums(w, events.bounds[:-1], np.float64) for w in job.weights.values],
-        (n_actions,),
-    )  # (kinds, actions)
+    weights = job.weights
+    if weights.class_kinds is None:
+        per_kind = [run_sums(w, events.bounds[:-1], np.float64) for w in weights.values]
+    else:
+        cases = per_class["normal_cases"] + per_class["adversarial_cases"]
+        per_kind = weights.at_arrivals(cases, np.arange(n_actions))
+    requests_total = weights.full(per_kind, (n_actions,))  # (kinds, actions)
     # Lay every (action, candidate) array out candidate-major: one table row each.
     t = {k: np.ascontiguousarray(v.T).ravel() for k, v in totals.items()}
     return figures_from_parts(
