@@ -776,12 +776,16 @@ class Events:
     #: (:func:`time_window_moments`); None when :attr:`row_moments` searches for them.
     arrival_moments: np.ndarray | None = None
     #: The moments whose window in force must be graded on its own (sorted): each
-    #: class's first (nothing before it) and those where evidence leaves the window.
-    #: At every other moment the window in force holds exactly the rows graded at the
-    #: class's moment before (no case arrived or left in between), so its state is
-    #: that moment's graded state, read rather than graded again. None: grade every
-    #: moment's (an approval signal changes at moments of its own).
+    #: class's first (nothing before it) and those where a case arrives as evidence
+    #: leaves the window. Elsewhere the window in force is one already graded, so its
+    #: state is read rather than graded again: at a moment where evidence only leaves
+    #: (:attr:`in_force_as_graded`) it is the window graded there (no case arrived
+    #: then), at any other the window graded at the class's moment before (no case
+    #: arrived or left in between). None: grade every moment's (an approval signal
+    #: changes at moments of its own).
     fresh_in_force: np.ndarray | None = None
+    #: The moments where evidence only leaves the window (see :attr:`fresh_in_force`).
+    in_force_as_graded: np.ndarray | None = None
     #: The window's counts in force at :attr:`fresh_in_force` ((4, fresh)) when found
     #: with them (:func:`time_window_moments`); None: computed when asked.
     fresh_counts: np.ndarray | None = None
@@ -972,13 +976,15 @@ class Events:
     def event_seen(self, index: np.ndarray) -> np.ndarray:
         """Cases the class had seen by each event: before its moment's cases when in
         force, with them when graded (64 bits)."""
-        moment = index // 2
+        moment, graded = index // 2, index % 2
         rows = self.row_moments  # ascending: the rows arrived by a moment are a prefix
-        through = np.where(
-            index % 2 == 1,
-            np.searchsorted(rows, moment, side="right"),
-            np.searchsorted(rows, moment, side="left"),
-        )
+        if self.arrival_moments is None and len(rows) == len(self.moments):
+            through = moment + graded  # the moments are the rows
+        else:
+            # Rows before the moment, and its own row when graded (if one arrived then).
+            through = np.searchsorted(rows, moment, side="left")
+            here = rows.take(np.minimum(through, len(rows) - 1)) == moment
+            through += graded & here
         before = self.evidence.cases_before
         return np.asarray(before[through] - before[self.evidence.bounds[self.moment_codes[moment]]])
 
@@ -1047,6 +1053,9 @@ class Events:
             # In force at a moment: the state graded at the moment before, but where
             # the window in force is a window of its own (fresh_in_force).
             out[2::2] = out[1:-1:2]
+            if self.in_force_as_graded is not None:
+                leaving = 2 * self.in_force_as_graded
+                out[leaving] = out[leaving + 1]
             for fresh, counts in self.fresh_parts():
                 out[2 * fresh] = graded_states(
                     *rates_from_counts(*counts),
@@ -1247,12 +1256,14 @@ class TimeWindowMoments:
     row_moment: np.ndarray
     #: Found on the way, for :func:`build_events`: the days each graded state is held
     #: (to the next moment of the class, the last to ``end_ns``), each moment's class,
-    #: the moments whose window in force is not the graded window of the moment before
+    #: the moments whose window in force is no window graded already
     #: (:attr:`Events.fresh_in_force`) and the window's counts in force there (None
-    #: with resets: ``before`` has them).
+    #: with resets: ``before`` has them), and those where evidence only leaves
+    #: (:attr:`Events.in_force_as_graded`).
     duration_days: np.ndarray
     codes: np.ndarray
     fresh_in_force: np.ndarray
+    in_force_as_graded: np.ndarray
     fresh_counts: np.ndarray | None
 
     @cached_property
@@ -1326,7 +1337,7 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
     duration = np.empty(total, dtype=np.float64)
     codes = np.repeat(np.arange(n_classes, dtype=np.int32), sizes)
     row_moment = np.empty(rows, dtype=np.int64)
-    fresh_parts, fresh_counts = [], []
+    fresh_parts, fresh_counts, leaving_parts = [], [], []
     cum = np.zeros((4, int(np.diff(bounds).max(initial=0)) + 1), dtype=np.int32)
     for (lo, hi, own_moments, with_arrival, through), offset in zip(
         merged, moment_bounds[present].tolist(), strict=True
@@ -1360,11 +1371,17 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         gaps[-1] = end_ns - own_moments[-1]
         np.true_divide(gaps, NS_PER_DAY, out=duration[out])
         # The window in force at a moment where nothing expires (the rows expired so far
-        # do not grow) is the one graded at the moment before; a class's first moment
-        # has nothing before it.
+        # do not grow) is the one graded at the moment before, and where no case arrives
+        # the one graded at the moment itself; a class's first moment has nothing before
+        # it; at a moment where a case arrives as evidence leaves it is its own.
         fresh = np.empty(m, dtype=bool)
         fresh[0] = True
         np.greater(start[1:], start[:-1], out=fresh[1:])
+        fresh &= with_arrival
+        fresh[0] = True
+        leaving = np.flatnonzero(~with_arrival)
+        leaving += offset
+        leaving_parts.append(leaving)
         fresh_at = np.flatnonzero(fresh)
         if before is None:  # in force there: rows [expired, arrived before the moment)
             end_in_force = end_graded.take(fresh_at) - with_arrival.take(fresh_at)
@@ -1385,6 +1402,9 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         duration_days=duration,
         codes=codes,
         fresh_in_force=np.concatenate(fresh_parts) if fresh_parts else np.zeros(0, np.int64),
+        in_force_as_graded=(
+            np.concatenate(leaving_parts) if leaving_parts else np.zeros(0, np.int64)
+        ),
         fresh_counts=(
             None
             if before is not None
@@ -1426,6 +1446,7 @@ def build_events(
     last_row: np.ndarray | None = None
     fresh: np.ndarray | None = None
     fresh_counts: np.ndarray | None = None
+    leaving: np.ndarray | None = None
     arrived: np.ndarray | None
     if isinstance(span, pd.Timedelta) and stream is None:
         # Evidence expiring on the clock: the moments, both windows and the per-moment
@@ -1434,6 +1455,7 @@ def build_events(
         moments, bounds, before, graded = found.moments, found.bounds, found.before, found.graded
         arrival_moments, arrived, duration = found.row_moment, None, found.duration_days
         codes, fresh, fresh_counts = found.codes, found.fresh_in_force, found.fresh_counts
+        leaving = found.in_force_as_graded
         if truth:
             last_row = found.last_row
         del found
@@ -1475,6 +1497,7 @@ def build_events(
         arrival_moments=arrival_moments,
         fresh_in_force=fresh,
         fresh_counts=fresh_counts,
+        in_force_as_graded=leaving,
         **_approval_metrics(stream, moments, bounds),
     )
 

@@ -416,8 +416,11 @@ class _Grid:
                 for flat, cell in zip(flats, cells, strict=True):
                     flat[2 * part.start + half : 2 * part.stop : 2] = cell
         if read:
+            leaving = events.in_force_as_graded
             for flat in flats:
                 flat[2::2] = flat[1:-1:2]
+                if leaving is not None:
+                    flat[2 * leaving] = flat[2 * leaving + 1]
             for fresh, counts in events.fresh_parts():
                 points = rates_from_counts(*counts)
                 for flat, cell in zip(flats, _cells(points, values, shapes), strict=True):
