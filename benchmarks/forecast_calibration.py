@@ -45,8 +45,9 @@ def _line(name: str, bt: pd.DataFrame) -> str:
         f"{name:<34} forecasts {s.forecasts:>3}  base {s.base_rate:5.2f}  "
         f"Brier {s.brier:.3f} vs {s.brier_baseline:.3f}  skill {s.brier_skill:+.2f}  "
         f"graduated {s.graduated:>2} (expected {expected:5.1f})  inside "
-        f"{s.graduated_inside:>2} ({s.graduated_coverage:4.0%}; calibrated "
-        f"{calibrated:4.0%})  committed right {s.committed_right}/{s.committed}"
+        f"{s.graduated_inside:>2} ({s.graduated_coverage:4.0%})  plain band "
+        f"{s.unconditional_coverage:4.0%} (calibrated {calibrated:4.0%})  "
+        f"committed right {s.committed_right}/{s.committed}"
     )
 
 

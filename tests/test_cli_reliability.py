@@ -378,7 +378,7 @@ def test_a_grid_value_true_is_not_a_rate(tmp_path: Path) -> None:
 
 def test_sweep_prints_a_deduplicated_front_at_most_top_rows(tmp_path: Path) -> None:
     args = ["sweep", "-p", POLICY, "-H", RUNS, "--grid", GRID, "--window", "30D", "-q"]
-    out = run(*args, "--top", "5", "--format", "csv")
+    out = run(*args[:-1], "--top", "5", "--format", "csv")
     assert out.returncode == 0, out.stderr
     rows = out.stdout.strip().splitlines()[1:]
     assert len(rows) == 5
@@ -387,6 +387,10 @@ def test_sweep_prints_a_deduplicated_front_at_most_top_rows(tmp_path: Path) -> N
     assert summary.startswith("540 candidates replayed, 0 skipped")
     front_size = int(summary.rsplit(": ", 1)[1].split()[0])
     assert left_off.startswith(f"... {front_size - 5:,} more rows of the front left off")
+    # -q: the same rows; on stderr only the warning about the options.
+    quiet = run(*args, "--top", "5", "--format", "csv")
+    assert quiet.stdout == out.stdout
+    assert quiet.stderr.strip().splitlines() == [unused]
     everything = json.loads(run(*args, "--all", "--format", "json").stdout)
     assert len(everything) == front_size
     points = [(r["approval_burden"], r["failures_let_through"]) for r in everything]

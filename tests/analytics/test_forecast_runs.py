@@ -21,6 +21,7 @@ from warrantd.analytics.forecast import (
     _Runs,
     _runs_of,
     _simulated_arrivals,
+    _summary,
     backtest_plan,
     backtest_scores,
     forecast,
@@ -52,6 +53,19 @@ def runs_history(
         }
     )
     return load_history(frame)
+
+
+def test_a_class_at_its_ceiling_still_counts_its_runs() -> None:
+    # Seven runs of 100 cases, all passing: 700 cases clear AUTONOMOUS (0.95, 400), the
+    # class's ceiling. Nothing to forecast, but its 7 runs are its 7 runs, not 0.
+    h = runs_history([0, 1, 2, 3, 4, 5, 6], [100] * 7, [100] * 7)
+    row = forecast(h, POLICY, horizon="30D", n_sims=50).table.iloc[0]
+    assert (row["state"], row["next_state"], row["blocked_on"]) == (
+        "AUTONOMOUS",
+        "",
+        "at its ceiling",
+    )
+    assert row["runs"] == 7 and np.isnan(row["runs_per_day"])
 
 
 def test_run_arrival_rate_is_runs_over_whole_days_since_the_first() -> None:
@@ -217,12 +231,21 @@ def test_agent_version_starts_a_regime_and_reset_on_names_another_column() -> No
     by_model = TrustPolicy(
         POLICY.actions, POLICY.thresholds, graduation=GraduationSettings(reset_on="model")
     )
-    row = forecast(h, by_model, horizon="30D", n_sims=100).table.iloc[0]
-    assert row["regime"] == "model = m2 since 2026-04-10"
-    none = forecast(h, POLICY, horizon="30D", n_sims=100, regime=None).table.iloc[0]
-    assert none["regime"] == ""
+    fc = forecast(h, by_model, horizon="30D", n_sims=100)
+    assert fc.table.iloc[0]["regime"] == "model = m2 since 2026-04-10"
+    assert fc.regime == "model"  # the report's lede names it
+    none = forecast(h, POLICY, horizon="30D", n_sims=100, regime=None)
+    assert none.table.iloc[0]["regime"] == "" and none.regime is None
     with pytest.raises(OptionError, match="regime"):
         forecast(h, POLICY, horizon="30D", n_sims=100, regime="nope")
+    # A typo is named, and only the columns that could mark a regime are listed (not
+    # the time, the class or the counts the loader made).
+    with pytest.raises(OptionError) as typo:
+        forecast(h, POLICY, horizon="30D", n_sims=100, regime="agent_versoin")
+    assert str(typo.value) == (
+        "regime: 'agent_versoin' is not a column of the history (did you mean "
+        "'agent_version'? its other columns: agent_version, run_id, model)"
+    )
 
 
 def test_backtest_scores_by_hand() -> None:
@@ -230,7 +253,8 @@ def test_backtest_scores_by_hand() -> None:
         {
             "p_within_horizon": [0.9, 0.2, 0.95, 0.5],
             "graduated": [True, False, True, False],
-            "within_band": [True, True, False, False],
+            "within_given_band": [True, False, False, False],
+            "within_band": [True, True, True, False],
         }
     )
     s = backtest_scores(bt)
@@ -239,10 +263,13 @@ def test_backtest_scores_by_hand() -> None:
     assert s.brier == pytest.approx(0.075625)
     assert (s.base_rate, s.brier_baseline) == (0.5, 0.25)
     assert s.brier_skill == pytest.approx(0.6975)
-    # Two graduated, one inside its band; two committed (p >= 0.9), one of them right.
+    # Two graduated, one inside the band given graduation (the one shown); two
+    # committed (p >= 0.9), one of them right. Both graduated were inside the plain
+    # band, and 3 of the 4 rows, pooled.
     assert (s.graduated, s.graduated_inside, s.graduated_coverage) == (2, 1, 0.5)
     assert (s.committed, s.committed_right, s.committed_accuracy) == (2, 1, 0.5)
-    assert s.inside == 0.5
+    assert s.unconditional_coverage == 1.0
+    assert s.inside == 0.75
     tenths = s.reliability.set_index("bin_lo")
     assert tenths.loc[0.9, "forecasts"] == 2
     assert tenths.loc[0.9, "mean_p"] == pytest.approx(0.925)
@@ -253,29 +280,63 @@ def test_backtest_scores_by_hand() -> None:
 
 def test_brier_skill_is_undefined_when_every_outcome_is_alike() -> None:
     bt = pd.DataFrame(
-        {"p_within_horizon": [0.1, 0.3], "graduated": [False] * 2, "within_band": [True] * 2}
+        {
+            "p_within_horizon": [0.1, 0.3],
+            "graduated": [False] * 2,
+            "within_band": [True] * 2,
+            "within_given_band": [False] * 2,
+        }
     )
     s = backtest_scores(bt)
     assert s.brier_baseline == 0.0 and np.isnan(s.brier_skill)
     assert np.isnan(s.graduated_coverage) and np.isnan(s.committed_accuracy)
+    assert np.isnan(s.unconditional_coverage)
 
 
 def test_what_a_calibrated_forecast_would_cover_by_hand() -> None:
     # P = 0.95, 0.5, 0.05, 0.3: 1.8 graduations expected. A calibrated forecast puts a
-    # graduation inside its band with probability (min(P, 0.9) - 0.1) / P: the band of
-    # P = 0.5 runs from its 10th percentile to the horizon. Expected inside:
-    # 0.8 + 0.4 + 0 + 0.2 = 1.4, so 1.4 / 1.8 = 7/9 of the graduated, not 80%.
+    # graduation inside its plain band with probability (min(P, 0.9) - 0.1) / P: the
+    # band of P = 0.5 runs from its 10th percentile to the horizon. Expected inside:
+    # 0.8 + 0.4 + 0 + 0.2 = 1.4, so 1.4 / 1.8 = 7/9 of the graduated, not 80%. The
+    # band given graduation has no such loss: both graduations fell inside it.
     bt = pd.DataFrame(
         {
             "p_within_horizon": [0.95, 0.5, 0.05, 0.3],
             "graduated": [True, True, False, False],
             "within_band": [True, False, True, True],
+            "within_given_band": [True, True, False, False],
         }
     )
     s = backtest_scores(bt)
     assert s.expected_graduated == pytest.approx(1.8)
     assert s.calibrated_coverage == pytest.approx(7 / 9)
-    assert (s.graduated, s.graduated_coverage) == (2, 0.5)
+    assert (s.graduated, s.unconditional_coverage) == (2, 0.5)
+    assert s.graduated_coverage == 1.0
+
+
+def test_the_band_given_graduation_by_hand() -> None:
+    """Ten simulations, four reach the next state, on days 2, 4, 6 and 8. The plain
+    percentiles (inverted cdf) over all ten: the 10th is day 2, the 50th and 90th lie
+    beyond the horizon. Among the four that reach it (each a quarter): the 10th is
+    day 2, the 50th day 4 (the first at or above one half), the 90th day 8."""
+    first = np.array([2, 4, 6, 8] + [np.inf] * 6)
+    as_of = T0 + pd.Timedelta(hours=6)
+    row, cdf = _summary(first, 30, as_of, 10)
+    assert row["p_within_horizon"] == 0.4
+    assert row["p10_date"] == as_of + pd.Timedelta(days=2)
+    assert pd.isna(row["p50_date"]) and pd.isna(row["p90_date"])
+    assert row["given_p10_date"] == as_of + pd.Timedelta(days=2)
+    assert row["given_p50_date"] == as_of + pd.Timedelta(days=4)
+    assert row["given_p90_date"] == as_of + pd.Timedelta(days=8)
+    assert cdf.set_index("day").loc[[1, 2, 7, 8, 30], "probability"].tolist() == [
+        0.0,
+        0.1,
+        0.3,
+        0.4,
+        0.4,
+    ]
+    none, _ = _summary(np.full(10, np.inf), 30, as_of, 10)
+    assert none["p_within_horizon"] == 0.0 and pd.isna(none["given_p10_date"])
 
 
 def _alternating(n: int, regimes: int, day_apart: int = 10) -> _Runs:
@@ -407,13 +468,16 @@ def test_backtest_on_run_based_histories_beats_the_base_rate() -> None:
     15 days from day 45, 60-day horizon, cumulative window, default regimes.
 
     Measured (seeds 0-3, 500 simulations, each forecast made at its cut): Brier skill
-    +0.35 against the base rate; graduated-class coverage 17 of 29, 59%, where a
-    calibrated forecast would score 65% on these rows (``calibrated_coverage``: most of
-    them gave P(within horizon) well under 0.9). Seeds 0 and 3 are the hard ones: every
-    class shares each new agent's effect, and seed 0's later agents are all better
-    than its earlier ones, seed 3's all worse. The test holds what is achieved, so a
-    change that loses the skill, the coverage or its match with a calibrated forecast's
-    fails it.
+    +0.35 against the base rate; of the 29 forecasts whose class graduated within
+    the horizon, 23 (79%) fell inside the band given graduation (the band shown;
+    a calibrated forecast scores 80%), and 17 (59%) inside the plain band, where a
+    calibrated forecast would score 65% (``calibrated_coverage``: most of them gave
+    P(within horizon) well under 0.9, where the plain band ends at the horizon).
+    Seeds 0 and 3 are the hard ones: every class shares each new agent's effect,
+    and seed 0's later agents are all better than its earlier ones, seed 3's all
+    worse. The test holds what is achieved (coverage within the issue's 80% +- 10),
+    so a change that loses the skill, the coverage or its match with a calibrated
+    forecast's fails it.
     """
     from warrantd import load_policy
     from warrantd.analytics.forecast import backtests
@@ -429,5 +493,5 @@ def test_backtest_on_run_based_histories_beats_the_base_rate() -> None:
     scores = backtest_scores(pd.concat(frames))
     assert scores.graduated >= 10
     assert scores.brier_skill > 0.3, scores
-    assert scores.graduated_coverage >= 0.5, scores
-    assert scores.graduated_coverage >= scores.calibrated_coverage - 0.1, scores
+    assert 0.7 <= scores.graduated_coverage <= 0.9, scores
+    assert scores.unconditional_coverage >= scores.calibrated_coverage - 0.1, scores

@@ -228,6 +228,10 @@ def test_a_graduation_hours_after_as_of_is_scored_on_day_one() -> None:
     assert row["actual_date"] == as_of + pd.Timedelta("3h")
     assert bool(row["graduated"]) and bool(row["within_band"])
     assert not within_band(row["actual_date"], row["p10_date"], row["p90_date"])  # by date
+    # Nearly every simulation graduates within the horizon: the band given graduation
+    # starts on the same day.
+    assert row["p_within_horizon"] > 0.99 and row["given_p10_date"] == as_of + DAY
+    assert bool(row["within_given_band"])
 
 
 # ------------------------------------------------------------------ made after evidence expired

@@ -59,6 +59,29 @@ def test_a_doubled_export_is_an_error_naming_the_first_repeat_and_the_count(
     )
 
 
+def test_a_case_that_both_passes_and_fails_at_one_instant_is_called_a_conflict(
+    tmp_path: Path,
+) -> None:
+    # Row 2 is case c1 of row 1 at the same moment, failed where row 1 passed: not a
+    # doubled export but two outcomes of one case. Said in the file's names and values.
+    path = write(
+        tmp_path,
+        "when,tool,ok,case\n"
+        "2026-01-01T10:00:00Z,read_ledger,yes,c1\n"
+        "2026-01-01T10:00:00Z,read_ledger,no,c1\n",
+    )
+    mapping = {"when": "timestamp", "tool": "action", "ok": "passed", "case": "case_id"}
+    with pytest.raises(HistoryError) as info:
+        load_history(path, column_map=mapping)
+    assert str(info.value) == (
+        f"{path}: row 2, column 'case' (read as 'case_id'): 'c1': conflicts with row 1: same "
+        "tool, case and when, but ok 'yes' there, 'no' here; one eval case has one outcome "
+        "at one moment (a re-run needs its own timestamp, run id or attempt). 1 row repeats "
+        "an earlier row: remove them, or keep them with --duplicates keep "
+        "(duplicates='keep' in Python)"
+    )
+
+
 def test_kept_duplicates_load_whole_and_data_quality_says_so(tmp_path: Path) -> None:
     path = write(tmp_path, "timestamp,action,passed,case_id\n" + THREE_CASES + THREE_CASES)
     history = load_history(path, duplicates="keep")

@@ -290,3 +290,38 @@ def test_policy_and_data_give_every_input_file_and_its_own_digest(tmp_path: Path
         assert f"- **{name}**: {str(path).replace('_', chr(92) + '_')}" in md
         assert f"- **SHA-256 of the {name}**: {digest}" in md
     assert "SHA-256 of inputs" not in md and done.files
+
+
+def test_digests_are_of_the_inputs_as_read_not_as_they_are_when_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history file is appended to while the report is forecasting: the report's
+    digest is of the file that was read, taken before the work. (Checked to fail when
+    the digest is taken as the report is written.)"""
+    import hashlib
+
+    import warrantd.analytics.report as report
+
+    history = tmp_path / "h.csv"
+    shutil.copy(ROOT / "datasets" / "billing-agent-runs.csv", history)
+    read = hashlib.sha256(history.read_bytes()).hexdigest()
+    real_forecast = report.forecast
+
+    def forecast_while_the_file_changes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with history.open("a") as f:
+            f.write("\n")
+        return real_forecast(*args, **kwargs)
+
+    monkeypatch.setattr(report, "forecast", forecast_while_the_file_changes)
+    build_report(
+        load_history(history),
+        load_policy(ROOT / "datasets" / "billing-agent.policy.toml"),
+        tmp_path / "r",
+        sources={"history": str(history)},
+        n_sims=50,
+        horizon="10D",
+        backtest_cuts=[],
+    )
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert f"- **SHA-256 of the history**: {read}" in md
+    assert hashlib.sha256(history.read_bytes()).hexdigest() != read

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,17 @@ import pytest
 
 from warrantd import GraduationThresholds, TrustPolicy, threshold_problems
 from warrantd.analytics.replay import SUMMARY_FIGURES, replay
-from warrantd.analytics.sweep import KNOBS, candidates_frame, rule_settings, sweep, to_thresholds
+from warrantd.analytics.sweep import (
+    KNOBS,
+    candidates_frame,
+    grid_notes,
+    load_grid,
+    rule_settings,
+    sweep,
+    to_thresholds,
+)
 from warrantd.errors import InputError
+from warrantd.graduation import GraduationSettings
 
 from ..helpers import A, S, make_thresholds
 from .test_replay import (
@@ -89,6 +99,46 @@ def test_validity_agrees_with_the_policy_rules() -> None:
 def test_bad_grids(grid: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         candidates_frame(STREAK_POLICY, grid)
+
+
+def test_a_grid_file_reads_rule_knobs_under_graduation_and_names_what_a_typo_meant(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "grid.toml"
+    # The policy file's layout: bars under their state, rule knobs under [graduation].
+    path.write_text(
+        '[supervised]\npass_rate = [0.8, 0.9]\n[graduation]\nevidence = ["point", "wilson"]\n'
+        "alpha = [0.05]\n"
+    )
+    grid = load_grid(path)
+    assert dict(grid) == {
+        "supervised.pass_rate": [0.8, 0.9],
+        "evidence": ["point", "wilson"],
+        "alpha": [0.05],
+    }
+    path.write_text("[supervised]\npass_rat = [0.8]\nalpah = [0.1]\nspeed = [1]\n")
+    with pytest.raises(InputError) as raised:
+        load_grid(path)
+    said = str(raised.value)
+    assert "supervised.pass_rat: unknown sweep knob (did you mean 'supervised.pass_rate'?)" in said
+    # Nothing close: the known knobs are listed.
+    assert "supervised.speed: unknown sweep knob (known: supervised.pass_rate," in said
+    path.write_text('[graduation]\nreset_on = ["agent_version"]\n')
+    with pytest.raises(InputError, match=r"reset_on: not a sweep knob .* policy's"):
+        load_grid(path)
+
+
+def test_alpha_swept_under_the_point_rule_is_said_to_do_nothing() -> None:
+    assert STREAK_POLICY.graduation.evidence == "point"
+    (note,) = grid_notes(STREAK_POLICY, {"alpha": [0.01, 0.05]})
+    assert note.startswith("alpha takes 2 values, but every candidate grades under evidence point")
+    # Swept with a bound rule, or a single alpha: alpha does something, or nothing varies.
+    assert grid_notes(STREAK_POLICY, {"alpha": [0.01, 0.05], "evidence": ["point", "wilson"]}) == []
+    assert grid_notes(STREAK_POLICY, {"alpha": [0.01]}) == []
+    wilson = TrustPolicy(
+        STREAK_POLICY.actions, STREAK_POLICY.thresholds, GraduationSettings(evidence="wilson")
+    )
+    assert grid_notes(wilson, {"alpha": [0.01, 0.05]}) == []
 
 
 def test_sweep_on_the_streak_by_hand() -> None:

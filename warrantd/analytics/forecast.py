@@ -65,6 +65,7 @@ committed-date accuracy, Brier skill against the base rate, reliability);
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -191,8 +192,15 @@ class Forecast:
     minus the earlier half's, NaN when there is none), ``trend_note`` (why the
     forecast has no trend: empty when it has one), ``p_within_horizon`` and the
     ``p10_date`` / ``p50_date`` / ``p90_date`` of reaching the next state (NaT when
-    that percentile falls beyond the horizon). ``cdfs``: per action, P(graduated by
-    day d) for d = 1 .. horizon days.
+    that percentile falls beyond the horizon), and ``given_p10_date`` /
+    ``given_p50_date`` / ``given_p90_date``: the same percentiles among the
+    simulations that reach it within the horizon (NaT when none does). The
+    ``given_`` band is the one to show beside ``p_within_horizon``: "P = 40%; if it
+    does, between these dates". It is finite whenever P > 0, and a calibrated
+    forecast puts 80% of the classes that graduate within the horizon inside it,
+    whatever P was; the plain band holds only (P - 0.1) / P of them when P < 0.9
+    (:class:`BacktestScores`). ``cdfs``: per action, P(graduated by day d) for d =
+    1 .. horizon days.
     """
 
     table: pd.DataFrame
@@ -291,7 +299,14 @@ FORECAST_COLUMNS = [
     "p10_date",
     "p50_date",
     "p90_date",
+    "given_p10_date",
+    "given_p50_date",
+    "given_p90_date",
 ]
+
+#: The forecast's date columns: the percentiles of all simulations, then of those
+#: that reach the next state within the horizon.
+_DATE_COLUMNS = [f"{given}p{q}_date" for given in ("", "given_") for q in (10, 50, 90)]
 
 
 class _FromPolicy:
@@ -325,9 +340,20 @@ def regime_column(
     if regime is None:
         return None
     if not isinstance(regime, str) or regime not in history.columns:
-        have = ", ".join(map(str, history.columns))
-        raise OptionError("regime", f"{regime!r} is not a column of the history (it has {have})")
+        # The columns that could mark a regime: not the time, the class or the outcome.
+        others = [str(c) for c in history.columns if c not in _NOT_REGIMES]
+        close = difflib.get_close_matches(str(regime), others, n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        have = ", ".join(others) or "none but time, action and outcome"
+        raise OptionError(
+            "regime",
+            f"{regime!r} is not a column of the history ({hint}its other columns: {have})",
+        )
     return regime
+
+
+#: History columns that hold the time, the class or the outcome of a case: never a regime.
+_NOT_REGIMES = frozenset({"timestamp", "action", "n", "n_passed", "adversarial"})
 
 
 @dataclass(frozen=True)
@@ -533,7 +559,12 @@ def _arrivals(runs: _Runs, now_ns: int) -> _Arrivals:
     the cleaner reading, but measured it made the forecast worse (graduated coverage
     on the run-based backtest test 59% -> 52%, against 65% calibrated): the chain
     counts UTC days while the simulated days start at ``as_of``, and the extra quiet
-    day offsets that. Putting the chain on the simulated days' grid is the real fix."""
+    day offsets that. Putting the chain on the simulated days' grid (day k ending at
+    ``as_of + k days``, the half-passed day left out) was tried on 2026-11-26: over
+    the calibration benchmark's 1,319 forecasts it changed little (Brier 0.089 ->
+    0.088, 239 -> 243 graduations expected of 270, the band shown 81% either way),
+    and on the run-based backtest test's seeds it scored worse (plain band 59% ->
+    48% of 29, skill +0.35 -> +0.33), so UTC days stay."""
     today = now_ns // NS_PER_DAY
     first = int(runs.time_ns.min()) // NS_PER_DAY
     days = int(min(LOOKBACK_DAYS, today - first + 1))
@@ -687,12 +718,15 @@ def _case_window(real: Evidence, future: np.ndarray, size: int) -> np.ndarray:
 def _summary(
     first: np.ndarray, days: int, as_of: pd.Timestamp, n_sims: int
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Step 5: P(within horizon), percentile dates and the cdf of the first day reached."""
+    """Step 5: P(within horizon), percentile dates (of all simulations, and of those
+    that reach the next state within the horizon) and the cdf of the first day reached."""
     row: dict[str, Any] = {"p_within_horizon": float(np.isfinite(first).mean())}
+    reached = first[np.isfinite(first)].astype(int)
     for q in (10, 50, 90):
         day = np.percentile(first, q, method="inverted_cdf")
         row[f"p{q}_date"] = as_of + day * _DAY if np.isfinite(day) else pd.NaT
-    reached = first[np.isfinite(first)].astype(int)
+        given = np.percentile(reached, q, method="inverted_cdf") if len(reached) else np.nan
+        row[f"given_p{q}_date"] = as_of + int(given) * _DAY if len(reached) else pd.NaT
     probability = np.cumsum(np.bincount(reached, minlength=days + 1)[1 : days + 1]) / n_sims
     cdf = pd.DataFrame(
         {
@@ -710,9 +744,7 @@ def _not_forecast(row: dict[str, Any], note: str) -> dict[str, Any]:
         **row,
         "note": note,
         "p_within_horizon": np.nan,
-        "p10_date": pd.NaT,
-        "p50_date": pd.NaT,
-        "p90_date": pd.NaT,
+        **{column: pd.NaT for column in _DATE_COLUMNS},
     }
 
 
@@ -783,7 +815,8 @@ def forecast(
             "action": action,
             "state": state.name,
             "note": "",
-            "runs": 0,
+            # Every class's runs, forecast or not (a class at its ceiling has them too).
+            "runs": len(all_runs[action]) if action in all_runs else 0,
             "runs_per_day": np.nan,
             "cases_per_run": np.nan,
             "cases_per_day": np.nan,
@@ -809,7 +842,6 @@ def forecast(
         row["blocked_on"] = "; ".join(blocked) or "clears every bar"
         index = evidence.actions.index(action)
         runs = all_runs[action]
-        row["runs"] = len(runs)
         distinct = len(
             np.unique(
                 evidence.time_ns[evidence.bounds[index] : evidence.bounds[index + 1]] // NS_PER_DAY
@@ -905,8 +937,8 @@ def forecast(
         rows.append({**row, **found_row})
     progress_bar.close()
     table = pd.DataFrame(rows, columns=FORECAST_COLUMNS)
-    for q in (10, 50, 90):
-        table[f"p{q}_date"] = pd.to_datetime(table[f"p{q}_date"], utc=True)
+    for date_column in _DATE_COLUMNS:
+        table[date_column] = pd.to_datetime(table[date_column], utc=True)
     return Forecast(
         table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend, column, made
     )
@@ -1338,9 +1370,12 @@ BACKTEST_COLUMNS = [
     "p10_date",
     "p50_date",
     "p90_date",
+    "given_p10_date",
+    "given_p90_date",
     "actual_date",
     "graduated",
     "within_band",
+    "within_given_band",
 ]
 
 
@@ -1367,14 +1402,17 @@ def backtest(
     arrived between the last evidence and the cut) over the history up to the cut,
     whose last evidence is ``as_of``; its days count from ``as_of``. One row per
     action that was forecast (it had a next state and enough evidence): the forecast
-    (``p_within_horizon``, ``p10_date``, ``p50_date``, ``p90_date``), the
+    (``p_within_horizon``, ``p10_date``, ``p50_date``, ``p90_date`` and the band given
+    graduation within the horizon, ``given_p10_date`` / ``given_p90_date``), the
     ``actual_date`` it first reached that state after ``as_of`` in the replay of the
-    full history (NaT if not within the horizon), and ``within_band``. Both are
+    full history (NaT if not within the horizon), ``within_band`` (inside the plain
+    band) and ``within_given_band`` (graduated within the horizon, inside the given
+    band). Both are
     compared in the forecast's own unit, whole simulated days since ``as_of``
     (:func:`within_band` with ``as_of``): a graduation a few hours after ``as_of``
     is on day 1, as the simulation would have it, whatever the UTC date. A class
     that did not graduate within the horizon counts as inside when its 90th
-    percentile lies beyond the horizon.
+    percentile lies beyond the horizon; it is never inside the given band.
     """
     window = resolve_window(window, policy)
     moment = _as_utc(cut)
@@ -1406,6 +1444,9 @@ def backtest(
         if pd.notna(actual) and actual > end:
             actual = pd.NaT
         inside = within_band(actual, row.p10_date, row.p90_date, as_of=fc.as_of)
+        inside_given = pd.notna(actual) and within_band(
+            actual, row.given_p10_date, row.given_p90_date, as_of=fc.as_of
+        )
         rows.append(
             {
                 "cut": moment,
@@ -1416,9 +1457,12 @@ def backtest(
                 "p10_date": row.p10_date,
                 "p50_date": row.p50_date,
                 "p90_date": row.p90_date,
+                "given_p10_date": row.given_p10_date,
+                "given_p90_date": row.given_p90_date,
                 "actual_date": actual,
                 "graduated": bool(pd.notna(actual)),
                 "within_band": bool(inside),
+                "within_given_band": bool(inside_given),
             }
         )
     return _typed_backtest(rows)
@@ -1523,11 +1567,12 @@ def backtest_plan(history: pd.DataFrame, horizon: Any) -> BacktestPlan:
 def _typed_backtest(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Backtest rows as a frame whose columns have their types even when it is empty."""
     frame = pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
-    for column in ("cut", "as_of", "p10_date", "p50_date", "p90_date", "actual_date"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in BACKTEST_COLUMNS:
+        if column == "cut" or column.endswith("_date") or column == "as_of":
+            frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["p_within_horizon"] = frame["p_within_horizon"].astype(np.float64)
-    frame["graduated"] = frame["graduated"].astype(bool)
-    frame["within_band"] = frame["within_band"].astype(bool)
+    for column in ("graduated", "within_band", "within_given_band"):
+        frame[column] = frame[column].astype(bool)
     return frame
 
 
@@ -1544,10 +1589,12 @@ class BacktestScores:
 
     * ``graduated_coverage``: among forecasts whose class did reach its next state
       within the horizon (``graduated`` of them), the share whose date fell inside
-      the 10-90% band (``graduated_inside``); a calibrated forecast scores about 80%.
+      the band shown for it, the 10-90% band given graduation within the horizon
+      (``within_given_band``; ``graduated_inside`` of them). A calibrated forecast
+      scores 80%, whatever its P(within horizon).
     * ``committed_accuracy``: among forecasts that committed to a date
       (P(within horizon) >= :data:`COMMITTED_P`; ``committed`` of them), the share
-      whose class did graduate inside the band (``committed_right``).
+      whose class did graduate inside that band (``committed_right``).
     * ``brier``: the mean squared error of P(within horizon) against what happened
       (1 graduated within the horizon, 0 not); ``brier_baseline`` the same for the
       no-skill forecast that gives every row the ``base_rate`` (the share of rows that
@@ -1557,13 +1604,14 @@ class BacktestScores:
     * ``expected_graduated``: how many graduations the forecasts expected (the sum of
       P(within horizon)), against ``graduated``: a forecast that expects fewer is
       too slow on the whole.
-    * ``calibrated_coverage``: the graduated-class coverage a calibrated forecast
-      would score on these rows. It is not 80% wherever P(within horizon) is below
-      0.9: the band then ends at the horizon (its 90th percentile lies beyond), and
-      a graduation inside the horizon falls in it with probability (P - 0.1) / P (0
-      when P <= 0.1). Summed over the rows: sum(clip(min(P, 0.9) - 0.1, 0)) /
-      sum(P). Compare ``graduated_coverage`` with it, not with 80% alone.
-    * ``inside``: the pooled share inside the band (graduated or not), the old
+    * ``unconditional_coverage``: the same share for the plain 10-90% band of all
+      simulations (``within_band``), and ``calibrated_coverage``, what a calibrated
+      forecast would score on it. That is not 80% wherever P(within horizon) is
+      below 0.9: the plain band then ends at the horizon (its 90th percentile lies
+      beyond), and a graduation inside the horizon falls in it with probability
+      (P - 0.1) / P (0 when P <= 0.1). Summed over the rows: sum(clip(min(P, 0.9) -
+      0.1, 0)) / sum(P). This is why the band shown is the given one.
+    * ``inside``: the pooled share inside the plain band (graduated or not), the old
       headline, kept for comparison: forecasts of "not within the horizon" that came
       true dominate it.
     * ``reliability``: per tenth of P(within horizon) (``bin_lo``, ``bin_hi``), the
@@ -1588,6 +1636,7 @@ class BacktestScores:
     reliability: pd.DataFrame
     expected_graduated: float = float("nan")
     calibrated_coverage: float = float("nan")
+    unconditional_coverage: float = float("nan")
 
 
 def _share(part: int, whole: int) -> float:
@@ -1598,7 +1647,8 @@ def backtest_scores(bt: pd.DataFrame) -> BacktestScores:
     """Score backtest rows (:func:`backtest` / :func:`backtests`); see :class:`BacktestScores`."""
     p = bt["p_within_horizon"].to_numpy(dtype=np.float64)
     y = bt["graduated"].to_numpy(dtype=bool)
-    inside = bt["within_band"].to_numpy(dtype=bool)
+    inside = bt["within_given_band"].to_numpy(dtype=bool)
+    plain = bt["within_band"].to_numpy(dtype=bool)
     n = len(bt)
     committed = p >= COMMITTED_P
     base = float(y.mean()) if n else float("nan")
@@ -1631,7 +1681,7 @@ def backtest_scores(bt: pd.DataFrame) -> BacktestScores:
         base_rate=base,
         brier_baseline=baseline,
         brier_skill=skill,
-        inside=_share(int(inside.sum()), n),
+        inside=_share(int(plain.sum()), n),
         reliability=reliability,
         expected_graduated=float(p.sum()) if n else float("nan"),
         calibrated_coverage=(
@@ -1639,4 +1689,5 @@ def backtest_scores(bt: pd.DataFrame) -> BacktestScores:
             if n and p.sum() > 0
             else float("nan")
         ),
+        unconditional_coverage=_share(int((y & plain).sum()), int(y.sum())),
     )

@@ -138,17 +138,40 @@ def _check_repeats(
     if repeated is None:
         return
     count = repeated.count
+    rows = f"{count:,} {'row repeats' if count == 1 else 'rows repeat'} an earlier row"
+    conflict = _conflict(frame, repeated.original, repeated.first, shown)
+    said = (
+        f"conflicts with row {repeated.original + 1}: same {repeated.columns_said(shown)}, "
+        f"but {conflict}; one eval case has one outcome at one moment (a re-run needs its "
+        f"own timestamp, run id or attempt). {rows}: remove them, or keep them"
+        if conflict
+        else f"repeats row {repeated.original + 1} (same {repeated.columns_said(shown)}); "
+        f"{rows}, as a doubled export does, and would count as evidence twice: remove "
+        "them, or keep them"
+    )
     problem = Problem(
         repeated.first + 1,
         CASE_ID_COLUMN,
         out[CASE_ID_COLUMN].iat[repeated.first],
-        f"repeats row {repeated.original + 1} (same {repeated.columns_said(shown)}); "
-        f"{count:,} {'row repeats' if count == 1 else 'rows repeat'} an earlier row, as a doubled "
-        "export does, and would count as evidence twice: remove them, or keep them with "
-        "--duplicates keep (duplicates='keep' in Python)",
+        f"{said} with --duplicates keep (duplicates='keep' in Python)",
         renamed_from=shown.get(CASE_ID_COLUMN),
     )
     raise HistoryError(source, [problem])
+
+
+#: The columns that hold a case's outcome: a repeat differing in one is a conflict.
+_OUTCOME_COLUMNS = ("passed", "n", "n_passed", "adversarial")
+
+
+def _conflict(frame: pd.DataFrame, earlier: int, later: int, shown: Mapping[str, str]) -> str:
+    """How two rows of one eval case differ in outcome, as the file has them ("passed
+    'true' there, 'false' here", in its column names), or "" when they agree."""
+    differing = [
+        f"{shown.get(c, c)} {str(frame[c].iat[earlier])!r} there, {str(frame[c].iat[later])!r} here"
+        for c in _OUTCOME_COLUMNS
+        if c in frame.columns and str(frame[c].iat[earlier]) != str(frame[c].iat[later])
+    ]
+    return "; ".join(differing)
 
 
 def _canonicalize(

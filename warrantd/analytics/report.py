@@ -709,9 +709,9 @@ def _forecast_section(fc: Forecast, adversarial: bool) -> ForecastSection:
             runs=_runs_text(r),
             trend=_trend_text(r, adversarial),
             p=_pct(r["p_within_horizon"]),
-            p10=_date(r["p10_date"]),
-            p50=_date(r["p50_date"]),
-            p90=_date(r["p90_date"]),
+            p10=_date(r["given_p10_date"]),
+            p50=_date(r["given_p50_date"]),
+            p90=_date(r["given_p90_date"]),
         )
         for r in fc.table.to_dict("records")
     ]
@@ -761,6 +761,7 @@ class Calibration:
     graduated: int
     graduated_inside: int
     graduated_coverage: str
+    unconditional_coverage: str
     calibrated_coverage: str
     expected_graduated: str
     committed: int
@@ -783,10 +784,12 @@ def _calibration(
             action=str(r["action"]),
             next_state=str(r["next_state"]),
             p=_pct(r["p_within_horizon"]),
-            p10=_band_day(r["p10_date"], r["as_of"], "—"),
-            p90=_band_day(r["p90_date"], r["as_of"], "beyond"),
+            p10=_band_day(r["given_p10_date"], r["as_of"], "—"),
+            p90=_band_day(r["given_p90_date"], r["as_of"], "—"),
             actual=_actual_day(r["actual_date"], r["as_of"]),
-            inside="yes" if r["within_band"] else "no",
+            # The band is given graduation: a class that did not graduate is scored
+            # by P(within horizon) alone.
+            inside=("yes" if r["within_given_band"] else "no") if r["graduated"] else "—",
         )
         for r in bt.to_dict("records")
     ]
@@ -804,6 +807,7 @@ def _calibration(
         graduated=scores.graduated,
         graduated_inside=scores.graduated_inside,
         graduated_coverage=_pct(scores.graduated_coverage),
+        unconditional_coverage=_pct(scores.unconditional_coverage),
         calibrated_coverage=_pct(scores.calibrated_coverage),
         expected_graduated=f"{scores.expected_graduated:.1f}" if len(bt) else "—",
         committed=scores.committed,
@@ -840,24 +844,39 @@ def _input_digest(name: str | None, frame: pd.DataFrame) -> str:
     return _frame_digest(frame)
 
 
+def _input_digests(
+    sources: Mapping[str, str],
+    policy: TrustPolicy,
+    full_history: pd.DataFrame,
+    traffic: pd.DataFrame | None,
+) -> list[tuple[str, str]]:
+    """The inputs' SHA-256, taken before any work: the files as near as can be to
+    what was read, not as they are minutes later when the report is written."""
+    traffic_name = sources.get("traffic") if traffic is not None else None
+    digests = [
+        ("SHA-256 of the history", _input_digest(sources.get("history"), full_history)),
+        (
+            "SHA-256 of the policy",
+            hashlib.sha256(_policy_bytes(policy, sources.get("policy"))).hexdigest(),
+        ),
+    ]
+    if traffic is not None:
+        digests.append(("SHA-256 of the traffic", _input_digest(traffic_name, traffic)))
+    return digests
+
+
 def _provenance(
     history: pd.DataFrame,
     policy: TrustPolicy,
     grid: Mapping[str, Sequence[Any]],
     fc: Forecast,
     sources: Mapping[str, str],
-    full_history: pd.DataFrame,
+    digests: list[tuple[str, str]],
     traffic: pd.DataFrame | None,
 ) -> Provenance:
     stamps = history["timestamp"]
     named = sources.get("policy")
     traffic_name = sources.get("traffic") if traffic is not None else None
-    digests = [
-        ("SHA-256 of the history", _input_digest(sources.get("history"), full_history)),
-        ("SHA-256 of the policy", hashlib.sha256(_policy_bytes(policy, named)).hexdigest()),
-    ]
-    if traffic is not None:
-        digests.append(("SHA-256 of the traffic", _input_digest(traffic_name, traffic)))
     items = [
         ("history", sources.get("history", "in-memory DataFrame")),
         ("policy", named or "in-memory TrustPolicy"),
@@ -982,22 +1001,19 @@ def build_report(
 ) -> ReportFiles:
     """Write the graduation report for ``history`` under ``policy`` into ``out_dir``.
 
-        ``out_dir`` is checked before any work (:class:`~warrantd._io.OwnedDirectory`):
-        a new or empty folder, or a previous report, whose files alone are replaced; a
-        folder holding other files is refused unless ``force``, and even then they are
-        never touched. The files are staged whole and renamed into place at the end,
-        so an interrupted run leaves the previous report as it was.
+    ``out_dir`` is checked before any work (:class:`~warrantd._io.OwnedDirectory`): a
+    new or empty folder, or a previous report, whose files alone are replaced; a folder
+    holding other files is refused unless ``force``, and even then they are never
+    touched. The files are staged whole and renamed into place at the end, so an
+    interrupted run leaves the previous report as it was.
 
-    from .forecast import (
-        COMMITTED_P,
-        LOOKBACK_DAYS,
-        BacktestScores,
-        Forecast,
-        backtest_plan,
-        backtest_scores,
-        backtests,
-        forecast,
-    )
+    ``sweep_grid`` (default: a small grid around the policy), ``traffic``,
+    ``window``, ``horizon``, ``n_sims``, ``seed`` and ``trend`` are passed to the
+    replay, sweep and forecast; ``backtest_cuts`` replaces the backtest's own plan
+    (:func:`~warrantd.analytics.forecast.backtest_plan`); ``sources`` names the
+    input files (``history``, ``policy``, ``traffic``) for the "Policy & data"
+    section, whose digests are taken before any work; ``base_policy`` adds the
+    policy-change section against it.
     """
     target = (
         out_dir
@@ -1005,6 +1021,7 @@ def build_report(
         else OwnedDirectory.prepare(out_dir, generator=GENERATOR, force=force, may_write=writes)
     )
     window_given, full_history = window, history
+    digests = _input_digests(sources or {}, policy, full_history, traffic)
     window = resolve_window(window, policy)
     foreign = ~history["action"].isin(list(policy.actions))
     left_out = history[foreign].groupby("action", sort=True)["n"].sum()
@@ -1050,7 +1067,7 @@ def build_report(
             this = PolicySource(
                 policy,
                 named or "in-memory TrustPolicy",
-                hashlib.sha256(_policy_bytes(policy, named)).hexdigest(),
+                dict(digests)["SHA-256 of the policy"],  # as read, before the work
             )
             impact = run_policy_impact(base_src, this, both, traffic=traffic, window=window_given)
             change = _policy_change(impact)
@@ -1071,9 +1088,7 @@ def build_report(
             "rules": _rules(rules, policy, window),
             "forecast": _forecast_section(fc, bool(history["adversarial"].any())),
             "calibration": _calibration(bt, scores, fc, bt_days, plan.span_days),
-            "provenance": _provenance(
-                history, policy, grid, fc, sources or {}, full_history, traffic
-            ),
+            "provenance": _provenance(history, policy, grid, fc, sources or {}, digests, traffic),
             "images": {
                 name: base64.b64encode(data).decode("ascii") for name, data in images.items()
             },

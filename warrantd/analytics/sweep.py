@@ -54,6 +54,7 @@ candidate, and replay equal to a loop over :class:`~warrantd.GraduationEngine`.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -109,6 +110,7 @@ __all__ = [
     "SweepResult",
     "candidates_frame",
     "compare_rules",
+    "grid_notes",
     "load_grid",
     "rule_settings",
     "sweep",
@@ -320,17 +322,52 @@ def _check_knob_values(knob: str, values: Iterable[Any], source: str = "sweep gr
         raise InputError(source, problems)
 
 
+#: The policy file's table of the evidence rule: a grid may put its rule knobs there too.
+_RULE_TABLE = "graduation"
+
+
 def _flattened(data: Mapping[str, Any]) -> dict[str, Any]:
     """Knobs written as TOML tables too: ``supervised.pass_rate = [..]`` unquoted (TOML
-    reads it as a table) or under ``[supervised]`` mean ``"supervised.pass_rate"``."""
+    reads it as a table) or under ``[supervised]`` mean ``"supervised.pass_rate"``;
+    ``alpha`` under ``[graduation]`` (as in a policy file) means ``"alpha"``."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if key in _STATE_KEYS and isinstance(value, dict):
             for inner, values in value.items():
                 flat[f"{key}.{inner}"] = values
+        elif key == _RULE_TABLE and isinstance(value, dict):
+            flat.update(value)
         else:
             flat[key] = value
     return flat
+
+
+def _unknown_knob(knob: str) -> str:
+    """The problem of a key that is no knob, with the knob it most likely meant."""
+    close = difflib.get_close_matches(knob, KNOBS, n=1, cutoff=0.75)
+    if close:
+        return f"{knob}: unknown sweep knob (did you mean {close[0]!r}?)"
+    if knob == "reset_on":
+        return (
+            "reset_on: not a sweep knob (it names a column of the history); set it in the "
+            "policy's [graduation] table"
+        )
+    return f"{knob}: unknown sweep knob (known: {', '.join(KNOBS)})"
+
+
+def grid_notes(policy: TrustPolicy, grid: Mapping[str, Sequence[Any]]) -> list[str]:
+    """What a grid sweeps to no effect, one line each: ``alpha`` where every candidate
+    grades under the ``point`` rule, which reads no alpha, so candidates differing only
+    in it come out the same."""
+    evidence = list(grid.get("evidence", [policy.graduation.evidence]))
+    alphas = list(grid.get("alpha", []))
+    if len(set(alphas)) > 1 and set(evidence) == {"point"}:
+        return [
+            f"alpha takes {len(set(alphas))} values, but every candidate grades under "
+            "evidence point, which reads no alpha: those candidates are the same; sweep "
+            'evidence too (evidence = ["point", "wilson", "anytime"])'
+        ]
+    return []
 
 
 def load_grid(path: str | os.PathLike[str]) -> Grid:
@@ -348,7 +385,7 @@ def load_grid(path: str | os.PathLike[str]) -> Grid:
     problems = []
     for knob, values in _flattened(data).items():
         if knob not in KNOBS:
-            problems.append(f"{knob}: unknown sweep knob (known: {', '.join(KNOBS)})")
+            problems.append(_unknown_knob(knob))
             continue
         if not isinstance(values, list) or not values:
             problems.append(f"{knob}: expected a non-empty list, not {values!r}")

@@ -332,7 +332,8 @@ quiet_option = click.option(
     is_flag=True,
     expose_value=False,
     callback=lambda ctx, param, value: set_quiet(value),
-    help="No progress bars and no 'wrote ...' notes (warnings about the data still show).",
+    help="No progress bars, no 'wrote ...' notes and no summary lines on stderr (warnings "
+    "about the data still show).",
 )
 force_option = click.option(
     "--force",
@@ -654,6 +655,15 @@ def validate(policy: str, source: HistorySource | None) -> None:
     """Check a TOML policy file, and optionally a history against it (with data quality).
 
     \b
+    The policy: every key known (a typo says what it meant), every value in range,
+    each AUTONOMOUS bar at or above its SUPERVISED bar, the [graduation] rule valid;
+    it prints the bars, the rule and each class's risk, ceiling and caps. With
+    --history: the file reads (every row, column and value), every action in it is
+    in the policy, reset_on names one of its columns, and its data quality (classes
+    without evidence, outlier dates, repeats, pooled agents).
+    Exit 0 when valid, 2 with one line per problem.
+
+    \b
     Example:
       warrantd validate datasets/billing-agent.policy.toml
       warrantd validate datasets/billing-agent.policy.toml --history datasets/billing-agent.csv
@@ -831,13 +841,15 @@ def sweep(
       warrantd sweep -p datasets/billing-agent.policy.toml -H datasets/billing-agent.csv \\
           --grid datasets/billing-agent.grid.toml --out sweep.csv
     """
-    from ..analytics.sweep import KNOBS, load_grid
+    from ..analytics.sweep import KNOBS, grid_notes, load_grid
     from ..analytics.sweep import sweep as run_sweep
 
     _check_out(out, force, policy, source.path, source.mapping, grid, traffic)
     with _steps(["load", "sweep"]) as steps:
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid)
+        for said in grid_notes(pol, candidates):
+            warn(f"{grid}: {said}")
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule)
@@ -852,11 +864,10 @@ def sweep(
             progress=progress(),
         )
     front = result.pareto()
-    emit(
+    note(
         f"{_plural(result.n_candidates, 'candidate')} replayed, {result.n_skipped:,} skipped "
         f"(AUTONOMOUS bar below SUPERVISED); Pareto front: "
-        f"{_plural(len(front), 'distinct point')}",
-        err=True,
+        f"{_plural(len(front), 'distinct point')}"
     )
     silent = sorted(set(result.table.loc[result.table["no_evidence"], "action"]))
     if silent:
@@ -883,10 +894,9 @@ def sweep(
         ]
     emit(_table(shown, fmt))
     if len(shown) < len(front):
-        emit(
+        note(
             f"... {len(front) - len(shown):,} more rows of the front left off "
-            f"(--top N or --all to see them; --out FILE gets every candidate)",
-            err=True,
+            f"(--top N or --all to see them; --out FILE gets every candidate)"
         )
     if out:
         _write_csv(result.table, out)
@@ -1043,10 +1053,10 @@ _FORECAST_VIEW = {
     "action": "action",
     "state": "state",
     "next_state": "next",
-    "p_within_horizon": "P(by horizon)",
-    "p10_date": "p10",
-    "p50_date": "p50",
-    "p90_date": "p90",
+    "p_within_horizon": "P(horizon)",
+    "given_p10_date": "p10",
+    "given_p50_date": "p50",
+    "given_p90_date": "p90",
     "runs_per_day": "runs/day",
 }
 
@@ -1061,7 +1071,7 @@ def _forecast_view(table: Any) -> str:
         view["p_within_horizon"] = [
             "—" if pd.isna(p) else f"{p:.0%}" for p in view["p_within_horizon"]
         ]
-    for column in ("p10_date", "p50_date", "p90_date"):
+    for column in ("given_p10_date", "given_p50_date", "given_p90_date"):
         if column in view:
             view[column] = [
                 "—" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d") for d in view[column]
@@ -1071,6 +1081,11 @@ def _forecast_view(table: Any) -> str:
         at_ceiling = view["next_state"].isna() | (view["next_state"].astype(str) == "")
         view["runs_per_day"] = view["runs_per_day"].where(~at_ceiling)
     lines = [_table(view.rename(columns=_FORECAST_VIEW), "table")]
+    if "given_p10_date" in view:
+        lines.append(
+            "P(horizon): the chance of reaching the next state within the horizon; "
+            "p10 / p50 / p90: if it does, when"
+        )
     # Long texts below the table, one class a line, rather than a 300-column table.
     for column, heading in (
         ("blocked_on", "blocked on"),
