@@ -108,6 +108,7 @@ __all__ = [
     "policy_classes_only",
     "rate_met",
     "rates_from_counts",
+    "read_in_force",
     "request_events",
     "request_kinds",
     "request_weights",
@@ -215,8 +216,11 @@ def window_label(window: Window) -> str:
 
 
 def _ratio(passed: np.ndarray, n: np.ndarray) -> np.ndarray:
-    out = np.zeros(np.broadcast(passed, n).shape, dtype=np.float64)
-    np.divide(passed, n, out=out, where=n > 0)
+    out = np.empty(np.broadcast(passed, n).shape, dtype=np.float64)
+    # Divided everywhere, then 0.0 where there is no case: a masked divide is slower.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(passed, n, out=out)
+    out[np.broadcast_to(n <= 0, out.shape)] = 0.0
     return out
 
 
@@ -370,8 +374,11 @@ def evidence_of(
         changes[0] = True
         np.not_equal(ts[1:], ts[:-1], out=changes[1:])
         changes[class_rows[:-1][per_class > 0]] = True
-    starts = np.flatnonzero(changes)
-    bounds = np.searchsorted(starts, class_rows, side="left")
+    # Every row its own (action, timestamp), as in most histories: the rows are the pairs.
+    one_each = bool(changes.all())
+    starts = np.arange(0) if one_each else np.flatnonzero(changes)
+    pairs = len(ts) if one_each else len(starts)
+    bounds = class_rows if one_each else np.searchsorted(starts, class_rows, side="left")
     adversarial = history["adversarial"].to_numpy(dtype=bool)
     n = history["n"].to_numpy(dtype=np.int32)
     passed = history["n_passed"].to_numpy(dtype=np.int32)
@@ -379,8 +386,8 @@ def evidence_of(
     # Each (action, timestamp) takes its first row's counts (one gather per column),
     # then the few rows that share a pair are added to it (a reduceat would pay a call
     # per pair).
-    first = order if len(starts) == len(ts) else order[starts]
-    counts = np.empty((4, len(starts)), dtype=np.int32)
+    first = order if one_each else order[starts]
+    counts = np.empty((4, pairs), dtype=np.int32)
     adv_first = adversarial[first]
     for normal, adv, values in ((0, 2, n), (1, 3, passed)):
         # mode="clip" (the indices are in range): "raise" would buffer the output.
@@ -388,7 +395,7 @@ def evidence_of(
         np.multiply(counts[normal], adv_first, out=counts[adv])
         counts[normal] -= counts[adv]
     del adv_first
-    if len(starts) < len(ts):
+    if not one_each:
         extra = order[~changes]
         pair_of_extra = np.searchsorted(starts, np.flatnonzero(~changes), side="right") - 1
         adv_extra = adversarial[extra]
@@ -398,6 +405,8 @@ def evidence_of(
             np.add.at(counts[adv], pair_of_extra, mine * adv_extra)
         del extra, pair_of_extra
     del first
+    if one_each and (mean_columns or reset_on is not None):
+        starts = np.arange(len(ts))
     means = {}
     for column in mean_columns:
         values = pd.to_numeric(history[column], errors="coerce").to_numpy(np.float64)[order]
@@ -411,7 +420,7 @@ def evidence_of(
     segment_start = None
     if reset_on is not None:
         segment_start = _segments(history, reset_on, order, starts, changes, bounds)
-    distinct = ts if len(starts) == len(ts) else ts[starts]
+    distinct = ts if one_each else ts[starts]
     return Evidence(tuple(names), bounds, distinct, counts, means, segment_start)
 
 
@@ -755,7 +764,6 @@ class Events:
     actions: tuple[str, ...]
     moments: np.ndarray
     moment_bounds: np.ndarray
-    moment_codes: np.ndarray
     class_ceilings: np.ndarray
     #: The cases that arrived at each moment ((4, moments)) when kept; None: read off
     #: the evidence rows and their moments (:attr:`row_moments`) when asked.
@@ -784,11 +792,18 @@ class Events:
     #: arrived or left in between). None: grade every moment's (an approval signal
     #: changes at moments of its own).
     fresh_in_force: np.ndarray | None = None
-    #: The moments where evidence only leaves the window (see :attr:`fresh_in_force`).
+    #: Whether evidence only leaves the window at each moment (see
+    #: :attr:`fresh_in_force`); None: at none.
     in_force_as_graded: np.ndarray | None = None
     #: The window's counts in force at :attr:`fresh_in_force` ((4, fresh)) when found
     #: with them (:func:`time_window_moments`); None: computed when asked.
     fresh_counts: np.ndarray | None = None
+
+    @cached_property
+    def moment_codes(self) -> np.ndarray:
+        """Each moment's class index."""
+        codes = np.arange(len(self.actions), dtype=np.int32)
+        return np.repeat(codes, np.diff(self.moment_bounds))
 
     @cached_property
     def row_moments(self) -> np.ndarray:
@@ -1052,10 +1067,7 @@ class Events:
         if read:
             # In force at a moment: the state graded at the moment before, but where
             # the window in force is a window of its own (fresh_in_force).
-            out[2::2] = out[1:-1:2]
-            if self.in_force_as_graded is not None:
-                leaving = 2 * self.in_force_as_graded
-                out[leaving] = out[leaving + 1]
+            read_in_force(out, self.in_force_as_graded)
             for fresh, counts in self.fresh_parts():
                 out[2 * fresh] = graded_states(
                     *rates_from_counts(*counts),
@@ -1090,6 +1102,18 @@ class Events:
             self.approval_pass_rate, ones, self.approval_sample_size, thresholds, self.ceilings
         )
         return evals, approvals
+
+
+def read_in_force(events: np.ndarray, as_graded: np.ndarray | None) -> None:
+    """Fill the in-force half of ``events`` (even positions, per moment) from the graded
+    half (odd positions), in place: each moment's in-force value is the graded value of
+    the moment before, or of the moment itself where ``as_graded`` (evidence only left the
+    window then). A class's first moment is left to the caller (Events.fresh_in_force)."""
+    graded = events[1::2]
+    if as_graded is None:
+        events[2::2] = graded[:-1]
+    else:
+        events[2::2] = np.where(as_graded[1:], graded[1:], graded[:-1])
 
 
 def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -1255,13 +1279,11 @@ class TimeWindowMoments:
     graded: np.ndarray
     row_moment: np.ndarray
     #: Found on the way, for :func:`build_events`: the days each graded state is held
-    #: (to the next moment of the class, the last to ``end_ns``), each moment's class,
-    #: the moments whose window in force is no window graded already
-    #: (:attr:`Events.fresh_in_force`) and the window's counts in force there (None
-    #: with resets: ``before`` has them), and those where evidence only leaves
-    #: (:attr:`Events.in_force_as_graded`).
+    #: (to the next moment of the class, the last to ``end_ns``), the moments whose
+    #: window in force is no window graded already (:attr:`Events.fresh_in_force`) and
+    #: the window's counts in force there (None with resets: ``before`` has them), and
+    #: whether evidence only leaves at each moment (:attr:`Events.in_force_as_graded`).
     duration_days: np.ndarray
-    codes: np.ndarray
     fresh_in_force: np.ndarray
     in_force_as_graded: np.ndarray
     fresh_counts: np.ndarray | None
@@ -1318,11 +1340,12 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         np.not_equal(when[1:stop], when[: stop - 1], out=new[1:stop])
         first = np.flatnonzero(new[:stop])
         # An arrival sorts first at its time, so it starts its moment; a moment has a
-        # second element when a row expires as another arrives.
+        # second element (an expiry) when a row expires as another arrives, and a moment
+        # without an arrival is an expiry.
         with_arrival = order.take(first) < n
-        through = first + 1  # elements of the merge through each moment
-        through += ~new.take(first + 1)
-        merged.append((lo, hi, when.take(first), with_arrival, through))
+        with_expiry = ~new.take(first + 1)
+        with_expiry |= ~with_arrival
+        merged.append((lo, hi, when.take(first), with_arrival, with_expiry))
         del when, order, new, first
     sizes = np.zeros(n_classes, dtype=np.int64)
     present = (np.diff(bounds) > 0).nonzero()[0]
@@ -1335,11 +1358,11 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
     graded = np.empty((4, total), dtype=np.int32)
     before = None if evidence.segment_start is None else np.empty((4, total), dtype=np.int32)
     duration = np.empty(total, dtype=np.float64)
-    codes = np.repeat(np.arange(n_classes, dtype=np.int32), sizes)
     row_moment = np.empty(rows, dtype=np.int64)
-    fresh_parts, fresh_counts, leaving_parts = [], [], []
+    leaving = np.empty(total, dtype=bool)
+    fresh_parts, fresh_counts = [], []
     cum = np.zeros((4, int(np.diff(bounds).max(initial=0)) + 1), dtype=np.int32)
-    for (lo, hi, own_moments, with_arrival, through), offset in zip(
+    for (lo, hi, own_moments, with_arrival, with_expiry), offset in zip(
         merged, moment_bounds[present].tolist(), strict=True
     ):
         n, m = hi - lo, len(own_moments)
@@ -1347,7 +1370,7 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         # Arrivals and expiries so far are row counts: the window graded at a moment
         # holds rows [expired, arrived) (the i-th expiry of the merge is row i's).
         end_graded = np.cumsum(with_arrival, dtype=np.int64)
-        start = through - end_graded
+        start = np.cumsum(with_expiry, dtype=np.int64)
         np.cumsum(evidence.counts[:, lo:hi], axis=1, out=cum[:, 1 : n + 1])
         if before is None:
             begin = start
@@ -1374,14 +1397,9 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         # do not grow) is the one graded at the moment before, and where no case arrives
         # the one graded at the moment itself; a class's first moment has nothing before
         # it; at a moment where a case arrives as evidence leaves it is its own.
-        fresh = np.empty(m, dtype=bool)
+        fresh = with_expiry & with_arrival
         fresh[0] = True
-        np.greater(start[1:], start[:-1], out=fresh[1:])
-        fresh &= with_arrival
-        fresh[0] = True
-        leaving = np.flatnonzero(~with_arrival)
-        leaving += offset
-        leaving_parts.append(leaving)
+        np.logical_not(with_arrival, out=leaving[out])
         fresh_at = np.flatnonzero(fresh)
         if before is None:  # in force there: rows [expired, arrived before the moment)
             end_in_force = end_graded.take(fresh_at) - with_arrival.take(fresh_at)
@@ -1400,11 +1418,8 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         graded=graded,
         row_moment=row_moment,
         duration_days=duration,
-        codes=codes,
         fresh_in_force=np.concatenate(fresh_parts) if fresh_parts else np.zeros(0, np.int64),
-        in_force_as_graded=(
-            np.concatenate(leaving_parts) if leaving_parts else np.zeros(0, np.int64)
-        ),
+        in_force_as_graded=leaving,
         fresh_counts=(
             None
             if before is not None
@@ -1454,7 +1469,7 @@ def build_events(
         found = time_window_moments(evidence, span.value, end_ns)
         moments, bounds, before, graded = found.moments, found.bounds, found.before, found.graded
         arrival_moments, arrived, duration = found.row_moment, None, found.duration_days
-        codes, fresh, fresh_counts = found.codes, found.fresh_in_force, found.fresh_counts
+        fresh, fresh_counts = found.fresh_in_force, found.fresh_counts
         leaving = found.in_force_as_graded
         if truth:
             last_row = found.last_row
@@ -1472,7 +1487,6 @@ def build_events(
             # A row's window in force is the window graded at the row before it (the
             # same rows: everything, or the latest K cases, before it).
             fresh = bounds[:-1][np.diff(bounds) > 0]
-        codes = np.repeat(np.arange(len(evidence.actions), dtype=np.int32), np.diff(bounds))
         duration = _held(moments, bounds, end_ns)
     true_p = None
     if truth and last_row is not None:
@@ -1484,7 +1498,6 @@ def build_events(
         actions=evidence.actions,
         moments=moments,
         moment_bounds=bounds,
-        moment_codes=codes,
         class_ceilings=class_ceilings(policy, evidence.actions),
         arrivals=arrived,
         graded_counts=graded,

@@ -90,6 +90,7 @@ from ._engine import (
     per_action_figures,
     rate_met,
     rates_from_counts,
+    read_in_force,
     request_events,
     request_weights,
     resolve_window,
@@ -453,11 +454,8 @@ class _Grid:
                 for flat, cell in zip(flats, cells, strict=True):
                     flat[2 * part.start + half : 2 * part.stop : 2] = cell
         if read:
-            leaving = events.in_force_as_graded
             for flat in flats:
-                flat[2::2] = flat[1:-1:2]
-                if leaving is not None:
-                    flat[2 * leaving] = flat[2 * leaving + 1]
+                read_in_force(flat, events.in_force_as_graded)
             for fresh, counts in events.fresh_parts():
                 points = rates_from_counts(*counts)
                 for flat, cell in zip(flats, _cells(points, values, shapes), strict=True):
