@@ -1030,25 +1030,38 @@ class Events:
         out[self.bounds[:-1][np.diff(self.bounds) > 0]] = True
         return out
 
+    def sequence_inputs(self, settings: GraduationSettings) -> SequenceInputs:
+        """What grading the events as one sequence (under hysteresis) reads besides the
+        thresholds: the points, ceilings, counts (bound rules only) and class starts;
+        the same for every candidate, so a sweep computes them once per rule setting."""
+        return (
+            self.rule_points(),
+            self.ceilings,
+            self.counts if settings.evidence != "point" else None,
+            self.starts,
+        )
+
     def states(
-        self, thresholds: GraduationThresholds, settings: GraduationSettings | None = None
+        self,
+        thresholds: GraduationThresholds,
+        settings: GraduationSettings | None = None,
+        inputs: SequenceInputs | None = None,
     ) -> np.ndarray:
         """The state of every event under ``thresholds`` and the evidence rule and margin
         of ``settings`` (the published rule when None); under hysteresis each event is
         handed the state of the event before it in its class. With an approval signal,
-        both signals must earn a state (:meth:`rule_points`; the point rule only)."""
+        both signals must earn a state (:meth:`rule_points`; the point rule only).
+        ``inputs``: :meth:`sequence_inputs` of ``settings``, when already at hand."""
         settings = GraduationSettings() if settings is None else settings
         needs_counts = settings.evidence != "point"
         hysteresis = settings.demotion_margin > 0
         self.check_settings(settings)
         if hysteresis:  # each event hands its state on: the events in one sequence
+            points, ceilings, counts, starts = (
+                self.sequence_inputs(settings) if inputs is None else inputs
+            )
             return graded_states(
-                *self.rule_points(),
-                thresholds,
-                self.ceilings,
-                counts=self.counts if needs_counts else None,
-                settings=settings,
-                starts=self.starts,
+                *points, thresholds, ceilings, counts=counts, settings=settings, starts=starts
             )
         # Memoryless: the in-force and the graded events are graded apart (half the
         # temporary metrics at a time), then interleaved.
@@ -1114,6 +1127,12 @@ def read_in_force(events: np.ndarray, as_graded: np.ndarray | None) -> None:
         events[2::2] = graded[:-1]
     else:
         events[2::2] = np.where(as_graded[1:], graded[1:], graded[:-1])
+
+
+#: :meth:`Events.sequence_inputs`: (points, ceilings, counts or None, starts).
+SequenceInputs = tuple[
+    tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray | None, np.ndarray
+]
 
 
 def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:

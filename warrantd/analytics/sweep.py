@@ -674,8 +674,12 @@ def _evaluate_one_by_one(
     job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
 ) -> dict[str, Any]:
     events = job.events
+    # Under hysteresis every candidate grades the same sequence: its inputs read once.
+    inputs = None
+    if settings is not None and settings.demotion_margin > 0:
+        inputs = events.sequence_inputs(settings)
     per_candidate = [
-        per_action_figures(events, events.states(t, settings), t, job.weights, job.unvalued)
+        per_action_figures(events, events.states(t, settings, inputs), t, job.weights, job.unvalued)
         for t in (
             to_thresholds({str(k): v for k, v in row.items()})
             for row in candidates.to_dict("records")
