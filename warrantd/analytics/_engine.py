@@ -33,6 +33,10 @@ names below (none with a leading underscore). Where each rule lives:
   moment by moment. Both are proven equal to the engine through replay's differential
   tests (tests/analytics/test_replay*.py), the merge to :func:`window_sums` and to the
   window recomputed from scratch too (tests/analytics/test_engine_windows.py).
+  Most in-force windows are windows already graded (the one graded at the class's
+  moment before, or, where evidence only leaves, at the moment itself), so their
+  states are read, not graded again (:attr:`Events.fresh_in_force`,
+  :func:`read_in_force`): the same rule on the same counts, once.
 * **Figures** (:data:`SUMMARY_FIGURES`, :func:`figures_from_parts`,
   :func:`per_action_figures`, :func:`no_evidence_rows`): what a replay reports per
   class, defined once for replay and sweep. The state is a step function, so the
@@ -42,7 +46,11 @@ names below (none with a leading underscore). Where each rule lives:
 Memory: counts are kept in 32 bits, once per moment; the event metrics are computed
 from the window's counts when asked, a slice of :data:`PART_MOMENTS` moments at a
 time (:meth:`Events.half_points`), never stored per event; nothing per request or per
-moment is kept as a Python object.
+moment is kept as a Python object. Under a time window the cases arriving at each
+moment, the cases seen so far and the stand-in requests are read off the evidence rows
+when asked (:attr:`Events.arrived`, :meth:`Events.arrived_sums`,
+:meth:`Events.event_seen`, :attr:`RequestWeights.class_kinds`), not laid out per moment
+or per event: on a small machine fresh memory is a good part of the cost.
 """
 
 from __future__ import annotations
