@@ -25,7 +25,6 @@ import argparse
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from warrantd import load_policy
@@ -36,18 +35,15 @@ from warrantd.analytics.synth import generate
 
 def _line(name: str, bt: pd.DataFrame) -> str:
     s = backtest_scores(bt)
-    p = bt["p_within_horizon"].to_numpy()
-    # Also computed here (as backtest_scores does now) so that this script scores an
-    # older forecast the same way, before and after.
-    expected = float(p.sum())
-    calibrated = float(np.clip(np.minimum(p, 0.9) - 0.1, 0, None).sum() / expected)
+    lo, hi = s.coverage_interval
     return (
         f"{name:<34} forecasts {s.forecasts:>3}  base {s.base_rate:5.2f}  "
         f"Brier {s.brier:.3f} vs {s.brier_baseline:.3f}  skill {s.brier_skill:+.2f}  "
-        f"graduated {s.graduated:>2} (expected {expected:5.1f})  inside "
-        f"{s.graduated_inside:>2} ({s.graduated_coverage:4.0%})  plain band "
-        f"{s.unconditional_coverage:4.0%} (calibrated {calibrated:4.0%})  "
-        f"committed right {s.committed_right}/{s.committed}"
+        f"graduated {s.graduated:>2} (expected {s.expected_graduated:5.1f})  inside "
+        f"{s.graduated_inside:>2} ({s.graduated_coverage:4.0%}, 95% {lo:.0%}-{hi:.0%}; "
+        f"calibrated {s.expected_coverage:4.0%}; misses {s.graduated_early} early "
+        f"{s.graduated_late} late)  plain band {s.unconditional_coverage:4.0%} (calibrated "
+        f"{s.calibrated_coverage:4.0%})  committed right {s.committed_right}/{s.committed}"
     )
 
 

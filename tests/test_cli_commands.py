@@ -124,6 +124,8 @@ def test_the_forecast_table_fits_a_terminal_and_says_what_it_assumed() -> None:
         "state",
         "next",
         "P(horizon)",
+        "if",
+        "so:",
         "p10",
         "p50",
         "p90",
@@ -136,7 +138,7 @@ def test_the_forecast_table_fits_a_terminal_and_says_what_it_assumed() -> None:
     percent = rows["issue_refund"][3]
     assert percent.endswith("%") and 0 <= int(percent[:-1]) <= 100
     # The band is the one given graduation within the horizon, and says so.
-    assert lines[8].endswith("horizon; p10 / p50 / p90: if it does, when")
+    assert lines[8].endswith("within the horizon; if so: when (given_p10/p50/p90_date)")
     assert lines[9] == "blocked on:"
     assert "  lookup_customer: at its ceiling" in lines
     # Every column is still there on request, and the numbers agree.

@@ -234,6 +234,74 @@ def test_a_graduation_hours_after_as_of_is_scored_on_day_one() -> None:
     assert bool(row["within_given_band"])
 
 
+def _stand_in_forecast(band: tuple[int, int, int], plain: tuple[int, int | None]):  # type: ignore[no-untyped-def]
+    """A forecast function giving one class P = 0.5, the band given graduation on days
+    ``band`` (10th, 50th, 90th percentile) and the plain band from day ``plain[0]`` to
+    ``plain[1]`` (None: beyond the horizon), whatever the history: so a backtest's
+    scoring is checked against days worked out by hand, not against a simulation."""
+    from warrantd.analytics.forecast import Forecast
+
+    def fake(history: pd.DataFrame, policy: TrustPolicy, **options):  # type: ignore[no-untyped-def]
+        as_of = history["timestamp"].max()
+        day = lambda k: pd.NaT if k is None else as_of + k * DAY  # noqa: E731
+        table = pd.DataFrame(
+            [
+                {
+                    "action": "a",
+                    "state": "MANUAL",
+                    "next_state": "SUPERVISED",
+                    "note": "",
+                    "p_within_horizon": 0.5,
+                    "p10_date": day(plain[0]),
+                    "p50_date": pd.NaT,
+                    "p90_date": day(plain[1]),
+                    "given_p10_date": day(band[0]),
+                    "given_p50_date": day(band[1]),
+                    "given_p90_date": day(band[2]),
+                    "given_band_share": 0.8,
+                    "band_share": 0.9,
+                }
+            ]
+        )
+        horizon = pd.Timedelta(options["horizon"])
+        return Forecast(table, {}, as_of, horizon, None, 1, 0)
+
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("band", "inside_given", "miss"),
+    [((2, 3, 4), False, "late"), ((8, 9, 10), False, "early"), ((3, 6, 6), True, "")],
+)
+def test_a_backtest_scores_the_band_given_graduation_apart_from_the_plain_band(
+    monkeypatch: pytest.MonkeyPatch, band: tuple[int, int, int], inside_given: bool, miss: str
+) -> None:
+    """Runs of 10 passing cases at noon on days 0-29 (300 cases), then one on day 35 at
+    noon: SUPERVISED (305 cases) is reached then, 6 days after the last evidence before
+    a cut at day 29 18:00 (as of day 29 noon): simulated day 6. The plain band runs from
+    day 2 to beyond the horizon, so day 6 is inside it every time; the band given
+    graduation holds it only when it spans day 6: days 2-4 miss it late, days 8-10
+    early, days 3-6 hold it (both ends in). (Checked to fail when the given band is
+    scored with the plain band's p90.)"""
+    import importlib
+
+    # The module, not the function warrantd.analytics re-exports under the same name.
+    module = importlib.import_module("warrantd.analytics.forecast")
+    days = [*range(30), 35]
+    h = runs_history(days, [10] * 31, [10] * 31)
+    policy = TrustPolicy(
+        {"a": ActionClass("a", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 305), (0.95, 0.0, 4000)),
+    )
+    monkeypatch.setattr(module, "forecast", _stand_in_forecast(band, (2, None)))
+    row = module.backtest(h, policy, T0 + pd.Timedelta(days=29, hours=18), horizon="20D").iloc[0]
+    assert row["actual_date"] == T0 + pd.Timedelta(days=35, hours=12)
+    assert bool(row["graduated"]) and bool(row["within_band"])
+    assert bool(row["within_given_band"]) is inside_given
+    assert row["outside_given_band"] == miss
+    assert row["given_p50_date"] == T0 + pd.Timedelta(days=29 + band[1], hours=12)
+
+
 # ------------------------------------------------------------------ made after evidence expired
 
 

@@ -63,7 +63,8 @@ def test_a_case_that_both_passes_and_fails_at_one_instant_is_called_a_conflict(
     tmp_path: Path,
 ) -> None:
     # Row 2 is case c1 of row 1 at the same moment, failed where row 1 passed: not a
-    # doubled export but two outcomes of one case. Said in the file's names and values.
+    # doubled export but two outcomes of one case. Said in the file's names and values,
+    # and --duplicates keep (which would count both) is not offered.
     path = write(
         tmp_path,
         "when,tool,ok,case\n"
@@ -76,9 +77,40 @@ def test_a_case_that_both_passes_and_fails_at_one_instant_is_called_a_conflict(
     assert str(info.value) == (
         f"{path}: row 2, column 'case' (read as 'case_id'): 'c1': conflicts with row 1: same "
         "tool, case and when, but ok 'yes' there, 'no' here; one eval case has one outcome "
-        "at one moment (a re-run needs its own timestamp, run id or attempt). 1 row repeats "
-        "an earlier row: remove them, or keep them with --duplicates keep "
-        "(duplicates='keep' in Python)"
+        "at one moment: remove the wrong row, or give a re-run its own timestamp, run id "
+        "or attempt"
+    )
+
+
+def test_repeats_agreeing_in_value_are_a_doubled_export_and_a_later_conflict_is_found(
+    tmp_path: Path,
+) -> None:
+    # "yes" and "true" are the same pass: a repeat, not a conflict.
+    agree = write(
+        tmp_path,
+        "timestamp,action,passed,case_id\n"
+        "2026-01-01T10:00:00Z,read_ledger,yes,c1\n"
+        "2026-01-01T10:00:00Z,read_ledger,true,c1\n",
+    )
+    with pytest.raises(HistoryError, match=r"row 2.*repeats row 1 .* as a doubled export does"):
+        load_history(agree)
+    # Rows 1-2 repeat case c1 alike; rows 3-5 are case c2, whose row 5 fails where
+    # rows 3 and 4 passed: the conflict is what is said, at row 5 against row 3.
+    later = write(
+        tmp_path,
+        "timestamp,action,passed,case_id\n"
+        "2026-01-01T10:00:00Z,read_ledger,1,c1\n"
+        "2026-01-01T10:00:00Z,read_ledger,1.0,c1\n"
+        "2026-01-01T11:00:00Z,read_ledger,1,c2\n"
+        "2026-01-01T11:00:00Z,read_ledger,1,c2\n"
+        "2026-01-01T11:00:00Z,read_ledger,0,c2\n",
+        name="later.csv",
+    )
+    with pytest.raises(HistoryError) as info:
+        load_history(later)
+    assert str(info.value).startswith(
+        f"{later}: row 5, column 'case_id': 'c2': conflicts with row 3: same action, case_id "
+        "and timestamp, but passed '1' there, '0' here;"
     )
 
 

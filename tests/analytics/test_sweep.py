@@ -123,6 +123,13 @@ def test_a_grid_file_reads_rule_knobs_under_graduation_and_names_what_a_typo_mea
     assert "supervised.pass_rat: unknown sweep knob (did you mean 'supervised.pass_rate'?)" in said
     # Nothing close: the known knobs are listed.
     assert "supervised.speed: unknown sweep knob (known: supervised.pass_rate," in said
+    # A knob at the top level and under [graduation] too, and a bar under [graduation]:
+    # both said, nothing silently dropped.
+    path.write_text("alpha = [0.05]\n[graduation]\nalpha = [0.01]\nwindow = [100]\n")
+    with pytest.raises(InputError) as twice:
+        load_grid(path)
+    assert "alpha: given both at the top level and under [graduation]" in str(twice.value)
+    assert "[graduation] window: not a rule knob" in str(twice.value)
     path.write_text('[graduation]\nreset_on = ["agent_version"]\n')
     with pytest.raises(InputError, match=r"reset_on: not a sweep knob .* policy's"):
         load_grid(path)

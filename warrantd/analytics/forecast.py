@@ -81,6 +81,7 @@ from ..graduation import (
     GraduationThresholds,
     ceiling,
     evidence_met,
+    wilson_bounds,
 )
 from ..policy import TrustPolicy
 from ._engine import (
@@ -196,9 +197,11 @@ class Forecast:
     ``given_p50_date`` / ``given_p90_date``: the same percentiles among the
     simulations that reach it within the horizon (NaT when none does). The
     ``given_`` band is the one to show beside ``p_within_horizon``: "P = 40%; if it
-    does, between these dates". It is finite whenever P > 0, and a calibrated
-    forecast puts 80% of the classes that graduate within the horizon inside it,
-    whatever P was; the plain band holds only (P - 0.1) / P of them when P < 0.9
+    does, between these dates". It is finite whenever P > 0. ``given_band_share``:
+    the share of those simulations inside it, at least 0.8 whatever P was (whole
+    days, both ends in: more where they crowd onto few days), the share of its
+    graduations within the horizon a calibrated forecast puts inside it;
+    ``band_share`` the same for the plain band, about (P - 0.1) / P when P < 0.9
     (:class:`BacktestScores`). ``cdfs``: per action, P(graduated by day d) for d =
     1 .. horizon days.
     """
@@ -302,6 +305,8 @@ FORECAST_COLUMNS = [
     "given_p10_date",
     "given_p50_date",
     "given_p90_date",
+    "given_band_share",
+    "band_share",
 ]
 
 #: The forecast's date columns: the percentiles of all simulations, then of those
@@ -722,11 +727,24 @@ def _summary(
     that reach the next state within the horizon) and the cdf of the first day reached."""
     row: dict[str, Any] = {"p_within_horizon": float(np.isfinite(first).mean())}
     reached = first[np.isfinite(first)].astype(int)
+    plain, given = {}, {}
     for q in (10, 50, 90):
-        day = np.percentile(first, q, method="inverted_cdf")
-        row[f"p{q}_date"] = as_of + day * _DAY if np.isfinite(day) else pd.NaT
-        given = np.percentile(reached, q, method="inverted_cdf") if len(reached) else np.nan
-        row[f"given_p{q}_date"] = as_of + int(given) * _DAY if len(reached) else pd.NaT
+        plain[q] = np.percentile(first, q, method="inverted_cdf")
+        row[f"p{q}_date"] = as_of + plain[q] * _DAY if np.isfinite(plain[q]) else pd.NaT
+        given[q] = int(np.percentile(reached, q, method="inverted_cdf")) if len(reached) else 0
+        row[f"given_p{q}_date"] = as_of + given[q] * _DAY if len(reached) else pd.NaT
+    # What a calibrated forecast puts inside each band, of the simulations that reach the
+    # next state: at least 0.8 for the given band (whole days, both ends in), more where
+    # they crowd onto few days; for the plain band, which ends at the horizon when its
+    # p90 lies beyond, (P - 0.1) / P or more.
+    row["given_band_share"] = (
+        float(np.mean((reached >= given[10]) & (reached <= given[90]))) if len(reached) else np.nan
+    )
+    row["band_share"] = (
+        float(np.mean((reached >= plain[10]) & (reached <= min(plain[90], days))))
+        if len(reached)
+        else np.nan
+    )
     probability = np.cumsum(np.bincount(reached, minlength=days + 1)[1 : days + 1]) / n_sims
     cdf = pd.DataFrame(
         {
@@ -745,6 +763,8 @@ def _not_forecast(row: dict[str, Any], note: str) -> dict[str, Any]:
         "note": note,
         "p_within_horizon": np.nan,
         **{column: pd.NaT for column in _DATE_COLUMNS},
+        "given_band_share": np.nan,
+        "band_share": np.nan,
     }
 
 
@@ -1371,11 +1391,15 @@ BACKTEST_COLUMNS = [
     "p50_date",
     "p90_date",
     "given_p10_date",
+    "given_p50_date",
     "given_p90_date",
+    "given_band_share",
+    "band_share",
     "actual_date",
     "graduated",
     "within_band",
     "within_given_band",
+    "outside_given_band",
 ]
 
 
@@ -1447,6 +1471,11 @@ def backtest(
         inside_given = pd.notna(actual) and within_band(
             actual, row.given_p10_date, row.given_p90_date, as_of=fc.as_of
         )
+        # A miss, early or late: which way the band should move.
+        miss = ""
+        if pd.notna(actual) and not inside_given:
+            too_soon = _sim_day(actual, fc.as_of) < _sim_day(row.given_p10_date, fc.as_of)
+            miss = "early" if too_soon else "late"
         rows.append(
             {
                 "cut": moment,
@@ -1458,14 +1487,24 @@ def backtest(
                 "p50_date": row.p50_date,
                 "p90_date": row.p90_date,
                 "given_p10_date": row.given_p10_date,
+                "given_p50_date": row.given_p50_date,
                 "given_p90_date": row.given_p90_date,
+                "given_band_share": row.given_band_share,
+                "band_share": row.band_share,
                 "actual_date": actual,
                 "graduated": bool(pd.notna(actual)),
                 "within_band": bool(inside),
                 "within_given_band": bool(inside_given),
+                "outside_given_band": miss,
             }
         )
     return _typed_backtest(rows)
+
+
+def _sim_day(moment: Any, as_of: Any) -> float:
+    """The simulated day that holds ``moment``: day ``k`` spans ``(as_of + (k - 1)
+    days, as_of + k days]``, so a band end ``as_of + k days`` is day ``k``."""
+    return float(np.ceil((_as_utc(moment) - _as_utc(as_of)) / _DAY))
 
 
 def within_band(actual: Any, p10: Any, p90: Any, *, as_of: Any = None) -> bool:
@@ -1488,10 +1527,9 @@ def within_band(actual: Any, p10: Any, p90: Any, *, as_of: Any = None) -> bool:
     if pd.isna(p10):
         return False
     if as_of is not None:
-        origin = _as_utc(as_of)
-        day = np.ceil((_as_utc(actual) - origin) / _DAY)
-        after_start = (_as_utc(p10) - origin) / _DAY <= day
-        return bool(after_start and (pd.isna(p90) or day <= (_as_utc(p90) - origin) / _DAY))
+        day = _sim_day(actual, as_of)
+        after_start = _sim_day(p10, as_of) <= day
+        return bool(after_start and (pd.isna(p90) or day <= _sim_day(p90, as_of)))
     date = pd.Timestamp(actual).date()
     after_start = pd.Timestamp(p10).date() <= date
     return bool(after_start and (pd.isna(p90) or date <= pd.Timestamp(p90).date()))
@@ -1570,7 +1608,9 @@ def _typed_backtest(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for column in BACKTEST_COLUMNS:
         if column == "cut" or column.endswith("_date") or column == "as_of":
             frame[column] = pd.to_datetime(frame[column], utc=True)
-    frame["p_within_horizon"] = frame["p_within_horizon"].astype(np.float64)
+    for column in ("p_within_horizon", "given_band_share", "band_share"):
+        frame[column] = frame[column].astype(np.float64)
+    frame["outside_given_band"] = frame["outside_given_band"].fillna("").astype(str)
     for column in ("graduated", "within_band", "within_given_band"):
         frame[column] = frame[column].astype(bool)
     return frame
@@ -1590,11 +1630,22 @@ class BacktestScores:
     * ``graduated_coverage``: among forecasts whose class did reach its next state
       within the horizon (``graduated`` of them), the share whose date fell inside
       the band shown for it, the 10-90% band given graduation within the horizon
-      (``within_given_band``; ``graduated_inside`` of them). A calibrated forecast
-      scores 80%, whatever its P(within horizon).
+      (``within_given_band``; ``graduated_inside`` of them), with its 95% Wilson
+      interval ``coverage_interval``. Before 2026-11-26 this name held the share
+      inside the plain band (now ``unconditional_coverage``).
+    * ``expected_coverage``: what a calibrated forecast would score on these rows:
+      the mean ``given_band_share`` of the rows that graduated (each falls inside its
+      band with that chance, given that it graduated). At least 80%: the band is
+      whole simulated days, both ends in, so it holds more where graduations crowd
+      onto few days. Judge ``graduated_coverage`` against it, not against 80%.
+    * ``graduated_early`` / ``graduated_late``: the graduations outside their band,
+      before its start and after its end (``outside_given_band``). A calibrated
+      forecast misses about as often each way; misses one way say the band should
+      move.
     * ``committed_accuracy``: among forecasts that committed to a date
       (P(within horizon) >= :data:`COMMITTED_P`; ``committed`` of them), the share
-      whose class did graduate inside that band (``committed_right``).
+      whose class did graduate inside the band given graduation (``committed_right``;
+      before 2026-11-26, inside the plain band, nearly the same at such P).
     * ``brier``: the mean squared error of P(within horizon) against what happened
       (1 graduated within the horizon, 0 not); ``brier_baseline`` the same for the
       no-skill forecast that gives every row the ``base_rate`` (the share of rows that
@@ -1606,11 +1657,11 @@ class BacktestScores:
       too slow on the whole.
     * ``unconditional_coverage``: the same share for the plain 10-90% band of all
       simulations (``within_band``), and ``calibrated_coverage``, what a calibrated
-      forecast would score on it. That is not 80% wherever P(within horizon) is
-      below 0.9: the plain band then ends at the horizon (its 90th percentile lies
-      beyond), and a graduation inside the horizon falls in it with probability
-      (P - 0.1) / P (0 when P <= 0.1). Summed over the rows: sum(clip(min(P, 0.9) -
-      0.1, 0)) / sum(P). This is why the band shown is the given one.
+      forecast would score on it: the mean ``band_share`` of the rows that
+      graduated. Well under 80% wherever P(within horizon) is below 0.9: the plain
+      band then ends at the horizon (its 90th percentile lies beyond), and holds
+      about (P - 0.1) / P of the graduations within the horizon (0 when P <= 0.1).
+      This is why the band shown is the given one.
     * ``inside``: the pooled share inside the plain band (graduated or not), the old
       headline, kept for comparison: forecasts of "not within the horizon" that came
       true dominate it.
@@ -1637,6 +1688,10 @@ class BacktestScores:
     expected_graduated: float = float("nan")
     calibrated_coverage: float = float("nan")
     unconditional_coverage: float = float("nan")
+    expected_coverage: float = float("nan")
+    coverage_interval: tuple[float, float] = (float("nan"), float("nan"))
+    graduated_early: int = 0
+    graduated_late: int = 0
 
 
 def _share(part: int, whole: int) -> float:
@@ -1684,10 +1739,28 @@ def backtest_scores(bt: pd.DataFrame) -> BacktestScores:
         inside=_share(int(plain.sum()), n),
         reliability=reliability,
         expected_graduated=float(p.sum()) if n else float("nan"),
-        calibrated_coverage=(
-            float(np.clip(np.minimum(p, 0.9) - 0.1, 0, None).sum() / p.sum())
-            if n and p.sum() > 0
-            else float("nan")
-        ),
+        calibrated_coverage=_mean_where(y, bt["band_share"]),
         unconditional_coverage=_share(int((y & plain).sum()), int(y.sum())),
+        expected_coverage=_mean_where(y, bt["given_band_share"]),
+        coverage_interval=_wilson95(int((y & inside).sum()), int(y.sum())),
+        graduated_early=int((bt["outside_given_band"] == "early").sum()),
+        graduated_late=int((bt["outside_given_band"] == "late").sum()),
     )
+
+
+def _mean_where(graduated: np.ndarray, share: pd.Series) -> float:
+    """The mean band share over the rows that graduated: under calibration each of
+    them falls inside its band with the chance its share says, so this is the
+    coverage a calibrated forecast would score on them (NaN when none graduated). A
+    row no simulation graduated (P = 0) has no band: 0, as it is scored."""
+    if not graduated.any():
+        return float("nan")
+    return float(np.nan_to_num(share.to_numpy(dtype=np.float64)[graduated], nan=0.0).mean())
+
+
+def _wilson95(part: int, whole: int) -> tuple[float, float]:
+    """The two-sided 95% Wilson interval of ``part`` of ``whole`` (NaN for none)."""
+    if not whole:
+        return (float("nan"), float("nan"))
+    lower, upper = wilson_bounds(part / whole, whole, 1.959963984540054)
+    return (float(lower), float(upper))

@@ -139,36 +139,72 @@ def _check_repeats(
         return
     count = repeated.count
     rows = f"{count:,} {'row repeats' if count == 1 else 'rows repeat'} an earlier row"
-    conflict = _conflict(frame, repeated.original, repeated.first, shown)
-    said = (
-        f"conflicts with row {repeated.original + 1}: same {repeated.columns_said(shown)}, "
-        f"but {conflict}; one eval case has one outcome at one moment (a re-run needs its "
-        f"own timestamp, run id or attempt). {rows}: remove them, or keep them"
-        if conflict
-        else f"repeats row {repeated.original + 1} (same {repeated.columns_said(shown)}); "
-        f"{rows}, as a doubled export does, and would count as evidence twice: remove "
-        "them, or keep them"
-    )
+    clash = _first_conflict(out, keys, repeated.key)
+    if clash is not None:
+        earlier, later = clash
+        said = (
+            f"conflicts with row {earlier + 1}: same {repeated.columns_said(shown)}, but "
+            f"{_outcomes_said(frame, earlier, later, shown)}; one eval case has one outcome at "
+            "one moment: remove the wrong row, or give a re-run its own timestamp, run id "
+            "or attempt"
+        )
+        at = later
+    else:
+        said = (
+            f"repeats row {repeated.original + 1} (same {repeated.columns_said(shown)}); "
+            f"{rows}, as a doubled export does, and would count as evidence twice: remove "
+            "them, or keep them with --duplicates keep (duplicates='keep' in Python)"
+        )
+        at = repeated.first
     problem = Problem(
-        repeated.first + 1,
+        at + 1,
         CASE_ID_COLUMN,
-        out[CASE_ID_COLUMN].iat[repeated.first],
-        f"{said} with --duplicates keep (duplicates='keep' in Python)",
+        out[CASE_ID_COLUMN].iat[at],
+        said,
         renamed_from=shown.get(CASE_ID_COLUMN),
     )
     raise HistoryError(source, [problem])
 
 
-#: The columns that hold a case's outcome: a repeat differing in one is a conflict.
-_OUTCOME_COLUMNS = ("passed", "n", "n_passed", "adversarial")
+#: The parsed columns that hold a case's outcome: repeats differing in one conflict.
+_OUTCOMES = ("n", "n_passed", "adversarial")
+#: The same, as a file may have them (``passed`` is parsed into ``n_passed``).
+_RAW_OUTCOMES = ("passed", "n", "n_passed", "adversarial")
 
 
-def _conflict(frame: pd.DataFrame, earlier: int, later: int, shown: Mapping[str, str]) -> str:
+def _first_conflict(
+    out: pd.DataFrame, keys: pd.DataFrame, key: tuple[str, ...]
+) -> tuple[int, int] | None:
+    """The first row (in file order) repeating an eval case with another outcome, and
+    the earlier row it disagrees with, by their parsed values ("yes" and "true" are the
+    same pass); None when every repeat agrees with its case's other rows."""
+    outcomes = [c for c in _OUTCOMES if c in out.columns]
+    shared = keys.duplicated(subset=list(key), keep=False).to_numpy()
+    if not shared.any() or not outcomes:
+        return None
+    among = out.loc[shared, outcomes].assign(
+        _case=keys[shared]
+        .groupby(list(key), sort=False, dropna=False, observed=True)
+        .ngroup()
+        .to_numpy()
+    )
+    spread = among.groupby("_case")[outcomes].transform("nunique").gt(1).any(axis=1)
+    if not spread.any():
+        return None
+    case = among.loc[spread, "_case"].iat[0]
+    rows = np.flatnonzero(shared)[(among["_case"] == case).to_numpy()]
+    values = out.loc[out.index[rows], outcomes].to_numpy()
+    # The first row of the case that disagrees with the case's first row.
+    later = next(i for i in range(1, len(rows)) if (values[i] != values[0]).any())
+    return int(rows[0]), int(rows[later])
+
+
+def _outcomes_said(frame: pd.DataFrame, earlier: int, later: int, shown: Mapping[str, str]) -> str:
     """How two rows of one eval case differ in outcome, as the file has them ("passed
-    'true' there, 'false' here", in its column names), or "" when they agree."""
+    'true' there, 'false' here", in its column names)."""
     differing = [
         f"{shown.get(c, c)} {str(frame[c].iat[earlier])!r} there, {str(frame[c].iat[later])!r} here"
-        for c in _OUTCOME_COLUMNS
+        for c in _RAW_OUTCOMES
         if c in frame.columns and str(frame[c].iat[earlier]) != str(frame[c].iat[later])
     ]
     return "; ".join(differing)

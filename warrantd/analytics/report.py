@@ -116,7 +116,13 @@ def default_grid(policy: TrustPolicy, window: Window = None) -> dict[str, list[A
 
 @dataclass(frozen=True)
 class ReportFiles:
-    """What :func:`build_report` wrote, and the results it computed."""
+    """What :func:`build_report` wrote, and the results it computed.
+
+    ``calibration``: the backtest's headline, its graduated-class coverage of the band
+    shown (:attr:`BacktestScores.graduated_coverage`; None without a backtest); every
+    other figure is in ``scores``. (Before 2026-11-26: the pooled share inside the
+    plain band, now ``scores.inside``.)
+    """
 
     out_dir: Path
     files: list[str]
@@ -376,7 +382,9 @@ def _summary(result: Replay, fc: Forecast, policy: TrustPolicy) -> list[SummaryR
                 failures=_num(row["failures_let_through"]),
                 next_state=str(f["next_state"]) or "at its ceiling",
                 p_within=_pct(f["p_within_horizon"]),
-                p50=_date(f["p50_date"]),
+                # The median the Forecast table shows: among the simulations that get
+                # there within the horizon (one median per class in one report).
+                p50=_date(f["given_p50_date"]),
             )
         )
     return rows
@@ -761,6 +769,10 @@ class Calibration:
     graduated: int
     graduated_inside: int
     graduated_coverage: str
+    coverage_interval: str
+    expected_coverage: str
+    early: int
+    late: int
     unconditional_coverage: str
     calibrated_coverage: str
     expected_graduated: str
@@ -807,6 +819,10 @@ def _calibration(
         graduated=scores.graduated,
         graduated_inside=scores.graduated_inside,
         graduated_coverage=_pct(scores.graduated_coverage),
+        coverage_interval="–".join(_pct(end) for end in scores.coverage_interval),
+        expected_coverage=_pct(scores.expected_coverage),
+        early=scores.graduated_early,
+        late=scores.graduated_late,
         unconditional_coverage=_pct(scores.unconditional_coverage),
         calibrated_coverage=_pct(scores.calibrated_coverage),
         expected_graduated=f"{scores.expected_graduated:.1f}" if len(bt) else "—",
@@ -1053,7 +1069,7 @@ def build_report(
             trend=trend,
         )
         scores = backtest_scores(bt)
-        calibration = float(bt["within_band"].mean()) if len(bt) else None
+        calibration = scores.graduated_coverage if len(bt) else None
         steps.next()
         change = None
         if base_policy is not None:

@@ -327,20 +327,32 @@ def _check_knob_values(knob: str, values: Iterable[Any], source: str = "sweep gr
 _RULE_TABLE = "graduation"
 
 
-def _flattened(data: Mapping[str, Any]) -> dict[str, Any]:
+def _flattened(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Knobs written as TOML tables too: ``supervised.pass_rate = [..]`` unquoted (TOML
     reads it as a table) or under ``[supervised]`` mean ``"supervised.pass_rate"``;
-    ``alpha`` under ``[graduation]`` (as in a policy file) means ``"alpha"``."""
+    the rule knobs under ``[graduation]`` (as in a policy file) mean themselves. Also
+    the problems of that layout: a knob given twice, a non-rule knob under
+    ``[graduation]``."""
     flat: dict[str, Any] = {}
+    problems: list[str] = []
     for key, value in data.items():
         if key in _STATE_KEYS and isinstance(value, dict):
             for inner, values in value.items():
                 flat[f"{key}.{inner}"] = values
         elif key == _RULE_TABLE and isinstance(value, dict):
-            flat.update(value)
+            for inner, values in value.items():
+                if inner in flat or inner in data:
+                    problems.append(f"{inner}: given both at the top level and under [graduation]")
+                elif inner in RULE_KNOBS or inner == "reset_on":
+                    flat[inner] = values
+                else:
+                    problems.append(
+                        f"[graduation] {inner}: not a rule knob (the rule knobs are "
+                        f"{', '.join(RULE_KNOBS)}; bars go under their state, window at the top)"
+                    )
         else:
             flat[key] = value
-    return flat
+    return flat, problems
 
 
 def _unknown_knob(knob: str) -> str:
@@ -383,8 +395,8 @@ def load_grid(path: str | os.PathLike[str]) -> Grid:
         raise InputError(str(path), [unreadable])
     grid = Grid()
     grid.source = str(path)
-    problems = []
-    for knob, values in _flattened(data).items():
+    flat, problems = _flattened(data)
+    for knob, values in flat.items():
         if knob not in KNOBS:
             problems.append(_unknown_knob(knob))
             continue

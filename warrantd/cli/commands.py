@@ -661,7 +661,7 @@ def validate(policy: str, source: HistorySource | None) -> None:
     --history: the file reads (every row, column and value), every action in it is
     in the policy, reset_on names one of its columns, and its data quality (classes
     without evidence, outlier dates, repeats, pooled agents).
-    Exit 0 when valid, 2 with one line per problem.
+    Exit 0 when valid, 2 naming each problem (file, row, column and value).
 
     \b
     Example:
@@ -1054,7 +1054,7 @@ _FORECAST_VIEW = {
     "state": "state",
     "next_state": "next",
     "p_within_horizon": "P(horizon)",
-    "given_p10_date": "p10",
+    "given_p10_date": "if so: p10",
     "given_p50_date": "p50",
     "given_p90_date": "p90",
     "runs_per_day": "runs/day",
@@ -1083,8 +1083,8 @@ def _forecast_view(table: Any) -> str:
     lines = [_table(view.rename(columns=_FORECAST_VIEW), "table")]
     if "given_p10_date" in view:
         lines.append(
-            "P(horizon): the chance of reaching the next state within the horizon; "
-            "p10 / p50 / p90: if it does, when"
+            "P(horizon): the chance of reaching the next state within the horizon; if so: "
+            "when (given_p10/p50/p90_date)"
         )
     # Long texts below the table, one class a line, rather than a 300-column table.
     for column, heading in (
@@ -1182,13 +1182,15 @@ def report(
     """
     from .._io import OwnedDirectory
     from ..analytics.report import GENERATOR, build_report
-    from ..analytics.sweep import load_grid
+    from ..analytics.sweep import grid_notes, load_grid
 
     _parent_must_exist(out)
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
     with _steps(["load"]):
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid) if grid else None
+        for said in grid_notes(pol, candidates) if candidates is not None else []:
+            warn(f"{grid}: {said}")
         hist = source.load()
         _check_reset_on(hist, pol, policy, rule)
         requests = _load_traffic(traffic, pol, policy, hist)
