@@ -33,6 +33,10 @@ names below (none with a leading underscore). Where each rule lives:
   moment by moment. Both are proven equal to the engine through replay's differential
   tests (tests/analytics/test_replay*.py), the merge to :func:`window_sums` and to the
   window recomputed from scratch too (tests/analytics/test_engine_windows.py).
+  Most in-force windows are windows already graded (the one graded at the class's
+  moment before, or, where evidence only leaves, at the moment itself), so their
+  states are read, not graded again (:attr:`Events.fresh_in_force`,
+  :func:`read_in_force`): the same rule on the same counts, once.
 * **Figures** (:data:`SUMMARY_FIGURES`, :func:`figures_from_parts`,
   :func:`per_action_figures`, :func:`no_evidence_rows`): what a replay reports per
   class, defined once for replay and sweep. The state is a step function, so the
@@ -42,7 +46,11 @@ names below (none with a leading underscore). Where each rule lives:
 Memory: counts are kept in 32 bits, once per moment; the event metrics are computed
 from the window's counts when asked, a slice of :data:`PART_MOMENTS` moments at a
 time (:meth:`Events.half_points`), never stored per event; nothing per request or per
-moment is kept as a Python object.
+moment is kept as a Python object. Under a time window the cases arriving at each
+moment, the cases seen so far and the stand-in requests are read off the evidence rows
+when asked (:attr:`Events.arrived`, :meth:`Events.arrived_sums`,
+:meth:`Events.event_seen`, :attr:`RequestWeights.class_kinds`), not laid out per moment
+or per event: on a small machine fresh memory is a good part of the cost.
 """
 
 from __future__ import annotations
@@ -108,6 +116,7 @@ __all__ = [
     "policy_classes_only",
     "rate_met",
     "rates_from_counts",
+    "read_in_force",
     "request_events",
     "request_kinds",
     "request_weights",
@@ -215,8 +224,11 @@ def window_label(window: Window) -> str:
 
 
 def _ratio(passed: np.ndarray, n: np.ndarray) -> np.ndarray:
-    out = np.zeros(np.broadcast(passed, n).shape, dtype=np.float64)
-    np.divide(passed, n, out=out, where=n > 0)
+    out = np.empty(np.broadcast(passed, n).shape, dtype=np.float64)
+    # Divided everywhere, then 0.0 where there is no case: a masked divide is slower.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(passed, n, out=out)
+    out[np.broadcast_to(n <= 0, out.shape)] = 0.0
     return out
 
 
@@ -280,9 +292,17 @@ class Evidence:
         seg = np.where(end > class_start, self.segment_start[last], class_start)
         return np.asarray(np.minimum(np.maximum(start, seg), end))
 
-    @property
+    @cached_property
     def n_cases(self) -> np.ndarray:
+        """Cases of each row, normal and adversarial."""
         return np.asarray(self.counts[0] + self.counts[2])
+
+    @cached_property
+    def cases_before(self) -> np.ndarray:
+        """The cases of rows ``[0, i)`` at ``i`` (rows + 1 values, 64 bits)."""
+        out = np.zeros(len(self.time_ns) + 1, dtype=np.int64)
+        np.cumsum(self.n_cases, out=out[1:])
+        return out
 
     @property
     def codes(self) -> np.ndarray:
@@ -305,17 +325,31 @@ class Evidence:
 
 def _action_codes(actions: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Sorted names and each row's index into them (a categorical column costs nothing)."""
+    codes, names, _ = _counted_action_codes(actions)
+    return codes, names
+
+
+def _counted_action_codes(actions: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """:func:`_action_codes` and the rows of each name. A categorical column whose
+    categories are sorted and all present keeps its own (8 or 16-bit) codes."""
     if isinstance(actions.dtype, pd.CategoricalDtype):
         raw = actions.cat.codes.to_numpy()
         categories = [str(c) for c in actions.cat.categories]
-        present = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(categories)))
+        whole = len(raw) == 0 or int(raw.min()) >= 0
+        rows = np.bincount(raw if whole else raw[raw >= 0], minlength=len(categories))
+        present = np.flatnonzero(rows)
         order = sorted(present, key=lambda i: categories[i])
+        names = [categories[i] for i in order]
+        if whole and len(order) == len(categories) and order == sorted(order):
+            return raw, names, rows  # the codes are already the sorted names' indices
         # 32-bit codes: four bytes a row, not eight.
         remap = np.full(len(categories), -1, dtype=np.int32)
         remap[order] = np.arange(len(order))
-        return remap[raw], [categories[i] for i in order]
-    codes, names = pd.factorize(actions, sort=True)
-    return np.asarray(codes, dtype=np.int32), [str(n) for n in names]
+        return remap[raw], names, rows[order]
+    factorized, distinct = pd.factorize(actions, sort=True)
+    codes = np.asarray(factorized, dtype=np.int32)
+    counted = codes if len(codes) == 0 or int(codes.min()) >= 0 else codes[codes >= 0]
+    return codes, [str(n) for n in distinct], np.bincount(counted, minlength=len(distinct))
 
 
 def evidence_of(
@@ -327,37 +361,60 @@ def evidence_of(
     change of that column's value (in time order; a missing value is a value too); the
     rows of one (action, timestamp) must share one value.
     """
-    codes, names = _action_codes(history["action"])
+    codes, names, per_class = _counted_action_codes(history["action"])
     ts = timestamps_ns(history["timestamp"])
     # Histories are kept sorted by time, so a stable sort on the action code alone
-    # (a radix sort for 16-bit codes) gives (action, time) order.
+    # (a radix sort for 8 or 16-bit codes) gives (action, time) order.
     if len(ts) > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
         order = np.lexsort((ts, codes))
+    elif codes.dtype.itemsize <= 2:
+        order = np.argsort(codes, kind="stable")
     else:
         order = np.argsort(codes.astype(np.int16) if len(names) < 2**15 else codes, kind="stable")
-    codes, ts = codes[order], ts[order]
+    ts = ts[order]
+    # The sorted rows of class i are class_rows[i]:class_rows[i + 1] (counted, not read
+    # off the sorted codes); a new (action, timestamp) starts at a class's first row or
+    # where the time changes.
+    class_rows = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum(per_class, out=class_rows[1:])
     changes = np.empty(len(ts), dtype=bool)
     if len(ts):
         changes[0] = True
-        np.not_equal(codes[1:], codes[:-1], out=changes[1:])
-        changes[1:] |= ts[1:] != ts[:-1]
-    starts = np.flatnonzero(changes)
-    block_codes = codes[starts]
-    bounds = np.searchsorted(block_codes, np.arange(len(names) + 1), side="left")
-    # 32-bit counts: a history holds at most two billion cases (a window never more).
-    # Each (action, timestamp) takes its first row's counts, then the few rows that
-    # share a pair are added to it (a reduceat would pay a call per pair).
-    first, extra = order[starts], order[~changes]
-    pair_of_extra = np.searchsorted(starts, np.flatnonzero(~changes), side="right") - 1
+        np.not_equal(ts[1:], ts[:-1], out=changes[1:])
+        changes[class_rows[:-1][per_class > 0]] = True
+    # Every row its own (action, timestamp), as in most histories: the rows are the pairs.
+    one_each = bool(changes.all())
+    starts = np.arange(0) if one_each else np.flatnonzero(changes)
+    pairs = len(ts) if one_each else len(starts)
+    bounds = class_rows if one_each else np.searchsorted(starts, class_rows, side="left")
     adversarial = history["adversarial"].to_numpy(dtype=bool)
     n = history["n"].to_numpy(dtype=np.int32)
     passed = history["n_passed"].to_numpy(dtype=np.int32)
-    counts = np.zeros((4, len(starts)), dtype=np.int32)
-    for i, (values, adv) in enumerate(((n, False), (passed, False), (n, True), (passed, True))):
-        np.multiply(values[first], adversarial[first] == adv, out=counts[i])
-        if len(extra):
-            np.add.at(counts[i], pair_of_extra, values[extra] * (adversarial[extra] == adv))
-    del first, extra, pair_of_extra
+    # 32-bit counts: a history holds at most two billion cases (a window never more).
+    # Each (action, timestamp) takes its first row's counts (one gather per column),
+    # then the few rows that share a pair are added to it (a reduceat would pay a call
+    # per pair).
+    first = order if one_each else order[starts]
+    counts = np.empty((4, pairs), dtype=np.int32)
+    adv_first = adversarial[first]
+    for normal, adv, values in ((0, 2, n), (1, 3, passed)):
+        # mode="clip" (the indices are in range): "raise" would buffer the output.
+        np.take(values, first, out=counts[normal], mode="clip")
+        np.multiply(counts[normal], adv_first, out=counts[adv])
+        counts[normal] -= counts[adv]
+    del adv_first
+    if not one_each:
+        extra = order[~changes]
+        pair_of_extra = np.searchsorted(starts, np.flatnonzero(~changes), side="right") - 1
+        adv_extra = adversarial[extra]
+        for normal, adv, values in ((0, 2, n), (1, 3, passed)):
+            mine = values[extra]
+            np.add.at(counts[normal], pair_of_extra, mine * ~adv_extra)
+            np.add.at(counts[adv], pair_of_extra, mine * adv_extra)
+        del extra, pair_of_extra
+    del first
+    if one_each and (mean_columns or reset_on is not None):
+        starts = np.arange(len(ts))
     means = {}
     for column in mean_columns:
         values = pd.to_numeric(history[column], errors="coerce").to_numpy(np.float64)[order]
@@ -371,7 +428,8 @@ def evidence_of(
     segment_start = None
     if reset_on is not None:
         segment_start = _segments(history, reset_on, order, starts, changes, bounds)
-    return Evidence(tuple(names), bounds, ts[starts], counts, means, segment_start)
+    distinct = ts if one_each else ts[starts]
+    return Evidence(tuple(names), bounds, distinct, counts, means, segment_start)
 
 
 def _segments(
@@ -557,11 +615,13 @@ def graded_states(
                 meets &= criterion.met(metrics[criterion.metric], bar)
         return np.asarray(meets)
 
-    state = np.zeros(len(pass_rate), dtype=np.int8)
     if margin <= 0.0:  # memoryless: the published rule's shape
-        for target in GRADUATION_STATES:  # two states and three criteria, not rows
-            state[qualifies(target)] = int(target)
+        # The highest state qualified for (two states and three criteria, not rows).
+        state = np.zeros(len(pass_rate), dtype=np.int8)
+        for target in GRADUATION_STATES:
+            state = np.where(qualifies(target), np.int8(int(target)), state)
         return state
+    state = np.zeros(len(pass_rate), dtype=np.int8)
     assert starts is not None, "hysteresis needs the class starts"
     held_above = np.zeros(len(pass_rate), dtype=bool)
     for target in reversed(GRADUATION_STATES):  # AUTONOMOUS first, as the engine tries
@@ -701,25 +761,26 @@ class Events:
     everything is kept once per moment and read per event through the methods, so
     memory stays near the size of the evidence.
     ``moment_bounds[i]:moment_bounds[i + 1]`` are the moments of ``actions[i]``;
-    ``arrived`` holds the cases that arrived at each moment ((4, moments), zero at a
-    pure expiry moment), ``graded_counts`` the window's counts graded there,
-    ``duration_days`` how long each graded state is held (to the next moment, the
-    last one to the end of the history), ``seen_through`` the class's cases so far.
+    :attr:`arrived` holds the cases that arrived at each moment ((4, moments), zero at
+    a pure expiry moment; kept as ``arrivals``, or read off the evidence rows when
+    asked), ``graded_counts`` the window's counts graded there, ``duration_days`` how
+    long each graded state is held (to the next moment, the last one to the end of the
+    history), :attr:`seen_through` the class's cases so far.
     """
 
     evidence: Evidence
     actions: tuple[str, ...]
     moments: np.ndarray
     moment_bounds: np.ndarray
-    moment_codes: np.ndarray
     class_ceilings: np.ndarray
-    arrived: np.ndarray
+    #: The cases that arrived at each moment ((4, moments)) when kept; None: read off
+    #: the evidence rows and their moments (:attr:`row_moments`) when asked.
+    arrivals: np.ndarray | None
     graded_counts: np.ndarray
     #: The window's counts in force at each moment; None when they are ``graded_counts``
     #: less ``arrived`` (cumulative windows), computed when asked instead of kept.
     before_counts: np.ndarray | None
     duration_days: np.ndarray
-    seen_through: np.ndarray
     first_case_ns: np.ndarray
     end_ns: int
     true_pass_p: np.ndarray | None
@@ -730,8 +791,29 @@ class Events:
     #: The moment of each evidence row when the moments were found with the rows
     #: (:func:`time_window_moments`); None when :attr:`row_moments` searches for them.
     arrival_moments: np.ndarray | None = None
+    #: The moments whose window in force must be graded on its own (sorted): each
+    #: class's first (nothing before it) and those where a case arrives as evidence
+    #: leaves the window. Elsewhere the window in force is one already graded, so its
+    #: state is read rather than graded again: at a moment where evidence only leaves
+    #: (:attr:`in_force_as_graded`) it is the window graded there (no case arrived
+    #: then), at any other the window graded at the class's moment before (no case
+    #: arrived or left in between). None: grade every moment's (an approval signal
+    #: changes at moments of its own).
+    fresh_in_force: np.ndarray | None = None
+    #: Whether evidence only leaves the window at each moment (see
+    #: :attr:`fresh_in_force`); None: at none.
+    in_force_as_graded: np.ndarray | None = None
+    #: The window's counts in force at :attr:`fresh_in_force` ((4, fresh)) when found
+    #: with them (:func:`time_window_moments`); None: computed when asked.
+    fresh_counts: np.ndarray | None = None
 
-    @property
+    @cached_property
+    def moment_codes(self) -> np.ndarray:
+        """Each moment's class index."""
+        codes = np.arange(len(self.actions), dtype=np.int32)
+        return np.repeat(codes, np.diff(self.moment_bounds))
+
+    @cached_property
     def row_moments(self) -> np.ndarray:
         """The moment of each evidence row (its cases arrive there)."""
         if self.arrival_moments is not None:
@@ -748,6 +830,76 @@ class Events:
         if self.before_counts is None:
             return np.asarray(self.graded_counts[:, part] - self.arrived[:, part])
         return self.before_counts[:, part]
+
+    def in_force_counts(self, moments: np.ndarray) -> np.ndarray:
+        """The window's counts in force at each of ``moments`` ((4, len(moments)))."""
+        out = np.empty((4, len(moments)), dtype=np.int32)
+        for k in range(4):  # one count column at a time (2-D fancy indexing is slower)
+            if self.before_counts is not None:
+                # mode="clip" (in range): "raise" buffers the output.
+                np.take(self.before_counts[k], moments, out=out[k], mode="clip")
+            else:
+                np.subtract(
+                    self.graded_counts[k].take(moments), self.arrived[k].take(moments), out=out[k]
+                )
+        return out
+
+    def fresh_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:attr:`fresh_in_force` in slices of at most :data:`PART_MOMENTS` moments, each
+        with the window's counts in force there."""
+        fresh = self.fresh_in_force
+        assert fresh is not None
+        out = []
+        for lo in range(0, len(fresh), PART_MOMENTS):
+            part = slice(lo, lo + PART_MOMENTS)
+            found = self.fresh_counts
+            counts = found[:, part] if found is not None else self.in_force_counts(fresh[part])
+            out.append((fresh[part], counts))
+        return out
+
+    @cached_property
+    def arrived(self) -> np.ndarray:
+        """The cases that arrived at each moment ((4, moments), zero at pure expiries)."""
+        if self.arrivals is not None:
+            return self.arrivals
+        return _scattered(self.evidence.counts, self.row_moments, len(self.moments))
+
+    def arrived_at(self, moments: np.ndarray) -> np.ndarray:
+        """:attr:`arrived` at a few ``moments`` ((4, len(moments))), without it."""
+        if self.arrivals is not None or "arrived" in self.__dict__:
+            return np.asarray(self.arrived[:, moments])
+        rows = self.row_moments
+        at = np.searchsorted(rows, moments, side="left")
+        safe = np.minimum(at, max(len(rows) - 1, 0))
+        here = (at < len(rows)) & (rows[safe] == moments) if len(rows) else at < 0
+        return np.where(here, self.evidence.counts[:, safe], 0)
+
+    def arrived_sums(self, runs: np.ndarray) -> np.ndarray:
+        """:attr:`arrived` summed over runs of moments ((4, runs), 64 bits): from each
+        start in ``runs`` (ascending, the first 0) to the next, the last to the end.
+        Without kept arrivals, the sums of the evidence rows arriving in each run."""
+        if self.arrivals is not None or "arrived" in self.__dict__:
+            return run_sums(self.arrived, runs, np.int64)
+        rows = np.searchsorted(self.row_moments, runs, side="left")  # each run's first row
+        out = np.zeros((4, len(runs)), dtype=np.int64)
+        # A run where no case arrived holds no row (reduceat would read one).
+        holds = rows < np.r_[rows[1:], len(self.row_moments)]
+        if holds.any():
+            out[:, holds] = np.add.reduceat(
+                self.evidence.counts, rows[holds], axis=1, dtype=np.int64
+            )
+        return out
+
+    @cached_property
+    def seen_through(self) -> np.ndarray:
+        """The class's cases at each moment, its own included."""
+        return self.event_seen(2 * np.arange(len(self.moments)) + 1)
+
+    @property
+    def in_force_read(self) -> bool:
+        """Whether the in-force events take the graded state of the moment before, but
+        at :attr:`fresh_in_force` (see there; never with an approval signal)."""
+        return self.fresh_in_force is not None and self.approval_pass_rate is None
 
     def half_metrics(
         self, half: int, part: slice = slice(None)
@@ -773,7 +925,7 @@ class Events:
         moment, half = index // 2, index % 2
         graded = self.graded_counts[:, moment]
         if self.before_counts is None:
-            before = graded - self.arrived[:, moment]
+            before = graded - self.arrived_at(moment)
         else:
             before = self.before_counts[:, moment]
         return rates_from_counts(*np.where(half == 1, graded, before))
@@ -816,8 +968,8 @@ class Events:
 
     @property
     def moment_ceilings(self) -> np.ndarray:
-        """Each moment's class ceiling."""
-        return np.asarray(self.class_ceilings[self.moment_codes])
+        """Each moment's class ceiling (repeated per class, not gathered per moment)."""
+        return np.repeat(self.class_ceilings, np.diff(self.moment_bounds))
 
     @property
     def ceilings(self) -> np.ndarray:
@@ -846,10 +998,18 @@ class Events:
 
     def event_seen(self, index: np.ndarray) -> np.ndarray:
         """Cases the class had seen by each event: before its moment's cases when in
-        force, with them when graded."""
-        moment = index // 2
-        arrived = self.arrived[0, moment] + self.arrived[2, moment]
-        return np.asarray(self.seen_through[moment] - np.where(index % 2 == 0, arrived, 0))
+        force, with them when graded (64 bits)."""
+        moment, graded = index // 2, index % 2
+        rows = self.row_moments  # ascending: the rows arrived by a moment are a prefix
+        if self.arrival_moments is None and len(rows) == len(self.moments):
+            through = moment + graded  # the moments are the rows
+        else:
+            # Rows before the moment, and its own row when graded (if one arrived then).
+            through = np.searchsorted(rows, moment, side="left")
+            here = rows.take(np.minimum(through, len(rows) - 1)) == moment
+            through += graded & here
+        before = self.evidence.cases_before
+        return np.asarray(before[through] - before[self.evidence.bounds[self.moment_codes[moment]]])
 
     def event_truth(self, index: np.ndarray) -> np.ndarray:
         """The ground truth (``true_pass_p`` at the latest case) at each event."""
@@ -859,8 +1019,8 @@ class Events:
     def is_expiry(self, index: np.ndarray) -> np.ndarray:
         """Whether a state change at each event came from evidence leaving the window:
         on an in-force event, or at a moment where no case arrived."""
-        moment = index // 2
-        empty = (self.arrived[0, moment] + self.arrived[2, moment]) == 0
+        arrived = self.arrived_at(index // 2)
+        empty = (arrived[0] + arrived[2]) == 0
         return np.asarray((index % 2 == 0) | empty)
 
     @property
@@ -878,37 +1038,63 @@ class Events:
         out[self.bounds[:-1][np.diff(self.bounds) > 0]] = True
         return out
 
+    def sequence_inputs(self, settings: GraduationSettings) -> SequenceInputs:
+        """What grading the events as one sequence (under hysteresis) reads besides the
+        thresholds: the points, ceilings, counts (bound rules only) and class starts;
+        the same for every candidate, so a sweep computes them once per rule setting."""
+        return (
+            self.rule_points(),
+            self.ceilings,
+            self.counts if settings.evidence != "point" else None,
+            self.starts,
+        )
+
     def states(
-        self, thresholds: GraduationThresholds, settings: GraduationSettings | None = None
+        self,
+        thresholds: GraduationThresholds,
+        settings: GraduationSettings | None = None,
+        inputs: SequenceInputs | None = None,
     ) -> np.ndarray:
         """The state of every event under ``thresholds`` and the evidence rule and margin
         of ``settings`` (the published rule when None); under hysteresis each event is
         handed the state of the event before it in its class. With an approval signal,
-        both signals must earn a state (:meth:`rule_points`; the point rule only)."""
+        both signals must earn a state (:meth:`rule_points`; the point rule only).
+        ``inputs``: :meth:`sequence_inputs` of ``settings``, when already at hand."""
         settings = GraduationSettings() if settings is None else settings
         needs_counts = settings.evidence != "point"
         hysteresis = settings.demotion_margin > 0
         self.check_settings(settings)
         if hysteresis:  # each event hands its state on: the events in one sequence
+            points, ceilings, counts, starts = (
+                self.sequence_inputs(settings) if inputs is None else inputs
+            )
             return graded_states(
-                *self.rule_points(),
-                thresholds,
-                self.ceilings,
-                counts=self.counts if needs_counts else None,
-                settings=settings,
-                starts=self.starts,
+                *points, thresholds, ceilings, counts=counts, settings=settings, starts=starts
             )
         # Memoryless: the in-force and the graded events are graded apart (half the
         # temporary metrics at a time), then interleaved.
         out = np.empty(2 * len(self.moments), dtype=np.int8)
         ceilings = self.moment_ceilings
+        read = self.in_force_read
         for part in self.parts():
-            for half in (0, 1):
+            for half in (1,) if read else (0, 1):
                 out[2 * part.start + half : 2 * part.stop : 2] = graded_states(
                     *self.half_points(half, part),
                     thresholds,
                     ceilings[part],
                     counts=self.half_counts(half, part) if needs_counts else None,
+                    settings=settings,
+                )
+        if read:
+            # In force at a moment: the state graded at the moment before, but where
+            # the window in force is a window of its own (fresh_in_force).
+            read_in_force(out, self.in_force_as_graded)
+            for fresh, counts in self.fresh_parts():
+                out[2 * fresh] = graded_states(
+                    *rates_from_counts(*counts),
+                    thresholds,
+                    ceilings[fresh],
+                    counts=counts if needs_counts else None,
                     settings=settings,
                 )
         return out
@@ -937,6 +1123,24 @@ class Events:
             self.approval_pass_rate, ones, self.approval_sample_size, thresholds, self.ceilings
         )
         return evals, approvals
+
+
+def read_in_force(events: np.ndarray, as_graded: np.ndarray | None) -> None:
+    """Fill the in-force half of ``events`` (even positions, per moment) from the graded
+    half (odd positions), in place: each moment's in-force value is the graded value of
+    the moment before, or of the moment itself where ``as_graded`` (evidence only left the
+    window then). A class's first moment is left to the caller (Events.fresh_in_force)."""
+    graded = events[1::2]
+    if as_graded is None:
+        events[2::2] = graded[:-1]
+    else:
+        events[2::2] = np.where(as_graded[1:], graded[1:], graded[:-1])
+
+
+#: :meth:`Events.sequence_inputs`: (points, ceilings, counts or None, starts).
+SequenceInputs = tuple[
+    tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray | None, np.ndarray
+]
 
 
 def _interleave(before: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -1093,7 +1297,7 @@ class TimeWindowMoments:
     ``inclusive`` True and False). ``before`` is None when it is ``graded`` less the
     cases arriving at the moment (always, unless evidence restarts with ``reset_on``):
     both windows then start at the same row. ``row_moment`` is each evidence row's
-    moment, ``last_row`` the latest evidence row at or before each moment.
+    moment, :attr:`last_row` the latest evidence row at or before each moment.
     """
 
     moments: np.ndarray
@@ -1101,7 +1305,22 @@ class TimeWindowMoments:
     before: np.ndarray | None
     graded: np.ndarray
     row_moment: np.ndarray
-    last_row: np.ndarray
+    #: Found on the way, for :func:`build_events`: the days each graded state is held
+    #: (to the next moment of the class, the last to ``end_ns``), the moments whose
+    #: window in force is no window graded already (:attr:`Events.fresh_in_force`) and
+    #: the window's counts in force there (None with resets: ``before`` has them), and
+    #: whether evidence only leaves at each moment (:attr:`Events.in_force_as_graded`).
+    duration_days: np.ndarray
+    fresh_in_force: np.ndarray
+    in_force_as_graded: np.ndarray
+    fresh_counts: np.ndarray | None
+
+    @cached_property
+    def last_row(self) -> np.ndarray:
+        """The latest evidence row at or before each moment."""
+        arrivals = np.zeros(len(self.moments), dtype=np.int64)
+        arrivals[self.row_moment] = 1
+        return np.cumsum(arrivals) - 1
 
 
 def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWindowMoments:
@@ -1127,63 +1346,114 @@ def time_window_moments(evidence: Evidence, span_ns: int, end_ns: int) -> TimeWi
         raise ValueError(f"a time window must be positive, not {span_ns} ns")
     rows = len(evidence.time_ns)
     bounds = evidence.bounds
-    # The merged sequence of every class, classes in order: class i takes positions
-    # [2 lo, 2 hi). ``arrival`` flags arrivals; ``when`` is each element's time.
-    arrival = np.empty(2 * rows, dtype=bool)
-    when = np.empty(2 * rows, dtype=np.int64)
+    n_classes = len(bounds) - 1
+    # Pass 1, one class at a time on arrays a class long (they stay in the cache; a loop
+    # over the classes, never over rows): merge, and find the moments.
+    merged = []
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if hi == lo:  # one pass per class, never per row
+        n = hi - lo
+        if n == 0:
             continue
         own = evidence.time_ns[lo:hi]
         both = np.concatenate((own, own + span_ns))
         order = np.argsort(both, kind="stable")  # two sorted runs: a merge
-        arrival[2 * lo : 2 * hi] = order < hi - lo
-        when[2 * lo : 2 * hi] = both[order]
-        del both, order
-    # A moment starts where the time (or the class) changes; expiries after the end of
-    # the timeline are no moments (they sort last in their class). One element more, a
-    # start past the end, so the element after any moment's first can be read.
-    new = np.empty(2 * rows + 1, dtype=bool)
-    new[-1] = True
-    if rows:
-        new[0] = True
-        np.not_equal(when[1:], when[:-1], out=new[1 : 2 * rows])
-        new[2 * bounds[:-1][np.diff(bounds) > 0]] = True
-    first = np.flatnonzero(new[:-1] & (when <= end_ns))
-    # A moment is one element, or two when a row arrives as another expires (each class
-    # has one row per time): its last element is the next one unless that starts anew.
-    last = first + ~new[first + 1]
-    moments = when[first]
-    del when, new
-    # An arrival sorts first at its time, so it starts its moment: the moments that begin
-    # with an arrival are the rows' moments, in row order, and counting them gives the
-    # rows arrived through each moment (all arrivals are kept: none is past the end).
-    with_arrival = arrival[first]
-    del arrival
-    row_moment = np.flatnonzero(with_arrival)
-    end_graded = np.cumsum(with_arrival, dtype=np.int64)
-    # The i-th expiry of the merge is row i's: expiries so far are rows expired so far.
-    start = (last + 1) - end_graded
-    moment_bounds = np.searchsorted(first, 2 * bounds, side="left")
-    cum = _cumulative_counts(evidence.counts)
-    before = None
-    if evidence.segment_start is None:
-        graded = _differences(cum, end_graded, start)
-    else:
-        class_start = np.repeat(bounds[:-1], np.diff(moment_bounds))
-        begin = evidence.clip_start(start, end_graded, class_start)
-        graded = _differences(cum, end_graded, begin)
-        # With resets the window in force may start in an earlier segment than the graded
-        # one (the row arriving at the moment can start a segment): its own difference.
-        end_before = end_graded - with_arrival
-        before = _differences(cum, end_before, evidence.clip_start(start, end_before, class_start))
+        when = both.take(order)
+        del both
+        # Elements at or before the end (expiries after it are no moments; arrivals
+        # never are); a moment starts where the time changes.
+        stop = int(np.searchsorted(when, end_ns, side="right"))
+        new = np.empty(stop + 1, dtype=bool)
+        new[0] = new[stop] = True
+        np.not_equal(when[1:stop], when[: stop - 1], out=new[1:stop])
+        first = np.flatnonzero(new[:stop])
+        # An arrival sorts first at its time, so it starts its moment; a moment has a
+        # second element (an expiry) when a row expires as another arrives, and a moment
+        # without an arrival is an expiry.
+        with_arrival = order.take(first) < n
+        with_expiry = ~new.take(first + 1)
+        with_expiry |= ~with_arrival
+        merged.append((lo, hi, when.take(first), with_arrival, with_expiry))
+        del when, order, new, first
+    sizes = np.zeros(n_classes, dtype=np.int64)
+    present = (np.diff(bounds) > 0).nonzero()[0]
+    sizes[present] = [len(part[2]) for part in merged]
+    moment_bounds = np.zeros(n_classes + 1, dtype=np.int64)
+    np.cumsum(sizes, out=moment_bounds[1:])
+    total = int(moment_bounds[-1])
+    # Pass 2: every output at its exact size, filled class by class.
+    moments = np.concatenate([part[2] for part in merged]) if merged else np.zeros(0, np.int64)
+    graded = np.empty((4, total), dtype=np.int32)
+    before = None if evidence.segment_start is None else np.empty((4, total), dtype=np.int32)
+    duration = np.empty(total, dtype=np.float64)
+    row_moment = np.empty(rows, dtype=np.int64)
+    leaving = np.empty(total, dtype=bool)
+    fresh_parts, fresh_counts = [], []
+    cum = np.zeros((4, int(np.diff(bounds).max(initial=0)) + 1), dtype=np.int32)
+    for (lo, hi, own_moments, with_arrival, with_expiry), offset in zip(
+        merged, moment_bounds[present].tolist(), strict=True
+    ):
+        n, m = hi - lo, len(own_moments)
+        out = slice(offset, offset + m)
+        # Arrivals and expiries so far are row counts: the window graded at a moment
+        # holds rows [expired, arrived) (the i-th expiry of the merge is row i's).
+        end_graded = np.cumsum(with_arrival, dtype=np.int64)
+        start = np.cumsum(with_expiry, dtype=np.int64)
+        np.cumsum(evidence.counts[:, lo:hi], axis=1, out=cum[:, 1 : n + 1])
+        if before is None:
+            begin = start
+        else:
+            begin = evidence.clip_start(start + lo, end_graded + lo, lo) - lo
+            # With resets the window in force may start in an earlier segment than the
+            # graded one (the row arriving at the moment can start a segment).
+            end_before = end_graded - with_arrival
+            begin_before = evidence.clip_start(start + lo, end_before + lo, lo) - lo
+        for k in range(4):  # four count columns (32 bits: differences of a wrapped sum)
+            row = cum[k, : n + 1]
+            np.subtract(row.take(end_graded), row.take(begin), out=graded[k, out])
+            if before is not None:
+                np.subtract(row.take(end_before), row.take(begin_before), out=before[k, out])
+        at = np.flatnonzero(with_arrival)
+        at += offset
+        row_moment[lo:hi] = at
+        # Each graded state is held to the class's next moment, the last to the end.
+        gaps = np.empty(m, dtype=np.int64)
+        np.subtract(own_moments[1:], own_moments[:-1], out=gaps[:-1])
+        gaps[-1] = end_ns - own_moments[-1]
+        np.true_divide(gaps, NS_PER_DAY, out=duration[out])
+        # The window in force at a moment where nothing expires (the rows expired so far
+        # do not grow) is the one graded at the moment before, and where no case arrives
+        # the one graded at the moment itself; a class's first moment has nothing before
+        # it; at a moment where a case arrives as evidence leaves it is its own.
+        fresh = with_expiry & with_arrival
+        fresh[0] = True
+        np.logical_not(with_arrival, out=leaving[out])
+        fresh_at = np.flatnonzero(fresh)
+        if before is None:  # in force there: rows [expired, arrived before the moment)
+            end_in_force = end_graded.take(fresh_at) - with_arrival.take(fresh_at)
+            begin_in_force = start.take(fresh_at)
+            counts = np.empty((4, len(fresh_at)), dtype=np.int32)
+            for k in range(4):
+                row = cum[k, : n + 1]
+                np.subtract(row.take(end_in_force), row.take(begin_in_force), out=counts[k])
+            fresh_counts.append(counts)
+        fresh_at += offset
+        fresh_parts.append(fresh_at)
     return TimeWindowMoments(
         moments=moments,
         bounds=moment_bounds,
         before=before,
         graded=graded,
         row_moment=row_moment,
-        last_row=end_graded - 1,
+        duration_days=duration,
+        fresh_in_force=np.concatenate(fresh_parts) if fresh_parts else np.zeros(0, np.int64),
+        in_force_as_graded=leaving,
+        fresh_counts=(
+            None
+            if before is not None
+            else np.concatenate(fresh_counts, axis=1)
+            if fresh_counts
+            else np.zeros((4, 0), np.int32)
+        ),
     )
 
 
@@ -1216,34 +1486,35 @@ def build_events(
     before: np.ndarray | None
     arrival_moments: np.ndarray | None = None
     last_row: np.ndarray | None = None
+    fresh: np.ndarray | None = None
+    fresh_counts: np.ndarray | None = None
+    leaving: np.ndarray | None = None
+    arrived: np.ndarray | None
     if isinstance(span, pd.Timedelta) and stream is None:
-        # Evidence expiring on the clock: the moments and both windows in one merge.
+        # Evidence expiring on the clock: the moments, both windows and the per-moment
+        # figures in one merge per class; the arrivals are read off the rows when asked.
         found = time_window_moments(evidence, span.value, end_ns)
         moments, bounds, before, graded = found.moments, found.bounds, found.before, found.graded
-        arrival_moments, last_row = found.row_moment, found.last_row
-        arrived = _scattered(evidence.counts, arrival_moments, len(moments))
+        arrival_moments, arrived, duration = found.row_moment, None, found.duration_days
+        fresh, fresh_counts = found.fresh_in_force, found.fresh_counts
+        leaving = found.in_force_as_graded
+        if truth:
+            last_row = found.last_row
         del found
-    elif isinstance(span, pd.Timedelta) or stream is not None:
-        moments, bounds = _moments(evidence, span, end_ns, stream)
-        before = window_sums(evidence, window, moments, bounds, inclusive=False)
-        graded = window_sums(evidence, window, moments, bounds, inclusive=True)
-        arrived = _arrivals(evidence, moments, bounds)
-    else:  # the window changes only when cases arrive: the moments are the rows
-        moments, bounds = evidence.time_ns, evidence.bounds
-        before, graded = _row_windows(evidence, span)
-        arrived = evidence.counts
-    codes = np.repeat(np.arange(len(evidence.actions), dtype=np.int32), np.diff(bounds))
-    last = np.zeros(len(moments), dtype=bool)
-    last[bounds[1:][np.diff(bounds) > 0] - 1] = True
-    following = np.empty_like(moments)
-    following[:-1] = moments[1:]
-    if len(moments):
-        following[-1] = end_ns
-    duration = np.where(last, end_ns - moments, following - moments) / NS_PER_DAY
-    cum = np.cumsum(arrived[0] + arrived[2])
-    # Per class at most two billion cases: 32 bits.
-    seen_through = (cum - np.r_[0, cum][np.repeat(bounds[:-1], np.diff(bounds))]).astype(np.int32)
-    del cum
+    else:
+        if isinstance(span, pd.Timedelta) or stream is not None:
+            moments, bounds = _moments(evidence, span, end_ns, stream)
+            before = window_sums(evidence, window, moments, bounds, inclusive=False)
+            graded = window_sums(evidence, window, moments, bounds, inclusive=True)
+            arrived = _arrivals(evidence, moments, bounds)
+        else:  # the window changes only when cases arrive: the moments are the rows
+            moments, bounds = evidence.time_ns, evidence.bounds
+            before, graded = _row_windows(evidence, span)
+            arrived = evidence.counts
+            # A row's window in force is the window graded at the row before it (the
+            # same rows: everything, or the latest K cases, before it).
+            fresh = bounds[:-1][np.diff(bounds) > 0]
+        duration = _held(moments, bounds, end_ns)
     true_p = None
     if truth and last_row is not None:
         true_p = evidence.means["true_pass_p"][last_row]
@@ -1254,20 +1525,33 @@ def build_events(
         actions=evidence.actions,
         moments=moments,
         moment_bounds=bounds,
-        moment_codes=codes,
         class_ceilings=class_ceilings(policy, evidence.actions),
-        arrived=arrived,
+        arrivals=arrived,
         graded_counts=graded,
         before_counts=before,
         duration_days=duration,
-        seen_through=seen_through,
         first_case_ns=evidence.time_ns[evidence.bounds[:-1]],
         end_ns=end_ns,
         true_pass_p=true_p,
         window=window,
         arrival_moments=arrival_moments,
+        fresh_in_force=fresh,
+        fresh_counts=fresh_counts,
+        in_force_as_graded=leaving,
         **_approval_metrics(stream, moments, bounds),
     )
+
+
+def _held(moments: np.ndarray, bounds: np.ndarray, end_ns: int) -> np.ndarray:
+    """Per moment, the days its graded state is held (to the class's next moment, the
+    last one to ``end_ns``)."""
+    last = np.zeros(len(moments), dtype=bool)
+    last[bounds[1:][np.diff(bounds) > 0] - 1] = True
+    following = np.empty_like(moments)
+    following[:-1] = moments[1:]
+    if len(moments):
+        following[-1] = end_ns
+    return np.asarray(np.where(last, end_ns - moments, following - moments) / NS_PER_DAY)
 
 
 def _arrival_moments(evidence: Evidence, moments: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -1447,13 +1731,14 @@ def stand_in_requests(evidence: Evidence, policy: TrustPolicy) -> Requests:
     that many requests without a value, at the time of the cases."""
     actions = tuple(sorted(policy.actions))
     remap = np.array([actions.index(n) for n in evidence.actions], dtype=np.int32)
-    codes = remap[evidence.codes] if len(evidence.actions) else np.zeros(0, np.int32)
+    # Every row of a class is of its class's kind of a request without a value.
+    per_class = np.diff(evidence.bounds)
     return Requests(
         actions=actions,
         time_ns=evidence.time_ns,
-        codes=codes,
-        kinds=request_kinds(policy, actions, codes, np.full(len(codes), np.nan), None),
-        weight=evidence.n_cases.astype(np.int32),
+        codes=np.repeat(remap, per_class),
+        kinds=np.repeat(unvalued_kinds(policy, evidence.actions), per_class),
+        weight=evidence.n_cases.astype(np.int32, copy=False),
         stand_in=True,
     )
 
@@ -1510,6 +1795,18 @@ class RequestWeights:
 
     kinds: np.ndarray
     values: np.ndarray
+    #: With the eval cases standing in (each case one request without a value, decided
+    #: in force at its moment): each class's kind, and ``values`` is left empty: the
+    #: requests of a run of moments are the cases arriving in it (:meth:`at_arrivals`),
+    #: so no per-event weights are built or summed.
+    class_kinds: np.ndarray | None = None
+
+    def at_arrivals(self, cases: np.ndarray, codes: np.ndarray) -> list[np.ndarray]:
+        """With :attr:`class_kinds`: one array per kept kind, the requests of runs of
+        moments where ``cases`` arrived (one value per run), of the classes ``codes``."""
+        assert self.class_kinds is not None
+        kind = self.class_kinds[codes]
+        return [np.where(kind == k, cases, 0).astype(np.float64) for k in self.kinds]
 
     def full(self, reduced: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
         """One reduced array per kept kind, as (4 kinds, *shape), zero for the others."""
@@ -1523,19 +1820,24 @@ def request_weights(events: Events, requests: Requests, event_of: np.ndarray) ->
     """The requests of each kind decided at each event (those of classes without
     evidence, ``event_of`` -1, are left out)."""
     n_events = 2 * len(events.moments)
-    kept = event_of >= 0
-    kinds = np.unique(requests.kinds[kept]).astype(np.int64)
+    if requests.stand_in and len(requests) == len(events.evidence.time_ns):
+        # The evidence rows themselves: a class's rows share its kind.
+        class_kinds = requests.kinds[events.evidence.bounds[:-1]]
+        kinds = np.unique(class_kinds).astype(np.int64)
+        return RequestWeights(kinds, np.zeros((len(kinds), 0), np.float32), class_kinds)
+    every = bool((event_of >= 0).all())
+    kept: Any = slice(None) if every else event_of >= 0
+    found = np.bincount(requests.kinds[kept].astype(np.intp), minlength=len(REQUEST_KINDS))
+    kinds = np.flatnonzero(found).astype(np.int64)
     values = np.zeros((len(kinds), n_events), dtype=np.float32)
-    # Stand-in requests fall on distinct events (one per evidence row): placed, not added.
-    placed = requests.stand_in and len(requests) == len(events.evidence.time_ns)
     for i, kind in enumerate(kinds):
-        mine = kept if len(kinds) == 1 else kept & (requests.kinds == kind)
-        if placed:
-            values[i, event_of[mine]] = requests.weight[mine]
+        if len(kinds) == 1:
+            mine = kept
         else:
-            values[i] = np.bincount(
-                event_of[mine], weights=requests.weight[mine], minlength=n_events
-            )
+            mine = requests.kinds == kind
+            if not every:
+                mine &= event_of >= 0
+        values[i] = np.bincount(event_of[mine], weights=requests.weight[mine], minlength=n_events)
     return RequestWeights(kinds, values)
 
 
@@ -1803,11 +2105,17 @@ def per_action_figures(
 
     runs = runs_of(states, events.bounds[:-1])
     run_state, run_code = states[runs], events.event_code(runs)
-    requests = [run_sums(w, runs, np.float64) for w in weights.values]
     in_force = states[0::2]
     held_runs = runs_of(in_force, events.moment_bounds[:-1])
     held_state, held_code = in_force[held_runs], events.moment_codes[held_runs]
-    handled_runs = handled_parts(run_sums(events.arrived, held_runs, np.int64))
+    handled_runs = handled_parts(events.arrived_sums(held_runs))
+    if weights.class_kinds is None:
+        requests = [run_sums(w, runs, np.float64) for w in weights.values]
+        request_code, request_state = run_code, run_state
+    else:  # stand-in requests: the cases arriving at each moment, decided in force
+        cases = handled_runs["normal_cases"] + handled_runs["adversarial_cases"]
+        requests = weights.at_arrivals(cases, held_code)
+        request_code, request_state = held_code, held_state
     graded = states[1::2]
     day_runs = runs_of(graded, events.moment_bounds[:-1])
     day_state, day_code = graded[day_runs], events.moment_codes[day_runs]
@@ -1821,7 +2129,7 @@ def per_action_figures(
     for level in LEVELS:
         at = run_state >= level
         requests_at[level] = weights.full(
-            [by_class(run_code, r, at) for r in requests], (n_actions,)
+            [by_class(request_code, r, request_state >= level) for r in requests], (n_actions,)
         )
         first = np.full(n_actions, n_events, dtype=np.int64)
         np.minimum.at(first, run_code[at], runs[at])
@@ -1834,7 +2142,7 @@ def per_action_figures(
     totals = {k: whole(by_class(held_code, v, None)) for k, v in handled_runs.items()}
     totals["days"] = by_class(day_code, day_sums, None)
     bars = {level: np.full(n_actions, thresholds.pass_rate[level]) for level in LEVELS}
-    requests_total = weights.full([by_class(run_code, r, None) for r in requests], (n_actions,))
+    requests_total = weights.full([by_class(request_code, r, None) for r in requests], (n_actions,))
     return figures_from_parts(
         events, first_idx, handled, drops, days, totals, bars, requests_total, requests_at, unvalued
     )

@@ -368,9 +368,12 @@ def replay(
     )
     untouched = no_evidence_states(policy, thresholds, requests.actions)
     _fill_no_evidence_traffic(summary, policy, requests, untouched)
-    request_states = np.where(
-        event_of >= 0, states[np.maximum(event_of, 0)], untouched[requests.codes]
-    ).astype(np.int8)
+    if len(event_of) and int(event_of.min()) >= 0:  # every request's class has evidence
+        request_states = states.take(event_of)
+    else:
+        request_states = np.where(
+            event_of >= 0, states[np.maximum(event_of, 0)], untouched[requests.codes]
+        ).astype(np.int8)
     summary["unsafe_allowed"] = _unsafe_allowed(
         events, requests, event_of, request_states, thresholds, summary["action"]
     )

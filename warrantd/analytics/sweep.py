@@ -55,7 +55,6 @@ candidate, and replay equal to a loop over :class:`~warrantd.GraduationEngine`.
 from __future__ import annotations
 
 import difflib
-import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -90,6 +89,8 @@ from ._engine import (
     parse_window,
     per_action_figures,
     rate_met,
+    rates_from_counts,
+    read_in_force,
     request_events,
     request_weights,
     resolve_window,
@@ -187,7 +188,7 @@ def candidates_frame(
             problems.extend(_knob_problems(knob, values))
         if problems:
             raise InputError(_source(grid), problems)
-        frame = _frame(list(itertools.product(*axes.values())))
+        frame = _product_frame(axes)
     else:
         rule = tuple(_rule_row(policy).values())
         rows = [(*_thresholds_row(t).values(), window, *rule) for t in grid]
@@ -207,10 +208,13 @@ def candidates_frame(
         for c in CRITERIA
     ]
     bad = np.logical_or.reduce(inverted)
-    reason = np.full(len(frame), "", dtype=object)
+    # Reasons for the skipped candidates only (strings built per candidate cost the most).
+    reason = np.full(int(bad.sum()), "", dtype=object)
     for criterion, mask in zip(CRITERIA, inverted, strict=True):
-        reason = np.where(mask, reason + f"AUTONOMOUS {criterion.bar} below SUPERVISED; ", reason)
-    skipped = frame[bad].assign(reason=[r.rstrip("; ") for r in reason[bad]])
+        reason = np.where(
+            mask[bad], reason + f"AUTONOMOUS {criterion.bar} below SUPERVISED; ", reason
+        )
+    skipped = frame[bad].assign(reason=[r.rstrip("; ") for r in reason])
     valid = frame[~bad].reset_index(drop=True)
     valid.insert(0, "candidate", np.arange(len(valid)))
     if valid.empty:
@@ -250,6 +254,31 @@ def rule_settings(policy: TrustPolicy, row: Mapping[str, Any] | pd.Series) -> Gr
         alpha=float(row["alpha"]),
         demotion_margin=float(row["demotion_margin"]),
     )
+
+
+def _product_frame(axes: Mapping[str, list[Any]]) -> pd.DataFrame:
+    """The cartesian product of the knobs' values (``axes`` in :data:`KNOBS` order), one
+    row per candidate in the order of :func:`itertools.product`, built a column at a
+    time: the same frame as :func:`_frame` of the product's rows, without a Python tuple
+    per candidate."""
+    sizes = [len(values) for values in axes.values()]
+    # Row-major (C) order: the last knob varies fastest, as itertools.product does.
+    index = np.indices(sizes, dtype=np.int64).reshape(len(sizes), -1)
+    columns: dict[str, Any] = {}
+    for (knob, values), at in zip(axes.items(), index, strict=True):
+        if knob in THRESHOLD_KNOBS:
+            # Each column's dtype as pandas infers it from rows holding these values.
+            column = pd.DataFrame([(v,) for v in values], columns=[knob])[knob]
+            columns[knob] = column.iloc[at].reset_index(drop=True)
+        elif knob == "window":
+            labels = np.array([window_label(v) for v in values], dtype=object)
+            columns[knob] = pd.Series(labels[at], dtype=object)
+        elif knob == "evidence":
+            names = np.array([str(v) for v in values], dtype=object)
+            columns[knob] = pd.Series(names[at], dtype=object)
+        else:
+            columns[knob] = np.array([float(v) for v in values], dtype=np.float64)[at]
+    return pd.DataFrame(columns)
 
 
 def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
@@ -436,16 +465,21 @@ class _Grid:
         flats = [np.empty(2 * len(events.moments), dtype=np.int32) for _ in bars]
         # The in-force and the graded events binned apart, a slice of moments at a time:
         # the metrics' float temporaries stay small whatever the history's size, and
-        # each slice's metrics serve every grid.
+        # each slice's metrics serve every grid. Where the window in force is the one
+        # graded at the moment before (Events.fresh_in_force), so is its cell.
+        read = events.in_force_read
         for part in events.parts():
-            for half in (0, 1):
-                points = events.half_points(half, part)
-                for vs, shape, flat in zip(values, shapes, flats, strict=True):
-                    cell = np.zeros(part.stop - part.start, dtype=np.int32)
-                    for v, p, size in zip(vs, points, shape, strict=True):
-                        cell *= size
-                        cell += np.searchsorted(v, p, side="right").astype(np.int32)
+            for half in (1,) if read else (0, 1):
+                cells = _cells(events.half_points(half, part), values, shapes)
+                for flat, cell in zip(flats, cells, strict=True):
                     flat[2 * part.start + half : 2 * part.stop : 2] = cell
+        if read:
+            for flat in flats:
+                read_in_force(flat, events.in_force_as_graded)
+            for fresh, counts in events.fresh_parts():
+                points = rates_from_counts(*counts)
+                for flat, cell in zip(flats, _cells(points, values, shapes), strict=True):
+                    flat[2 * fresh] = cell
         return [
             cls(vs, flat, shape)  # type: ignore[arg-type]
             for vs, shape, flat in zip(values, shapes, flats, strict=True)
@@ -462,6 +496,28 @@ class _Grid:
             for v, c in zip(self.values, bars.columns, strict=True)
         ]
         return np.asarray(np.ravel_multi_index(tuple(idx), self.shape))
+
+
+def _cells(
+    points: tuple[np.ndarray, np.ndarray, np.ndarray],
+    values: Sequence[tuple[np.ndarray, ...]],
+    shapes: Sequence[tuple[int, ...]],
+) -> list[np.ndarray]:
+    """Each point's flat cell in each grid (the point rule): per axis, how many of the
+    grid's sorted bar values the point meets (``searchsorted(right)``, the engine's
+    ``>=``). The grids of both states share an axis's points: each point is placed once
+    among the union of their values, and each grid reads its bin off a small table."""
+    cells = [np.zeros(len(points[0]), dtype=np.int32) for _ in values]
+    for axis, point in enumerate(points):
+        axis_values = [vs[axis] for vs in values]
+        union = np.unique(np.concatenate(axis_values))
+        at = np.searchsorted(union, point, side="right")  # values of the union met
+        for cell, vs, shape in zip(cells, axis_values, shapes, strict=True):
+            # Meeting the j lowest values of the union meets this many of the grid's.
+            table = np.searchsorted(vs, np.r_[-np.inf, union], side="right").astype(np.int32)
+            cell *= shape[axis]
+            cell += table.take(at)
+    return cells
 
 
 def _axis_bins(
@@ -541,7 +597,7 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     in_force = grid.bins[0::2]
     held = runs_of(in_force, moment_starts)
     held_cells = cell_of(events.moment_codes[held], in_force[held])
-    handled_sums = handled_parts(run_sums(events.arrived, held, np.int64))
+    handled_sums = handled_parts(events.arrived_sums(held))
     handled = {
         k: np.rint(summed(v.astype(np.float64), held_cells)).astype(np.int64)
         for k, v in handled_sums.items()
@@ -553,10 +609,15 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
         cell_of(events.moment_codes[kept], graded[kept]),
     )
     # Requests are decided at any event (in force at a moment, or between moments).
-    requests = job.weights.full(
-        [summed(run_sums(w, runs, np.float64), flat) for w in job.weights.values],
-        (n_actions, len(cells)),
-    )
+    weights = job.weights
+    if weights.class_kinds is None:
+        decided = [summed(run_sums(w, runs, np.float64), flat) for w in weights.values]
+    else:  # stand-in requests: the cases arriving at each moment, decided in force
+        cases = handled_sums["normal_cases"] + handled_sums["adversarial_cases"]
+        decided = [
+            summed(r, held_cells) for r in weights.at_arrivals(cases, events.moment_codes[held])
+        ]
+    requests = weights.full(decided, (n_actions, len(cells)))
     # Drops: consecutive events (P, Q) of a class count #(P >= B) - #(min(P, Q) >= B);
     # inside a run P and Q share a cell and add nothing, so only run boundaries count.
     after = runs[1:][run_codes[1:] == run_codes[:-1]]
@@ -595,7 +656,7 @@ def _evaluate_on_grid(
     del grids
     n_actions, n_cand = len(events.actions), len(candidates)
     moment_starts = events.moment_bounds[:-1]
-    per_class = handled_parts(run_sums(events.arrived, moment_starts, np.int64))
+    per_class = handled_parts(events.arrived_sums(moment_starts))
     totals = {k: np.repeat(v[:, None], n_cand, axis=1) for k, v in per_class.items()}
     totals["days"] = np.repeat(
         run_sums(events.duration_days, moment_starts, np.float64)[:, None], n_cand, 1
@@ -606,10 +667,13 @@ def _evaluate_on_grid(
         )
         for level in LEVELS
     }
-    requests_total = job.weights.full(
-        [run_sums(w, events.bounds[:-1], np.float64) for w in job.weights.values],
-        (n_actions,),
-    )  # (kinds, actions)
+    weights = job.weights
+    if weights.class_kinds is None:
+        per_kind = [run_sums(w, events.bounds[:-1], np.float64) for w in weights.values]
+    else:
+        cases = per_class["normal_cases"] + per_class["adversarial_cases"]
+        per_kind = weights.at_arrivals(cases, np.arange(n_actions))
+    requests_total = weights.full(per_kind, (n_actions,))  # (kinds, actions)
     # Lay every (action, candidate) array out candidate-major: one table row each.
     t = {k: np.ascontiguousarray(v.T).ravel() for k, v in totals.items()}
     return figures_from_parts(
@@ -630,8 +694,12 @@ def _evaluate_one_by_one(
     job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
 ) -> dict[str, Any]:
     events = job.events
+    # Under hysteresis every candidate grades the same sequence: its inputs read once.
+    inputs = None
+    if settings is not None and settings.demotion_margin > 0:
+        inputs = events.sequence_inputs(settings)
     per_candidate = [
-        per_action_figures(events, events.states(t, settings), t, job.weights, job.unvalued)
+        per_action_figures(events, events.states(t, settings, inputs), t, job.weights, job.unvalued)
         for t in (
             to_thresholds({str(k): v for k, v in row.items()})
             for row in candidates.to_dict("records")
@@ -677,10 +745,12 @@ def evaluate_chunk(
     events = job.events
     n_actions = len(events.actions)
     table = candidates.loc[candidates.index.repeat(n_actions)].reset_index(drop=True)
-    table["action"] = np.tile(np.asarray(events.actions, dtype=object), len(candidates))
-    for name in SUMMARY_FIGURES:
-        table[name] = figures[name]
-    return table
+    # The class names once, then taken per row (a string column inferred from a million
+    # Python strings costs more than the figures); every column added in one frame.
+    names = pd.Series(np.asarray(events.actions, dtype=object)).array
+    columns = {"action": names.take(np.tile(np.arange(n_actions), len(candidates)))}
+    columns.update((name, figures[name]) for name in SUMMARY_FIGURES)
+    return pd.concat([table, pd.DataFrame(columns)], axis=1)
 
 
 def _strictness_order(knob: str, column: pd.Series) -> np.ndarray:
