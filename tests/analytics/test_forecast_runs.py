@@ -545,3 +545,31 @@ def test_a_chance_is_never_shown_as_certain_or_impossible_when_it_is_not() -> No
         "100%",
     ]
     assert chance_text(float("nan")) == "—"
+
+
+def test_changing_one_class_leaves_every_other_class_forecast_as_it_was() -> None:
+    """Each class draws from its own stream (seed and name), not from its place among
+    the others: capping class a at MANUAL (so it is no longer simulated) leaves b's
+    forecast the same to the bit, though a comes first. (Checked to fail with one
+    stream drawn class after class.) Only the spread of regime jumps is pooled over
+    the classes' histories."""
+    import dataclasses
+
+    from warrantd.autonomy import AutonomyState
+
+    days = list(range(0, 40, 2))  # 20 runs of 8 passing cases: SUPERVISED, 160 of 400
+    one = runs_history(days, [8] * len(days), [8] * len(days))
+    history = load_history(pd.concat([one, one.assign(action="b")], ignore_index=True))
+    a = ActionClass("a", RiskTier.REVERSIBLE_WRITE)
+    b = ActionClass("b", RiskTier.REVERSIBLE_WRITE)
+    base = TrustPolicy({"a": a, "b": b}, POLICY.thresholds)
+    capped = TrustPolicy(
+        {"a": dataclasses.replace(a, max_state=AutonomyState.MANUAL), "b": b}, POLICY.thresholds
+    )
+    first, second = (
+        forecast(history, policy, horizon="60D", n_sims=300).table.set_index("action")
+        for policy in (base, capped)
+    )
+    assert 0 < first.loc["b", "p_within_horizon"] < 1
+    assert second.loc["a", "next_state"] == ""  # a is no longer simulated
+    pd.testing.assert_series_equal(second.loc["b"], first.loc["b"])

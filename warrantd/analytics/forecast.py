@@ -66,6 +66,7 @@ committed-date accuracy, Brier skill against the base rate, reliability);
 from __future__ import annotations
 
 import difflib
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -837,12 +838,15 @@ def forecast(
     state_now = states_at(evidence, policy, window, made.value)
     all_runs = _runs_of(history, column)
     jump_sd = _jump_sd(all_runs)
-    rng = np.random.default_rng(seed)
-    jump_sds = _jump_sds(all_runs, rng, n_sims)
+    # The spread of regime jumps is learnt from every class's changes (one draw per
+    # simulation, shared); each class then draws from a stream of its own, so changing
+    # one class's policy, or adding a class, leaves every other class's forecast as it was.
+    jump_sds = _jump_sds(all_runs, np.random.default_rng(seed), n_sims)
     rows, cdfs = [], {}
     progress_bar = progress_bar_of(len(policy.actions), "forecast", progress, unit="class")
     for action in sorted(policy.actions):
         progress_bar.update(1)
+        rng = _class_stream(seed, action)
         top = ceiling(policy.action(action))
         state = state_now.get(action, AutonomyState.MANUAL)
         row: dict[str, Any] = {
@@ -976,6 +980,13 @@ def forecast(
     return Forecast(
         table, cdfs, as_of, pd.Timedelta(days=days), window, n_sims, seed, trend, column, made
     )
+
+
+def _class_stream(seed: int, action: str) -> np.random.Generator:
+    """The random stream of one class's simulations: from the seed and the class's name
+    (a CRC-32 of its UTF-8 bytes, the same on every machine), never from its place
+    among the other classes."""
+    return np.random.default_rng([seed, zlib.crc32(action.encode("utf-8"))])
 
 
 def _made_at(now: Any, as_of: pd.Timestamp) -> pd.Timestamp:
