@@ -114,6 +114,27 @@ def test_repeats_agreeing_in_value_are_a_doubled_export_and_a_later_conflict_is_
     )
 
 
+def test_a_kept_conflict_is_said_apart_from_a_doubled_export(tmp_path: Path) -> None:
+    # Case c1 passed and failed at one moment, kept with duplicates="keep": data quality
+    # says it repeats, and that it is a conflict counted both ways. A plain doubled
+    # export (the same outcome twice) gets only the first line.
+    path = write(
+        tmp_path,
+        "timestamp,action,passed,case_id\n"
+        "2026-01-01T10:00:00Z,read_ledger,1,c1\n"
+        "2026-01-01T10:00:00Z,read_ledger,0,c1\n",
+    )
+    findings = data_quality(load_history(path, duplicates="keep"), POLICY).findings
+    assert any(f.startswith("1 row(s) repeat an earlier row's eval case") for f in findings)
+    conflict = (
+        "a repeated eval case has two outcomes at one moment (passed in one row, failed in "
+        "another): a conflict, not a doubled export; it counts as both"
+    )
+    assert conflict in findings
+    doubled = write(tmp_path, "timestamp,action,passed,case_id\n" + THREE_CASES * 2, "d.csv")
+    assert conflict not in data_quality(load_history(doubled, duplicates="keep"), POLICY).findings
+
+
 def test_kept_duplicates_load_whole_and_data_quality_says_so(tmp_path: Path) -> None:
     path = write(tmp_path, "timestamp,action,passed,case_id\n" + THREE_CASES + THREE_CASES)
     history = load_history(path, duplicates="keep")

@@ -46,7 +46,7 @@ from .._io import atomic_write
 from ..errors import MAX_PROBLEMS, OptionError
 from ..policy import TrustPolicy
 from ._engine import timestamps_ns
-from .quality import CASE_ID_COLUMN, CASE_KEY_EXTRA, repeated_cases
+from .quality import CASE_ID_COLUMN, CASE_KEY_EXTRA, first_conflict, repeated_cases
 from .tables import (
     FORMATS,
     NO_VALUE,
@@ -139,7 +139,7 @@ def _check_repeats(
         return
     count = repeated.count
     rows = f"{count:,} {'row repeats' if count == 1 else 'rows repeat'} an earlier row"
-    clash = _first_conflict(out, keys, repeated.key)
+    clash = first_conflict(out, keys, repeated.key)
     if clash is not None:
         earlier, later = clash
         said = (
@@ -166,37 +166,8 @@ def _check_repeats(
     raise HistoryError(source, [problem])
 
 
-#: The parsed columns that hold a case's outcome: repeats differing in one conflict.
-_OUTCOMES = ("n", "n_passed", "adversarial")
-#: The same, as a file may have them (``passed`` is parsed into ``n_passed``).
+#: A case's outcome as a file may have it (``passed`` is parsed into ``n_passed``).
 _RAW_OUTCOMES = ("passed", "n", "n_passed", "adversarial")
-
-
-def _first_conflict(
-    out: pd.DataFrame, keys: pd.DataFrame, key: tuple[str, ...]
-) -> tuple[int, int] | None:
-    """The first row (in file order) repeating an eval case with another outcome, and
-    the earlier row it disagrees with, by their parsed values ("yes" and "true" are the
-    same pass); None when every repeat agrees with its case's other rows."""
-    outcomes = [c for c in _OUTCOMES if c in out.columns]
-    shared = keys.duplicated(subset=list(key), keep=False).to_numpy()
-    if not shared.any() or not outcomes:
-        return None
-    among = out.loc[shared, outcomes].assign(
-        _case=keys[shared]
-        .groupby(list(key), sort=False, dropna=False, observed=True)
-        .ngroup()
-        .to_numpy()
-    )
-    spread = among.groupby("_case")[outcomes].transform("nunique").gt(1).any(axis=1)
-    if not spread.any():
-        return None
-    case = among.loc[spread, "_case"].iat[0]
-    rows = np.flatnonzero(shared)[(among["_case"] == case).to_numpy()]
-    values = out.loc[out.index[rows], outcomes].to_numpy()
-    # The first row of the case that disagrees with the case's first row.
-    later = next(i for i in range(1, len(rows)) if (values[i] != values[0]).any())
-    return int(rows[0]), int(rows[later])
 
 
 def _outcomes_said(frame: pd.DataFrame, earlier: int, later: int, shown: Mapping[str, str]) -> str:

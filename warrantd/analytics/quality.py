@@ -47,6 +47,7 @@ __all__ = [
     "DataQuality",
     "RepeatedCases",
     "data_quality",
+    "first_conflict",
     "repeated_cases",
 ]
 
@@ -165,6 +166,37 @@ def repeated_cases(frame: pd.DataFrame) -> RepeatedCases | None:
     at = int(np.searchsorted(candidates, first))
     same = groups.to_numpy() == groups.iat[at]
     return RepeatedCases(mask, key, first, int(candidates[np.argmax(same)]))
+
+
+#: The canonical columns that hold a case's outcome: repeats differing in one conflict.
+_OUTCOMES = ("n", "n_passed", "adversarial")
+
+
+def first_conflict(
+    out: pd.DataFrame, keys: pd.DataFrame, key: tuple[str, ...]
+) -> tuple[int, int] | None:
+    """The first row (in file order) repeating an eval case with another outcome, and
+    the earlier row it disagrees with, by their parsed values ("yes" and "true" are the
+    same pass); None when every repeat agrees with its case's other rows."""
+    outcomes = [c for c in _OUTCOMES if c in out.columns]
+    shared = keys.duplicated(subset=list(key), keep=False).to_numpy()
+    if not shared.any() or not outcomes:
+        return None
+    among = out.loc[shared, outcomes].assign(
+        _case=keys[shared]
+        .groupby(list(key), sort=False, dropna=False, observed=True)
+        .ngroup()
+        .to_numpy()
+    )
+    spread = among.groupby("_case")[outcomes].transform("nunique").gt(1).any(axis=1)
+    if not spread.any():
+        return None
+    case = among.loc[spread, "_case"].iat[0]
+    rows = np.flatnonzero(shared)[(among["_case"] == case).to_numpy()]
+    values = out.loc[out.index[rows], outcomes].to_numpy()
+    # The first row of the case that disagrees with the case's first row.
+    later = next(i for i in range(1, len(rows)) if (values[i] != values[0]).any())
+    return int(rows[0]), int(rows[later])
 
 
 @dataclass(frozen=True)
@@ -371,6 +403,11 @@ def _findings(
             f"{repeated.columns_said()}): each counts again as evidence, as a doubled "
             "export would"
         )
+        if first_conflict(history, history, repeated.key) is not None:
+            found.append(
+                "a repeated eval case has two outcomes at one moment (passed in one row, "
+                "failed in another): a conflict, not a doubled export; it counts as both"
+            )
     if policy is not None:
         lacking = classes.loc[~classes["in_history"], "action"]
         if len(lacking):
