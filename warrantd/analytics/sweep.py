@@ -348,32 +348,28 @@ def _flattened(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 elif inner in _GRADUATION_KNOBS or inner == "reset_on":
                     flat[inner] = values
                 else:
-                    close = difflib.get_close_matches(inner, _GRADUATION_KNOBS, n=1, cutoff=0.75)
-                    problems.append(
-                        f"[graduation] {inner}: "
-                        + (
-                            f"unknown sweep knob (did you mean {close[0]!r}?)"
-                            if close
-                            else f"not a [graduation] knob (those are "
-                            f"{', '.join(_GRADUATION_KNOBS)}; bars go under their state)"
-                        )
-                    )
+                    problems.append(_unknown_knob(inner, _GRADUATION_KNOBS, _RULE_TABLE))
         else:
             flat[key] = value
     return flat, problems
 
 
-def _unknown_knob(knob: str) -> str:
-    """The problem of a key that is no knob, with the knob it most likely meant."""
-    close = difflib.get_close_matches(knob, KNOBS, n=1, cutoff=0.75)
+def _unknown_knob(knob: str, known: Sequence[str] = KNOBS, table: str | None = None) -> str:
+    """The problem of a key that is no knob (of ``table`` when given), with the knob it
+    most likely meant."""
+    said = f"[{table}] {knob}" if table else knob
+    close = difflib.get_close_matches(knob, known, n=1, cutoff=0.75)
     if close:
-        return f"{knob}: unknown sweep knob (did you mean {close[0]!r}?)"
+        return f"{said}: unknown sweep knob (did you mean {close[0]!r}?)"
     if knob == "reset_on":
         return (
             "reset_on: not a sweep knob (it names a column of the history); set it in the "
             "policy's [graduation] table"
         )
-    return f"{knob}: unknown sweep knob (known: {', '.join(KNOBS)})"
+    if table:
+        listed = ", ".join(known)
+        return f"{said}: not a [{table}] knob (those are {listed}; bars go under their state)"
+    return f"{said}: unknown sweep knob (known: {', '.join(known)})"
 
 
 def grid_notes(policy: TrustPolicy, grid: Mapping[str, Sequence[Any]]) -> list[str]:
