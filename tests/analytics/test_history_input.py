@@ -59,27 +59,39 @@ def test_a_doubled_export_is_an_error_naming_the_first_repeat_and_the_count(
     )
 
 
-def test_a_case_that_both_passes_and_fails_at_one_instant_is_called_a_conflict(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("second", "said"),
+    [
+        # The same outcome again: a doubled export.
+        (
+            "yes",
+            "repeats row 1 (same tool, case and when); 1 row repeats an earlier row, as a "
+            f"doubled export does, and would count as evidence twice: {KEEP}",
+        ),
+        # Row 2 failed where row 1 passed: two outcomes of one case, a conflict, and
+        # --duplicates keep (which would count both) is not offered.
+        (
+            "no",
+            "conflicts with row 1: same tool, case and when, but ok 'yes' there, 'no' here; "
+            "one eval case has one outcome at one moment: remove the wrong row, or give a "
+            "re-run its own timestamp, run id or attempt",
+        ),
+    ],
+    ids=["repeat", "conflict"],
+)
+def test_a_repeat_or_a_conflict_is_said_in_the_files_own_names_and_values(
+    tmp_path: Path, second: str, said: str
 ) -> None:
-    # Row 2 is case c1 of row 1 at the same moment, failed where row 1 passed: not a
-    # doubled export but two outcomes of one case. Said in the file's names and values,
-    # and --duplicates keep (which would count both) is not offered.
     path = write(
         tmp_path,
         "when,tool,ok,case\n"
         "2026-01-01T10:00:00Z,read_ledger,yes,c1\n"
-        "2026-01-01T10:00:00Z,read_ledger,no,c1\n",
+        f"2026-01-01T10:00:00Z,read_ledger,{second},c1\n",
     )
     mapping = {"when": "timestamp", "tool": "action", "ok": "passed", "case": "case_id"}
     with pytest.raises(HistoryError) as info:
         load_history(path, column_map=mapping)
-    assert str(info.value) == (
-        f"{path}: row 2, column 'case' (read as 'case_id'): 'c1': conflicts with row 1: same "
-        "tool, case and when, but ok 'yes' there, 'no' here; one eval case has one outcome "
-        "at one moment: remove the wrong row, or give a re-run its own timestamp, run id "
-        "or attempt"
-    )
+    assert str(info.value) == f"{path}: row 2, column 'case' (read as 'case_id'): 'c1': {said}"
 
 
 def test_repeats_agreeing_in_value_are_a_doubled_export_and_a_later_conflict_is_found(
@@ -504,17 +516,3 @@ def test_a_copied_tool_log_is_a_data_quality_finding() -> None:
         "3 row(s) repeat an earlier row's eval case (same action, sample_id, timestamp, "
         "eval_id and epoch): each counts again as evidence, as a doubled export would"
     ) in data_quality(twice, POLICY).findings
-
-
-def test_a_repeat_is_said_in_the_files_own_column_names(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "when,tool,ok,cid\n2026-01-01T10:00Z,read,1,c1\n2026-01-01T10:00Z,read,1,c1\n"
-    )
-    renamed = {"when": "timestamp", "tool": "action", "ok": "passed", "cid": "case_id"}
-    with pytest.raises(HistoryError) as info:
-        load_history(path, column_map=renamed)
-    assert str(info.value) == (
-        f"{path}: row 2, column 'cid' (read as 'case_id'): 'c1': repeats row 1 (same tool, "
-        "cid and when); 1 row repeats an earlier row, as a doubled export does, and would "
-        f"count as evidence twice: {KEEP}"
-    )
