@@ -42,7 +42,10 @@ def assert_sweep_equals_replay(history: pd.DataFrame, policy: TrustPolicy, resul
         candidate_policy = TrustPolicy(
             policy.actions, to_thresholds(first), rule_settings(policy, first)
         )
-        expected = replay(history, candidate_policy, window=first["window"]).summary
+        # Premature graduations are judged against the swept policy's bars.
+        expected = replay(
+            history, candidate_policy, window=first["window"], yardstick=policy
+        ).summary
         got = rows.set_index("action").loc[expected["action"], SUMMARY_FIGURES]
         pd.testing.assert_frame_equal(
             got.reset_index(drop=True),
@@ -167,6 +170,8 @@ def test_sweep_on_the_streak_by_hand() -> None:
 def test_sweep_equals_replay_for_every_candidate(seed: int) -> None:
     history, policy, window = random_case(seed)
     rng = np.random.default_rng(1000 + seed)
+    if seed % 2:  # ground truth, so the premature figures are compared too
+        history["true_pass_p"] = rng.choice([0.55, 0.7, 0.9], len(history))
     grid = {
         "supervised.pass_rate": sorted(set(rng.choice([0.0, 0.5, 0.6, 2 / 3, 0.8, 1.0], 3))),
         "supervised.min_samples": sorted(set(rng.integers(0, 12, 2).tolist())),
@@ -191,6 +196,24 @@ def test_sweep_equals_replay_for_every_candidate(seed: int) -> None:
         return
     result = sweep(history, policy, grid, progress=False)
     assert_sweep_equals_replay(history, policy, result)
+
+
+def test_every_candidate_is_judged_against_the_swept_policys_bars() -> None:
+    # streak_history: 50 passes then 20 fails; the truth 0.75 sits between the swept
+    # SUPERVISED bars 0.7 and 0.8. The policy's own bar is 0.8 (STREAK_POLICY).
+    history = streak_history(truth=0.75)
+    grid = {"supervised.pass_rate": [0.7, 0.8]}
+    table = sweep(history, STREAK_POLICY, grid, progress=False).table.set_index(
+        "supervised.pass_rate"
+    )
+    # Both reach SUPERVISED at case 20 (20/20) with truth 0.75 < 0.8: premature under
+    # both, though 0.75 clears the looser candidate's own 0.7.
+    assert table["premature_supervised"].tolist() == [True, True]
+    assert table["first_supervised"].tolist() == [at(20), at(20)]
+    # Under a 0.7 yardstick neither is premature.
+    loose = TrustPolicy(STREAK_POLICY.actions, make_thresholds((0.7, 0.0, 20), (0.95, 0.0, 45)))
+    judged = sweep(history, STREAK_POLICY, grid, progress=False, yardstick=loose).table
+    assert judged["premature_supervised"].tolist() == [False, False]
 
 
 @pytest.mark.parametrize("seed", range(10))

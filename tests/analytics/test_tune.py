@@ -99,3 +99,19 @@ def test_the_pick_never_loosens_a_bar_silently(state: TunerState) -> None:
         assert "no candidate beats" in state.pick.reason
     else:
         assert not (policy_diff(state.knobs, state.start, values)["change"] == "loosens").any()
+
+
+def test_premature_is_judged_against_the_policy_in_force_at_every_position() -> None:
+    from .test_replay import STREAK_POLICY, streak_history
+
+    # 50 passes then 20 fails, true pass rate 0.75; SUPERVISED 0.8 over 20 cases is
+    # reached at case 20 (20/20): premature, 0.75 being below the bar in force.
+    tuner = TunerState(streak_history(truth=0.75), STREAK_POLICY, grid={})
+    assert tuner.set(**{"supervised.pass_rate": 0.7}) is True
+    row = tuner.figures().loc["refund"]
+    # Lowering the bar to 0.7 (which 0.75 clears) still graduates at case 20, and that
+    # graduation is still premature by the bar in force: a looser bar never looks safer.
+    assert (bool(row["premature_supervised"]), bool(row["premature_supervised_in_force"])) == (
+        True,
+        True,
+    )

@@ -158,7 +158,7 @@ def test_16_sweep_rows_equal_replay_and_stricter_is_never_earlier(
     result = sweep(history, policy, grid, progress=False)
     for _, rows in result.table.groupby("candidate"):
         candidate = TrustPolicy(policy.actions, to_thresholds(rows.iloc[0]))
-        expected = replay(history, candidate, window=window).summary
+        expected = replay(history, candidate, window=window, yardstick=policy).summary
         got = rows.set_index("action").loc[expected["action"], SUMMARY_FIGURES]
         pd.testing.assert_frame_equal(
             got.reset_index(drop=True),

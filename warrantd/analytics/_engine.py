@@ -136,6 +136,7 @@ __all__ = [
     "window_label",
     "window_sums",
     "with_no_evidence",
+    "yardstick_thresholds",
 ]
 
 Window = int | str | pd.Timedelta | None
@@ -2087,10 +2088,13 @@ def per_action_figures(
     thresholds: GraduationThresholds,
     weights: RequestWeights,
     unvalued: np.ndarray,
+    yardstick: GraduationThresholds | None = None,
 ) -> dict[str, Any]:
     """:func:`figures_from_parts` for one set of thresholds, one value per class;
     ``weights`` are the requests of each kind decided at each event
-    (:func:`request_weights`), ``unvalued`` each class's kind of a valueless request."""
+    (:func:`request_weights`), ``unvalued`` each class's kind of a valueless request.
+    Premature graduations are judged against ``yardstick``'s pass bars (default
+    ``thresholds``'; see :func:`warrantd.analytics.replay.replay`)."""
     # The state is a step function: every figure is a sum (or a first, or a count of
     # drops) over the runs of equal state within a class, which are few. Requests are
     # decided at any event; cases are handled on in-force events (even positions); time
@@ -2141,10 +2145,26 @@ def per_action_figures(
         days[level] = by_class(day_code, day_sums, day_state >= level)
     totals = {k: whole(by_class(held_code, v, None)) for k, v in handled_runs.items()}
     totals["days"] = by_class(day_code, day_sums, None)
-    bars = {level: np.full(n_actions, thresholds.pass_rate[level]) for level in LEVELS}
+    judge = thresholds if yardstick is None else yardstick
+    bars = {level: np.full(n_actions, judge.pass_rate[level]) for level in LEVELS}
     requests_total = weights.full([by_class(request_code, r, None) for r in requests], (n_actions,))
     return figures_from_parts(
         events, first_idx, handled, drops, days, totals, bars, requests_total, requests_at, unvalued
+    )
+
+
+def yardstick_thresholds(
+    yardstick: TrustPolicy | GraduationThresholds | None, own: GraduationThresholds
+) -> GraduationThresholds:
+    """The thresholds whose pass bars the ground truth is held to (``own`` by default)."""
+    if yardstick is None:
+        return own
+    if isinstance(yardstick, TrustPolicy):
+        return yardstick.thresholds
+    if isinstance(yardstick, GraduationThresholds):
+        return yardstick
+    raise TypeError(
+        f"yardstick must be a TrustPolicy or GraduationThresholds, not {type(yardstick).__name__}"
     )
 
 

@@ -43,7 +43,8 @@ pandas row hashes) and of the traffic, so a CI result can be traced to its input
 ``any-change`` (any key change), ``burden+N%`` (approval burden up by more than
 N percent; from zero, any increase exceeds), ``burden+N`` (up by more than N
 requests), ``failures+N`` (failures let through up by more than N),
-``premature+N`` (premature graduations, ground truth, up by more than N). A
+``premature+N`` (premature graduations, ground truth, up by more than N; both sides
+are judged against ``base``'s pass bars, so a lowered bar cannot hide one). A
 figure budget holds when it holds for every class and for all classes together;
 exactly on the limit is within it.
 """
@@ -475,7 +476,8 @@ class PolicyImpact:
     ``first_supervised_before`` / ``_after`` / ``_shift_days`` (and the same for
     ``first_autonomous``), then for each of :data:`IMPACT_FIGURES`
     ``<figure>_before`` / ``_after`` / ``_change`` (``premature`` counts the
-    classes' premature graduations, NaN without ground truth), and ``newly_allowed``
+    classes' premature graduations, both sides against the base policy's pass bars,
+    NaN without ground truth), and ``newly_allowed``
     / ``newly_gated`` (requests of the traffic the new policy allows where the base
     did not, and the reverse; NaN without traffic). A class is ``changed`` when it
     has a key change of its own or any figure or date moved. ``changes``: every key
@@ -678,8 +680,14 @@ class PolicyImpact:
                 "No traffic given: each eval case stands in for one request without a value, "
                 "so caps play no part."
             )
-        if not self.has_ground_truth:
-            lines.append("")
+        lines.append("")
+        if self.has_ground_truth:
+            lines.append(
+                "Premature graduations: a class reached a state while its true pass rate "
+                "(true_pass_p) was below the base policy's pass bar for that state; both "
+                "sides are judged against the base policy's bars."
+            )
+        else:
             lines.append("Premature graduations: n/a (the history has no true_pass_p).")
         d = self.digests
         lines += [
@@ -943,6 +951,7 @@ def _side(
     traffic: pd.DataFrame | None,
     policy: TrustPolicy,
     window: Any,
+    yardstick: TrustPolicy,
 ) -> tuple[Replay, np.ndarray | None, np.ndarray | None]:
     """A replay under ``policy`` of the rows it defines; each traffic row's verdict
     (by position in the traffic given; "" where the policy lacks the class)."""
@@ -959,11 +968,11 @@ def _side(
         mask = traffic["action"].isin(list(policy.actions)).to_numpy()
         sub = traffic if mask.all() else traffic[mask].reset_index(drop=True)
         sub.attrs = dict(traffic.attrs)
-        result = replay(hist, policy, traffic=sub, window=window)
+        result = replay(hist, policy, traffic=sub, window=window, yardstick=yardstick)
         verdicts = np.full(len(traffic), "", dtype=object)
         verdicts[np.flatnonzero(mask)] = result.decisions["verdict"].astype(str).to_numpy()
         return result, verdicts, mask
-    return replay(hist, policy, window=window), None, None
+    return replay(hist, policy, window=window, yardstick=yardstick), None, None
 
 
 def _check_union(history: pd.DataFrame, base: TrustPolicy, new: TrustPolicy, what: str) -> None:
@@ -1002,8 +1011,10 @@ def policy_impact(
     _check_union(history, b_src.policy, n_src.policy, "history")
     if traffic is not None:
         _check_union(traffic, b_src.policy, n_src.policy, "traffic")
-    b_run, b_verdicts, _ = _side(history, traffic, b_src.policy, window)
-    n_run, n_verdicts, _ = _side(history, traffic, n_src.policy, window)
+    # Both sides' premature graduations are judged against the base policy's bars: on
+    # its own bars a loosened policy would call the early graduations it allows earned.
+    b_run, b_verdicts, _ = _side(history, traffic, b_src.policy, window, b_src.policy)
+    n_run, n_verdicts, _ = _side(history, traffic, n_src.policy, window, b_src.policy)
     changes = tuple(key_changes(b_src.policy, n_src.policy))
     table = _table(b_run, n_run, changes, traffic, b_verdicts, n_verdicts)
     digests = {

@@ -33,8 +33,8 @@ engine; this module assembles them into :class:`Replay` and adds
   the whole history).
 * ``premature_supervised`` / ``premature_autonomous`` (histories with
   ``true_pass_p``): the class first reached the state while its true pass
-  probability (at its latest case) was below that state's pass bar. NA when
-  never reached.
+  probability (at its latest case) was below that state's pass bar (the
+  ``yardstick``'s bar: see :func:`replay`). NA when never reached.
 * Classes of the policy with no case at all have a row too: MANUAL
   throughout, ``no_evidence`` True.
 
@@ -56,7 +56,8 @@ request without a value, and :attr:`Replay.stand_in` says so. Per class:
   the adversarial ones among them.
 * ``unsafe_allowed`` (histories with ``true_pass_p``): requests allowed while the
   class's true pass probability was below the pass bar of the state in force (the
-  SUPERVISED bar for a READ class in MANUAL); NA without ground truth.
+  SUPERVISED bar for a READ class in MANUAL; the ``yardstick``'s bars); NA without
+  ground truth.
 
 :func:`graded_states` is the vectorized form of
 :meth:`GraduationEngine.allowed_state`; a differential test proves it equal
@@ -102,6 +103,7 @@ from ._engine import (
     unvalued_kinds,
     verdicts,
     with_no_evidence,
+    yardstick_thresholds,
 )
 from .metrics import timeline_frame
 
@@ -144,6 +146,9 @@ class Replay:
     requests: Requests = field(repr=False)
     request_states: np.ndarray = field(repr=False)
     traffic: pd.DataFrame | None = field(default=None, repr=False)
+    #: The thresholds whose pass bars ``premature_*`` and ``unsafe_allowed`` hold the
+    #: ground truth to (the policy's own unless :func:`replay` was given a yardstick).
+    yardstick: GraduationThresholds | None = field(default=None, repr=False)
 
     @property
     def stand_in(self) -> bool:
@@ -319,6 +324,7 @@ def replay(
     window: Any = POLICY_WINDOW,
     approvals: pd.DataFrame | None = None,
     approval_window: int | None = None,
+    yardstick: TrustPolicy | GraduationThresholds | None = None,
 ) -> Replay:
     """Replay ``history`` under ``policy``: see the module docstring for every figure.
 
@@ -333,9 +339,18 @@ def replay(
     the policy has a summary row; classes without a single eval case are MANUAL
     throughout, with ``no_evidence`` True. Every action of the history and of the
     traffic must be in the policy (:func:`policy_classes_only` drops the others).
+
+    ``yardstick`` (a policy or its thresholds) sets the pass bars the ground truth is
+    held to: ``premature_*`` and ``unsafe_allowed`` compare the true pass probability
+    with *its* bars, not ``policy``'s. It defaults to ``policy``. A comparison of
+    policies must hold every side to one yardstick, or a looser bar would make the
+    same graduation look earned: :func:`~warrantd.analytics.sweep.sweep`,
+    :func:`~warrantd.analytics.diff.policy_impact` and the tuner pass the policy they
+    start from.
     """
     window = resolve_window(window, policy)
     thresholds = policy.thresholds
+    judge = yardstick_thresholds(yardstick, thresholds)
     requests = traffic_requests(traffic, policy) if traffic is not None else None
     until = None if requests is None else requests.end_ns
     events = build_events(
@@ -353,7 +368,7 @@ def replay(
     event_of = request_events(events, requests)
     weights = request_weights(events, requests, event_of)
     figures = per_action_figures(
-        events, states, thresholds, weights, unvalued_kinds(policy, events.actions)
+        events, states, thresholds, weights, unvalued_kinds(policy, events.actions), judge
     )
     evidence = events.evidence
     starts = evidence.bounds[:-1]
@@ -375,7 +390,7 @@ def replay(
             event_of >= 0, states[np.maximum(event_of, 0)], untouched[requests.codes]
         ).astype(np.int8)
     summary["unsafe_allowed"] = _unsafe_allowed(
-        events, requests, event_of, request_states, thresholds, summary["action"]
+        events, requests, event_of, request_states, judge, summary["action"]
     )
     summary["held_back_by"] = _held_back_by(events, thresholds, summary["action"])
     return Replay(
@@ -399,6 +414,7 @@ def replay(
         requests=requests,
         request_states=request_states,
         traffic=traffic,
+        yardstick=judge,
     )
 
 

@@ -101,6 +101,7 @@ from ._engine import (
     unvalued_kinds,
     window_label,
     with_no_evidence,
+    yardstick_thresholds,
 )
 from ._progress import bar as progress_bar
 
@@ -559,6 +560,8 @@ class _Job:
     events: Events
     weights: RequestWeights
     unvalued: np.ndarray
+    #: The bars premature graduations are judged against (see :func:`sweep`).
+    yardstick: GraduationThresholds
 
 
 def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[str, Any]:
@@ -657,11 +660,9 @@ def _evaluate_on_grid(
     totals["days"] = np.repeat(
         run_sums(events.duration_days, moment_starts, np.float64)[:, None], n_cand, 1
     )
+    # Every candidate is judged against the one yardstick, not its own bars.
     pass_bars = {
-        level: np.broadcast_to(
-            candidates[f"{level.name.lower()}.pass_rate"].to_numpy(), (n_actions, n_cand)
-        )
-        for level in LEVELS
+        level: np.full((n_actions, n_cand), job.yardstick.pass_rate[level]) for level in LEVELS
     }
     weights = job.weights
     if weights.class_kinds is None:
@@ -695,7 +696,9 @@ def _evaluate_one_by_one(
     if settings is not None and settings.demotion_margin > 0:
         inputs = events.sequence_inputs(settings)
     per_candidate = [
-        per_action_figures(events, events.states(t, settings, inputs), t, job.weights, job.unvalued)
+        per_action_figures(
+            events, events.states(t, settings, inputs), t, job.weights, job.unvalued, job.yardstick
+        )
         for t in (
             to_thresholds({str(k): v for k, v in row.items()})
             for row in candidates.to_dict("records")
@@ -773,6 +776,8 @@ class SweepResult:
     skipped: pd.DataFrame
     policy: TrustPolicy
     stand_in: bool = True
+    #: The pass bars every candidate's ``premature_*`` is judged against.
+    yardstick: GraduationThresholds | None = None
 
     @property
     def n_skipped(self) -> int:
@@ -1001,6 +1006,7 @@ def sweep(
     progress: bool = True,
     executor: Executor | None = None,
     chunk_size: int = _DEFAULT_CHUNK,
+    yardstick: TrustPolicy | GraduationThresholds | None = None,
 ) -> SweepResult:
     """Replay every candidate thresholds in ``grid`` over ``history``.
 
@@ -1018,8 +1024,14 @@ def sweep(
     ``concurrent.futures.Executor``) runs chunks of candidates in parallel; the
     default runs them in-process. A progress bar shows on a terminal unless
     ``progress=False``.
+
+    Premature graduations (histories with ground truth) are judged against one
+    ``yardstick`` for every candidate: the pass bars of ``policy`` unless another
+    policy or thresholds are given. Judged against its own bars, a candidate that
+    lowers a bar would turn the very graduations it lets through early into "earned".
     """
     candidates, skipped = candidates_frame(policy, grid, resolve_window(window, policy))
+    judge = yardstick_thresholds(yardstick, policy.thresholds)
     fixed = traffic_requests(traffic, policy) if traffic is not None else None
     until = None if fixed is None else fixed.end_ns
     jobs: list[tuple[_Job, pd.DataFrame, GraduationSettings]] = []
@@ -1037,7 +1049,7 @@ def sweep(
         )
         requests = fixed if fixed is not None else stand_in_requests(events.evidence, policy)
         weights = request_weights(events, requests, request_events(events, requests))
-        job = _Job(events, weights, unvalued_kinds(policy, events.actions))
+        job = _Job(events, weights, unvalued_kinds(policy, events.actions), judge)
         span_days = history_span_days(events)
         # The outer layer: one inner pass per distinct rule setting.
         for _, part in group.groupby(list(RULE_KNOBS), sort=False):
@@ -1062,7 +1074,9 @@ def sweep(
     table = with_no_evidence(table, policy, span_days, by=["candidate", *KNOBS])
     assert requests is not None  # at least one candidate, so at least one window
     _fill_no_evidence_traffic(table, policy, requests)
-    return SweepResult(table=table, skipped=skipped, policy=policy, stand_in=requests.stand_in)
+    return SweepResult(
+        table=table, skipped=skipped, policy=policy, stand_in=requests.stand_in, yardstick=judge
+    )
 
 
 def _fill_no_evidence_traffic(table: pd.DataFrame, policy: TrustPolicy, requests: Requests) -> None:

@@ -404,7 +404,11 @@ class TunerState:
             return False
         try:
             trial = replay(
-                self.history, candidate, traffic=self.traffic, window=candidate.graduation.window
+                self.history,
+                candidate,
+                traffic=self.traffic,
+                window=candidate.graduation.window,
+                yardstick=self.policy,  # one yardstick for every position
             )
         except ValueError as exc:  # InputError, OptionError, CountsMissingError among them
             # Settings each valid that the history cannot be replayed under (a rule that
