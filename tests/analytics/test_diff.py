@@ -22,6 +22,7 @@ from warrantd.analytics import load_history, load_traffic, policy_impact
 from warrantd.analytics.diff import (
     JSON_SCHEMA,
     JSON_VERSION,
+    PolicyImpact,
     key_changes,
     parse_budget,
     read_policy,
@@ -158,29 +159,33 @@ def test_an_identical_policy_reports_no_change(tmp_path: Path) -> None:
 FAIL_HISTORY = "PPFPFF"
 
 
-def test_failure_and_premature_budgets_at_their_boundaries(tmp_path: Path) -> None:
+def strict_and_loose(
+    tmp_path: Path, outcomes: str, truth: float
+) -> tuple[PolicyImpact, PolicyImpact]:
+    """Supervised bar 0.8 -> 0.5 and back (AUTONOMOUS out of reach) over ``outcomes``."""
     strict = write_policy(tmp_path, "strict.toml", sup=0.8, aut=0.9, aut_n=200)
     loose = write_policy(tmp_path, "loose.toml", sup=0.5, aut=0.9, aut_n=200)
-    # Ground truth 0.6: below the 0.8 bar, above the 0.5 bar. Both sides are judged
-    # against the base policy's bar: both reach SUPERVISED at case 3, so both are
-    # premature against strict's 0.8, and neither against loose's 0.5.
-    hist = history(FAIL_HISTORY, truth=0.6)
-    impact = policy_impact(strict, loose, hist)
+    hist = history(outcomes, truth=truth)
+    return policy_impact(strict, loose, hist), policy_impact(loose, strict, hist)
+
+
+def test_failure_budgets_at_their_boundaries(tmp_path: Path) -> None:
+    impact, back = strict_and_loose(tmp_path, FAIL_HISTORY, truth=0.6)
     row = impact.table.iloc[0]
     assert (row["failures_let_through_before"], row["failures_let_through_after"]) == (1, 3)
     assert (row["approval_burden_before"], row["approval_burden_after"]) == (5, 2)
-    assert (row["premature_before"], row["premature_after"]) == (1, 1)
     assert impact.check(["failures+2"]) == []
     assert {b.scope for b in impact.check(["failures+1"])} == {"refund", "all classes"}
-    assert impact.check(["premature+0"]) == []  # premature unchanged
-    back = policy_impact(loose, strict, hist)
-    back_row = back.table.iloc[0]
-    assert (back_row["premature_before"], back_row["premature_after"]) == (0, 0)
-    assert back.check(["premature+0"]) == []
     assert back.check(["failures+0"]) == []
     # The burden from 2 to 5 is +150%.
     assert back.check(["burden+150%"]) == []
     assert back.check(["burden+149.9%"])
+    # Truth 0.6 is below the 0.8 bar and above 0.5. Both sides are judged against the
+    # base policy's bar; both reach SUPERVISED at case 3: premature against strict's
+    # 0.8 on both sides, against loose's 0.5 on neither.
+    assert (row["premature_before"], row["premature_after"]) == (1, 1)
+    assert impact.check(["premature+0"]) == []
+    assert back.table.iloc[0][["premature_before", "premature_after"]].tolist() == [0, 0]
 
 
 # Cases P F P P F F. Counts before each case: 0, 1/1, 1/2, 2/3, 3/4, 3/5. SUPERVISED
@@ -189,21 +194,18 @@ NEVER_AT_08 = "PFPPFF"
 
 
 def test_a_loosened_bar_is_judged_by_the_base_bar_not_its_own(tmp_path: Path) -> None:
-    strict = write_policy(tmp_path, "strict.toml", sup=0.8, aut=0.9, aut_n=200)
-    loose = write_policy(tmp_path, "loose.toml", sup=0.5, aut=0.9, aut_n=200)
-    hist = history(NEVER_AT_08, truth=0.6)
-    impact = policy_impact(strict, loose, hist)
+    impact, back = strict_and_loose(tmp_path, NEVER_AT_08, truth=0.6)
     row = impact.table.iloc[0]
     # The loose policy graduates a class whose true rate (0.6) is below the base bar
     # (0.8): premature, though 0.6 clears its own 0.5.
     assert (row["premature_before"], row["premature_after"]) == (0, 1)
     assert impact.new.summary["premature_supervised"].tolist() == [True]
+    assert impact.new.yardstick == impact.base.policy.thresholds
     assert [b.scope for b in impact.check(["premature+0"])] == ["refund", "all classes"]
     assert impact.check(["premature+1"]) == []
     # The other way round the yardstick is 0.5, which 0.6 clears: nothing premature.
-    back = policy_impact(loose, strict, hist)
-    back_row = back.table.iloc[0]
-    assert (back_row["premature_before"], back_row["premature_after"]) == (0, 0)
+    assert back.table.iloc[0][["premature_before", "premature_after"]].tolist() == [0, 0]
+    assert back.check(["premature+0"]) == []
 
 
 def test_premature_budget_without_ground_truth_is_bad_input(tmp_path: Path) -> None:
