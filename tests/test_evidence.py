@@ -200,13 +200,28 @@ def test_hysteresis_keeps_a_state_until_the_point_estimate_falls_below_bar_minus
     assert e.allowed_state(WRITE, EvalMetrics(0.90, 0.86, 200), current=S) is S  # no promotion
 
 
-def test_margin_zero_never_reads_the_current_state() -> None:
-    e = engine("anytime")
-    # 96 of 100 on both streams: the point rule gives AUTONOMOUS; anytime clears the
-    # SUPERVISED bars (0.80, 0.70) but not yet 0.95 and 0.90.
-    m = EvalMetrics.from_counts(100, 96, 100, 96)
-    assert engine().allowed_state(WRITE, m) is A
-    assert e.allowed_state(WRITE, m, current=A) is e.allowed_state(WRITE, m) is S
+def test_point_with_margin_zero_never_reads_the_current_state() -> None:
+    e = engine()
+    below = EvalMetrics(0.79, 0.9, 100)  # under the SUPERVISED bar 0.80
+    assert e.allowed_state(WRITE, below, current=A) is e.allowed_state(WRITE, below) is M
+    assert not GraduationSettings().holds_state
+
+
+def test_a_bound_rule_demotes_on_the_estimate_even_with_margin_zero() -> None:
+    """A bound that dips below the bar while the estimate stays above demotes nothing."""
+    for rule in ("wilson", "anytime"):
+        e = engine(rule)
+        assert GraduationSettings(evidence=rule).holds_state
+        # 96 of 100 on both streams: the point rule gives AUTONOMOUS; the bound clears
+        # the SUPERVISED bars (0.80, 0.70) but not yet 0.95 and 0.90.
+        m = EvalMetrics.from_counts(100, 96, 100, 96)
+        assert engine().allowed_state(WRITE, m) is A
+        assert e.allowed_state(WRITE, m) is S  # promotion waits for the bound
+        # Already AUTONOMOUS: kept, 0.96 >= 0.95 and 0.96 >= 0.90.
+        assert e.allowed_state(WRITE, m, current=A) is A
+        # 94 of 100: 0.94 < 0.95, AUTONOMOUS lost at once (SUPERVISED still earned).
+        low = EvalMetrics.from_counts(100, 94, 100, 96)
+        assert e.allowed_state(WRITE, low, current=A) is S, rule
 
 
 def test_hysteresis_under_anytime_promotes_on_evidence_and_demotes_on_the_estimate() -> None:
@@ -280,6 +295,19 @@ def test_trust_layer_without_margin_remembers_nothing() -> None:
     table.m = EvalMetrics(0.79, 0.8, 100)
     assert trust.evaluate(ActionRequest("w", "t")).autonomy_state is M
     assert trust.last_state("w") is None
+
+
+def test_trust_layer_under_a_bound_rule_remembers_with_margin_zero() -> None:
+    # 980 of 1,000 on both streams: the Wilson bound (0.971) clears 0.95 and 0.90.
+    table = Table(EvalMetrics.from_counts(1_000, 980, 1_000, 980))
+    trust = layer(table, margin=0.0, evidence="wilson")
+    req = ActionRequest("w", "t")
+    assert trust.evaluate(req).autonomy_state is A
+    # 240 of 250 (0.96): the estimate is above 0.95, its bound (0.934) is not: kept.
+    table.m = EvalMetrics.from_counts(250, 240, 250, 240)
+    assert trust.engine.allowed_state(WRITE, table.m) is not A
+    assert trust.evaluate(req).autonomy_state is A
+    assert trust.last_state("w") is A
 
 
 def test_trust_layer_under_anytime_needs_counts() -> None:

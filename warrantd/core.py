@@ -15,9 +15,11 @@
    needs approval above it; AUTONOMOUS allows.
 
 The earned state follows the policy's ``[graduation]`` settings (evidence rule and
-level). With a ``demotion_margin`` above 0 the layer remembers the last state it
-earned per class and hands it to the engine as ``current`` (hysteresis); with margin
-0 nothing is remembered and every call is judged afresh, as published.
+level). Under hysteresis (a ``demotion_margin`` above 0, or a ``wilson`` / ``anytime``
+rule: :attr:`~warrantd.graduation.GraduationSettings.holds_state`) the layer remembers
+the last state it earned per class and hands it to the engine as ``current``; under
+the published rule (``point``, margin 0) nothing is remembered and every call is
+judged afresh.
 """
 
 from __future__ import annotations
@@ -83,14 +85,16 @@ class TrustLayer:
         self.kill_switch = kill_switch if kill_switch is not None else KillSwitch()
         self.tripped_verdict = tripped_verdict
         self.engine = GraduationEngine(policy.thresholds, policy.graduation)
-        # The last state earned per class, kept only under hysteresis (demotion_margin > 0).
-        self._remember = policy.graduation.demotion_margin > 0
+        # The last state earned per class, kept only under hysteresis (a demotion margin,
+        # or a bound rule: GraduationSettings.holds_state).
+        self._remember = policy.graduation.holds_state
         self._last_state: dict[str, AutonomyState] = {}
         self._memory_lock = threading.Lock()
 
     def last_state(self, action: str) -> AutonomyState | None:
         """The state last earned by ``action`` under hysteresis (None before its first
-        evaluation, and always None when the policy's ``demotion_margin`` is 0)."""
+        evaluation, and always None under the memoryless published rule: ``point`` with
+        ``demotion_margin`` 0)."""
         return self._last_state.get(action)
 
     def forget(self, action: str | None = None) -> None:

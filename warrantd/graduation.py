@@ -47,11 +47,15 @@ Both bounds need counts: under ``wilson`` or ``anytime`` the metrics must carry 
 :class:`~warrantd.EvalMetrics` count fields (:class:`CountsMissingError` otherwise,
 never a silent fallback to the point rule).
 
-Hysteresis (``demotion_margin`` > 0): a class already in a state keeps it while its
-*point estimates* stay at or above ``bar - margin`` (and ``sample_size`` at or above
-``min_samples``); promotion stays evidence-gated, demotion stays fast. The caller
-passes the state it holds (``current``); the rule stays a pure function. With margin
-0 the current state is not consulted: the rule is memoryless, as published.
+Hysteresis (:attr:`GraduationSettings.holds_state`: a ``demotion_margin`` above 0, or a
+bound rule): a class already in a state keeps it while its *point estimates* stay at
+or above ``bar - margin`` (and ``sample_size`` at or above ``min_samples``); promotion
+stays evidence-gated, demotion stays fast. Under ``wilson`` and ``anytime`` this holds
+with margin 0 too: the bound must clear the bar to promote, but a class is demoted only
+when its estimate falls below the bar, never because the bound wobbled under it while
+the estimate stayed above. The caller passes the state it holds (``current``); the rule
+stays a pure function. Under ``point`` with margin 0 the current state is not
+consulted: the rule is memoryless, as published.
 
 The functions are pure: no I/O, no clock, no randomness, no hidden state.
 """
@@ -133,6 +137,15 @@ class GraduationSettings:
     alpha: float = 0.05
     demotion_margin: float = 0.0
     reset_on: str | None = None
+
+    @property
+    def holds_state(self) -> bool:
+        """Whether the state a class holds is consulted (hysteresis): under a demotion
+        margin, and under a bound rule (``wilson``, ``anytime``), whose promotion reads
+        the bound but whose demotion reads the point estimate, so a bound dipping below
+        the bar while the estimate stays above it demotes nothing. False only for the
+        published rule (``point``, margin 0), which is memoryless."""
+        return self.demotion_margin > 0 or self.evidence != "point"
 
 
 @dataclass(frozen=True)
@@ -437,7 +450,7 @@ class GraduationEngine:
         self.thresholds = thresholds
         self.settings = settings
         self._rule = settings.evidence
-        self._hysteresis = settings.demotion_margin > 0.0
+        self._hysteresis = settings.holds_state
 
     def _rate_met(self, criterion: Criterion, m: EvalMetrics, bar: float) -> bool:
         rule = self._rule
@@ -510,8 +523,9 @@ class GraduationEngine:
     ) -> AutonomyState:
         """The highest state at or below ``ac.max_state`` whose bars ``m`` meets.
 
-        ``current``: the state the class holds now. With ``demotion_margin`` > 0 a state
-        at or below it is kept while :meth:`keeps` holds; otherwise it is not read.
+        ``current``: the state the class holds now. Under hysteresis
+        (:attr:`GraduationSettings.holds_state`) a state at or below it is kept while
+        :meth:`keeps` holds; otherwise it is not read.
         """
         try:
             return self._allowed(ac, m, current)

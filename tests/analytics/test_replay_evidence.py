@@ -281,34 +281,52 @@ def test_the_rule_knob_differential_grades_promote_under_every_rule() -> None:
     assert all(count > 0 for count in reached.values()), reached
 
 
-def test_candidates_that_differ_only_in_bars_share_one_pass_under_every_rule(
+def test_bars_only_candidates_share_one_pass_or_one_bound_per_bar(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without hysteresis, wilson and anytime candidates are graded on the grid (one pass
-    per rule setting), never replayed one by one; with a margin they are replayed."""
+    """Under the published rule (point, margin 0) candidates that differ only in bars
+    are graded on the grid, never replayed one by one. Under wilson and anytime (which
+    hold a state on the point estimate) and under a margin they are replayed one by one,
+    but each group computes its bound once per (rate, bar value), not per candidate."""
     import importlib
 
     sweep_module = importlib.import_module("warrantd.analytics.sweep")
+    engine_module = importlib.import_module("warrantd.analytics._engine")
     calls: list[int] = []
-    original = sweep_module._evaluate_one_by_one
+    bounds: list[tuple[str, float]] = []
+    original, original_met = sweep_module._evaluate_one_by_one, engine_module.rate_met
 
     def counting(job, candidates, settings=None):  # type: ignore[no-untyped-def]
         calls.append(len(candidates))
         return original(job, candidates, settings)
 
+    def counting_met(rule, passed, total, bar, alpha):  # type: ignore[no-untyped-def]
+        bounds.append((rule, float(bar)))
+        return original_met(rule, passed, total, bar, alpha)
+
     monkeypatch.setattr(sweep_module, "_evaluate_one_by_one", counting)
+    monkeypatch.setattr(engine_module, "rate_met", counting_met)
     history, policy, _ = with_settings(1)
-    grid = {
-        "supervised.pass_rate": [0.0, 0.2, 0.4],
-        "autonomous.min_samples": [30, 40],
-        "evidence": ["point", "wilson", "anytime"],
-        "alpha": [0.05, 0.3],
-    }
+    policy = dataclasses.replace(policy, graduation=GraduationSettings())
+    sup_bars = [0.0, 0.2, 0.4]
+    grid = {"supervised.pass_rate": sup_bars, "autonomous.min_samples": [30, 40]}
     sweep(history, policy, grid, progress=False)
-    assert calls == []
+    assert calls == [] and bounds == []  # point, margin 0: the grid
+    bound_grid = {**grid, "evidence": ["wilson", "anytime"], "alpha": [0.05, 0.3]}
+    ruled = sweep(history, policy, bound_grid, progress=False)
+    # Four groups (rule x alpha) of the valid bars, each replayed one by one; per group
+    # one bound per distinct (rate, bar): the pass rate at the valid SUPERVISED bars
+    # and the AUTONOMOUS bar, the adversarial rate at each state's bar.
+    valid = ruled.n_candidates // 4
+    assert valid > 1 and calls == [valid] * 4
+    t = policy.thresholds
+    pass_bars = {*ruled.table["supervised.pass_rate"], t.pass_rate[A]}
+    per_group = len(pass_bars) + len(set(t.adversarial_pass_rate.values()))
+    assert len(bounds) == 4 * per_group
+    calls.clear()
     both = sweep(history, policy, {**grid, "demotion_margin": [0.0, 0.1]}, progress=False)
-    # Only the margin-0.1 groups, one per (evidence, alpha): half of the candidates.
-    assert len(calls) == 6 and sum(calls) == both.n_candidates // 2
+    # Point: only the margin-0.1 group is replayed, half of the candidates.
+    assert calls == [valid] and both.n_candidates == 2 * valid
 
 
 def test_rule_knobs_are_checked_by_the_policy_rules() -> None:

@@ -179,7 +179,6 @@ def test_20_more_passing_evidence_never_lowers_the_bound(
     thresholds(ordered=False),
     action_classes(),
     st.lists(batch(), min_size=1, max_size=4),
-    st.sampled_from(EVIDENCE_RULES),
     alphas,
     st.sampled_from(list(AutonomyState)),
     st.booleans(),
@@ -188,19 +187,18 @@ def test_21_with_margin_zero_hysteresis_changes_nothing(
     t: GraduationThresholds,
     action: ActionClass,
     stream: list[tuple[int, int, int, int]],
-    rule: str,
     alpha: float,
     current: AutonomyState,
     adversarial: bool,
 ) -> None:
-    """With ``demotion_margin = 0`` the state handed in is never read, for every rule:
-    alone and with several signals.
+    """Under the point rule with ``demotion_margin = 0`` the state handed in is never
+    read: alone and with several signals (the published, memoryless rule). The bound
+    rules always hold a state on the estimate (property 22), so they are not drawn.
 
-    Broken variant that fails it: hysteresis switched on at ``margin >= 0`` instead of
-    ``margin > 0`` (a class then keeps a state on its point estimate under wilson and
-    anytime).
+    Broken variant that fails it: the state read at margin 0 (``holds_state`` always
+    true) with :meth:`GraduationEngine.keeps` falling back to a margin of 0.05.
     """
-    engine = GraduationEngine(t, settings(rule, alpha, 0.0))
+    engine = GraduationEngine(t, settings("point", alpha, 0.0))
     for m in cumulative(stream):
         assert engine.allowed_state(action, m, current) is engine.allowed_state(action, m)
         readings = [SignalReading(m, True), SignalReading(m, adversarial)]
@@ -227,16 +225,18 @@ def test_22_no_state_is_demoted_while_its_point_estimates_meet_its_bars(
     margin: float,
     current: AutonomyState,
 ) -> None:
-    """Under hysteresis (margin > 0, every rule; and the point rule at margin 0), a class
-    holding a state whose bars its point estimates meet keeps at least that state (its
-    ceiling permitting).
+    """Under every rule and margin (margin 0 included), a class holding a state whose
+    bars its point estimates meet keeps at least that state (its ceiling permitting):
+    a bound rule promotes on its bound but never demotes while the estimate is there.
 
-    Broken variant that fails it: :meth:`Criterion.kept` comparing a rate with
-    ``bar + margin`` instead of ``bar - margin``.
+    Broken variants that fail it: :meth:`Criterion.kept` comparing a rate with
+    ``bar + margin`` instead of ``bar - margin``; ``holds_state`` true only under a
+    margin (the bound rules at margin 0 then demote on a dipping bound).
     """
-    engines = [GraduationEngine(t, settings(rule, alpha, margin))]
-    if rule == "point":
-        engines.append(GraduationEngine(t, settings("point", alpha, 0.0)))
+    engines = [
+        GraduationEngine(t, settings(rule, alpha, margin)),
+        GraduationEngine(t, settings(rule, alpha, 0.0)),
+    ]
     held = min(current, action.max_state)
     if held is M:
         return

@@ -58,7 +58,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -584,14 +584,20 @@ def graded_states(
     counts: np.ndarray | None = None,
     settings: GraduationSettings | None = None,
     starts: np.ndarray | None = None,
+    met_cache: dict[tuple[str, float], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Vectorized :meth:`GraduationEngine.allowed_state`: the highest state whose three
     bars are met, never above each row's ceiling; MANUAL is the floor.
 
     ``settings`` chooses the evidence rule (rate bars then read ``counts``, (4, rows) in
-    :data:`COUNT_COLUMNS` order) and the demotion margin. With a margin above 0 the rows
-    are a sequence in time and each row is handed the state of the row before it as
-    ``current``, restarting at the ``starts`` positions (True where a class begins).
+    :data:`COUNT_COLUMNS` order) and the demotion margin. Under hysteresis
+    (:attr:`~warrantd.graduation.GraduationSettings.holds_state`) the rows are a sequence
+    in time and each row is handed the state of the row before it as ``current``,
+    restarting at the ``starts`` positions (True where a class begins); without
+    ``starts`` each row is graded alone, with no state handed on.
+    ``met_cache`` (a dict kept by the caller) keeps what a bound rule says of each
+    (rate, bar) across calls over the same rows: a sweep grades many candidates that
+    share bar values.
     """
     settings = GraduationSettings() if settings is None else settings
     rule, alpha, margin = settings.evidence, settings.alpha, settings.demotion_margin
@@ -610,20 +616,25 @@ def graded_states(
             bar = getattr(thresholds, criterion.bar)[target]
             if criterion.kind == "rate" and rule != "point":
                 assert counts is not None and criterion.counts
-                passed, total = (counts[column[c]] for c in criterion.counts)
-                meets &= rate_met(rule, passed, total, bar, alpha)
+                key = (criterion.metric, float(bar))
+                met = None if met_cache is None else met_cache.get(key)
+                if met is None:
+                    passed, total = (counts[column[c]] for c in criterion.counts)
+                    met = rate_met(rule, passed, total, bar, alpha)
+                    if met_cache is not None:
+                        met_cache[key] = met
+                meets &= met
             else:
                 meets &= criterion.met(metrics[criterion.metric], bar)
         return np.asarray(meets)
 
-    if margin <= 0.0:  # memoryless: the published rule's shape
+    if not settings.holds_state or starts is None:  # memoryless: each row alone
         # The highest state qualified for (two states and three criteria, not rows).
         state = np.zeros(len(pass_rate), dtype=np.int8)
         for target in GRADUATION_STATES:
             state = np.where(qualifies(target), np.int8(int(target)), state)
         return state
     state = np.zeros(len(pass_rate), dtype=np.int8)
-    assert starts is not None, "hysteresis needs the class starts"
     held_above = np.zeros(len(pass_rate), dtype=bool)
     for target in reversed(GRADUATION_STATES):  # AUTONOMOUS first, as the engine tries
         keep = ceilings >= target
@@ -645,15 +656,14 @@ def states_at(
     counts = window_sums(
         evidence, window, np.full(n, when_ns, dtype=np.int64), np.arange(n + 1), inclusive=True
     )
-    # One moment alone: the evidence rule, no state handed on (Replay.state_at reads the
-    # replayed sequence instead when the policy has hysteresis).
-    settings = replace(policy.graduation, demotion_margin=0.0)
+    # One moment alone: the evidence rule, no state handed on (no ``starts``;
+    # Replay.state_at reads the replayed sequence instead under hysteresis).
     states = graded_states(
         *rates_from_counts(*counts),
         policy.thresholds,
         class_ceilings(policy, evidence.actions),
         counts=counts,
-        settings=settings,
+        settings=policy.graduation,
     )
     found = {a: AutonomyState(int(s)) for a, s in zip(evidence.actions, states, strict=True)}
     return {a: found.get(a, AutonomyState.MANUAL) for a in sorted(policy.actions)}
@@ -1055,22 +1065,30 @@ class Events:
         thresholds: GraduationThresholds,
         settings: GraduationSettings | None = None,
         inputs: SequenceInputs | None = None,
+        met_cache: dict[tuple[str, float], np.ndarray] | None = None,
     ) -> np.ndarray:
         """The state of every event under ``thresholds`` and the evidence rule and margin
         of ``settings`` (the published rule when None); under hysteresis each event is
         handed the state of the event before it in its class. With an approval signal,
         both signals must earn a state (:meth:`rule_points`; the point rule only).
-        ``inputs``: :meth:`sequence_inputs` of ``settings``, when already at hand."""
+        ``inputs``: :meth:`sequence_inputs` of ``settings``, when already at hand;
+        ``met_cache`` as in :func:`graded_states` (under hysteresis)."""
         settings = GraduationSettings() if settings is None else settings
         needs_counts = settings.evidence != "point"
-        hysteresis = settings.demotion_margin > 0
+        hysteresis = settings.holds_state
         self.check_settings(settings)
         if hysteresis:  # each event hands its state on: the events in one sequence
             points, ceilings, counts, starts = (
                 self.sequence_inputs(settings) if inputs is None else inputs
             )
             return graded_states(
-                *points, thresholds, ceilings, counts=counts, settings=settings, starts=starts
+                *points,
+                thresholds,
+                ceilings,
+                counts=counts,
+                settings=settings,
+                starts=starts,
+                met_cache=met_cache,
             )
         # Memoryless: the in-force and the graded events are graded apart (half the
         # temporary metrics at a time), then interleaved.

@@ -835,7 +835,11 @@ def forecast(
     open_days = _open_days(as_of.value, made.value, days)
     now = metrics_frame_at(history, made, window=window, level=level).set_index("action")
     evidence = evidence_of(history)
-    state_now = states_at(evidence, policy, window, made.value)
+    if policy.graduation.holds_state:
+        # Under hysteresis the state held depends on the path: read off the replay.
+        state_now = replay(history, policy, window=window).state_at(made)
+    else:
+        state_now = states_at(evidence, policy, window, made.value)
     all_runs = _runs_of(history, column)
     jump_sd = _jump_sd(all_runs)
     # The spread of regime jumps is learnt from every class's changes (one draw per

@@ -238,7 +238,7 @@ class Replay:
         ``when`` included); MANUAL for a class with no evidence."""
         stamp = pd.Timestamp(when)
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        if self.policy.graduation.demotion_margin <= 0:
+        if not self.policy.graduation.holds_state:
             return states_at(self.events.evidence, self.policy, self.window, stamp.value)
         # Under hysteresis the state depends on the path: the graded state of the class's
         # latest moment at or before ``when`` (the state only changes at moments).

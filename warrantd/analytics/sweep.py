@@ -32,16 +32,13 @@ O(rows + candidates) rather than O(rows x candidates). How:
 
 Evidence rules (the knobs ``evidence``, ``alpha``, ``demotion_margin``, defaulting to
 the policy's ``[graduation]``) are an outer layer: candidates are grouped by window and
-then by rule setting, and each group of candidates that differ only in bars shares one
-pass over the events. Under ``wilson`` and ``anytime`` an event's bin on a rate axis is
-the number of that axis's bar values the core's rule says it meets
-(:func:`~warrantd.analytics._engine.rate_met`, one vectorized call per distinct bar
-value), which is a valid bin because meeting a bar means meeting every lower bar: true
-of ``wilson`` (its bound does not depend on the bar) and checked, event by event, for
-``anytime`` (whose prior is centred on the bar; a group where it failed would be replayed
-candidate by candidate). Under hysteresis (``demotion_margin`` > 0) a state depends on
-the state before it, which no histogram over bar points captures: those candidates are
-replayed one by one (vectorized, O(events) each).
+then by rule setting. Under the published rule (``point``, margin 0) each group of
+candidates that differ only in bars shares one pass over the events. Under hysteresis (a
+demotion margin, or ``wilson`` / ``anytime``, which promote on a bound but demote on the
+point estimate: :attr:`~warrantd.graduation.GraduationSettings.holds_state`) a state
+depends on the state before it, which no histogram over bar points captures: those
+candidates are replayed one by one (vectorized, O(events) each), what the bound says of
+each (rate, bar value) computed once for the group.
 
 Memory is O(events + grid cells + candidates x actions) and never a
 candidates x rows array. Candidate lists whose distinct bar values would make
@@ -691,13 +688,19 @@ def _evaluate_one_by_one(
     job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
 ) -> dict[str, Any]:
     events = job.events
-    # Under hysteresis every candidate grades the same sequence: its inputs read once.
-    inputs = None
-    if settings is not None and settings.demotion_margin > 0:
-        inputs = events.sequence_inputs(settings)
+    # Under hysteresis every candidate grades the same sequence: its inputs read once,
+    # and what a bound rule says of each (rate, bar value) computed once for all.
+    inputs, cache = None, None
+    if settings is not None and settings.holds_state:
+        inputs, cache = events.sequence_inputs(settings), {}
     per_candidate = [
         per_action_figures(
-            events, events.states(t, settings, inputs), t, job.weights, job.unvalued, job.yardstick
+            events,
+            events.states(t, settings, inputs, cache),
+            t,
+            job.weights,
+            job.unvalued,
+            job.yardstick,
         )
         for t in (
             to_thresholds({str(k): v for k, v in row.items()})
@@ -728,15 +731,16 @@ def evaluate_chunk(
     """The sweep table rows (candidate x action) for ``candidates`` over one window, graded
     under the evidence rule and margin of ``settings`` (the published rule when None).
 
-    The grid (one pass over the events for every candidate) serves every evidence rule
-    without hysteresis; under a demotion margin (or a scattered candidate list, or an
-    ``anytime`` grid whose answers do not nest) each candidate is replayed over the
-    events (vectorized, O(events) per candidate).
+    The grid (one pass over the events for every candidate) serves the memoryless
+    published rule; under hysteresis (a demotion margin, or a bound rule, whose
+    demotion reads the point estimate: ``holds_state``), or for a scattered candidate
+    list, each candidate is replayed over the events (vectorized, O(events) per
+    candidate, each bound computed once per bar value).
     """
     if settings is not None:
         job.events.check_settings(settings)
     figures = None
-    memoryless = settings is None or settings.demotion_margin <= 0
+    memoryless = settings is None or not settings.holds_state
     if memoryless and _grid_is_compact(candidates):
         figures = _evaluate_on_grid(job, candidates, settings)
     if figures is None:
