@@ -873,10 +873,23 @@ def test_the_rule_trade_off_chart_is_labelled_and_fits(
     ax = fig.axes[0]
     assert ax.get_title().startswith("Evidence rules")
     texts = [t.get_text() for t in ax.texts]
-    # Rules on the same point share a label; every rule is named once per state.
-    assert sum(t.count("anytime ") for t in texts) == 2
     notes = " ".join(texts)
     assert ("no ground truth" in notes) is (not truth)
+    if truth:
+        # Rules on the same point share a label; every rule is named once per state.
+        assert sum(t.count("anytime ") for t in texts) == 2
+        return
+    # Without ground truth: one row per state and rule, named on the y axis, each point
+    # with the classes that reached the state; no two points share a row.
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows == [
+        f"{state} · {rule}"
+        for state in ("SUPERVISED", "AUTONOMOUS")
+        for rule in ("point", "wilson", "anytime")
+    ]
+    heights = [line.get_ydata()[0] for line in ax.get_lines() if line.get_marker() != "None"]
+    assert len(heights) == len(set(heights)) == 6
+    assert sum(t.endswith(" reached") for t in texts) == 6
 
 
 # --------------------------------------------------------------------------- trial 2
@@ -956,17 +969,19 @@ def test_the_timeline_marks_quick_reversals_apart_from_state_changes() -> None:
     assert "2 in all" in notes(fig)
 
 
-def _all_fail() -> tuple[pd.DataFrame, TrustPolicy]:
-    """One class whose 12 cases over 6 days all fail: MANUAL under any bar or rule."""
-    h = load_history(
-        pd.DataFrame(
-            {
-                "timestamp": pd.date_range("2026-01-01", periods=12, freq="12h", tz="UTC"),
-                "action": "w",
-                "passed": False,
-            }
-        )
+def _all_fail(truth: float | None = None) -> tuple[pd.DataFrame, TrustPolicy]:
+    """One class whose 12 cases over 6 days all fail: MANUAL under any bar or rule
+    (with ``true_pass_p`` = ``truth`` when given)."""
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-01-01", periods=12, freq="12h", tz="UTC"),
+            "action": "w",
+            "passed": False,
+        }
     )
+    if truth is not None:
+        frame["true_pass_p"] = truth
+    h = load_history(frame)
     policy = TrustPolicy(
         {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
         make_thresholds((0.8, 0.0, 2), (0.95, 0.0, 4)),
@@ -987,7 +1002,7 @@ def test_a_pareto_chart_of_one_point_counts_from_zero() -> None:
 def test_rules_and_states_on_one_point_share_one_label_that_tells_the_states_apart() -> None:
     from warrantd.analytics.sweep import compare_rules
 
-    h, policy = _all_fail()
+    h, policy = _all_fail(truth=0.1)
     fig = charts.rule_tradeoff_chart(compare_rules(h, policy))
     ax = fig.axes[0]
     # Nobody graduates: every rule waits the whole 5.5 days for both states, one point.
@@ -1007,7 +1022,7 @@ def test_rules_and_states_on_one_point_share_one_label_that_tells_the_states_apa
 def test_a_rule_with_no_class_to_wait_for_is_left_out_with_a_note() -> None:
     from warrantd.analytics.sweep import compare_rules
 
-    h, policy = _all_fail()
+    h, policy = _all_fail(truth=0.1)
     comparison = compare_rules(h, policy)
     gone = comparison["evidence"] == "wilson"
     comparison.loc[gone, "mean_days_waited"] = float("nan")  # no class with evidence

@@ -1042,7 +1042,8 @@ def rule_tradeoff_chart(comparison: pd.DataFrame) -> Figure:
     for each state, the mean days a class waited to reach it (one that never did counted
     to the end of the history) against the premature graduations to it, one point per
     rule, the rules of a state joined by a line. Without ground truth the premature
-    graduations are unknown: the points sit on a strip, with a note saying so."""
+    graduations are unknown: one row per state and rule shows the days alone, with a
+    note saying so."""
     fig = _figure(7.5, 4.6)
     ax = fig.add_subplot()
     notes = []
@@ -1052,6 +1053,8 @@ def rule_tradeoff_chart(comparison: pd.DataFrame) -> Figure:
         notes.append(f"{int(unknown.sum())} rule(s) and state(s) with no class: not drawn.")
         comparison = comparison[~unknown]
     truth = bool(comparison["premature"].notna().any()) if len(comparison) else False
+    if not truth:
+        return _rule_days_chart(fig, ax, comparison, notes)
     xs = comparison["mean_days_waited"].to_numpy(dtype=np.float64)
     ys = comparison["premature"].astype("Float64").fillna(0).to_numpy(dtype=np.float64)
     keys = [(round(float(x), 6), float(y)) for x, y in zip(xs, ys, strict=True)]
@@ -1111,23 +1114,15 @@ def rule_tradeoff_chart(comparison: pd.DataFrame) -> Figure:
         if rule in set(comparison["evidence"])
     ]
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
-    top = float(comparison["premature"].astype("Float64").fillna(0).max()) if truth else 0.0
+    top = float(comparison["premature"].astype("Float64").fillna(0).max())
     if top < 2:  # a few graduations at most: keep a readable window around them
         ax.set_ylim(-0.5, top + 1.5)
     ax.set_xlabel(
         "mean days to reach the state (a class that never did: to the end of the history)"
     )
-    if truth:
-        ax.set_ylabel("premature graduations (true pass rate below the bar)")
-        if top == 0:
-            notes.append("No rule graduated a class prematurely on this history.")
-    else:
-        ax.set_ylabel("premature graduations: unknown")
-        ax.set_yticks([])
-        notes.append(
-            "The history has no ground truth (true_pass_p): premature graduations are unknown; "
-            "only the days are compared."
-        )
+    ax.set_ylabel("premature graduations (true pass rate below the bar)")
+    if top == 0:
+        notes.append("No rule graduated a class prematurely on this history.")
     alpha = comparison["alpha"].iloc[0] if len(comparison) else float("nan")
     notes.append(
         f"Bounds at alpha {alpha:g}; the policy's bars, margin and resets for every rule. "
@@ -1135,6 +1130,47 @@ def rule_tradeoff_chart(comparison: pd.DataFrame) -> Figure:
     )
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     _subtitle(ax, "Evidence rules: time to graduate against premature graduations", notes)
+    return fig
+
+
+def _rule_days_chart(fig: Figure, ax: Axes, comparison: pd.DataFrame, notes: list[str]) -> Figure:
+    """:func:`rule_tradeoff_chart` without ground truth: only the days compare, so one
+    row per state and rule (nothing to overlap), each point labelled with the classes
+    that reached the state."""
+    # Grouped by state (in the order given), each state's rules together.
+    rows = pd.concat([g for _, g in comparison.groupby("state", sort=False)], ignore_index=True)
+    y = np.arange(len(rows))[::-1].astype(np.float64)  # the first row at the top
+    xs = rows["mean_days_waited"].to_numpy(dtype=np.float64)
+    for yi, xi, state, rule, reached, classes in zip(
+        y,
+        xs,
+        rows["state"].astype(str),
+        rows["evidence"].astype(str),
+        rows["reached"],
+        rows["classes"],
+        strict=True,
+    ):
+        colour = STATE_COLOURS[state]
+        ax.plot([0, xi], [yi, yi], "-", color=colour, linewidth=1.0, alpha=0.35, zorder=1)
+        ax.plot([xi], [yi], linestyle="none", marker=_RULE_MARKERS.get(rule, "D"),
+                color=colour, markeredgecolor="black", markersize=8, zorder=3)  # fmt: skip
+        ax.annotate(f"{reached}/{classes} reached", (xi, yi), xytext=(8, 0),
+                    textcoords="offset points", va="center", fontsize=_NOTE_SIZE,
+                    color=NOTE_COLOUR)  # fmt: skip
+    ax.set_yticks(y, [f"{s} · {r}" for s, r in zip(rows["state"], rows["evidence"], strict=True)])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    right = float(np.nanmax(xs)) if len(xs) else 1.0
+    ax.set_xlim(0, max(right, 1.0) * 1.25)
+    ax.set_xlabel(
+        "mean days to reach the state (a class that never did: to the end of the history)"
+    )
+    notes.append(
+        "The history has no ground truth (true_pass_p): premature graduations are unknown; "
+        "only the days are compared."
+    )
+    alpha = comparison["alpha"].iloc[0] if len(comparison) else float("nan")
+    notes.append(f"Bounds at alpha {alpha:g}; the policy's bars, margin and resets for every rule.")
+    _subtitle(ax, "Evidence rules: time to graduate", notes)
     return fig
 
 

@@ -36,8 +36,8 @@ from .. import __version__
 from .._io import OwnedDirectory
 from ..autonomy import GRADUATION_STATES
 from ..graduation import ceiling
-from ..policy import TrustPolicy
-from ..policyfile import policy_to_toml
+from ..policy import TrustPolicy, settings_text
+from ..policyfile import load_policy, policy_to_toml
 from . import charts
 from ._engine import POLICY_WINDOW, policy_classes_only, resolve_window
 from ._progress import Steps
@@ -213,7 +213,8 @@ class Header:
     cases: str
     n_classes: int
     span: str
-    window: str
+    #: The graduation rule graded by, in one line (``warrantd.policy.settings_text``).
+    rule: str
     horizon_days: int
 
 
@@ -227,7 +228,7 @@ def _header(
         cases=f"{int(history['n'].sum()):,}",
         n_classes=len(policy.actions),
         span=f"{_date(stamps.min())} to {_date(stamps.max())}",
-        window=window_label(window),
+        rule=settings_text(policy.graduation, window_label(window)),
         horizon_days=fc.horizon.days,
     )
 
@@ -868,6 +869,9 @@ class Provenance:
     items: list[tuple[str, str]]
     policy_toml: str
     version: str
+    #: What the embedded TOML is when it is not the policy file as read (rule options
+    #: given on the command line), else empty.
+    policy_note: str = ""
 
 
 def _grid_values(knob: str, values: Sequence[Any]) -> str:
@@ -930,14 +934,21 @@ def _provenance(
         ("date span", f"{_time(stamps.min())} to {_time(stamps.max())} UTC"),
         ("action classes", ", ".join(sorted(policy.actions))),
         ("sweep grid", "; ".join(f"{k} = {_grid_values(k, v)}" for k, v in grid.items())),
+        ("graduation rule", settings_text(policy.graduation, window_label(fc.window), every=True)),
         (
-            "options",
-            f"window={window_label(fc.window)}, horizon={fc.horizon.days} days, "
+            "forecast options",
+            f"horizon={fc.horizon.days} days, "
             f"n_sims={fc.n_sims}, seed={fc.seed}, trend={'on' if fc.trend else 'off'}",
         ),
         *digests,
     ]
-    return Provenance(items, policy_to_toml(policy).strip(), __version__)
+    note = ""
+    if named is not None and os.path.isfile(named) and load_policy(named) != policy:
+        note = (
+            "The policy as graded: the file's, with the rule options given on the command "
+            "line (the SHA-256 above is of the file as read)."
+        )
+    return Provenance(items, policy_to_toml(policy).strip(), __version__, note)
 
 
 # --------------------------------------------------------------------------- rendering
