@@ -229,7 +229,7 @@ def knobs_for(
 # --------------------------------------------------------------------------- diff
 
 #: The columns of :func:`policy_diff`.
-DIFF_COLUMNS = ("key", "before", "after", "change")
+_DIFF_COLUMNS = ("key", "before", "after", "change")
 
 
 def policy_diff(base: TrustPolicy, new: TrustPolicy) -> pd.DataFrame:
@@ -241,7 +241,7 @@ def policy_diff(base: TrustPolicy, new: TrustPolicy) -> pd.DataFrame:
     which way a key moves (``warrantd diff`` lists the same keys with the same words).
     """
     rows = [(c.key, c.before, c.after, c.direction) for c in key_changes(base, new)]
-    return pd.DataFrame(rows, columns=list(DIFF_COLUMNS))
+    return pd.DataFrame(rows, columns=list(_DIFF_COLUMNS))
 
 
 def compare_changed_first(before: Replay, after: Replay) -> pd.DataFrame:
