@@ -14,7 +14,7 @@ import pytest
 from warrantd import load_policy
 from warrantd.errors import OptionError
 from warrantd.graduation import GraduationSettings
-from warrantd.policy import graduation_setting, with_graduation
+from warrantd.policy import graduation_setting, settings_notes, settings_problems, with_graduation
 
 from .test_cli_commands import GRID, HISTORY, POLICY, ROOT, one_line_error, run
 
@@ -39,8 +39,8 @@ def test_with_graduation_replaces_only_what_is_given() -> None:
     [
         ("evidence", "bayes", "unknown rule 'bayes' (expected one of point, wilson, anytime)"),
         ("alpha", "1", "1.0 is not a level strictly between 0 and 1"),
-        ("alpha", "nan", "nan is not a level strictly between 0 and 1"),
-        ("alpha", "often", "'often' is not a level strictly between 0 and 1"),
+        ("alpha", "nan", "nan is not a number"),
+        ("alpha", "often", "'often' is not a number"),
         ("demotion_margin", "-0.5", "-0.5 is not a rate in [0, 1]"),
         ("reset_on", "", "'' is not a column name"),
         ("window", "30D", "not a [graduation] setting (expected evidence, alpha, "),
@@ -53,6 +53,49 @@ def test_graduation_setting_refuses_with_the_policy_rules(
         graduation_setting(key, value)
     assert caught.value.option == key
     assert caught.value.problem.startswith(problem)
+
+
+def test_a_quoted_number_is_said_to_be_text() -> None:
+    assert settings_problems(GraduationSettings(alpha="0.05")) == [  # type: ignore[arg-type]
+        ("graduation.alpha", "'0.05' is text, not a number (write it without quotes)")
+    ]
+    assert settings_problems(GraduationSettings(demotion_margin="x")) == [  # type: ignore[arg-type]
+        ("graduation.demotion_margin", "'x' is not a number")
+    ]
+
+
+def test_settings_that_do_nothing_or_void_the_guarantee_are_noted() -> None:
+    assert settings_notes(GraduationSettings()) == []
+    assert settings_notes(GraduationSettings(evidence="anytime")) == []  # cumulative
+    assert settings_notes(GraduationSettings(evidence="wilson", alpha=0.01)) == []
+    (alpha,) = settings_notes(GraduationSettings(alpha=0.01))
+    assert alpha == (
+        "graduation.alpha",
+        "0.01 does nothing under the point rule (only wilson and anytime read a level)",
+    )
+    for window, shown in (("30D", "30D"), (500, "500 cases")):
+        ((key, text),) = settings_notes(GraduationSettings(evidence="anytime", window=window))
+        assert key == "graduation.evidence"
+        assert text.startswith(f"anytime under a {shown} window: the guarantee")
+
+
+def test_the_command_line_warns_of_anytime_under_a_window_even_quietly(tmp_path: Path) -> None:
+    out = run("replay", "-p", POLICY, "-H", HISTORY, "--evidence", "anytime", "--window", "30D")
+    assert out.returncode == 0, out.stderr
+    warned = [line for line in out.stderr.splitlines() if "graduation.evidence" in line]
+    assert warned == [
+        f"{POLICY}: graduation.evidence: anytime under a 30D window: the guarantee (a class "
+        "below its bar is ever promoted with probability at most alpha) holds for one "
+        "unbroken stream, not across window starts; for it to hold use a cumulative window, "
+        "with reset_on for new agent versions"
+    ]
+    quiet = run("replay", "-p", POLICY, "-H", HISTORY, "--alpha", "0.01", "-q")
+    assert quiet.returncode == 0 and "graduation.alpha: 0.01 does nothing" in quiet.stderr
+    policy = tmp_path / "p.toml"
+    policy.write_text((ROOT / POLICY).read_text() + "\n[graduation]\nalpha = 0.2\n")
+    valid = run("validate", str(policy))
+    assert valid.returncode == 0
+    assert "  note: graduation.alpha: 0.2 does nothing under the point rule" in valid.stdout
 
 
 @pytest.mark.parametrize(

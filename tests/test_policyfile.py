@@ -422,7 +422,7 @@ def test_every_graduation_key_round_trips(tmp_path: Path) -> None:
         ('evidence = "bayes"', "graduation.evidence", "unknown rule 'bayes'"),
         ("alpha = 0", "graduation.alpha", "strictly between 0 and 1"),
         ("alpha = 1.5", "graduation.alpha", "strictly between 0 and 1"),
-        ('alpha = "0.05"', "graduation.alpha", "'0.05' is not a level"),
+        ('alpha = "0.05"', "graduation.alpha", "'0.05' is text, not a number"),
         ("demotion_margin = -0.1", "graduation.demotion_margin", "not a rate in [0, 1]"),
         ('reset_on = ""', "graduation.reset_on", "is not a column name"),
         ("windw = 3", "graduation.windw", "unknown key"),

@@ -26,6 +26,7 @@ __all__ = [
     "action_problems",
     "graduation_setting",
     "policy_problems",
+    "settings_notes",
     "settings_problems",
     "settings_text",
     "threshold_problems",
@@ -123,15 +124,56 @@ def settings_problems(settings: GraduationSettings) -> list[Problem]:
             ("graduation.evidence", f"unknown rule {settings.evidence!r} (expected one of {rules})")
         )
     alpha = settings.alpha
-    if not _is_number(alpha) or not 0.0 < float(alpha) < 1.0:
+    if not _is_number(alpha):
+        problems.append(("graduation.alpha", _not_a_number(alpha)))
+    elif not 0.0 < float(alpha) < 1.0:
         problems.append(("graduation.alpha", f"{alpha!r} is not a level strictly between 0 and 1"))
     margin = settings.demotion_margin
-    if not _is_number(margin) or not 0.0 <= float(margin) <= 1.0:
+    if not _is_number(margin):
+        problems.append(("graduation.demotion_margin", _not_a_number(margin)))
+    elif not 0.0 <= float(margin) <= 1.0:
         problems.append(("graduation.demotion_margin", f"{margin!r} is not a rate in [0, 1]"))
     reset = settings.reset_on
     if reset is not None and (not isinstance(reset, str) or not reset.strip()):
         problems.append(("graduation.reset_on", f"{reset!r} is not a column name"))
     return problems
+
+
+def _not_a_number(value: object) -> str:
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            float(value)
+            return f"{value!r} is text, not a number (write it without quotes)"
+    return f"{value!r} is not a number"
+
+
+def settings_notes(settings: GraduationSettings) -> list[Problem]:
+    """Valid ``[graduation]`` settings that do not do what they seem to, keyed like
+    :func:`settings_problems`: ``alpha`` set under the ``point`` rule (which reads no
+    level), and ``anytime`` under a trailing window (its guarantee holds for one unbroken
+    stream of evidence, and a window restarts it at every window start without spending
+    any alpha). Empty when there is nothing to say; the settings are taken as checked."""
+    notes: list[Problem] = []
+    if settings.evidence == "point" and settings.alpha != GraduationSettings.alpha:
+        notes.append(
+            (
+                "graduation.alpha",
+                f"{settings.alpha:g} does nothing under the point rule "
+                "(only wilson and anytime read a level)",
+            )
+        )
+    window = parse_window(settings.window)
+    if settings.evidence == "anytime" and window is not None:
+        notes.append(
+            (
+                "graduation.evidence",
+                f"anytime under a {window_text(window)} window: the guarantee (a class "
+                "below its bar is ever promoted with probability at most alpha) holds for "
+                "one unbroken stream, not across window starts; for it to hold use a "
+                "cumulative window, with reset_on for new agent versions",
+            )
+        )
+    return notes
 
 
 #: The ``[graduation]`` keys a rule override may set (the window has its own options).

@@ -255,6 +255,27 @@ def test_key_directions(tmp_path: Path) -> None:
     assert back["actions.lookup"] == "tightens"
 
 
+def test_reset_on_goes_either_way_like_a_window(tmp_path: Path) -> None:
+    # A restart drops the old versions' failures as well as their passes: it can
+    # graduate a class sooner, so setting it is no tightening (nor removing it a
+    # loosening) that --fail-on loosened could wave through.
+    base = load_policy(write_policy(tmp_path, "a.toml"))
+    text = write_policy(tmp_path, "b.toml").read_text()
+    reset = load_policy(_write(tmp_path / "r.toml", text + '\n[graduation]\nreset_on = "v"\n'))
+    other = load_policy(_write(tmp_path / "o.toml", text + '\n[graduation]\nreset_on = "w"\n'))
+    for before, after, shown in (
+        (base, reset, ("none", "v")),
+        (reset, base, ("v", "none")),
+        (reset, other, ("v", "w")),
+    ):
+        (change,) = key_changes(before, after)
+        assert (change.key, (change.before, change.after), change.direction) == (
+            "graduation.reset_on",
+            shown,
+            "either",
+        )
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

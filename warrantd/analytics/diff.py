@@ -28,8 +28,9 @@ ways (the effect is in the figures).
   confidence bound sits below the point rate; an anytime-valid bound below a
   fixed-sample one); towards ``anytime`` tightens. ``graduation.alpha``: a lower
   level (more confidence demanded) tightens. ``graduation.demotion_margin``: a
-  larger margin keeps a state longer: loosens. ``graduation.reset_on``: set where
-  it was not tightens (evidence restarts), removed loosens, renamed is *either*.
+  larger margin keeps a state longer: loosens. ``graduation.reset_on``: *either*,
+  however it changes: restarting evidence at a new version drops the old versions'
+  failures as well as their passes, so it can graduate a class sooner or later.
 * ``graduation.window``: *either*. A shorter window forgets old failures and old
   passes alike, so it can graduate sooner or later; the figures say which.
 
@@ -362,16 +363,10 @@ def _settings_changes(base: TrustPolicy, new: TrustPolicy) -> list[KeyChange]:
             )
         )
     if b.reset_on != a.reset_on:
-        direction = (
-            "tightens" if b.reset_on is None else "loosens" if a.reset_on is None else "either"
-        )
+        # Like a window: a restart forgets old failures and old passes alike.
         out.append(
             KeyChange(
-                "graduation.reset_on",
-                "*",
-                b.reset_on or "none",
-                a.reset_on or "none",
-                direction,
+                "graduation.reset_on", "*", b.reset_on or "none", a.reset_on or "none", "either"
             )
         )
     return out

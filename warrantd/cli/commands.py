@@ -421,6 +421,20 @@ def _ruled(policy: Any, rule: dict[str, Any]) -> Any:
     return with_graduation(policy, **rule)
 
 
+def _rule_notes(policy: Any, where: str, window: Any = None) -> None:
+    """Warn, one line each, of valid settings that do not do what they seem to
+    (:func:`warrantd.policy.settings_notes`), under the command line's ``window``."""
+    import dataclasses
+
+    from ..policy import settings_notes
+
+    settings = policy.graduation
+    if window is not None:
+        settings = dataclasses.replace(settings, window=window)
+    for key, text in settings_notes(settings):
+        warn(f"{where}: {key}: {text}")
+
+
 def _ruled_source(source: Any, rule: dict[str, Any]) -> Any:
     """A :class:`~warrantd.analytics.diff.PolicySource` whose policy takes the
     ``[graduation]`` settings given on the command line."""
@@ -676,7 +690,7 @@ def validate(policy: str, source: HistorySource | None) -> None:
       warrantd validate datasets/billing-agent.policy.toml
       warrantd validate datasets/billing-agent.policy.toml --history datasets/billing-agent.csv
     """
-    from ..policy import settings_text
+    from ..policy import settings_notes, settings_text
 
     loaded = load_policy(policy)
     t = loaded.thresholds
@@ -688,6 +702,7 @@ def validate(policy: str, source: HistorySource | None) -> None:
             f"samples >= {t.min_samples[state]}"
         )
     lines.append("  graduation: " + settings_text(loaded.graduation, every=True))
+    lines.extend(f"  note: {key}: {text}" for key, text in settings_notes(loaded.graduation))
     for name, action in loaded.actions.items():
         caps = ", ".join(
             f"{cap}={getattr(action, cap)}"
@@ -757,6 +772,7 @@ def replay(
     _check_out(transitions, force, *inputs, out)
     with _steps(["load", "replay"]) as steps:
         pol = _ruled(load_policy(policy), rule)
+        _rule_notes(pol, policy, window)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule)
@@ -855,6 +871,7 @@ def sweep(
     _check_out(out, force, policy, source.path, source.mapping, grid, traffic)
     with _steps(["load", "sweep"]) as steps:
         pol = _ruled(load_policy(policy), rule)
+        _rule_notes(pol, policy, window)
         candidates = load_grid(grid)
         for said in grid_notes(pol, candidates):
             warn(f"{grid}: {said}")
@@ -991,6 +1008,7 @@ def forecast(
     _check_out(out, force, policy, source.path, source.mapping)
     with _steps(["load", "forecast"]) as steps:
         pol = _ruled(load_policy(policy), rule)
+        _rule_notes(pol, policy, window)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule, regime)
@@ -1192,6 +1210,7 @@ def report(
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
     with _steps(["load"]):
         pol = _ruled(load_policy(policy), rule)
+        _rule_notes(pol, policy, window)
         candidates = load_grid(grid) if grid else None
         for said in grid_notes(pol, candidates) if candidates is not None else []:
             warn(f"{grid}: {said}")
@@ -1305,6 +1324,7 @@ def diff(
         # (the digests stay those of the files read).
         base_policy = _ruled_source(read_policy(base), rule)
         new_policy = _ruled_source(read_policy(new), rule)
+        _rule_notes(new_policy.policy, new, window)
         hist = source.load()
         for side in (base_policy, new_policy):
             _check_reset_on(hist, side.policy, side.source, rule)
