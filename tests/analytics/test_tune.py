@@ -226,25 +226,26 @@ def test_building_and_moving_the_app_outside_a_kernel_prints_nothing(
     tuner.controls["supervised.pass_rate"].value = "0.85"
 
 
-def test_the_app_counts_keys_in_words_and_says_alpha_does_nothing_under_point(
+def test_the_app_counts_keys_in_words_and_notes_settings_that_do_not_do_what_they_seem(
     state: TunerState, tmp_path: Path
 ) -> None:
     tuner: Any = _app(state, tmp_path / "x.toml")
-    status = tuner.controls
-    status["supervised.pass_rate"].value = "0.87"
+    controls = tuner.controls
+    controls["supervised.pass_rate"].value = "0.87"
     assert "Valid policy; 1 key changed against the policy in force." in tuner.status.value
-    status["autonomous.pass_rate"].value = "0.96"
+    controls["autonomous.pass_rate"].value = "0.96"
     assert "2 keys changed against the policy in force." in tuner.status.value
-    status["supervised.pass_rate"].value = "0.85"
-    status["autonomous.pass_rate"].value = "0.95"
+    controls["supervised.pass_rate"].value = "0.85"
+    controls["autonomous.pass_rate"].value = "0.95"
     assert "the same as the policy in force." in tuner.status.value
     assert "Note" not in tuner.status.value
     # alpha under the point rule: a key of the file (it is written), but no figure moves.
     before = state.figures()
-    status["graduation.alpha"].value = "0.01"
+    controls["graduation.alpha"].value = "0.01"
     assert "1 key changed" in tuner.status.value
-    assert "Note: alpha 0.01 changes nothing under evidence point, which reads no alpha." in (
-        tuner.status.value
+    assert (
+        "Note: graduation.alpha: 0.01 does nothing under the point rule (only wilson and "
+        "anytime read a level)." in tuner.status.value
     )
     pd.testing.assert_frame_equal(state.figures(), before)
     assert state.diff().to_dict("records") == [
@@ -253,11 +254,14 @@ def test_the_app_counts_keys_in_words_and_says_alpha_does_nothing_under_point(
     tuner.path.value = str(tmp_path / "alpha.policy.toml")
     tuner.save_button.click()
     assert load_policy(tmp_path / "alpha.policy.toml").graduation.alpha == 0.01
-    # Under anytime it does matter: no note.
-    status["graduation.evidence"].value = "anytime"
-    assert "Note" not in tuner.status.value
-    status["graduation.evidence"].value = "point"
-    status["graduation.alpha"].value = "0.05"
+    # Under anytime it does matter: no note of it; but the tuner's 30D window is one.
+    controls["graduation.evidence"].value = "anytime"
+    assert "does nothing under the point rule" not in tuner.status.value
+    assert "Note: graduation.evidence: anytime under a 30D window: the guarantee" in (
+        tuner.status.value
+    )
+    controls["graduation.evidence"].value = "point"
+    controls["graduation.alpha"].value = "0.05"
     assert "the same as the policy in force." in tuner.status.value
     assert "Note" not in tuner.status.value
 

@@ -37,7 +37,7 @@ from .. import graduation as _graduation
 from .._io import OutputError, require_folder
 from ..autonomy import GRADUATION_STATES
 from ..graduation import CRITERIA, EVIDENCE_RULES, GraduationSettings
-from ..policy import TrustPolicy, settings_problems, threshold_problems
+from ..policy import TrustPolicy, settings_notes, settings_problems, threshold_problems
 from ..policyfile import PolicyError, dump_policy
 from ._engine import POLICY_WINDOW, parse_window, resolve_window, window_label
 from .diff import key_changes
@@ -57,9 +57,6 @@ __all__ = [
 
 _STATE_NAMES = {state.name.lower(): state for state in GRADUATION_STATES}
 _CRITERION = {f"{s}.{c.bar}": c for s in _STATE_NAMES for c in CRITERIA}
-#: The evidence rules that read no alpha (:func:`~warrantd.graduation.evidence_met`:
-#: ``point`` holds the observed rate itself to the bar).
-_READS_NO_ALPHA = ("point",)
 #: Rate bars are offered on this lattice (plus every grid value and the policy's own).
 _RATE_LATTICE = np.round(np.arange(0.50, 1.0 + 1e-9, 0.01), 2)
 #: Case-count bars: this many evenly spaced positions up to the largest value offered.
@@ -416,20 +413,15 @@ class TunerState:
                 return f"{low} {sup_text} is above {high} {aut_text}"
         return _one_line(f"{short}: {text}")
 
-    def inert(self) -> list[str]:
-        """Settings on the controls that change nothing under the others, one line
-        each: alpha moved while the evidence rule is ``point``, which reads no alpha
-        (only the bounds of ``wilson`` and ``anytime`` are set by it)."""
-        if "graduation.alpha" not in self.values or "graduation.evidence" not in self.values:
+    def notes(self) -> list[str]:
+        """What the settings on the controls do not do that they seem to, one line each,
+        from the core's :func:`~warrantd.policy.settings_notes` (alpha under the ``point``
+        rule, which reads no alpha; ``anytime`` under a trailing window); none while the
+        positions are not a valid policy."""
+        if self.problems:
             return []
-        alpha, start = self.values["graduation.alpha"], self.start["graduation.alpha"]
-        if self.values["graduation.evidence"] in _READS_NO_ALPHA and not _same(alpha, start):
-            rule, shown = (
-                self.values["graduation.evidence"],
-                self.knob("graduation.alpha").text(alpha),
-            )
-            return [f"alpha {shown} changes nothing under evidence {rule}, which reads no alpha"]
-        return []
+        settings = self.policy_for(self.values).graduation
+        return [_one_line(f"{key}: {text}") for key, text in settings_notes(settings)]
 
     # ---- figures
 
@@ -493,15 +485,6 @@ class TunerState:
         chosen = self.policy_for(self.values)
         dump_policy(chosen, target, overwrite=overwrite)
         return chosen
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        try:
-            return float(a) == float(b)
-        except (TypeError, ValueError):
-            return False
-    return bool(a == b)
 
 
 def _is_real(value: object) -> bool:
@@ -825,7 +808,7 @@ class Tuner:
             else f"{changed} {'key' if changed == 1 else 'keys'} changed against the "
             "policy in force."
         )
-        notes = "".join(f" Note: {html.escape(n)}." for n in s.inert())
+        notes = "".join(f" Note: {html.escape(n)}." for n in s.notes())
         self.status.value = f'<span class="wd-ok"{stamp}>Valid policy; {said}{notes}</span>'
 
     def _in_force_title(self) -> str:
