@@ -575,12 +575,13 @@ _CONTROL_WIDTH = "470px"
 
 def _frame_html(frame: pd.DataFrame) -> str:
     """A DataFrame as the tuner's plain table: whole numbers with thousands separators,
-    other numbers to one decimal, "–" where there is no value."""
+    other numbers to one decimal, "–" where there is no value; the column names with
+    spaces for underscores, so that a narrow header wraps rather than runs into the next."""
 
     def number(value: float) -> str:
         return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
-    return frame.to_html(
+    return frame.rename(columns=lambda c: str(c).replace("_", " ")).to_html(
         index=False, classes="wd-figures wd-all", border=0, na_rep="–", float_format=number
     )
 
