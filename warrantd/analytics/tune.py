@@ -581,6 +581,9 @@ def _frame_html(frame: pd.DataFrame) -> str:
     def number(value: float) -> str:
         return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
+    # Whole-number columns go through the same formatter (to_html formats floats only).
+    counts = frame.select_dtypes("integer").columns
+    frame = frame.astype(dict.fromkeys(counts, "float64"))
     return frame.rename(columns=lambda c: str(c).replace("_", " ")).to_html(
         index=False, classes="wd-figures wd-all", border=0, na_rep="–", float_format=number
     )
