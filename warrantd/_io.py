@@ -12,6 +12,8 @@ Every file warrantd writes goes through this module:
   cannot write its output fails in a second, not after the sweep. It refuses to
   replace an existing file unless asked to, and proves the directory writable
   by creating (and removing) a temporary file in it.
+* :func:`require_folder` refuses a file path in a folder that does not exist (a
+  typo leaves no new folders behind), for files a user names.
 * :class:`OwnedDirectory` is a folder of files warrantd wrote (a report). It
   carries a manifest (:data:`MANIFEST`) of the files it wrote and their
   SHA-256. Only files listed in the previous manifest are ever replaced or
@@ -57,6 +59,7 @@ __all__ = [
     "file_mode",
     "raise_if_interrupted",
     "read_toml",
+    "require_folder",
     "write_bytes",
     "write_text",
 ]
@@ -221,6 +224,17 @@ def check_destination(
         raise OutputError(path, f"already exists ({how_to_replace})")
     _probe_directory(target.parent, path)
     return target
+
+
+def require_folder(path: str | os.PathLike[str]) -> None:
+    """Refuse a file path whose folder is missing, as ``cp`` does (:class:`OutputError`:
+    "its folder ... does not exist; create it first"): a typo in a path would otherwise
+    leave a new tree of folders behind, unannounced, since :func:`atomic_write` makes
+    them. For a file the user names (``--out FILE``, the tuner's save path)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        shown = os.path.dirname(path) or parent
+        raise OutputError(path, f"its folder {shown!r} does not exist; create it first")
 
 
 def _sha256(path: Path) -> str:

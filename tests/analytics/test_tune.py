@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import html
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 import warrantd.analytics as wa
@@ -43,13 +47,19 @@ def test_a_supervised_bar_above_the_autonomous_one_is_explained_not_replayed(
 ) -> None:
     before = state.trial.totals()
     assert state.set(**{"supervised.pass_rate": 0.96}) is False
-    assert state.problems == [
-        "autonomous.pass_rate: AUTONOMOUS bar 0.95 is lower than the SUPERVISED bar 0.96"
-    ]
+    # Said as the pair, led by the bar that was moved (the core files it under the
+    # AUTONOMOUS key, which the user did not touch).
+    assert state.problems == ["supervised.pass_rate 0.96 is above autonomous.pass_rate 0.95"]
     assert state.trial.totals() == before  # the last valid figures stay
     with pytest.raises(ValueError, match="not a valid policy"):
         state.save("never-written.toml")
-    assert state.set(**{"supervised.pass_rate": 0.85}) is True and state.problems == []
+    # Now the AUTONOMOUS bar is the one moved (still below 0.96): led by it.
+    assert state.set(**{"autonomous.pass_rate": 0.9}) is False
+    assert state.problems == ["autonomous.pass_rate 0.9 is below supervised.pass_rate 0.96"]
+    assert state.set(**{"supervised.min_samples": 610, "supervised.pass_rate": 0.85}) is False
+    assert state.problems == ["supervised.min_samples 610 is above autonomous.min_samples 600"]
+    assert state.set(**{"supervised.min_samples": 150, "autonomous.pass_rate": 0.95}) is True
+    assert state.problems == []
 
 
 def test_figures_move_with_the_knobs_and_diff_marks_the_direction(state: TunerState) -> None:
@@ -69,12 +79,70 @@ def test_figures_move_with_the_knobs_and_diff_marks_the_direction(state: TunerSt
 
 
 def test_window_changes_are_not_called_tighter_or_looser(state: TunerState) -> None:
-    knobs = state.knobs
-    start = dict(state.start)
-    diff = policy_diff(knobs, start, {**start, "window": 500})
+    diff = state.diff({"window": 500})
     assert diff.to_dict("records") == [
-        {"key": "graduation.window", "before": "30D", "after": "500 cases", "change": "changes"}
+        {"key": "graduation.window", "before": "30D", "after": "500 cases", "change": "either"}
     ]
+
+
+def test_policy_diff_lists_every_key_with_warrantd_diff_s_directions() -> None:
+    """Two policies built by hand from the bundled file (bars 0.85 / 0.75 / 150 and
+    0.95 / 0.9 / 600, no [graduation] table): the rows, in file order, are the
+    thresholds, then the settings; a lower bar loosens, a higher one tightens, a
+    window goes either way, anytime against point tightens, a larger demotion margin
+    loosens."""
+    base = load_policy(DATA / "billing-agent.policy.toml")
+    t = base.thresholds
+    new = dataclasses.replace(
+        base,
+        thresholds=dataclasses.replace(
+            t,
+            pass_rate={S: 0.87, A: 0.95},
+            min_samples={S: 100, A: 600},
+        ),
+        graduation=dataclasses.replace(
+            base.graduation, window="30D", evidence="anytime", demotion_margin=0.02
+        ),
+    )
+    assert policy_diff(base, new).to_dict("records") == [
+        {"key": "thresholds.supervised.pass_rate", "before": "0.85", "after": "0.87",
+         "change": "tightens"},
+        {"key": "thresholds.supervised.min_samples", "before": "150", "after": "100",
+         "change": "loosens"},
+        {"key": "graduation.window", "before": "cumulative", "after": "30D", "change": "either"},
+        {"key": "graduation.evidence", "before": "point", "after": "anytime",
+         "change": "tightens"},
+        {"key": "graduation.demotion_margin", "before": "0.0", "after": "0.02",
+         "change": "loosens"},
+    ]  # fmt: skip
+    assert policy_diff(base, base).empty
+    assert list(policy_diff(base, base).columns) == ["key", "before", "after", "change"]
+
+
+def test_the_saved_file_s_changes_include_the_window_the_tuner_was_given(
+    state: TunerState, tmp_path: Path
+) -> None:
+    """The trial's case: the notebook's window="30D" over a file without a window,
+    evidence anytime and margin 0.02 saved. Against the policy in force (the file
+    plus that window) two keys change; the saved file changes three against the
+    file as given: the window as well."""
+    state.set(**{"graduation.evidence": "anytime", "graduation.demotion_margin": 0.02})
+    assert state.diff()["key"].tolist() == ["graduation.evidence", "graduation.demotion_margin"]
+    out = tmp_path / "saved.policy.toml"
+    state.save(out)
+    saved = state.diff(base=state.given)
+    assert saved.to_dict("records") == [
+        {"key": "graduation.window", "before": "cumulative", "after": "30D", "change": "either"},
+        {"key": "graduation.evidence", "before": "point", "after": "anytime",
+         "change": "tightens"},
+        {"key": "graduation.demotion_margin", "before": "0.0", "after": "0.02",
+         "change": "loosens"},
+    ]  # fmt: skip
+    # The file as written says the same (what `warrantd diff` would read).
+    assert policy_diff(load_policy(DATA / "billing-agent.policy.toml"), load_policy(out)).equals(
+        saved
+    )
+    state.set(**{"graduation.evidence": "point", "graduation.demotion_margin": 0.0})
 
 
 def test_save_round_trips_and_never_overwrites_unasked(state: TunerState, tmp_path: Path) -> None:
@@ -98,7 +166,7 @@ def test_the_pick_never_loosens_a_bar_silently(state: TunerState) -> None:
     if values is None:
         assert "no candidate beats" in state.pick.reason
     else:
-        assert not (policy_diff(state.knobs, state.start, values)["change"] == "loosens").any()
+        assert not (state.diff(values)["change"] == "loosens").any()
 
 
 def test_premature_is_judged_against_the_policy_in_force_at_every_position() -> None:
@@ -115,3 +183,125 @@ def test_premature_is_judged_against_the_policy_in_force_at_every_position() -> 
         True,
         True,
     )
+
+
+def test_save_refuses_a_path_that_can_be_no_file_and_makes_no_folder(
+    state: TunerState, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nodir" / "x.toml"
+    cases = [
+        ("", "the path is empty: give a file name"),
+        (str(tmp_path), f"{tmp_path}: is a directory (give a file name)"),
+        (str(missing), f"{missing}: its folder '{tmp_path / 'nodir'}' does not exist; "
+         "create it first"),
+    ]  # fmt: skip
+    for given, said in cases:
+        with pytest.raises(OutputError) as caught:
+            state.save(given)
+        assert str(caught.value) == said
+    assert list(tmp_path.iterdir()) == []  # no folder made, nothing written
+
+
+def _app(state: TunerState, out: Path) -> object:
+    pytest.importorskip("ipywidgets")
+    from warrantd.analytics.tune import Tuner
+
+    return Tuner(state, out)
+
+
+def test_building_and_moving_the_app_outside_a_kernel_prints_nothing(
+    state: TunerState, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A plain script (no IPython kernel here): building the app and moving a control
+    write nothing to stdout or stderr (IPython's display would print the figures table
+    and clear_output an escape code)."""
+    capfd.readouterr()
+    tuner: Any = _app(state, tmp_path / "x.toml")
+    tuner.controls["supervised.pass_rate"].value = "0.87"
+    assert capfd.readouterr() == ("", "")
+    # The table is there, as HTML: the figures that changed first.
+    shown = tuner.all_figures.value
+    assert shown.index("<th>days to supervised before</th>") < shown.index("<th>demotions before")
+    tuner.controls["supervised.pass_rate"].value = "0.85"
+
+
+def test_the_app_counts_keys_in_words_and_notes_settings_that_do_not_do_what_they_seem(
+    state: TunerState, tmp_path: Path
+) -> None:
+    tuner: Any = _app(state, tmp_path / "x.toml")
+    controls = tuner.controls
+    controls["supervised.pass_rate"].value = "0.87"
+    assert "Valid policy; 1 key changed against the policy in force." in tuner.status.value
+    controls["autonomous.pass_rate"].value = "0.96"
+    assert "2 keys changed against the policy in force." in tuner.status.value
+    controls["supervised.pass_rate"].value = "0.85"
+    controls["autonomous.pass_rate"].value = "0.95"
+    assert "the same as the policy in force." in tuner.status.value
+    assert "Note" not in tuner.status.value
+    # alpha under the point rule: a key of the file (it is written), but no figure moves.
+    before = state.figures()
+    controls["graduation.alpha"].value = "0.01"
+    assert "1 key changed" in tuner.status.value
+    assert (
+        "Note: graduation.alpha: 0.01 does nothing under the point rule (only wilson and "
+        "anytime read a level)." in tuner.status.value
+    )
+    pd.testing.assert_frame_equal(state.figures(), before)
+    assert state.diff().to_dict("records") == [
+        {"key": "graduation.alpha", "before": "0.05", "after": "0.01", "change": "tightens"}
+    ]
+    tuner.path.value = str(tmp_path / "alpha.policy.toml")
+    tuner.save_button.click()
+    assert load_policy(tmp_path / "alpha.policy.toml").graduation.alpha == 0.01
+    # Under anytime it does matter: no note of it; but the tuner's 30D window is one.
+    controls["graduation.evidence"].value = "anytime"
+    assert "does nothing under the point rule" not in tuner.status.value
+    assert "Note: graduation.evidence: anytime under a 30D window: the guarantee" in (
+        tuner.status.value
+    )
+    controls["graduation.evidence"].value = "point"
+    controls["graduation.alpha"].value = "0.05"
+    assert "the same as the policy in force." in tuner.status.value
+    assert "Note" not in tuner.status.value
+
+
+def test_the_app_s_save_says_a_bad_path_at_once_and_asks_before_replacing(
+    state: TunerState, tmp_path: Path
+) -> None:
+    tuner: Any = _app(state, tmp_path / "x.toml")
+    missing = tmp_path / "nodir" / "x.toml"
+    for given, said in [
+        ("", "the path is empty: give a file name"),
+        ("  ", "the path is empty: give a file name"),
+        (str(tmp_path), f"{tmp_path}: is a directory (give a file name)"),
+        (str(missing), f"{missing}: its folder '{tmp_path / 'nodir'}' does not exist; "
+         "create it first"),
+    ]:  # fmt: skip
+        tuner.path.value = given
+        tuner.save_button.click()
+        # One line at once: no "exists. Replace it?" first.
+        assert (
+            tuner.message.value == f'<span class="wd-problem">Not saved: {html.escape(said)}</span>'
+        )
+        assert tuner.confirm.layout.display == "none"
+    assert list(tmp_path.iterdir()) == []
+    mine = tmp_path / "mine.toml"
+    mine.write_text("# mine\n")
+    tuner.path.value = str(mine)
+    tuner.save_button.click()
+    assert tuner.message.value == f"<b>{mine}</b> exists. Replace it?"
+    assert tuner.confirm.layout.display == "flex"
+    tuner.keep_button.click()
+    assert mine.read_text() == "# mine\n" and tuner.message.value == "Nothing written."
+    # A new file: saved, and the list is against the policy as given (the window too).
+    tuner.controls["supervised.pass_rate"].value = "0.87"
+    assert "graduation.window" not in tuner.diff_view.value  # in force: 30D both sides
+    tuner.path.value = str(tmp_path / "new.toml")
+    tuner.save_button.click()
+    assert tuner.message.value == f"Saved <b>{tmp_path / 'new.toml'}</b>."
+    shown = tuner.diff_view.value
+    assert "What the saved file changes against the policy given to tune()" in shown
+    assert "<td>graduation.window</td><td>cumulative</td><td>30D</td>" in shown
+    assert "class='wd-either'>either<" in shown
+    assert "<td>thresholds.supervised.pass_rate</td><td>0.85</td><td>0.87</td>" in shown
+    tuner.controls["supervised.pass_rate"].value = "0.85"

@@ -162,7 +162,7 @@ def test_on_the_bundled_data_anytime_never_graduates_a_class_earlier(
     [
         (
             {"graduation.evidence": "anytime", "supervised.pass_rate": 0.96},
-            ["autonomous.pass_rate: AUTONOMOUS bar 0.95 is lower than the SUPERVISED bar 0.96"],
+            ["supervised.pass_rate 0.96 is above autonomous.pass_rate 0.95"],
         ),
         (
             {"graduation.alpha": 0.0},
@@ -210,10 +210,14 @@ def test_the_app_says_an_invalid_combination_in_its_status_line(billing: TunerSt
     tuner = Tuner(billing, "unused.policy.toml")
     tuner.controls["graduation.evidence"].value = "anytime"
     assert "wd-ok" in tuner.status.value and not tuner.save_button.disabled
-    assert "tightens" in tuner.diff_view.value
+    assert "1 key changed against the policy in force." in tuner.status.value
+    assert "<td>graduation.evidence</td><td>point</td><td>anytime</td>" in tuner.diff_view.value
+    assert "class='wd-tightens'>tightens<" in tuner.diff_view.value
     tuner.controls["supervised.pass_rate"].value = "0.96"
     status = tuner.status.value
-    assert "Not a valid policy: autonomous.pass_rate: AUTONOMOUS bar 0.95 is lower" in status
+    assert "Not a valid policy: supervised.pass_rate 0.96 is above autonomous.pass_rate 0.95." in (
+        status
+    )
     assert "Could not replay" not in status and "\n" not in status
     assert tuner.save_button.disabled
     tuner.controls["supervised.pass_rate"].value = "0.85"

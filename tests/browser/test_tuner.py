@@ -10,7 +10,8 @@ here, in file order (each test also stands alone under ``-k``). No fixed sleeps:
 move waits for the tuner's redraw count (``data-rev`` on its status line) to change and
 the kernel to be idle. ``make test`` takes every control to both ends (Home, End: each
 bar's invalid region is at one of them); ``make test-thorough`` (WARRANTD_THOROUGH=1)
-also walks each across its whole track by Page Up.
+also walks each across its whole track by Page Up. The page is 1440x900 in JupyterLab's
+default layout (the file browser open), where the tuner must fit (:func:`_fits`).
 """
 
 from __future__ import annotations
@@ -209,11 +210,41 @@ def page(lab: Lab) -> Iterator[object]:
         page.wait_for_selector(".wd-tuner .noUi-handle", timeout=120_000)
         page.get_by_text("[thresholds.supervised]").first.wait_for(timeout=120_000)
         page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-        page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
+        # JupyterLab's default layout, the file browser open: the notebook is about
+        # 1440 - 300 px wide, and every check runs there (a user does not hide it first).
+        assert page.locator("#jp-left-stack").is_visible()
         try:
             yield page
         finally:
             browser.close()
+
+
+LAYOUT = """() => {
+  const notebook = document.querySelector('.jp-NotebookPanel-notebook').getBoundingClientRect();
+  const tuner = document.querySelector('.wd-tuner');
+  const past = [];
+  for (const e of tuner.querySelectorAll('*')) {
+    const r = e.getBoundingClientRect();
+    if (r.width > 0 && r.right > notebook.right + 1) past.push(e.tagName + '.' + e.className);
+  }
+  const table = tuner.querySelectorAll('table.wd-figures')[1];  // per class (0: totals)
+  const box = table.parentElement;
+  const chart = tuner.querySelector('img');
+  const shown = chart.getBoundingClientRect();
+  return {past: past.slice(0, 5), tableWidth: box.scrollWidth, boxWidth: box.clientWidth,
+          chart: [shown.width, shown.height, chart.naturalWidth, chart.naturalHeight]};
+}"""
+
+
+def _fits(page) -> None:  # type: ignore[no-untyped-def]
+    """Nothing of the tuner reaches past the notebook's right edge, the per-class table
+    fits its box (no scrolling needed), and the chart keeps the PNG's proportions."""
+    layout = page.evaluate(LAYOUT)
+    assert layout["past"] == [], layout
+    assert layout["tableWidth"] <= layout["boxWidth"], layout
+    width, height, natural_width, natural_height = layout["chart"]
+    assert width > 300, layout  # drawn, and not squeezed to a thumbnail
+    assert abs(width / height - natural_width / natural_height) < 0.02, layout
 
 
 def _tuner(page):  # type: ignore[no-untyped-def]
@@ -230,6 +261,7 @@ def test_notebook_runs_and_every_control_reaches_both_ends(page, lab) -> None:  
     tuner = _tuner(page)
     # A live tuner: its "run this cell again" notice is hidden.
     assert not page.locator(NOTICE).first.is_visible()
+    _fits(page)
     _shot(page, "tuner-before.png")
     figures = tuner.locator(".wd-figures").nth(1)
     status = tuner.locator(".wd-problem, .wd-ok").first
@@ -297,13 +329,40 @@ def test_save_writes_a_policy_that_loads(page, lab) -> None:  # type: ignore[no-
     handle.focus()
     for _ in range(2):
         assert _press(page, handle, "ArrowRight")
+    _fits(page)  # the changes in brackets widen the table: it still fits
+    assert "1 key changed against the policy in force" in tuner.inner_text()
     assert "tightens" in tuner.inner_text()
     _shot(page, "tuner-after.png")
-    tuner.get_by_role("button", name="Save as policy").click()
+    tuner.locator(".wd-figures").nth(1).evaluate("e => e.scrollIntoView({block: 'start'})")
+    _shot(page, "tuner-after-table.png")
+    path = tuner.locator(".widget-text input").first
+    save = tuner.get_by_role("button", name="Save as policy")
+    message = tuner.locator(".wd-problem", has_text="Not saved")
+    # A path that can be no file: one line at once, never "Replace it?" first.
+    for given, said in (
+        (str(root / "notebooks"), "is a directory (give a file name)"),
+        ("", "the path is empty: give a file name"),
+        (str(root / "nodir" / "x.toml"), "does not exist; create it first"),
+    ):
+        path.fill(given)
+        save.click()
+        message.filter(has_text=said).wait_for(timeout=30_000)
+        assert message.count() == 1
+        assert not tuner.get_by_text("Replace it?").is_visible()
+    assert not (root / "nodir").exists()  # no folder made
+    path.fill(str(saved))
+    save.click()
     tuner.get_by_text("exists. Replace it?").wait_for(timeout=30_000)  # never replaced unasked
     assert load_policy(saved).thresholds.pass_rate[_sup()] == 0.85
     tuner.get_by_role("button", name="Replace it").click()
     tuner.get_by_text("Saved", exact=False).first.wait_for(timeout=30_000)
+    # What the file changes against the policy file as loaded: the notebook's window too.
+    changes = tuner.get_by_text("What the saved file changes", exact=False).locator("..")
+    assert "graduation.window" in changes.inner_text()
+    assert "either" in changes.inner_text()
+    _fits(page)
+    changes.evaluate("e => e.scrollIntoView({block: 'end'})")
+    _shot(page, "tuner-saved.png")
     written = load_policy(saved)
     expected = load_policy(ROOT / "datasets" / "billing-agent.policy.toml")
     assert written.thresholds.pass_rate[_sup()] == 0.87

@@ -34,12 +34,13 @@ import numpy as np
 import pandas as pd
 
 from .. import graduation as _graduation
-from .._io import OutputError
+from .._io import OutputError, require_folder
 from ..autonomy import GRADUATION_STATES
-from ..graduation import CRITERIA, EVIDENCE_RULES, Criterion, GraduationSettings
-from ..policy import TrustPolicy, settings_problems, threshold_problems
+from ..graduation import CRITERIA, EVIDENCE_RULES, GraduationSettings
+from ..policy import TrustPolicy, settings_notes, settings_problems, threshold_problems
 from ..policyfile import PolicyError, dump_policy
 from ._engine import POLICY_WINDOW, parse_window, resolve_window, window_label
+from .diff import key_changes
 from .replay import COMPARED_FIGURES, Replay, compare, replay
 from .sweep import THRESHOLD_KNOBS, Pick, SweepResult, sweep, to_thresholds
 
@@ -69,9 +70,10 @@ class Knob:
     ``key`` is the sweep knob (``supervised.pass_rate``, ``window``) or
     ``graduation.<field>``; ``policy_key`` the dotted key of the policy file it
     writes; ``options`` every position the control offers, in order (every value
-    of the grid and the policy's own among them); ``start`` the policy in force;
-    ``stricter`` which way along ``options`` is stricter: ``"later"``, ``"earlier"``
-    or None when the positions are not ordered by strictness.
+    of the grid and the policy's own among them); ``start`` the policy in force.
+    Which way a move goes (tightens, loosens, either) is not the knob's to say:
+    :func:`policy_diff` asks :func:`~warrantd.analytics.diff.key_changes`, as
+    ``warrantd diff`` does.
     """
 
     key: str
@@ -79,7 +81,6 @@ class Knob:
     group: str
     options: tuple[Any, ...]
     start: Any
-    stricter: str | None
     policy_key: str
 
     def text(self, value: Any) -> str:
@@ -97,14 +98,13 @@ class Knob:
 class SettingControl:
     """How one :class:`GraduationSettings` field becomes a control.
 
-    ``options(policy_value, grid_values)`` gives the positions; ``stricter`` as in
-    :class:`Knob`; ``needs``: a name the core must export before the kit grades
-    by this setting (the control is offered only then, so it never moves nothing).
+    ``options(policy_value, grid_values)`` gives the positions; ``needs``: a name
+    the core must export before the kit grades by this setting (the control is
+    offered only then, so it never moves nothing).
     """
 
     label: str
     options: Callable[[Any, Sequence[Any]], tuple[Any, ...]]
-    stricter: str | None = None
     needs: str | None = None
 
 
@@ -140,19 +140,13 @@ def _choices(values: Iterable[Any]) -> Callable[[Any, Sequence[Any]], tuple[Any,
 #: kept as the policy has it (and said so under the controls).
 SETTING_CONTROLS: dict[str, SettingControl] = {
     "window": SettingControl("window", _window_options),
-    "evidence": SettingControl(
-        "evidence rule", _choices(EVIDENCE_RULES), stricter="later", needs="evidence_met"
-    ),
+    "evidence": SettingControl("evidence rule", _choices(EVIDENCE_RULES), needs="evidence_met"),
     "alpha": SettingControl(
-        "alpha (evidence level)",
-        _choices((0.01, 0.025, 0.05, 0.1, 0.2)),
-        stricter="earlier",
-        needs="evidence_met",
+        "alpha (evidence level)", _choices((0.01, 0.025, 0.05, 0.1, 0.2)), needs="evidence_met"
     ),
     "demotion_margin": SettingControl(
         "demotion margin",
         _choices(np.round(np.arange(0.0, 0.101, 0.01), 2).tolist()),
-        stricter="earlier",
         needs="evidence_met",
     ),
 }
@@ -203,7 +197,6 @@ def knobs_for(
                 state.upper(),
                 tuple(options),
                 start,
-                _bar_direction(criterion),
                 f"thresholds.{key}",
             )
         )
@@ -224,59 +217,28 @@ def knobs_for(
                 "evidence",
                 options,
                 current,
-                control.stricter,
                 f"graduation.{field.name}",
             )
         )
     return tuple(knobs)
 
 
-def _bar_direction(criterion: Criterion) -> str:
-    """Which way a bar is stricter, read from the core's rule: a higher bar is stricter
-    when a metric exactly on it meets a lower bar (the metric clears it)."""
-    return "later" if bool(criterion.met(np.array([1.0]), np.array([0.0]))[0]) else "earlier"
-
-
 # --------------------------------------------------------------------------- diff
 
-
-def _strictness(knob: Knob, before: Any, after: Any) -> str:
-    if knob.stricter is None or before not in knob.options or after not in knob.options:
-        return "changes"
-    moved = knob.options.index(after) - knob.options.index(before)
-    later_is_stricter = knob.stricter == "later"
-    return "tightens" if (moved > 0) == later_is_stricter else "loosens"
+#: The columns of :func:`policy_diff`.
+_DIFF_COLUMNS = ("key", "before", "after", "change")
 
 
-def policy_diff(
-    knobs: Sequence[Knob], before: Mapping[str, Any], after: Mapping[str, Any]
-) -> pd.DataFrame:
-    """The keys of the policy file whose values differ, with ``before``, ``after`` and
-    ``change``: ``tightens`` (stricter), ``loosens`` or ``changes`` (not ordered, such
-    as a time window against a case count)."""
-    rows = []
-    for knob in knobs:
-        old, new = before[knob.key], after[knob.key]
-        if _same(old, new):
-            continue
-        rows.append(
-            {
-                "key": knob.policy_key,
-                "before": knob.text(old),
-                "after": knob.text(new),
-                "change": _strictness(knob, old, new),
-            }
-        )
-    return pd.DataFrame(rows, columns=["key", "before", "after", "change"])
+def policy_diff(base: TrustPolicy, new: TrustPolicy) -> pd.DataFrame:
+    """The keys whose values differ between two policies, one row each in file order:
+    ``key`` (dotted, as in the file), ``before``, ``after`` and ``change``, the
+    direction ``tightens``, ``loosens`` or ``either`` (a window: it can go both ways).
 
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        try:
-            return float(a) == float(b)
-        except (TypeError, ValueError):
-            return False
-    return bool(a == b)
+    A table over :func:`~warrantd.analytics.diff.key_changes`, the one place that says
+    which way a key moves (``warrantd diff`` lists the same keys with the same words).
+    """
+    rows = [(c.key, c.before, c.after, c.direction) for c in key_changes(base, new)]
+    return pd.DataFrame(rows, columns=list(_DIFF_COLUMNS))
 
 
 def compare_changed_first(before: Replay, after: Replay) -> pd.DataFrame:
@@ -298,27 +260,35 @@ def compare_changed_first(before: Replay, after: Replay) -> pd.DataFrame:
 # --------------------------------------------------------------------------- state
 
 
-#: The per-class figures the tuner shows, as (title, columns, which way is better).
-#: Two columns read as "normal / adversarial".
+#: The per-class figures the tuner shows, as (title, columns, which way is better), in
+#: the order of the table: what a change costs and risks, when classes get there, then
+#: the failures by state. Two columns read as "all (or normal) / adversarial".
 SHOWN: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("approval burden", ("approval_burden",), "lower"),
     ("failures let through (all / adversarial)",
      ("failures_let_through", "adversarial_failures_let_through"), "lower"),
+    ("days to SUPERVISED", ("days_to_supervised",), None),
+    ("days to AUTONOMOUS", ("days_to_autonomous",), None),
+    ("premature SUPERVISED / AUTONOMOUS",
+     ("premature_supervised", "premature_autonomous"), "lower"),
     ("failures while SUPERVISED+ (normal / adversarial)",
      ("normal_failures_while_supervised_or_above",
       "adversarial_failures_while_supervised_or_above"), "lower"),
     ("failures while AUTONOMOUS (normal / adversarial)",
      ("normal_failures_while_autonomous", "adversarial_failures_while_autonomous"), "lower"),
-    ("premature SUPERVISED / AUTONOMOUS",
-     ("premature_supervised", "premature_autonomous"), "lower"),
-    ("days to SUPERVISED", ("days_to_supervised",), None),
-    ("days to AUTONOMOUS", ("days_to_autonomous",), None),
 )  # fmt: skip
 
 
 class TunerState:
     """The tuner without widgets: positions of the knobs, the trial policy, its replay
-    against the policy in force, the sweep and its pick, and saving."""
+    against the policy in force, the sweep and its pick, and saving.
+
+    ``given`` is the policy as given; ``policy`` the policy in force, which is
+    ``given`` with the ``window`` the tuner was given (:attr:`window`) as its
+    ``[graduation] window``: the figures and the live diff compare with it, and a
+    saved file writes that window, so what the file changes against ``given`` is
+    :meth:`diff` with ``base=state.given``.
+    """
 
     def __init__(
         self,
@@ -330,6 +300,7 @@ class TunerState:
         window: Any = POLICY_WINDOW,
     ) -> None:
         self.history, self.traffic = history, traffic
+        self.given = policy
         self.window = resolve_window(window, policy)
         self.policy = dataclasses.replace(
             policy, graduation=dataclasses.replace(policy.graduation, window=cast(Any, self.window))
@@ -345,6 +316,8 @@ class TunerState:
         self.pick: Pick = self.sweep.pick(self.baseline.totals())
         self.trial: Replay = self.baseline
         self.problems: list[str] = []
+        #: The keys the last :meth:`set` moved (its problems are said in their terms).
+        self.moved: frozenset[str] = frozenset()
 
     # ---- positions
 
@@ -388,6 +361,7 @@ class TunerState:
         if unknown:
             raise KeyError(f"unknown knob(s) {', '.join(sorted(unknown))}")
         self.values.update(values)
+        self.moved = frozenset(values)
         try:
             candidate = self.policy_for(self.values)
         except (TypeError, ValueError) as exc:  # a bar that is no number, say
@@ -399,7 +373,7 @@ class TunerState:
         problems = threshold_problems(candidate.thresholds) + settings_problems(
             candidate.graduation
         )
-        self.problems = [_problem_text(key, text) for key, text in problems]
+        self.problems = [self._problem_text(key, text) for key, text in problems]
         if self.problems:
             return False
         try:
@@ -417,6 +391,37 @@ class TunerState:
             return False
         self.trial = trial
         return True
+
+    def _problem_text(self, key: str, text: str) -> str:
+        """One problem in one line. A SUPERVISED bar above its AUTONOMOUS bar (the core
+        files it under the AUTONOMOUS key) is said as the pair, led by the bar that was
+        moved: ``supervised.pass_rate 0.96 is above autonomous.pass_rate 0.95``."""
+        short = key.removeprefix("thresholds.")
+        state, _, bar = short.partition(".")
+        criterion = _CRITERION.get(short)
+        if criterion is not None and state == "autonomous":
+            low, high = f"supervised.{bar}", short
+            sup, aut = self.values[low], self.values[high]
+            if (
+                criterion.problem(sup) is None
+                and criterion.problem(aut) is None
+                and not criterion.ordered(sup, aut)
+            ):
+                sup_text, aut_text = self.knob(low).text(sup), self.knob(high).text(aut)
+                if high in self.moved and low not in self.moved:
+                    return f"{high} {aut_text} is below {low} {sup_text}"
+                return f"{low} {sup_text} is above {high} {aut_text}"
+        return _one_line(f"{short}: {text}")
+
+    def notes(self) -> list[str]:
+        """What the settings on the controls do not do that they seem to, one line each,
+        from the core's :func:`~warrantd.policy.settings_notes` (alpha under the ``point``
+        rule, which reads no alpha; ``anytime`` under a trailing window); none while the
+        positions are not a valid policy."""
+        if self.problems:
+            return []
+        settings = self.policy_for(self.values).graduation
+        return [_one_line(f"{key}: {text}") for key, text in settings_notes(settings)]
 
     # ---- figures
 
@@ -444,24 +449,42 @@ class TunerState:
         out.loc["all classes"] = pd.Series(total)
         return out
 
-    def diff(self) -> pd.DataFrame:
-        """The keys the positions change against the policy in force (:func:`policy_diff`)."""
-        return policy_diff(self.knobs, self.start, self.values)
+    def diff(
+        self, values: Mapping[str, Any] | None = None, *, base: TrustPolicy | None = None
+    ) -> pd.DataFrame:
+        """The keys the positions (or ``values``, over them: e.g. :meth:`pick_values`)
+        change against the policy in force, or against ``base`` (``base=state.given``:
+        what a saved file changes against the policy as given): :func:`policy_diff`."""
+        chosen = self.policy_for({**self.values, **(values or {})})
+        return policy_diff(self.policy if base is None else base, chosen)
 
     # ---- saving
 
+    @staticmethod
+    def check_path(path: str | os.PathLike[str]) -> Path:
+        """The file a save would write, or :class:`~warrantd._io.OutputError` in one line
+        for a path that cannot be one: empty ("give a file name"), a folder ("is a
+        directory"), or in a folder that does not exist (none is ever made). Whether the
+        file exists is not checked here: :meth:`save` refuses that unless ``overwrite``."""
+        text = os.fspath(path)
+        if not text.strip():
+            raise OutputError("", "the path is empty: give a file name")
+        target = Path(text).expanduser()
+        if target.is_dir():
+            raise OutputError(target, "is a directory (give a file name)")
+        require_folder(target)
+        return target
+
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> TrustPolicy:
         """Write the positions as a policy file with :func:`~warrantd.dump_policy`; an
-        existing file is replaced only with ``overwrite=True`` (else ``OutputError``)."""
+        existing file is replaced only with ``overwrite=True``, and a path that cannot be
+        a file (:meth:`check_path`) never; both raise ``OutputError``."""
         if self.problems:
             raise ValueError("not a valid policy: " + "; ".join(self.problems))
+        target = self.check_path(path)
         chosen = self.policy_for(self.values)
-        dump_policy(chosen, path, overwrite=overwrite)
+        dump_policy(chosen, target, overwrite=overwrite)
         return chosen
-
-
-def _problem_text(key: str, text: str) -> str:
-    return _one_line(f"{key.removeprefix('thresholds.')}: {text}")
 
 
 def _is_real(value: object) -> bool:
@@ -498,12 +521,21 @@ _STYLE = """<style>
 .wd-tuner.jupyter-widgets-disconnected .wd-body { opacity: 0.45; }
 .wd-tuner.jupyter-widgets-disconnected::before, .wd-tuner .jupyter-widgets-disconnected::before {
   content: none !important; display: none !important; }
-.wd-tuner .wd-figures { border-collapse: collapse; font-size: 13px; }
+.wd-tuner .wd-figures { border-collapse: collapse; font-size: 13px; line-height: 1.35; }
 .wd-tuner .wd-figures th { text-align: right; padding: 3px 8px; font-weight: 600;
   vertical-align: bottom; max-width: 150px; white-space: normal; }
 .wd-tuner .wd-figures th:first-child, .wd-tuner .wd-figures td:first-child { text-align: left; }
 .wd-tuner .wd-figures td { text-align: right; padding: 3px 8px; border-top: 1px solid #ddd;
   white-space: nowrap; }
+.wd-tuner .wd-classes td { white-space: normal; padding: 3px 6px; }
+.wd-tuner .wd-classes th { font-size: 12px; padding: 3px 5px; }
+.wd-tuner .wd-delta { white-space: nowrap; }
+.wd-tuner .wd-scroll .widget-html-content, .wd-tuner .wd-scroll.widget-html-content {
+  overflow-x: auto; max-width: 100%; }
+.wd-tuner .wd-scroll tr > :first-child { position: sticky; left: 0;
+  background: var(--jp-layout-color0, #fff); }
+.wd-tuner .wd-note { font-size: 12px; white-space: normal; line-height: 1.4; margin-top: 4px; }
+.wd-tuner .wd-all td, .wd-tuner .wd-all th { font-size: 12px; }
 .wd-tuner .wd-figures tr.wd-total td { font-weight: bold; border-top: 2px solid #333; }
 .wd-tuner .wd-delta { font-size: 11px; color: #555; margin-left: 3px; }
 .wd-tuner .wd-better { color: #007a55; }
@@ -512,6 +544,7 @@ _STYLE = """<style>
 .wd-tuner .wd-ok { color: #333; }
 .wd-tuner .wd-tightens { color: #007a55; font-weight: 600; }
 .wd-tuner .wd-loosens { color: #b03a00; font-weight: 600; }
+.wd-tuner .wd-either { color: #7a5a00; font-weight: 600; }
 .wd-tuner .wd-group { font-weight: bold; margin: 6px 0 0 0; font-size: 13px; }
 </style>"""
 
@@ -538,6 +571,22 @@ _PLAIN = "warrantd tuner (an ipywidgets app: run this cell in JupyterLab to use 
 
 _DESCRIPTION_WIDTH = "175px"
 _CONTROL_WIDTH = "470px"
+
+
+def _frame_html(frame: pd.DataFrame) -> str:
+    """A DataFrame as the tuner's plain table: whole numbers with thousands separators,
+    other numbers to one decimal, "–" where there is no value; the column names with
+    spaces for underscores, so that a narrow header wraps rather than runs into the next."""
+
+    def number(value: float) -> str:
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+    # Whole-number columns go through the same formatter (to_html formats floats only).
+    counts = frame.select_dtypes("integer").columns
+    frame = frame.astype(dict.fromkeys(counts, "float64"))
+    return frame.rename(columns=lambda c: str(c).replace("_", " ")).to_html(
+        index=False, classes="wd-figures wd-all", border=0, na_rep="–", float_format=number
+    )
 
 
 def _count(value: Any) -> str:
@@ -600,13 +649,28 @@ class Tuner:
         column.append(buttons)
         self.totals = w.HTML()
         column.append(self.totals)
-        # The chart takes the width the controls leave, up to its own, never more.
+        # The chart takes the width the controls leave, up to its own, never more, at its
+        # own shape: a flex item is stretched to the row's height unless it aligns to
+        # the start, and "contain" keeps the picture's proportions whatever box it gets.
         self.chart_image = w.Image(
-            format="png", layout=w.Layout(width="100%", max_width="760px", height="auto")
+            format="png",
+            layout=w.Layout(
+                width="100%",
+                max_width="760px",
+                height="auto",
+                align_self="flex-start",
+                object_fit="contain",
+            ),
         )
         self.status = w.HTML(layout=w.Layout(width="100%"))
-        self.figures = w.HTML(layout=w.Layout(width="100%", overflow="auto"))
-        self.all_figures = w.Output()
+        # The table scrolls sideways inside its own box (class first, kept in view) when
+        # the notebook is narrower than it; it never widens the app past the notebook.
+        self.figures = w.HTML(layout=w.Layout(width="100%", min_width="0"))
+        self.figures.add_class("wd-scroll")
+        # An HTML table, not a displayed DataFrame: building the app displays nothing
+        # (in a plain script, IPython's display would print to stdout).
+        self.all_figures = w.HTML(layout=w.Layout(width="100%", min_width="0"))
+        self.all_figures.add_class("wd-scroll")
         more = w.Accordion([self.all_figures])
         more.set_title(0, "All figures per class, before and after (changed first)")
         more.selected_index = None
@@ -627,8 +691,9 @@ class Tuner:
         self.confirm.add_class("wd-control")
         save_row = w.HBox([self.path, self.save_button])
         save_row.add_class("wd-control")
-        self.message = w.HTML()
-        self.diff_view = w.HTML()
+        self.message = w.HTML(layout=w.Layout(width="100%", min_width="0"))
+        self.diff_view = w.HTML(layout=w.Layout(width="100%", min_width="0"))
+        self.diff_view.add_class("wd-scroll")
         self.save_button.on_click(lambda _: self._save(overwrite=False))
         self.replace_button.on_click(lambda _: self._save(overwrite=True))
         self.keep_button.on_click(lambda _: self._hide_confirm("Nothing written."))
@@ -652,7 +717,8 @@ class Tuner:
             ]
         )  # fmt: skip
         body.add_class("wd-body")
-        self.widget = w.VBox([w.HTML(_STYLE), body])
+        body.layout.min_width = "0"
+        self.widget = w.VBox([w.HTML(_STYLE), body], layout=w.Layout(min_width="0"))
         self.widget.add_class("wd-tuner")
         self._fig = charts.pareto_chart(state.sweep, marks=self._marks())
         self._mark = charts.MovingMark(self._fig, "your settings")
@@ -736,27 +802,43 @@ class Tuner:
         diff = s.diff()
         self.figures.value = self._figures_html()
         self.totals.value = self._totals_html()
-        self.diff_view.value = self._diff_html(diff, "Changes against the policy in force")
+        self.diff_view.value = self._diff_html(diff, self._in_force_title())
         self.chart_image.value = self._mark.png(self._marks()["your settings"])
-        with self.all_figures:
-            from IPython.display import clear_output, display
+        self.all_figures.value = _frame_html(compare_changed_first(s.baseline, s.trial))
+        changed = len(diff)
+        said = (
+            "the same as the policy in force."
+            if diff.empty
+            else f"{changed} {'key' if changed == 1 else 'keys'} changed against the "
+            "policy in force."
+        )
+        notes = "".join(f" Note: {html.escape(n)}." for n in s.notes())
+        self.status.value = f'<span class="wd-ok"{stamp}>Valid policy; {said}{notes}</span>'
 
-            clear_output(wait=True)  # type: ignore[no-untyped-call]
-            display(  # type: ignore[no-untyped-call]
-                compare_changed_first(s.baseline, s.trial).round(1)
-            )
-        self.status.value = (
-            f'<span class="wd-ok"{stamp}>Valid policy; '
-            + (
-                "the same as the policy in force."
-                if diff.empty
-                else f"{len(diff)} key(s) changed against the policy in force."
-            )
-            + "</span>"
+    def _in_force_title(self) -> str:
+        """What the live diff compares with, said plainly when the tuner's window is
+        not the one the policy was given with."""
+        ours, its = (
+            window_label(self.state.window),
+            window_label(self.state.given.graduation.window),
+        )
+        if ours == its:
+            return "Changes against the policy in force"
+        return (
+            f"Changes against the policy in force (the policy given, with window {ours} "
+            f"instead of {its})"
         )
 
     def _save(self, *, overwrite: bool) -> None:
-        path = Path(self.path.value).expanduser()
+        # A path that can be no file (empty, a folder, a missing folder) is said at
+        # once, before any question of replacing.
+        try:
+            path = self.state.check_path(self.path.value)
+        except OutputError as exc:
+            self._hide_confirm(
+                f'<span class="wd-problem">Not saved: {html.escape(str(exc))}</span>'
+            )
+            return
         if not overwrite and path.exists():
             self.confirm.layout.display = "flex"
             self.message.value = f"<b>{html.escape(str(path))}</b> exists. Replace it?"
@@ -770,7 +852,12 @@ class Tuner:
             )
             return
         self.message.value = f"Saved <b>{html.escape(str(path))}</b>."
-        self.diff_view.value = self._diff_html(self.state.diff(), "What the saved policy changes")
+        # Against the policy as given to tune(), not the one in force: a window the
+        # tuner was given is written into the file, and is a change of the file's.
+        self.diff_view.value = self._diff_html(
+            self.state.diff(base=self.state.given),
+            "What the saved file changes against the policy given to tune()",
+        )
 
     def _hide_confirm(self, text: str) -> None:
         self.confirm.layout.display = "none"
@@ -805,12 +892,12 @@ class Tuner:
             change = float("nan")
         if np.isnan(change) or change == 0:
             if _count(now) != _count(was):
-                return f'<b>{text}</b><span class="wd-delta">(was {_count(was)})</span>'
+                return f'<b>{text}</b><wbr><span class="wd-delta">(was {_count(was)})</span>'
             return text
         tone = ""
         if better is not None:
             tone = "wd-better" if (change < 0) == (better == "lower") else "wd-worse"
-        return f'<b>{text}</b><span class="wd-delta {tone}">({change:+,.0f})</span>'
+        return f'<b>{text}</b><wbr><span class="wd-delta {tone}">({change:+,.0f})</span>'
 
     def _figures_html(self) -> str:
         frame = self.state.figures()
@@ -826,15 +913,21 @@ class Tuner:
                     parts = [
                         self._cell(row[columns[0]], row[columns[0] + "_in_force"], None) + " reach"
                     ]
-                cells.append("<td>" + " / ".join(parts) + "</td>")
+                # A cell may wrap (before a change in brackets, after a "/"), so the
+                # table narrows to the notebook before it has to scroll.
+                cells.append(
+                    "<td>" + " / ".join(f'<span class="wd-part">{p}</span>' for p in parts)
+                    + "</td>"
+                )  # fmt: skip
             css = ' class="wd-total"' if action == "all classes" else ""
             body.append(f"<tr{css}><td>{html.escape(str(action))}</td>{''.join(cells)}</tr>")
         return (
-            f'<table class="wd-figures"><tr><th>class</th>{head}</tr>{"".join(body)}</table>'
-            "<small>Each figure under the settings above, with its change against the "
-            "policy in force in brackets where it differs (green: better, red: worse). Days "
-            "to a state: from the class's first case; in the total row, how many classes "
-            "get there.</small>"
+            f'<table class="wd-figures wd-classes"><tr><th>class</th>{head}</tr>'
+            f"{''.join(body)}</table>"
+            '<div class="wd-note">Each figure under the settings above, with its change '
+            "against the policy in force in brackets where it differs (green: better, red: "
+            "worse). Days to a state: from the class's first case; in the total row, how many "
+            "classes get there.</div>"
         )
 
     @staticmethod

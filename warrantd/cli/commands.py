@@ -518,14 +518,10 @@ def _check_out(out: str | None, force: bool, *inputs: str | None) -> None:
 
 
 def _parent_must_exist(out: str) -> None:
-    """Refuse an ``--out`` whose folder is missing, as ``cp`` does: a typo in a path
-    would otherwise leave a new tree of folders behind, unannounced."""
-    from .._io import OutputError
+    """Refuse an ``--out`` whose folder is missing (:func:`warrantd._io.require_folder`)."""
+    from .._io import require_folder
 
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        shown = os.path.dirname(out) or parent
-        raise OutputError(out, f"its folder {shown!r} does not exist; create it first")
+    require_folder(out)
 
 
 approvals_option = click.option(
