@@ -97,6 +97,7 @@ __all__ = [
     "Evidence",
     "RequestWeights",
     "Requests",
+    "SequenceInputs",
     "TimeWindowMoments",
     "Window",
     "build_events",

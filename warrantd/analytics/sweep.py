@@ -75,6 +75,7 @@ from ._engine import (
     Events,
     Requests,
     RequestWeights,
+    SequenceInputs,
     Window,
     build_events,
     check_window,
@@ -690,7 +691,8 @@ def _evaluate_one_by_one(
     events = job.events
     # Under hysteresis every candidate grades the same sequence: its inputs read once,
     # and what a bound rule says of each (rate, bar value) computed once for all.
-    inputs, cache = None, None
+    inputs: SequenceInputs | None = None
+    cache: dict[tuple[str, float], np.ndarray] | None = None
     if settings is not None and settings.holds_state:
         inputs, cache = events.sequence_inputs(settings), {}
     per_candidate = [
