@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from warrantd import GraduationThresholds, TrustPolicy, threshold_problems
+from warrantd import ActionClass, GraduationThresholds, RiskTier, TrustPolicy, threshold_problems
+from warrantd.analytics import load_history
 from warrantd.analytics.replay import SUMMARY_FIGURES, replay
 from warrantd.analytics.sweep import (
     KNOBS,
@@ -415,3 +416,31 @@ def test_compare_rules_by_hand() -> None:
     assert list(autonomous["premature"]) == [0, 0, 0]
     blind = compare_rules(load_history(frame.drop(columns="true_pass_p")), policy)
     assert blind["premature"].isna().all() and blind["judged"].isna().all()
+
+
+def test_the_pick_breaks_ties_toward_the_stricter_candidate() -> None:
+    # Ten passing cases, one a day; AUTONOMOUS out of reach (1,000 cases). The policy
+    # in force reaches SUPERVISED at case 8: 8 cases need a human. Every candidate with
+    # min_samples 2 reaches it at case 2 (2 need a human) whatever its pass bar, as all
+    # cases pass: they tie on every figure, and the pick is the strictest of them.
+    history = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": pd.date_range("2026-01-01", periods=10, freq="D", tz="UTC"),
+                "action": "w",
+                "passed": True,
+            }
+        )
+    )
+    policy = TrustPolicy(
+        {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.9, 0.0, 8), (0.95, 0.0, 1_000)),
+    )
+    grid = {"supervised.pass_rate": [0.5, 0.8, 0.6], "supervised.min_samples": [2, 3]}
+    result = sweep(history, policy, grid, progress=False)
+    baseline = replay(history, policy).totals()
+    assert baseline["approval_burden"] == 8
+    pick = result.pick(baseline).candidate
+    assert pick is not None
+    assert (pick["supervised.pass_rate"], pick["supervised.min_samples"]) == (0.8, 2)
+    assert pick["approval_burden"] == 2

@@ -305,3 +305,47 @@ def test_the_app_s_save_says_a_bad_path_at_once_and_asks_before_replacing(
     assert "class='wd-either'>either<" in shown
     assert "<td>thresholds.supervised.pass_rate</td><td>0.85</td><td>0.87</td>" in shown
     tuner.controls["supervised.pass_rate"].value = "0.85"
+
+
+def test_replace_answers_only_for_the_file_it_asked_about(
+    state: TunerState, tmp_path: Path
+) -> None:
+    tuner: Any = _app(state, tmp_path / "x.toml")
+    first, second = tmp_path / "first.toml", tmp_path / "second.toml"
+    first.write_text("# first\n")
+    second.write_text("# second\n")
+    tuner.path.value = str(first)
+    tuner.save_button.click()
+    assert tuner.message.value == f"<b>{first}</b> exists. Replace it?"
+    # The path is edited before the answer: "Replace it" asks about the new file.
+    tuner.path.value = str(second)
+    tuner.replace_button.click()
+    assert tuner.message.value == f"<b>{second}</b> exists. Replace it?"
+    assert first.read_text() == "# first\n" and second.read_text() == "# second\n"
+    tuner.replace_button.click()  # now the answer is about this file
+    assert tuner.message.value == f"Saved <b>{second}</b>."
+    assert load_policy(second).thresholds == state.policy.thresholds
+    assert first.read_text() == "# first\n"
+
+
+def test_the_pick_carries_its_rule_and_swept_rule_values_are_reachable(
+    state: TunerState,
+) -> None:
+    from warrantd.analytics.sweep import Pick
+
+    grid = {"alpha": [0.001, 0.05], "demotion_margin": [0.0, 0.03]}
+    knobs = {k.key: k for k in knobs_for(state.given, grid, "30D")}
+    assert 0.001 in knobs["graduation.alpha"].options
+    assert 0.03 in knobs["graduation.demotion_margin"].options
+    # A pick under anytime with a margin: going to it sets the rule too, not only bars.
+    row = state.sweep.by_candidate.iloc[0].copy()
+    row["evidence"], row["alpha"], row["demotion_margin"] = "anytime", 0.1, 0.02
+    kept = state.pick
+    try:
+        state.pick = Pick(row, "crafted")
+        values = state.pick_values()
+        assert values is not None
+        chosen = state.policy_for(values).graduation
+        assert (chosen.evidence, chosen.alpha, chosen.demotion_margin) == ("anytime", 0.1, 0.02)
+    finally:
+        state.pick = kept

@@ -209,7 +209,9 @@ def knobs_for(
             continue
         current = getattr(settings, field.name)
         key = "window" if field.name == "window" else f"graduation.{field.name}"
-        options = control.options(current, list(grid.get(key, [])))
+        # A sweep grid names a rule knob without the table (``alpha``): reach its values.
+        swept = [*grid.get(key, []), *(grid.get(field.name, []) if key != "window" else [])]
+        options = control.options(current, swept)
         knobs.append(
             Knob(
                 key,
@@ -333,6 +335,10 @@ class TunerState:
         for key in THRESHOLD_KNOBS:
             values[key] = _threshold_value(TrustPolicy({}, to_thresholds(dict(row))), key)
         values["window"] = parse_window(str(row["window"]))
+        for knob in self.knobs:  # the pick's rule knobs too (evidence, alpha, margin)
+            name = knob.policy_key.removeprefix("graduation.")
+            if knob.key != "window" and name in row.index:
+                values[knob.key] = row[name]
         return values
 
     def policy_for(self, values: Mapping[str, Any]) -> TrustPolicy:
@@ -829,6 +835,8 @@ class Tuner:
             f"instead of {its})"
         )
 
+    _asked: Path | None = None  # the existing file "Replace it?" was last asked about
+
     def _save(self, *, overwrite: bool) -> None:
         # A path that can be no file (empty, a folder, a missing folder) is said at
         # once, before any question of replacing.
@@ -839,10 +847,15 @@ class Tuner:
                 f'<span class="wd-problem">Not saved: {html.escape(str(exc))}</span>'
             )
             return
+        # "Replace it" answers for the file it was asked about: a path edited since then
+        # is asked about afresh, never replaced on the strength of another's answer.
+        overwrite = overwrite and path == self._asked
         if not overwrite and path.exists():
+            self._asked = path
             self.confirm.layout.display = "flex"
             self.message.value = f"<b>{html.escape(str(path))}</b> exists. Replace it?"
             return
+        self._asked = None
         self.confirm.layout.display = "none"
         try:
             self.state.save(path, overwrite=overwrite)
