@@ -310,6 +310,26 @@ def test_trust_layer_under_a_bound_rule_remembers_with_margin_zero() -> None:
     assert trust.last_state("w") is A
 
 
+def test_a_restarted_trust_layer_keeps_what_it_is_handed_back() -> None:
+    table = Table(EvalMetrics(0.85, 0.8, 100))
+    trust = layer(table, margin=0.05)
+    req = ActionRequest("w", "t")
+    assert trust.evaluate(req).autonomy_state is S
+    table.m = EvalMetrics(0.77, 0.8, 100)  # below 0.80, within the margin
+    saved = trust.remembered()
+    assert saved == {"w": S}
+    fresh = layer(table, margin=0.05)
+    assert fresh.engine.allowed_state(WRITE, table.m) is M  # judged afresh: dropped
+    fresh.restore(saved)
+    assert fresh.evaluate(req).autonomy_state is S  # held, as before the restart
+    with pytest.raises(KeyError, match="nope"):
+        fresh.restore({"nope": S})
+    memoryless = layer(table, margin=0.0)
+    memoryless.restore(saved)  # nothing is remembered under the published rule
+    assert memoryless.last_state("w") is None
+    assert memoryless.evaluate(req).autonomy_state is M
+
+
 def test_trust_layer_under_anytime_needs_counts() -> None:
     trust = layer(Table(EvalMetrics(1.0, 1.0, 10_000)), margin=0.0, evidence="anytime")
     with pytest.raises(CountsMissingError, match="'w'"):

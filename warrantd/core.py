@@ -25,7 +25,7 @@ judged afresh.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .audit import AuditEntry
 from .autonomy import AutonomyState
@@ -105,6 +105,25 @@ class TrustLayer:
                 self._last_state.clear()
             else:
                 self._last_state.pop(action, None)
+
+    def remembered(self) -> dict[str, AutonomyState]:
+        """Every class's remembered state (a copy): what a gate under hysteresis should
+        keep across a restart, and hand back with :meth:`restore`."""
+        with self._memory_lock:
+            return dict(self._last_state)
+
+    def restore(self, states: Mapping[str, AutonomyState]) -> None:
+        """Hand back states remembered before a restart (:meth:`remembered`, saved by
+        the caller), so a class a demotion margin or a bound rule was holding is not
+        judged afresh and dropped by a new process. Every name must be a class of the
+        policy (``KeyError`` naming it otherwise). Under the memoryless published rule
+        nothing is remembered, and nothing is restored."""
+        for name in states:
+            self.policy.action(name)
+        if not self._remember:
+            return
+        with self._memory_lock:
+            self._last_state.update({name: AutonomyState(s) for name, s in states.items()})
 
     @property
     def signals(self) -> tuple[TrustSignal, ...]:

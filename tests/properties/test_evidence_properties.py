@@ -137,7 +137,10 @@ def test_19_a_bound_never_graduates_earlier_than_the_point_estimate(
     """On the same bars and evidence, ``wilson`` and ``anytime`` are never above ``point``
     at any look (a lower bound never exceeds the estimate).
 
-    Broken variant that fails it: Wilson's *upper* bound used in place of the lower one.
+    Broken variant that fails it: Wilson's *upper* bound used in place of the lower one
+    with the clip to ``[0, rate]`` left out (``_wilson_lower`` returning
+    ``wilson_bounds(...)[1]``). With the clip kept, the upper bound is clipped to the
+    rate: the point rule again, which this property cannot tell apart.
     """
     metrics = cumulative(stream)
     bounded = path(GraduationEngine(t, settings(rule, alpha, margin)), action, metrics)
