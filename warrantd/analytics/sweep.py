@@ -67,7 +67,6 @@ from ..errors import InputError
 from ..graduation import CRITERIA, EVIDENCE_RULES, GraduationSettings, GraduationThresholds
 from ..policy import TrustPolicy, settings_problems
 from ._engine import (
-    COUNT_COLUMNS,
     LEVELS,
     POLICY_WINDOW,
     SUMMARY_FIGURES,
@@ -86,7 +85,6 @@ from ._engine import (
     no_evidence_traffic,
     parse_window,
     per_action_figures,
-    rate_met,
     rates_from_counts,
     read_in_force,
     request_events,
@@ -436,26 +434,12 @@ class _Grid:
     shape: tuple[int, int, int]
 
     @classmethod
-    def build(
-        cls,
-        events: Events,
-        bars: Sequence[pd.DataFrame],
-        settings: GraduationSettings | None = None,
-    ) -> list[_Grid] | None:
+    def build(cls, events: Events, bars: Sequence[pd.DataFrame]) -> list[_Grid]:
         """One grid per frame of bars (one per state; one column per criterion, in
-        :data:`CRITERIA` order) under the evidence rule of ``settings``, binned in one pass
-        over the events; None when the rule's answers do not nest (:func:`_axis_bins`)."""
+        :data:`CRITERIA` order), binned in one pass over the events under the published
+        rule (the only one without hysteresis)."""
         values = [tuple(np.unique(b[c].to_numpy()) for c in b.columns) for b in bars]
         shapes = [tuple(len(v) + 1 for v in vs) for vs in values]
-        if settings is not None and settings.evidence != "point":
-            grids = []
-            for vs, shape in zip(values, shapes, strict=True):
-                found = _axis_bins(events, vs, settings)
-                if found is None:
-                    return None
-                flat = np.ravel_multi_index(found, shape).astype(np.int32)
-                grids.append(cls(vs, flat, shape))  # type: ignore[arg-type]
-            return grids
         # A cell index fits 32 bits for any grid a sweep allows: half the memory of int64.
         flats = [np.empty(2 * len(events.moments), dtype=np.int32) for _ in bars]
         # The in-force and the graded events binned apart, a slice of moments at a time:
@@ -513,40 +497,6 @@ def _cells(
             cell *= shape[axis]
             cell += table.take(at)
     return cells
-
-
-def _axis_bins(
-    events: Events,
-    values: tuple[np.ndarray, ...],
-    settings: GraduationSettings,
-) -> tuple[np.ndarray, ...] | None:
-    """Each event's bin on each criterion axis under a bound rule (``wilson`` or
-    ``anytime``; the point rule is binned a slice at a time in :meth:`_Grid.build`): how
-    many of the axis's sorted bar values it meets. The samples axis is
-    ``searchsorted(right)`` on the event's count, exactly the engine's ``>=``; a rate axis
-    asks the core's rule (:func:`rate_met`) once per distinct bar value, over all events
-    at once. The count is a bin only if "meets a bar" implies "meets every lower bar":
-    None (the caller replays one by one) when some event meets a bar but not a lower one."""
-    rule = settings.evidence
-    points = events.rule_points()
-    counts = events.counts
-    column = {name: i for i, name in enumerate(COUNT_COLUMNS)}
-    out = []
-    for criterion, axis_values, point in zip(CRITERIA, values, points, strict=True):
-        if criterion.kind == "count":
-            out.append(np.searchsorted(axis_values, point, side="right"))
-            continue
-        passed, total = (counts[column[c]] for c in criterion.counts)
-        bins = np.zeros(len(point), dtype=np.int64)
-        meets_lower = np.ones(len(point), dtype=bool)
-        for bar in axis_values.tolist():  # ascending
-            met = rate_met(rule, passed, total, float(bar), settings.alpha)
-            if (met & ~meets_lower).any():
-                return None
-            meets_lower &= met
-            bins += meets_lower
-        out.append(bins)
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -637,17 +587,13 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     }
 
 
-def _evaluate_on_grid(
-    job: _Job, candidates: pd.DataFrame, settings: GraduationSettings | None = None
-) -> dict[str, Any] | None:
-    """The figures of every candidate in one pass over the events (None when the rule's
-    answers do not nest, see :func:`_axis_bins`; margin 0 only)."""
+def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
+    """The figures of every candidate in one pass over the events (the published rule:
+    point, margin 0)."""
     events = job.events
     parts = {}
     bars = [candidates[[f"{lvl.name.lower()}.{c.bar}" for c in CRITERIA]] for lvl in LEVELS]
-    grids = _Grid.build(events, bars, settings)
-    if grids is None:
-        return None
+    grids = _Grid.build(events, bars)
     for level, grid, level_bars in zip(LEVELS, grids, bars, strict=True):
         parts[level] = _level_parts(job, grid, grid.cell_of(level_bars), level)
     del grids
@@ -741,11 +687,10 @@ def evaluate_chunk(
     """
     if settings is not None:
         job.events.check_settings(settings)
-    figures = None
     memoryless = settings is None or not settings.holds_state
     if memoryless and _grid_is_compact(candidates):
-        figures = _evaluate_on_grid(job, candidates, settings)
-    if figures is None:
+        figures = _evaluate_on_grid(job, candidates)
+    else:
         figures = _evaluate_one_by_one(job, candidates, settings)
     events = job.events
     n_actions = len(events.actions)
