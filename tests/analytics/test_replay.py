@@ -377,3 +377,27 @@ def test_replay_equals_engine_loop(seed: int) -> None:
         assert s.loc[action, "first_supervised"] == first or (
             pd.isna(first) and pd.isna(s.loc[action, "first_supervised"])
         )
+
+
+def test_every_graduation_is_judged_not_only_the_first() -> None:
+    # One case a minute: 20 passes, 10 fails, 20 passes. SUPERVISED (0.8 over 20 cases)
+    # is graded at case 20 (20/20), lost at case 26 (20/26 = 0.77) and earned again at
+    # case 50 (40/50 = 0.8). The truth is 0.9 until case 30 and 0.75 after: the first
+    # graduation is earned, the second premature.
+    outcomes = [True] * 20 + [False] * 10 + [True] * 20
+    frame = pd.DataFrame(
+        {
+            "timestamp": [at(i) for i in range(1, 51)],
+            "action": "refund",
+            "passed": outcomes,
+            "true_pass_p": [0.9] * 30 + [0.75] * 20,
+        }
+    )
+    s = replay(load_history(frame), STREAK_POLICY).summary.iloc[0]
+    assert s["first_supervised"] == at(20) and s["demotions_to_manual"] == 1
+    assert not s["premature_supervised"]  # the first graduation, at truth 0.9
+    assert s["premature_graduations_supervised"] == 1  # the second, at truth 0.75
+    assert s["premature_graduations_autonomous"] == 0
+    assert (s["graduations_supervised"], s["graduations_autonomous"]) == (2, 0)
+    blind = replay(load_history(frame.drop(columns="true_pass_p")), STREAK_POLICY).summary
+    assert blind["premature_graduations_supervised"].isna().all()

@@ -179,10 +179,11 @@ def test_premature_is_judged_against_the_policy_in_force_at_every_position() -> 
     row = tuner.figures().loc["refund"]
     # Lowering the bar to 0.7 (which 0.75 clears) still graduates at case 20, and that
     # graduation is still premature by the bar in force: a looser bar never looks safer.
-    assert (bool(row["premature_supervised"]), bool(row["premature_supervised_in_force"])) == (
-        True,
-        True,
+    pair = (
+        row["premature_graduations_supervised"],
+        row["premature_graduations_supervised_in_force"],
     )
+    assert pair == (1, 1)
 
 
 def test_save_refuses_a_path_that_can_be_no_file_and_makes_no_folder(

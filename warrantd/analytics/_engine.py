@@ -1982,6 +1982,10 @@ SUMMARY_FIGURES = [
     "days_autonomous",
     "premature_supervised",
     "premature_autonomous",
+    "graduations_supervised",
+    "graduations_autonomous",
+    "premature_graduations_supervised",
+    "premature_graduations_autonomous",
     *TRAFFIC_FIGURES,
 ]
 
@@ -1997,6 +2001,8 @@ def figures_from_parts(
     requests_total: np.ndarray,
     requests_at_or_above: Mapping[AutonomyState, np.ndarray],
     unvalued: np.ndarray,
+    entries: Mapping[AutonomyState, np.ndarray],
+    entries_below: Mapping[AutonomyState, np.ndarray],
 ) -> dict[str, Any]:
     """Summary figures from their parts, shared by replay and sweep.
 
@@ -2009,7 +2015,10 @@ def figures_from_parts(
     ``totals`` the handled sums and days overall, ``pass_bars`` the pass bar,
     ``requests_total`` the requests of each kind ((4, rows), :data:`REQUEST_KINDS`)
     and ``requests_at_or_above`` those decided at or above the level, ``unvalued``
-    the kind of a request without a value (:func:`traffic_figures`).
+    the kind of a request without a value (:func:`traffic_figures`), ``entries`` how many
+    times the class entered the level and ``entries_below`` how many of those while its
+    true pass probability was below ``pass_bars`` (read only where the events carry
+    ground truth).
     """
     out: dict[str, Any] = {}
     for level in LEVELS:
@@ -2032,6 +2041,13 @@ def figures_from_parts(
             truth = events.event_truth(safe)
             below = np.asarray(truth < pass_bars[level], dtype=bool)
             out[f"premature_{name}"] = pd.arrays.BooleanArray(below, ~reached | np.isnan(truth))
+        out[f"graduations_{name}"] = np.asarray(entries[level], dtype=np.int64)
+        if events.true_pass_p is None:
+            out[f"premature_graduations_{name}"] = pd.array([pd.NA] * len(idx), dtype="Int64")
+        else:
+            out[f"premature_graduations_{name}"] = pd.arrays.IntegerArray(
+                np.asarray(entries_below[level], dtype=np.int64), np.zeros(len(idx), dtype=bool)
+            )
     for level, suffix in zip(LEVELS, ("supervised_or_above", "autonomous"), strict=True):
         part = handled_at_or_above[level]
         for kind in ("normal", "adversarial"):
@@ -2148,7 +2164,12 @@ def per_action_figures(
     def whole(values: np.ndarray) -> np.ndarray:
         return np.asarray(np.rint(values).astype(np.int64))
 
+    judge = thresholds if yardstick is None else yardstick
+    truth_at_run = (
+        events.event_truth(runs) if events.true_pass_p is not None else np.zeros(len(runs))
+    )
     first_idx, handled, drops, days, requests_at = {}, {}, {}, {}, {}
+    entries, entries_below = {}, {}
     for level in LEVELS:
         at = run_state >= level
         requests_at[level] = weights.full(
@@ -2161,14 +2182,31 @@ def per_action_figures(
         handled[level] = {k: whole(by_class(held_code, v, held)) for k, v in handled_runs.items()}
         dropped = same & at[:-1] & ~at[1:]
         drops[level] = np.bincount(run_code[1:][dropped], minlength=n_actions).astype(np.int64)
+        # Entries: a run at or above the level that is its class's first, or follows one
+        # below it; premature where the truth then is below the yardstick's bar.
+        entered = at.copy()
+        entered[1:] &= ~(same & at[:-1])
+        entries[level] = np.bincount(run_code[entered], minlength=n_actions)
+        entered &= truth_at_run < judge.pass_rate[level]
+        entries_below[level] = np.bincount(run_code[entered], minlength=n_actions)
         days[level] = by_class(day_code, day_sums, day_state >= level)
     totals = {k: whole(by_class(held_code, v, None)) for k, v in handled_runs.items()}
     totals["days"] = by_class(day_code, day_sums, None)
-    judge = thresholds if yardstick is None else yardstick
     bars = {level: np.full(n_actions, judge.pass_rate[level]) for level in LEVELS}
     requests_total = weights.full([by_class(request_code, r, None) for r in requests], (n_actions,))
     return figures_from_parts(
-        events, first_idx, handled, drops, days, totals, bars, requests_total, requests_at, unvalued
+        events,
+        first_idx,
+        handled,
+        drops,
+        days,
+        totals,
+        bars,
+        requests_total,
+        requests_at,
+        unvalued,
+        entries,
+        entries_below,
     )
 
 
@@ -2206,6 +2244,10 @@ def no_evidence_rows(actions: Sequence[str], span_days: float) -> pd.DataFrame:
             rows[figure] = pd.array([pd.NA] * n, dtype="Int64")
         elif figure.startswith("days_to_"):
             rows[figure] = np.full(n, np.nan)
+        elif figure.startswith("graduations_"):
+            rows[figure] = zeros
+        elif figure.startswith("premature_graduations_"):
+            rows[figure] = pd.array([pd.NA] * n, dtype="Int64")
         elif figure.startswith("premature_"):
             rows[figure] = pd.array([pd.NA] * n, dtype="boolean")
         elif figure.startswith("days_"):

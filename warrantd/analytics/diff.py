@@ -933,12 +933,11 @@ def _plain_move(r: Mapping[str, Any], figure: str) -> str:
 
 
 def _premature_count(summary: pd.DataFrame) -> pd.Series:
-    """Per class, how many of its graduations (to SUPERVISED, to AUTONOMOUS) were premature."""
-    # NA for a state never reached: not premature, so it counts 0.
-    sup = summary["premature_supervised"].astype("boolean")
-    aut = summary["premature_autonomous"].astype("boolean")
-    count = sup.fillna(False).astype(int) + aut.fillna(False).astype(int)
-    return count.astype("float64")
+    """Per class, how many of its graduations (every entry to SUPERVISED or above, and to
+    AUTONOMOUS, not only the first) were premature."""
+    sup = summary["premature_graduations_supervised"].astype("Float64").fillna(0)
+    aut = summary["premature_graduations_autonomous"].astype("Float64").fillna(0)
+    return (sup + aut).astype("float64")
 
 
 def _side(

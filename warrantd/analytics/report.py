@@ -195,10 +195,13 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def _flag(value: Any) -> str:
-    if value is None or pd.isna(value):
+def _premature(row: Mapping[Any, Any], state: str) -> str:
+    """``1 of 2`` (graduations to the state made while the truth was below its bar, of
+    all graduations to it), ``none`` when it was never reached, ``n/a`` without truth."""
+    below, made = row[f"premature_graduations_{state}"], row[f"graduations_{state}"]
+    if below is None or pd.isna(below):
         return "n/a"
-    return "yes" if bool(value) else "no"
+    return f"{int(below)} of {int(made)}" if made else "none"
 
 
 # --------------------------------------------------------------------------- sections
@@ -520,9 +523,9 @@ def _details(result: Replay, policy: TrustPolicy) -> list[ActionDetail]:
                 f"{row['days_autonomous']:.1f}",
             ),
             (
-                "premature graduation (ground truth)",
-                f"SUPERVISED: {_flag(row['premature_supervised'])}, "
-                f"AUTONOMOUS: {_flag(row['premature_autonomous'])}",
+                "premature graduations (ground truth)",
+                f"SUPERVISED: {_premature(row, 'supervised')}, "
+                f"AUTONOMOUS: {_premature(row, 'autonomous')}",
             ),
         ]
         transitions = [

@@ -577,14 +577,54 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     drops = summed(None, cell_of(pair_codes, grid.bins[after - 1])) - summed(
         None, cell_of(pair_codes, min_bins)
     )
+    # Entries: each class's first run at or above B, and each pair (P, Q) of runs with
+    # #(Q >= B) - #(min(P, Q) >= B); premature ones weighted by the truth at Q.
+    first_of_class = np.ones(len(runs), dtype=bool)
+    first_of_class[1:] = run_codes[1:] != run_codes[:-1]
+    entries = (
+        summed(None, flat[first_of_class])
+        + summed(None, cell_of(pair_codes, grid.bins[after]))
+        - summed(None, cell_of(pair_codes, min_bins))
+    )
+    entries_below = _entries_below(job, runs, first_of_class, flat, level, summed)
+    if entries_below is not None:  # and the pairs' entries: #(Q >= B) - #(min(P, Q) >= B)
+        weight = entries_below[1][run_codes[1:] == run_codes[:-1]]
+        entries_below = entries_below[0] + (
+            summed(weight, cell_of(pair_codes, grid.bins[after]))
+            - summed(weight, cell_of(pair_codes, min_bins))
+        )
     allowed = (events.class_ceilings >= level)[:, None]
     return {
         "first": np.where(allowed & (first < never), first, -1),
         "handled": {k: np.where(allowed, v, 0) for k, v in handled.items()},
         "drops": np.where(allowed, drops, 0).astype(np.int64),
+        "entries": np.where(allowed, entries, 0).astype(np.int64),
+        "entries_below": np.where(
+            allowed, 0 if entries_below is None else np.rint(entries_below), 0
+        ).astype(np.int64),
         "days": np.where(allowed, days, 0.0),
         "requests": np.where(allowed[None], requests, 0.0),
     }
+
+
+def _entries_below(
+    job: _Job,
+    runs: np.ndarray,
+    first_of_class: np.ndarray,
+    flat: np.ndarray,
+    level: int,
+    summed: Any,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Entries into the level while the truth is below the yardstick's bar, from each
+    class's first run (``#(Q >= B)``), and each later run's weight (1 where its truth is
+    below the bar) for the caller's pairs; None without ground truth."""
+    events = job.events
+    if events.true_pass_p is None:
+        return None
+    bar = job.yardstick.pass_rate[AutonomyState(level)]
+    below = (events.event_truth(runs[1:]) < bar).astype(np.float64)
+    weight = (events.event_truth(runs[first_of_class]) < bar).astype(np.float64)
+    return summed(weight, flat[first_of_class]), below
 
 
 def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
@@ -628,6 +668,8 @@ def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
         np.tile(requests_total, (1, n_cand)),
         {lvl: parts[lvl]["requests"].transpose(0, 2, 1).reshape(4, -1) for lvl in LEVELS},
         np.tile(job.unvalued, n_cand),
+        {lvl: parts[lvl]["entries"].T.ravel() for lvl in LEVELS},
+        {lvl: parts[lvl]["entries_below"].T.ravel() for lvl in LEVELS},
     )
 
 
@@ -1073,9 +1115,10 @@ def compare_rules(
     did), ``mean_days_waited`` (the same days averaged over every class, one that never
     got there counted to the end of the history: unlike the median of those that got
     there, it never falls when a stricter rule holds a class back); ``premature``
-    (graduations while the class's true pass probability was
-    below the state's pass bar, from the history's ``true_pass_p``) and ``judged``
-    (graduations whose truth is known): both NA without ground truth;
+    (graduations, every entry into the state and not only a class's first, made while
+    the class's true pass probability was below the state's pass bar, from the
+    history's ``true_pass_p``) and ``judged`` (every graduation to the state): both NA
+    without ground truth;
     ``approval_burden`` and ``failures_let_through`` (all states, so the same on both
     rows of a rule).
     """
@@ -1097,7 +1140,8 @@ def compare_rules(
             # A class that never got there waited the whole history (from its first case).
             span = mine[["days_manual", "days_supervised", "days_autonomous"]].sum(axis=1)
             waited = mine[f"days_to_{state}"].fillna(span)
-            premature = mine[f"premature_{state}"]
+            premature = mine[f"premature_graduations_{state}"]
+            graduations = int(mine[f"graduations_{state}"].sum())
             rows.append(
                 {
                     "evidence": rule,
@@ -1108,7 +1152,7 @@ def compare_rules(
                     "median_days": float(days.median()) if len(days) else np.nan,
                     "mean_days_waited": float(waited.mean()) if len(waited) else np.nan,
                     "premature": int(premature.sum()) if truth else pd.NA,
-                    "judged": int(premature.notna().sum()) if truth else pd.NA,
+                    "judged": graduations if truth else pd.NA,
                     "approval_burden": float(mine["approval_burden"].sum()),
                     "failures_let_through": float(mine["failures_let_through"].sum()),
                 }

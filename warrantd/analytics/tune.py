@@ -272,7 +272,7 @@ SHOWN: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("days to SUPERVISED", ("days_to_supervised",), None),
     ("days to AUTONOMOUS", ("days_to_autonomous",), None),
     ("premature SUPERVISED / AUTONOMOUS",
-     ("premature_supervised", "premature_autonomous"), "lower"),
+     ("premature_graduations_supervised", "premature_graduations_autonomous"), "lower"),
     ("failures while SUPERVISED+ (normal / adversarial)",
      ("normal_failures_while_supervised_or_above",
       "adversarial_failures_while_supervised_or_above"), "lower"),
