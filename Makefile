@@ -91,7 +91,7 @@ lab: $(STAMP)
 	@mkdir -p lab
 	@for f in notebooks/*.ipynb; do test -e "lab/$${f#notebooks/}" || cp "$$f" lab/; done
 	JUPYTER_CONFIG_PATH="$(LAB_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
-	  $(BIN)/jupyter lab lab/
+	  $(BIN)/jupyter lab lab/ $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

@@ -82,20 +82,39 @@ def test_settings_that_do_nothing_or_void_the_guarantee_are_noted() -> None:
 def test_the_command_line_warns_of_anytime_under_a_window_even_quietly(tmp_path: Path) -> None:
     out = run("replay", "-p", POLICY, "-H", HISTORY, "--evidence", "anytime", "--window", "30D")
     assert out.returncode == 0, out.stderr
-    warned = [line for line in out.stderr.splitlines() if "graduation.evidence" in line]
+    # Put to the options that made it, not to the policy file (which sets neither).
+    warned = [line for line in out.stderr.splitlines() if "anytime under" in line]
     assert warned == [
-        f"{POLICY}: graduation.evidence: anytime under a 30D window: the guarantee (a class "
+        "--evidence anytime --window 30D: anytime under a 30D window: the guarantee (a class "
         "below its bar is ever promoted with probability at most alpha) holds for one "
         "unbroken stream, not across window starts; for it to hold use a cumulative window, "
         "with reset_on for new agent versions"
     ]
     quiet = run("replay", "-p", POLICY, "-H", HISTORY, "--alpha", "0.01", "-q")
-    assert quiet.returncode == 0 and "graduation.alpha: 0.01 does nothing" in quiet.stderr
+    assert quiet.returncode == 0
+    assert "--alpha 0.01: 0.01 does nothing under the point rule" in quiet.stderr
+    assert POLICY not in quiet.stderr
     policy = tmp_path / "p.toml"
     policy.write_text((ROOT / POLICY).read_text() + "\n[graduation]\nalpha = 0.2\n")
     valid = run("validate", str(policy))
     assert valid.returncode == 0
     assert "  note: graduation.alpha: 0.2 does nothing under the point rule" in valid.stdout
+    # diff: each side's own notes, the base's too.
+    both = run("diff", str(policy), POLICY, "-H", HISTORY, "-q")
+    assert both.returncode == 0, both.stderr
+    assert f"{policy}: graduation.alpha: 0.2 does nothing" in both.stderr
+    # A grid sweeping windows under anytime says which of them carry no guarantee, and
+    # the --window it does not use is not warned about.
+    grid = tmp_path / "g.toml"
+    grid.write_text('window = ["cumulative", "30D", 500]\n')
+    swept = run("sweep", "-p", POLICY, "-H", HISTORY, "-g", str(grid), "-q",
+                "--evidence", "anytime", "--window", "60D")  # fmt: skip
+    assert swept.returncode == 0, swept.stderr
+    assert (
+        f"{grid}: anytime candidates under trailing windows (30D, 500 cases): the guarantee"
+        in swept.stderr
+    )
+    assert "anytime under a 60D window" not in swept.stderr
 
 
 @pytest.mark.parametrize(

@@ -324,6 +324,10 @@ def test_a_restarted_trust_layer_keeps_what_it_is_handed_back() -> None:
     assert fresh.evaluate(req).autonomy_state is S  # held, as before the restart
     with pytest.raises(KeyError, match="nope"):
         fresh.restore({"nope": S})
+    fresh.restore({"w": "supervised"})  # as JSON keeps it
+    assert fresh.last_state("w") is S
+    with pytest.raises(ValueError, match="'held' is not an autonomy state"):
+        fresh.restore({"w": "held"})
     memoryless = layer(table, margin=0.0)
     memoryless.restore(saved)  # nothing is remembered under the published rule
     assert memoryless.last_state("w") is None

@@ -112,18 +112,20 @@ class TrustLayer:
         with self._memory_lock:
             return dict(self._last_state)
 
-    def restore(self, states: Mapping[str, AutonomyState]) -> None:
+    def restore(self, states: Mapping[str, AutonomyState | str | int]) -> None:
         """Hand back states remembered before a restart (:meth:`remembered`, saved by
         the caller), so a class a demotion margin or a bound rule was holding is not
         judged afresh and dropped by a new process. Every name must be a class of the
-        policy (``KeyError`` naming it otherwise). Under the memoryless published rule
-        nothing is remembered, and nothing is restored."""
+        policy (``KeyError`` naming it otherwise); a state is an :class:`AutonomyState`,
+        its value, or its name in any case (``"supervised"``, as JSON keeps it). Under
+        the memoryless published rule nothing is remembered, and nothing is restored."""
         for name in states:
             self.policy.action(name)
+        held = {name: _state_of(state) for name, state in states.items()}
         if not self._remember:
             return
         with self._memory_lock:
-            self._last_state.update({name: AutonomyState(s) for name, s in states.items()})
+            self._last_state.update(held)
 
     @property
     def signals(self) -> tuple[TrustSignal, ...]:
@@ -201,3 +203,14 @@ class TrustLayer:
 
     #: The published idempotency key of a request: see :func:`warrantd.keys.idempotency_key`.
     idempotency_key = staticmethod(idempotency_key)
+
+
+def _state_of(state: AutonomyState | str | int) -> AutonomyState:
+    """A state from itself, its value or its name (any case); ``ValueError`` naming it."""
+    if isinstance(state, str):
+        try:
+            return AutonomyState[state.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.name for s in AutonomyState)
+            raise ValueError(f"{state!r} is not an autonomy state (expected {names})") from None
+    return AutonomyState(state)

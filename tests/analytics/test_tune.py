@@ -315,9 +315,14 @@ def test_replace_answers_only_for_the_file_it_asked_about(
     first, second = tmp_path / "first.toml", tmp_path / "second.toml"
     first.write_text("# first\n")
     second.write_text("# second\n")
+    tuner.path.value = str(tmp_path / "earlier.toml")
+    tuner.save_button.click()
+    assert "What the saved file changes" in tuner.diff_view.value
     tuner.path.value = str(first)
     tuner.save_button.click()
     assert tuner.message.value == f"<b>{first}</b> exists. Replace it?"
+    # The earlier save's list is gone: it would read as if it were about this file.
+    assert "What the saved file changes" not in tuner.diff_view.value
     # The path is edited before the answer: "Replace it" asks about the new file.
     tuner.path.value = str(second)
     tuner.replace_button.click()

@@ -676,14 +676,7 @@ class PolicyImpact:
                 "so caps play no part."
             )
         lines.append("")
-        if self.has_ground_truth:
-            lines.append(
-                "Premature graduations: a class reached a state while its true pass rate "
-                "(true_pass_p) was below the base policy's pass bar for that state; both "
-                "sides are judged against the base policy's bars."
-            )
-        else:
-            lines.append("Premature graduations: n/a (the history has no true_pass_p).")
+        lines.append(_PREMATURE_SAID if self.has_ground_truth else _PREMATURE_NA)
         d = self.digests
         lines += [
             "",
@@ -869,6 +862,7 @@ class PolicyImpact:
             lines += ["", frame.to_string(index=False)]
         if self.unchanged:
             lines += ["", f"unchanged ({len(self.unchanged)}): {', '.join(self.unchanged)}"]
+        lines += ["", _PREMATURE_SAID if self.has_ground_truth else _PREMATURE_NA]
         lines.append("")
         for name, digest in self.digests.items():
             lines.append(f"sha256 {name}: {digest}")
@@ -930,6 +924,15 @@ def _plain_move(r: Mapping[str, Any], figure: str) -> str:
 
 
 # --------------------------------------------------------------------------- the work
+
+
+#: What the premature figure means, under the table (text and Markdown alike).
+_PREMATURE_SAID = (
+    "Premature graduations: a class reached a state (any time, not only its first) while "
+    "its true pass rate (true_pass_p) was below the base policy's pass bar for that "
+    "state; both sides are judged against the base policy's bars."
+)
+_PREMATURE_NA = "Premature graduations: n/a (the history has no true_pass_p)."
 
 
 def _premature_count(summary: pd.DataFrame) -> pd.Series:

@@ -370,18 +370,32 @@ def _unknown_knob(knob: str, known: Sequence[str] = KNOBS, table: str | None = N
 
 
 def grid_notes(policy: TrustPolicy, grid: Mapping[str, Sequence[Any]]) -> list[str]:
-    """What a grid sweeps to no effect, one line each: ``alpha`` where every candidate
-    grades under the ``point`` rule, which reads no alpha, so candidates differing only
-    in it come out the same."""
+    """What a grid sweeps to no effect or against its own guarantee, one line each:
+    ``alpha`` where every candidate grades under the ``point`` rule, which reads no
+    alpha, so candidates differing only in it come out the same; ``anytime`` candidates
+    under trailing windows (the grid's, or the policy's when the grid sweeps the rule),
+    whose guarantee does not carry over window starts."""
     evidence = list(grid.get("evidence", [policy.graduation.evidence]))
     alphas = list(grid.get("alpha", []))
+    notes = []
     if len(set(alphas)) > 1 and set(evidence) == {"point"}:
-        return [
+        notes.append(
             f"alpha takes {len(set(alphas))} values, but every candidate grades under "
             "evidence point, which reads no alpha: those candidates are the same; sweep "
             'evidence too (evidence = ["point", "wilson", "anytime"])'
-        ]
-    return []
+        )
+    if "anytime" in evidence and ("window" in grid or "evidence" in grid):
+        windows = grid.get("window", [policy.graduation.window])
+        trailing = list(
+            dict.fromkeys(window_label(w) for w in windows if parse_window(w) is not None)
+        )
+        if trailing:
+            notes.append(
+                f"anytime candidates under trailing windows ({', '.join(trailing)}): the "
+                "guarantee holds for one unbroken stream, not across window starts; only "
+                "the cumulative ones carry it"
+            )
+    return notes
 
 
 def load_grid(path: str | os.PathLike[str]) -> Grid:

@@ -852,6 +852,8 @@ class Tuner:
         overwrite = overwrite and path == self._asked
         if not overwrite and path.exists():
             self._asked = path
+            # What an earlier save wrote is no answer to this question: the live diff.
+            self.diff_view.value = self._diff_html(self.state.diff(), self._in_force_title())
             self.confirm.layout.display = "flex"
             self.message.value = f"<b>{html.escape(str(path))}</b> exists. Replace it?"
             return

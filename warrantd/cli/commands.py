@@ -13,7 +13,7 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -421,18 +421,37 @@ def _ruled(policy: Any, rule: dict[str, Any]) -> Any:
     return with_graduation(policy, **rule)
 
 
-def _rule_notes(policy: Any, where: str, window: Any = None) -> None:
+def _rule_notes(
+    policy: Any,
+    where: str,
+    window: Any = None,
+    rule: dict[str, Any] | None = None,
+    swept: Iterable[str] = (),
+) -> None:
     """Warn, one line each, of valid settings that do not do what they seem to
-    (:func:`warrantd.policy.settings_notes`), under the command line's ``window``."""
+    (:func:`warrantd.policy.settings_notes`), under the command line's ``window``. A
+    note is put to the options that made it (``--alpha``, ``--evidence``, ``--window``)
+    when they were given, else to the policy file ``where``; the knobs a sweep grid
+    sweeps (``swept``) are its own to say (:func:`~warrantd.analytics.sweep.grid_notes`)."""
     import dataclasses
 
     from ..policy import settings_notes
 
+    rule = rule or {}
     settings = policy.graduation
-    if window is not None:
+    if window is not None and "window" not in swept:
         settings = dataclasses.replace(settings, window=window)
+    given = {"graduation.alpha": ["alpha"], "graduation.evidence": ["evidence", "window"]}
     for key, text in settings_notes(settings):
-        warn(f"{where}: {key}: {text}")
+        knobs = given.get(key, [])
+        if any(k in swept for k in knobs) or ("evidence" in swept and key == "graduation.alpha"):
+            continue
+        options = [
+            f"--{k} {window if k == 'window' else rule[k]}"
+            for k in knobs
+            if (window if k == "window" else rule.get(k)) is not None
+        ]
+        warn(f"{' '.join(options)}: {text}" if options else f"{where}: {key}: {text}")
 
 
 def _ruled_source(source: Any, rule: dict[str, Any]) -> Any:
@@ -772,7 +791,7 @@ def replay(
     _check_out(transitions, force, *inputs, out)
     with _steps(["load", "replay"]) as steps:
         pol = _ruled(load_policy(policy), rule)
-        _rule_notes(pol, policy, window)
+        _rule_notes(pol, policy, window, rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule)
@@ -871,8 +890,8 @@ def sweep(
     _check_out(out, force, policy, source.path, source.mapping, grid, traffic)
     with _steps(["load", "sweep"]) as steps:
         pol = _ruled(load_policy(policy), rule)
-        _rule_notes(pol, policy, window)
         candidates = load_grid(grid)
+        _rule_notes(pol, policy, window, rule, swept=candidates)
         for said in grid_notes(pol, candidates):
             warn(f"{grid}: {said}")
         hist = source.load()
@@ -1008,7 +1027,7 @@ def forecast(
     _check_out(out, force, policy, source.path, source.mapping)
     with _steps(["load", "forecast"]) as steps:
         pol = _ruled(load_policy(policy), rule)
-        _rule_notes(pol, policy, window)
+        _rule_notes(pol, policy, window, rule)
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
         _check_reset_on(hist, pol, policy, rule, regime)
@@ -1210,8 +1229,8 @@ def report(
     target = OwnedDirectory.prepare(out, generator=GENERATOR, force=force)
     with _steps(["load"]):
         pol = _ruled(load_policy(policy), rule)
-        _rule_notes(pol, policy, window)
         candidates = load_grid(grid) if grid else None
+        _rule_notes(pol, policy, window, rule, swept=candidates or ())
         for said in grid_notes(pol, candidates) if candidates is not None else []:
             warn(f"{grid}: {said}")
         hist = source.load()
@@ -1324,7 +1343,8 @@ def diff(
         # (the digests stay those of the files read).
         base_policy = _ruled_source(read_policy(base), rule)
         new_policy = _ruled_source(read_policy(new), rule)
-        _rule_notes(new_policy.policy, new, window)
+        for side, path in ((base_policy, base), (new_policy, new)):
+            _rule_notes(side.policy, path, window, rule)
         hist = source.load()
         for side in (base_policy, new_policy):
             _check_reset_on(hist, side.policy, side.source, rule)
