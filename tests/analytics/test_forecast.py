@@ -202,3 +202,24 @@ def test_blocked_on_follows_the_policys_evidence_rule() -> None:
     assert row["blocked_on"] == (
         "pass rate 1.00 >= 0.80, but its wilson lower bound (alpha 0.05) is below the bar"
     )
+
+
+@pytest.mark.parametrize("rule", ["point", "wilson"])
+def test_the_state_now_is_the_replays_under_resets_and_every_rule(rule: str) -> None:
+    """The forecast starts from the state the policy grades (evidence restarted per
+    agent_version, held under a bound rule): the replay's state at the last case."""
+    from pathlib import Path
+
+    from warrantd import load_policy
+    from warrantd.analytics import load_history, replay
+    from warrantd.policy import with_graduation
+
+    data = Path(__file__).resolve().parents[2] / "datasets"
+    history = load_history(data / "coding-agent-runs.csv")
+    policy = with_graduation(
+        load_policy(data / "coding-agent.policy.toml"), reset_on="agent_version", evidence=rule
+    )
+    table = forecast(history, policy, n_sims=20).table.set_index("action")["state"]
+    replayed = replay(history, policy).state_at(history["timestamp"].max())
+    assert {a: s.name for a, s in replayed.items()} == table.to_dict()
+    assert len(set(table)) > 1  # not all one state: the comparison can tell

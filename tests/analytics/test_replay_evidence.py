@@ -385,3 +385,26 @@ def test_strictness_ranks_the_rule_knobs_and_ties_go_to_the_strictest_rule() -> 
             & (by["failures_let_through"] == row.failures_let_through)
         ]
         assert score[by["candidate"] == row.candidate].iloc[0] == score[tied.index].max()
+
+
+def test_a_held_state_is_read_at_the_moment_asked_not_at_the_last_case() -> None:
+    """Under a bound rule the state is held on the estimate, but a held state still
+    needs its samples: a 30-day window measured 60 days after the last case is empty,
+    so every class is MANUAL, as under the point rule; at the last case the state read
+    is the replay's final state."""
+    from pathlib import Path
+
+    from warrantd import load_policy
+    from warrantd.analytics import load_history, replay
+    from warrantd.policy import with_graduation
+
+    data = Path(__file__).resolve().parents[2] / "datasets"
+    history = load_history(data / "billing-agent.csv")
+    policy = with_graduation(load_policy(data / "billing-agent.policy.toml"), evidence="wilson")
+    r = replay(history, policy, window="30D")
+    last = history["timestamp"].max()
+    final = dict(zip(r.summary["action"], r.summary["final_state"].astype(str), strict=True))
+    assert {a: s.name for a, s in r.state_at(last).items()} == final
+    assert any(s != "MANUAL" for s in final.values())
+    later = r.state_at(last + pd.Timedelta(days=60))
+    assert set(later.values()) == {AutonomyState.MANUAL}

@@ -834,7 +834,8 @@ def forecast(
     made = _made_at(now, as_of)
     open_days = _open_days(as_of.value, made.value, days)
     now = metrics_frame_at(history, made, window=window, level=level).set_index("action")
-    evidence = evidence_of(history)
+    # The evidence the policy grades: restarted at each change of its reset_on column.
+    evidence = evidence_of(history, reset_on=policy.graduation.reset_on)
     if policy.graduation.holds_state:
         # Under hysteresis the state held depends on the path: read off the replay.
         state_now = replay(history, policy, window=window).state_at(made)
