@@ -401,3 +401,7 @@ def test_every_graduation_is_judged_not_only_the_first() -> None:
     assert (s["graduations_supervised"], s["graduations_autonomous"]) == (2, 0)
     blind = replay(load_history(frame.drop(columns="true_pass_p")), STREAK_POLICY).summary
     assert blind["premature_graduations_supervised"].isna().all()
+    # The second graduation's truth unknown: the class's count is unknown, not 0.
+    gap = frame.assign(true_pass_p=[0.9] * 30 + [float("nan")] * 20)
+    s = replay(load_history(gap), STREAK_POLICY).summary.iloc[0]
+    assert s["graduations_supervised"] == 2 and pd.isna(s["premature_graduations_supervised"])

@@ -597,8 +597,8 @@ def graded_states(
     restarting at the ``starts`` positions (True where a class begins); without
     ``starts`` each row is graded alone, with no state handed on.
     ``met_cache`` (a dict kept by the caller) keeps what a bound rule says of each
-    (rate, bar) across calls over the same rows: a sweep grades many candidates that
-    share bar values.
+    (rule, level, rate, bar) across calls over the same rows: a sweep grades many
+    candidates that share bar values.
     """
     settings = GraduationSettings() if settings is None else settings
     rule, alpha, margin = settings.evidence, settings.alpha, settings.demotion_margin
@@ -617,7 +617,7 @@ def graded_states(
             bar = getattr(thresholds, criterion.bar)[target]
             if criterion.kind == "rate" and rule != "point":
                 assert counts is not None and criterion.counts
-                key = (criterion.metric, float(bar))
+                key = (f"{rule} {alpha!r} {criterion.metric}", float(bar))
                 met = None if met_cache is None else met_cache.get(key)
                 if met is None:
                     passed, total = (counts[column[c]] for c in criterion.counts)
@@ -1122,9 +1122,7 @@ class Events:
     def check_settings(self, settings: GraduationSettings) -> None:
         """Raise :class:`~warrantd.errors.OptionError` when these events cannot be graded
         under ``settings``: approvals as a second signal take the point rule only."""
-        if self.approval_pass_rate is not None and (
-            settings.evidence != "point" or settings.demotion_margin > 0
-        ):
+        if self.approval_pass_rate is not None and settings.holds_state:
             raise OptionError(
                 "approvals",
                 "approvals as a second signal are replayed under the point rule without "
@@ -2017,8 +2015,8 @@ def figures_from_parts(
     and ``requests_at_or_above`` those decided at or above the level, ``unvalued``
     the kind of a request without a value (:func:`traffic_figures`), ``entries`` how many
     times the class entered the level and ``entries_below`` how many of those while its
-    true pass probability was below ``pass_bars`` (read only where the events carry
-    ground truth).
+    true pass probability was below ``pass_bars`` (NaN where an entry's truth is
+    unknown; read only where the events carry ground truth).
     """
     out: dict[str, Any] = {}
     for level in LEVELS:
@@ -2045,8 +2043,10 @@ def figures_from_parts(
         if events.true_pass_p is None:
             out[f"premature_graduations_{name}"] = pd.array([pd.NA] * len(idx), dtype="Int64")
         else:
+            counted = np.asarray(entries_below[level], dtype=np.float64)
+            unknown = np.isnan(counted)
             out[f"premature_graduations_{name}"] = pd.arrays.IntegerArray(
-                np.asarray(entries_below[level], dtype=np.int64), np.zeros(len(idx), dtype=bool)
+                np.where(unknown, 0, counted).astype(np.int64), unknown
             )
     for level, suffix in zip(LEVELS, ("supervised_or_above", "autonomous"), strict=True):
         part = handled_at_or_above[level]
@@ -2187,8 +2187,12 @@ def per_action_figures(
         entered = at.copy()
         entered[1:] &= ~(same & at[:-1])
         entries[level] = np.bincount(run_code[entered], minlength=n_actions)
-        entered &= truth_at_run < judge.pass_rate[level]
-        entries_below[level] = np.bincount(run_code[entered], minlength=n_actions)
+        below = np.bincount(
+            run_code[entered & (truth_at_run < judge.pass_rate[level])], minlength=n_actions
+        )
+        # An entry whose truth is unknown (NaN) leaves its class's count unknown.
+        unknown = np.bincount(run_code[entered & np.isnan(truth_at_run)], minlength=n_actions)
+        entries_below[level] = np.where(unknown > 0, np.nan, below)
         days[level] = by_class(day_code, day_sums, day_state >= level)
     totals = {k: whole(by_class(held_code, v, None)) for k, v in handled_runs.items()}
     totals["days"] = by_class(day_code, day_sums, None)
@@ -2267,6 +2271,12 @@ def with_no_evidence(
     if not missing:
         return summary
     extra = no_evidence_rows(missing, span_days)
+    for state in ("supervised", "autonomous"):
+        # Where the history has ground truth, a class never graduated made no premature
+        # graduation: 0, not unknown.
+        column = f"premature_graduations_{state}"
+        if column in summary.columns and summary[column].notna().any():
+            extra[column] = pd.array(np.zeros(len(extra), dtype=np.int64), dtype="Int64")
     if by:
         keys = summary[list(by)].drop_duplicates().reset_index(drop=True)
         extra = (

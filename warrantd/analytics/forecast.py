@@ -661,8 +661,12 @@ def _graded_days(
     settings: GraduationSettings | None = None,
 ) -> np.ndarray:
     """Step 4: (sims, days) states, day ``k`` graded at ``as_of + k days``, under the
-    evidence rule of ``settings`` (the policy's). No state is handed on: the forecast
-    asks when a class first reaches a state, which a demotion margin does not change.
+    evidence rule of ``settings`` (the policy's). No state is handed on (each day is
+    graded alone): the forecast asks when a class first reaches a state above the one
+    it holds, and a state is only ever reached on the rule's own measure, never by
+    holding one. One limit: under a time window evidence also leaves between the days,
+    and a state reached at such a moment and held is seen here a day late, or not at
+    all if no day's end grades it; the days graded are never early.
 
     The window holds the real evidence (at its exact timestamps, by the engine's
     :func:`window_sums`) and the simulated days whose end lies in it; a case-count
@@ -685,13 +689,12 @@ def _graded_days(
             total = total - np.where(left_out >= 1, gone, 0)
     counts = np.stack([total[i].ravel() for i in range(4)])
     rates = rates_from_counts(*counts)
-    memoryless = None if settings is None else replace(settings, demotion_margin=0.0)
-    graded = graded_states(
+    graded = graded_states(  # no ``starts``: each simulated day graded alone
         *rates,
         thresholds,
         np.full(sims * days, top, dtype=np.int8),
         counts=counts,
-        settings=memoryless,
+        settings=settings,
     )
     return graded.reshape(sims, days)
 

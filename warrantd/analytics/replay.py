@@ -35,6 +35,11 @@ engine; this module assembles them into :class:`Replay` and adds
   ``true_pass_p``): the class first reached the state while its true pass
   probability (at its latest case) was below that state's pass bar (the
   ``yardstick``'s bar: see :func:`replay`). NA when never reached.
+* ``graduations_supervised`` / ``graduations_autonomous``: how many times the class
+  entered the state (SUPERVISED meaning "or above") from below, a class's second and
+  later graduations too; ``premature_graduations_*`` (histories with ``true_pass_p``)
+  how many of those were made while the true pass probability was below the
+  yardstick's bar: NA without ground truth, or where a graduation's truth is unknown.
 * Classes of the policy with no case at all have a row too: MANUAL
   throughout, ``no_evidence`` True.
 

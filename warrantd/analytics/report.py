@@ -948,8 +948,9 @@ def _provenance(
     note = ""
     if named is not None and os.path.isfile(named) and load_policy(named) != policy:
         note = (
-            "The policy as graded: the file's, with the rule options given on the command "
-            "line (the SHA-256 above is of the file as read)."
+            "The policy as graded, which differs from the file as read (rule options given "
+            "on the command line, or a policy changed in code); the SHA-256 above is of the "
+            "file."
         )
     return Provenance(items, policy_to_toml(policy).strip(), __version__, note)
 

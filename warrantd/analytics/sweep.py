@@ -592,53 +592,42 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
         None, cell_of(pair_codes, min_bins)
     )
     # Entries: each class's first run at or above B, and each pair (P, Q) of runs with
-    # #(Q >= B) - #(min(P, Q) >= B); premature ones weighted by the truth at Q.
+    # #(Q >= B) - #(min(P, Q) >= B), each weighted by what is known of Q's run.
     first_of_class = np.ones(len(runs), dtype=bool)
     first_of_class[1:] = run_codes[1:] != run_codes[:-1]
-    entries = (
-        summed(None, flat[first_of_class])
-        + summed(None, cell_of(pair_codes, grid.bins[after]))
-        - summed(None, cell_of(pair_codes, min_bins))
-    )
-    entries_below = _entries_below(job, runs, first_of_class, flat, level, summed)
-    if entries_below is not None:  # and the pairs' entries: #(Q >= B) - #(min(P, Q) >= B)
-        weight = entries_below[1][run_codes[1:] == run_codes[:-1]]
-        entries_below = entries_below[0] + (
-            summed(weight, cell_of(pair_codes, grid.bins[after]))
-            - summed(weight, cell_of(pair_codes, min_bins))
+    later = ~first_of_class
+    entering_cells = cell_of(pair_codes, grid.bins[after])
+    leaving_cells = cell_of(pair_codes, min_bins)
+
+    def entered(weight: np.ndarray | None) -> np.ndarray:
+        first_w = None if weight is None else weight[first_of_class]
+        pair_w = None if weight is None else weight[later]
+        return np.asarray(
+            summed(first_w, flat[first_of_class])
+            + summed(pair_w, entering_cells)
+            - summed(pair_w, leaving_cells)
         )
+
+    entries = entered(None)
+    entries_below = np.zeros_like(entries)
+    if events.true_pass_p is not None:
+        # Premature: the truth at entry below the yardstick's bar; unknown (NaN) truth
+        # leaves the class's count unknown.
+        truth = events.event_truth(runs)
+        bar = job.yardstick.pass_rate[AutonomyState(level)]
+        unknown = entered(np.isnan(truth).astype(np.float64))
+        below = np.rint(entered((truth < bar).astype(np.float64)))
+        entries_below = np.where(unknown > 0.5, np.nan, below)
     allowed = (events.class_ceilings >= level)[:, None]
     return {
         "first": np.where(allowed & (first < never), first, -1),
         "handled": {k: np.where(allowed, v, 0) for k, v in handled.items()},
         "drops": np.where(allowed, drops, 0).astype(np.int64),
         "entries": np.where(allowed, entries, 0).astype(np.int64),
-        "entries_below": np.where(
-            allowed, 0 if entries_below is None else np.rint(entries_below), 0
-        ).astype(np.int64),
+        "entries_below": np.where(allowed, entries_below, 0.0),
         "days": np.where(allowed, days, 0.0),
         "requests": np.where(allowed[None], requests, 0.0),
     }
-
-
-def _entries_below(
-    job: _Job,
-    runs: np.ndarray,
-    first_of_class: np.ndarray,
-    flat: np.ndarray,
-    level: int,
-    summed: Any,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Entries into the level while the truth is below the yardstick's bar, from each
-    class's first run (``#(Q >= B)``), and each later run's weight (1 where its truth is
-    below the bar) for the caller's pairs; None without ground truth."""
-    events = job.events
-    if events.true_pass_p is None:
-        return None
-    bar = job.yardstick.pass_rate[AutonomyState(level)]
-    below = (events.event_truth(runs[1:]) < bar).astype(np.float64)
-    weight = (events.event_truth(runs[first_of_class]) < bar).astype(np.float64)
-    return summed(weight, flat[first_of_class]), below
 
 
 def _evaluate_on_grid(job: _Job, candidates: pd.DataFrame) -> dict[str, Any]:
@@ -1023,8 +1012,9 @@ def sweep(
     ``demotion_margin``) to lists of values, expanded as a cartesian product over the
     policy's thresholds and ``[graduation]`` settings; or it is a list of
     :class:`GraduationThresholds` (graded under the policy's rule). Candidates are
-    evaluated per window, then per rule setting; those that differ only in bars share
-    one pass over the events (see the module docstring). ``traffic`` and ``window``
+    evaluated per window, then per rule setting; under the published rule (point, margin
+    0) those that differ only in bars share one pass over the events, under hysteresis
+    each is replayed (see the module docstring). ``traffic`` and ``window``
     (for candidates that do not sweep it), ``approvals`` and ``approval_window`` as in
     :func:`~warrantd.analytics.replay.replay`: every candidate's
     verdict figures are those replay gives it. ``executor`` (any
@@ -1131,8 +1121,8 @@ def compare_rules(
     there, it never falls when a stricter rule holds a class back); ``premature``
     (graduations, every entry into the state and not only a class's first, made while
     the class's true pass probability was below the state's pass bar, from the
-    history's ``true_pass_p``) and ``judged`` (every graduation to the state): both NA
-    without ground truth;
+    history's ``true_pass_p``) and ``judged`` (the graduations to the state whose truth
+    is known): both NA without ground truth;
     ``approval_burden`` and ``failures_let_through`` (all states, so the same on both
     rows of a rule).
     """
@@ -1155,7 +1145,8 @@ def compare_rules(
             span = mine[["days_manual", "days_supervised", "days_autonomous"]].sum(axis=1)
             waited = mine[f"days_to_{state}"].fillna(span)
             premature = mine[f"premature_graduations_{state}"]
-            graduations = int(mine[f"graduations_{state}"].sum())
+            # Judged: the graduations of classes whose every graduation's truth is known.
+            graduations = int(mine[f"graduations_{state}"][premature.notna()].sum())
             rows.append(
                 {
                     "evidence": rule,

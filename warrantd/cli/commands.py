@@ -454,6 +454,16 @@ def _rule_notes(
         warn(f"{' '.join(options)}: {text}" if options else f"{where}: {key}: {text}")
 
 
+def _windowed(policy: Any, window: Any) -> Any:
+    """``policy`` under the command line's ``--window`` (itself when none was given)."""
+    import dataclasses
+
+    if window is None:
+        return policy
+    graduation = dataclasses.replace(policy.graduation, window=window)
+    return dataclasses.replace(policy, graduation=graduation)
+
+
 def _ruled_source(source: Any, rule: dict[str, Any]) -> Any:
     """A :class:`~warrantd.analytics.diff.PolicySource` whose policy takes the
     ``[graduation]`` settings given on the command line."""
@@ -892,7 +902,7 @@ def sweep(
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid)
         _rule_notes(pol, policy, window, rule, swept=candidates)
-        for said in grid_notes(pol, candidates):
+        for said in grid_notes(_windowed(pol, window), candidates):
             warn(f"{grid}: {said}")
         hist = source.load()
         _check_coverage(hist, pol, policy, source)
@@ -1231,7 +1241,9 @@ def report(
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid) if grid else None
         _rule_notes(pol, policy, window, rule, swept=candidates or ())
-        for said in grid_notes(pol, candidates) if candidates is not None else []:
+        for said in (
+            grid_notes(_windowed(pol, window), candidates) if candidates is not None else []
+        ):
             warn(f"{grid}: {said}")
         hist = source.load()
         _check_reset_on(hist, pol, policy, rule)
