@@ -2041,7 +2041,9 @@ def figures_from_parts(
             out[f"premature_{name}"] = pd.arrays.BooleanArray(below, ~reached | np.isnan(truth))
         out[f"graduations_{name}"] = np.asarray(entries[level], dtype=np.int64)
         if events.true_pass_p is None:
-            out[f"premature_graduations_{name}"] = pd.array([pd.NA] * len(idx), dtype="Int64")
+            out[f"premature_graduations_{name}"] = pd.arrays.IntegerArray(  # all NA
+                np.zeros(len(idx), dtype=np.int64), np.ones(len(idx), dtype=bool)
+            )
         else:
             counted = np.asarray(entries_below[level], dtype=np.float64)
             unknown = np.isnan(counted)

@@ -596,17 +596,18 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     first_of_class = np.ones(len(runs), dtype=bool)
     first_of_class[1:] = run_codes[1:] != run_codes[:-1]
     later = ~first_of_class
-    entering_cells = cell_of(pair_codes, grid.bins[after])
-    leaving_cells = cell_of(pair_codes, min_bins)
+    # One histogram for the three terms: +1 at a first run's cell and at Q's, -1 at
+    # min(P, Q)'s.
+    cells_in = np.concatenate(
+        [flat[first_of_class], cell_of(pair_codes, grid.bins[after]), cell_of(pair_codes, min_bins)]
+    )
+    n_first, n_pairs = int(first_of_class.sum()), len(after)
+    sign = np.concatenate([np.ones(n_first + n_pairs), -np.ones(n_pairs)])
 
     def entered(weight: np.ndarray | None) -> np.ndarray:
-        first_w = None if weight is None else weight[first_of_class]
-        pair_w = None if weight is None else weight[later]
-        return np.asarray(
-            summed(first_w, flat[first_of_class])
-            + summed(pair_w, entering_cells)
-            - summed(pair_w, leaving_cells)
-        )
+        if weight is not None:
+            weight = np.concatenate([weight[first_of_class], weight[later], weight[later]])
+        return np.asarray(np.rint(summed(sign if weight is None else sign * weight, cells_in)))
 
     entries = entered(None)
     entries_below = np.zeros_like(entries)
@@ -615,9 +616,11 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
         # leaves the class's count unknown.
         truth = events.event_truth(runs)
         bar = job.yardstick.pass_rate[AutonomyState(level)]
-        unknown = entered(np.isnan(truth).astype(np.float64))
-        below = np.rint(entered((truth < bar).astype(np.float64)))
-        entries_below = np.where(unknown > 0.5, np.nan, below)
+        entries_below = entered((truth < bar).astype(np.float64))
+        missing = np.isnan(truth)
+        if missing.any():
+            unknown = entered(missing.astype(np.float64))
+            entries_below = np.where(unknown > 0.5, np.nan, entries_below)
     allowed = (events.class_ceilings >= level)[:, None]
     return {
         "first": np.where(allowed & (first < never), first, -1),
