@@ -52,3 +52,21 @@ def reference_window_counts(rows, t, window, strictly_before):  # type: ignore[n
         sum(r[2] for r in adversarial),
         sum(r[3] for r in adversarial),
     )
+
+
+def all_passing_daily(days: int, action: str = "w"):  # type: ignore[no-untyped-def]
+    """A loaded history of one class ``action``: one passing case a day for ``days``
+    days from 2026-01-01 (UTC)."""
+    import pandas as pd
+
+    from warrantd.analytics import load_history
+
+    return load_history(
+        pd.DataFrame(
+            {
+                "timestamp": pd.date_range("2026-01-01", periods=days, freq="D", tz="UTC"),
+                "action": action,
+                "passed": True,
+            }
+        )
+    )

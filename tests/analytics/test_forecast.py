@@ -10,7 +10,7 @@ from warrantd import ActionClass, AutonomyState, RiskTier, TrustPolicy, load_pol
 from warrantd.analytics import generate, load_history
 from warrantd.analytics.forecast import backtest, forecast
 
-from ..helpers import make_thresholds
+from ..helpers import all_passing_daily, make_thresholds
 
 T0 = pd.Timestamp("2026-03-01", tz="UTC")
 
@@ -183,15 +183,7 @@ def test_blocked_on_follows_the_policys_evidence_rule() -> None:
     say the bound is what holds it, never "clears every bar"."""
     from warrantd import GraduationSettings
 
-    history = load_history(
-        pd.DataFrame(
-            {
-                "timestamp": pd.date_range("2026-01-01", periods=10, freq="D", tz="UTC"),
-                "action": "w",
-                "passed": True,
-            }
-        )
-    )
+    history = all_passing_daily(10)
     policy = TrustPolicy(
         {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
         make_thresholds((0.8, 0.0, 5), (0.95, 0.0, 50)),

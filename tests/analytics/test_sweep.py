@@ -25,7 +25,7 @@ from warrantd.analytics.sweep import (
 from warrantd.errors import InputError
 from warrantd.graduation import GraduationSettings
 
-from ..helpers import A, S, make_thresholds
+from ..helpers import A, S, all_passing_daily, make_thresholds
 from .test_replay import (
     RED_TEAM_POLICY,
     STREAK_POLICY,
@@ -275,7 +275,6 @@ def test_stricter_candidate_never_graduates_earlier() -> None:
 
 
 def test_pareto_front_is_exactly_the_undominated_candidates() -> None:
-    from warrantd.analytics import load_history
     from warrantd.analytics.synth import generate
 
     history = load_history(generate(3, days=60))
@@ -390,7 +389,6 @@ def test_compare_rules_by_hand() -> None:
     0.05)), day 74. Each graduation is premature (0.7 is below the 0.8 bar); AUTONOMOUS
     is never reached, so its wait is the whole 99 days."""
     from warrantd import ActionClass, RiskTier
-    from warrantd.analytics import load_history
     from warrantd.analytics.sweep import compare_rules
 
     frame = pd.DataFrame(
@@ -425,15 +423,7 @@ def test_the_pick_breaks_ties_toward_the_stricter_candidate() -> None:
     # in force reaches SUPERVISED at case 8: 8 cases need a human. Every candidate with
     # min_samples 2 reaches it at case 2 (2 need a human) whatever its pass bar, as all
     # cases pass: they tie on every figure, and the pick is the strictest of them.
-    history = load_history(
-        pd.DataFrame(
-            {
-                "timestamp": pd.date_range("2026-01-01", periods=10, freq="D", tz="UTC"),
-                "action": "w",
-                "passed": True,
-            }
-        )
-    )
+    history = all_passing_daily(10)
     policy = TrustPolicy(
         {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
         make_thresholds((0.9, 0.0, 8), (0.95, 0.0, 1_000)),
