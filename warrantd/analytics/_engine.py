@@ -68,9 +68,11 @@ import numpy as np
 import pandas as pd
 
 from ..autonomy import GRADUATION_STATES, AutonomyState
+from ..decision import EvalMetrics
 from ..errors import InputError, OptionError
 from ..graduation import (
     CRITERIA,
+    GraduationEngine,
     GraduationSettings,
     GraduationThresholds,
     ceiling,
@@ -649,16 +651,35 @@ def graded_states(
 
 
 def states_at(
-    evidence: Evidence, policy: TrustPolicy, window: Window, when_ns: int
+    evidence: Evidence,
+    policy: TrustPolicy,
+    window: Window,
+    when_ns: int,
+    held: Mapping[str, AutonomyState] | None = None,
 ) -> dict[str, AutonomyState]:
     """The state each class of the policy had earned at ``when_ns`` (its window measured
-    back from it, the moment included); MANUAL for a class with no evidence."""
+    back from it, the moment included); MANUAL for a class with no evidence.
+
+    ``held`` (under hysteresis): the state each class held at its latest moment before
+    (a class absent from it had none: MANUAL), handed to the engine with the window at
+    ``when_ns``, so evidence that has left the window since still counts against it."""
     n = len(evidence.actions)
     counts = window_sums(
         evidence, window, np.full(n, when_ns, dtype=np.int64), np.arange(n + 1), inclusive=True
     )
-    # One moment alone: the evidence rule, no state handed on (no ``starts``;
-    # Replay.state_at reads the replayed sequence instead under hysteresis).
+    if held is not None:
+        engine = GraduationEngine(policy.thresholds, policy.graduation)
+        graded = {
+            action: engine.allowed_state(
+                policy.action(action),
+                EvalMetrics.from_counts(*(int(c[i]) for c in counts)),
+                held[action],
+            )
+            for i, action in enumerate(evidence.actions)  # per class, not per row
+            if action in held
+        }
+        return {a: graded.get(a, AutonomyState.MANUAL) for a in sorted(policy.actions)}
+    # One moment alone: the evidence rule, no state handed on (no ``starts``).
     states = graded_states(
         *rates_from_counts(*counts),
         policy.thresholds,

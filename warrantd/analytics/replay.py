@@ -80,8 +80,7 @@ import pandas as pd
 
 from ..autonomy import GRADUATION_STATES as GRADUATION_LEVELS
 from ..autonomy import AutonomyState
-from ..decision import EvalMetrics
-from ..graduation import CRITERIA, GraduationEngine, GraduationThresholds
+from ..graduation import CRITERIA, GraduationThresholds
 from ..policy import TrustPolicy
 from ._engine import (
     POLICY_WINDOW,
@@ -108,7 +107,6 @@ from ._engine import (
     traffic_requests,
     unvalued_kinds,
     verdicts,
-    window_sums,
     with_no_evidence,
     yardstick_thresholds,
 )
@@ -248,28 +246,17 @@ class Replay:
         if not self.policy.graduation.holds_state:
             return states_at(self.events.evidence, self.policy, self.window, stamp.value)
         # Under hysteresis the state depends on the path: the state held at the class's
-        # latest moment at or before ``when``, handed to the engine with the window
-        # measured back from ``when`` (evidence may have left it since: after the last
-        # case, a time window keeps emptying, and a held state needs its samples).
+        # latest moment at or before ``when`` (none before its first), graded again at
+        # ``when`` (evidence may have left the window since: after the last case, a time
+        # window keeps emptying, and a held state needs its samples).
         e = self.events
-        counts = window_sums(
-            e.evidence,
-            self.window,
-            np.full(len(e.actions), stamp.value, dtype=np.int64),
-            np.arange(len(e.actions) + 1),
-            inclusive=True,
-        )
-        engine = GraduationEngine(self.policy.thresholds, self.policy.graduation)
-        found = {}
+        held = {}
         for i, action in enumerate(e.actions):  # per class, not per row
             lo, hi = int(e.moment_bounds[i]), int(e.moment_bounds[i + 1])
             at = lo + int(np.searchsorted(e.moments[lo:hi], stamp.value, side="right")) - 1
-            if at < lo:
-                continue  # no evidence yet: MANUAL
-            held = AutonomyState(int(self.states[2 * at + 1]))
-            metrics = EvalMetrics.from_counts(*(int(c[i]) for c in counts))
-            found[action] = engine.allowed_state(self.policy.action(action), metrics, held)
-        return {a: found.get(a) or AutonomyState.MANUAL for a in sorted(self.policy.actions)}
+            if at >= lo:
+                held[action] = AutonomyState(int(self.states[2 * at + 1]))
+        return states_at(e.evidence, self.policy, self.window, stamp.value, held)
 
     def totals(self) -> dict[str, float]:
         """The policy-wide figures a candidate is weighed by, summed over the classes
