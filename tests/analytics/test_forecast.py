@@ -215,3 +215,36 @@ def test_the_state_now_is_the_replays_under_resets_and_every_rule(rule: str) -> 
     replayed = replay(history, policy).state_at(history["timestamp"].max())
     assert {a: s.name for a, s in replayed.items()} == table.to_dict()
     assert len(set(table)) > 1  # not all one state: the comparison can tell
+
+
+def test_what_blocks_a_class_is_read_from_the_evidence_since_its_reset() -> None:
+    """v1: 100 passing cases over 10 days; v2: 5 passing cases. SUPERVISED needs 0.8 over
+    20 cases. Evidence restarts at v2 (reset_on): 5 cases, so MANUAL, 15 short; the
+    whole history (105 passes) would clear every bar."""
+    from warrantd import ActionClass, RiskTier, TrustPolicy
+    from warrantd.analytics import load_history
+    from warrantd.graduation import GraduationSettings
+
+    times = list(pd.date_range("2026-01-01", periods=100, freq="2h", tz="UTC"))
+    times += list(pd.date_range("2026-01-10", periods=5, freq="D", tz="UTC"))
+    history = load_history(
+        pd.DataFrame(
+            {
+                "timestamp": times,
+                "action": "w",
+                "passed": True,
+                "agent_version": ["v1"] * 100 + ["v2"] * 5,
+            }
+        )
+    )
+    policy = TrustPolicy(
+        {"w": ActionClass("w", RiskTier.REVERSIBLE_WRITE)},
+        make_thresholds((0.8, 0.0, 20), (0.95, 0.0, 500)),
+        GraduationSettings(reset_on="agent_version"),
+    )
+    row = forecast(history, policy, n_sims=200).table.iloc[0]
+    assert (row["state"], row["next_state"]) == ("MANUAL", "SUPERVISED")
+    assert row["blocked_on"] == "needs 15 more cases"
+    # The simulated days add to the 5 cases since the reset, not to all 105: no
+    # simulation graduates on the first day.
+    assert row["given_p10_date"] > history["timestamp"].max() + pd.Timedelta(days=1)

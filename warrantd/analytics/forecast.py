@@ -700,14 +700,16 @@ def _graded_days(
 
 
 def _only(evidence: Evidence, index: int) -> Evidence:
-    """The evidence of one class, as an :class:`Evidence` of its own."""
+    """The evidence of one class, as an :class:`Evidence` of its own (its resets kept)."""
     lo, hi = int(evidence.bounds[index]), int(evidence.bounds[index + 1])
+    segments = evidence.segment_start
     return Evidence(
         (evidence.actions[index],),
         np.array([0, hi - lo]),
         evidence.time_ns[lo:hi],
         evidence.counts[:, lo:hi],
         {},
+        None if segments is None else segments[lo:hi] - lo,
     )
 
 
@@ -836,9 +838,11 @@ def forecast(
     as_of = history["timestamp"].max()
     made = _made_at(now, as_of)
     open_days = _open_days(as_of.value, made.value, days)
-    now = metrics_frame_at(history, made, window=window, level=level).set_index("action")
+    reset_on = policy.graduation.reset_on
+    now = metrics_frame_at(history, made, window=window, level=level, reset_on=reset_on)
+    now = now.set_index("action")
     # The evidence the policy grades: restarted at each change of its reset_on column.
-    evidence = evidence_of(history, reset_on=policy.graduation.reset_on)
+    evidence = evidence_of(history, reset_on=reset_on)
     if policy.graduation.holds_state:
         # Under hysteresis the state held depends on the path: read off the replay.
         state_now = replay(history, policy, window=window).state_at(made)

@@ -157,16 +157,22 @@ def _as_utc(at: Any) -> pd.Timestamp:
 
 
 def metrics_frame_at(
-    history: pd.DataFrame, at: Any = None, *, window: Window = None, level: float = 0.95
+    history: pd.DataFrame,
+    at: Any = None,
+    *,
+    window: Window = None,
+    level: float = 0.95,
+    reset_on: str | None = None,
 ) -> pd.DataFrame:
     """One row per action: the metrics in force at ``at`` (default: the latest case).
 
     Same columns as :func:`metrics_timeline`, ``timestamp`` being ``at``; the
     window ends at and includes ``at``. Actions with no case in it get zero counts.
+    With ``reset_on`` each class's evidence counts from the latest change of that column.
     """
     check_window(window)
     when = _as_utc(history["timestamp"].max() if at is None else at)
-    evidence = evidence_of(history)
+    evidence = evidence_of(history, reset_on=reset_on)
     n = len(evidence.actions)
     queries = np.full(n, when.value, dtype=np.int64)
     windowed = window_sums(evidence, window, queries, np.arange(n + 1), inclusive=True)
@@ -183,18 +189,9 @@ def metrics_at(
     """``{action: EvalMetrics}`` in force at ``at`` (default: the latest case), with the
     counts behind the rates (what the ``wilson`` and ``anytime`` rules read); with
     ``reset_on`` each class's evidence counts from the latest change of that column."""
-    if reset_on is not None:
-        check_window(window)
-        when = _as_utc(history["timestamp"].max() if at is None else at)
-        evidence = evidence_of(history, reset_on=reset_on)
-        n = len(evidence.actions)
-        queries = np.full(n, when.value, dtype=np.int64)
-        counts = window_sums(evidence, window, queries, np.arange(n + 1), inclusive=True)
-        actions = list(evidence.actions)
-    else:
-        frame = metrics_frame_at(history, at, window=window)
-        counts = np.array([frame[c].to_numpy() for c in COUNT_COLUMNS])
-        actions = list(frame["action"])
+    frame = metrics_frame_at(history, at, window=window, reset_on=reset_on)
+    counts = np.array([frame[c].to_numpy() for c in COUNT_COLUMNS])
+    actions = list(frame["action"])
     return {
         str(action): EvalMetrics.from_counts(*(int(c) for c in column))
         for action, column in zip(actions, counts.T, strict=True)

@@ -587,10 +587,8 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
         np.minimum(b, c)
         for b, c in zip(grid.axis_bins(after - 1), grid.axis_bins(after), strict=True)
     )
-    min_bins = np.ravel_multi_index(pair_min, grid.shape)
-    drops = summed(None, cell_of(pair_codes, grid.bins[after - 1])) - summed(
-        None, cell_of(pair_codes, min_bins)
-    )
+    both_cells = cell_of(pair_codes, np.ravel_multi_index(pair_min, grid.shape))
+    drops = summed(None, cell_of(pair_codes, grid.bins[after - 1])) - summed(None, both_cells)
     # Entries: each class's first run at or above B, and each pair (P, Q) of runs with
     # #(Q >= B) - #(min(P, Q) >= B), each weighted by what is known of Q's run.
     first_of_class = np.ones(len(runs), dtype=bool)
@@ -598,9 +596,7 @@ def _level_parts(job: _Job, grid: _Grid, cells: np.ndarray, level: int) -> dict[
     later = ~first_of_class
     # One histogram for the three terms: +1 at a first run's cell and at Q's, -1 at
     # min(P, Q)'s.
-    cells_in = np.concatenate(
-        [flat[first_of_class], cell_of(pair_codes, grid.bins[after]), cell_of(pair_codes, min_bins)]
-    )
+    cells_in = np.concatenate([flat[first_of_class], flat[later], both_cells])
     n_first, n_pairs = int(first_of_class.sum()), len(after)
     sign = np.concatenate([np.ones(n_first + n_pairs), -np.ones(n_pairs)])
 

@@ -1240,7 +1240,7 @@ def report(
     with _steps(["load"]):
         pol = _ruled(load_policy(policy), rule)
         candidates = load_grid(grid) if grid else None
-        _rule_notes(pol, policy, window, rule, swept=candidates or ())
+        _rule_notes(pol, policy, window, rule)  # the report replays under --window too
         for said in (
             grid_notes(_windowed(pol, window), candidates) if candidates is not None else []
         ):
